@@ -1,0 +1,87 @@
+//! `rdbkit`: inspect, export, check and migrate Redis/Valkey RDB snapshots.
+//!
+//! A thin front end: argument parsing and output wiring over the `rdb-parser` and
+//! `rdb-restore` libraries.
+
+mod cmd;
+mod input;
+mod progress;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use rdb_parser::ParseOptions;
+
+#[derive(Parser)]
+#[command(name = "rdbkit", version, about = "Toolkit for Redis and Valkey RDB snapshots")]
+struct Cli {
+    /// No progress display or informational messages (errors still print).
+    #[arg(short, long, global = true)]
+    quiet: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print every key (and function library) as JSON Lines.
+    Export {
+        /// Snapshot files (`-` reads standard input).
+        #[arg(required = true)]
+        files: Vec<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "jsonl")]
+        format: cmd::export::Format,
+        /// Do not verify the CRC-64 trailer.
+        #[arg(long)]
+        no_crc: bool,
+    },
+    /// Validate every record, value and checksum (like redis-check-rdb) and summarize.
+    Check {
+        /// Snapshot files (`-` reads standard input).
+        #[arg(required = true)]
+        files: Vec<String>,
+        /// Do not verify the CRC-64 trailer.
+        #[arg(long)]
+        no_crc: bool,
+    },
+}
+
+fn options(no_crc: bool) -> ParseOptions {
+    ParseOptions { verify_checksum: !no_crc }
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| {
+        e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            || matches!(
+                e.downcast_ref::<rdb_parser::export::ExportError>(),
+                Some(rdb_parser::export::ExportError::Io(io)) if io.kind() == std::io::ErrorKind::BrokenPipe
+            )
+    })
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Export { files, format, no_crc } => match cmd::export::run(&files, format, options(no_crc), cli.quiet) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("rdbkit: {e:#}");
+                ExitCode::from(2)
+            }
+        },
+        Command::Check { files, no_crc } => match cmd::check::run(&files, options(no_crc), cli.quiet) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(cmd::check::CheckFailure::Corrupt(msg)) => {
+                eprintln!("rdbkit: {msg}");
+                ExitCode::from(1)
+            }
+            Err(cmd::check::CheckFailure::Io(e)) => {
+                eprintln!("rdbkit: {e:#}");
+                ExitCode::from(2)
+            }
+        },
+    }
+}

@@ -1,0 +1,339 @@
+//! JSON Lines export: one object per key and per function library.
+//!
+//! Schema (the fixture manifests' value shapes):
+//! `{"db", "key", "type", "expire_at_ms", "value"}` per key, plus
+//! `"field_expires_ms": [[field, ms], ...]` for hash encodings that carry field TTLs,
+//! and `{"type": "function", "library_code": "..."}` per function library. Byte
+//! strings are JSON strings when valid UTF-8, else `{"hex": "..."}`. Values: string
+//! → bytes; list → array in order; set → members; zset → `[[member, score]]` with
+//! scores as shortest round-trip text (`"0.1"`, `"inf"`); hash → `[[field, value]]`;
+//! stream → `{length, entries: [[id, [f, v, ...]]], last_generated_id,
+//! max_deleted_entry_id, entries_added, recorded_first_entry_id, groups}` (null for
+//! what the file does not hold); module → `{"module": name, "raw": {"hex": ...}}`.
+
+use std::collections::HashMap;
+use std::io::{self, Write};
+
+use crate::error::Error;
+use crate::record::{KeyRecord, Rdb, Record};
+use crate::value::{Element, Stream, StreamId, Value};
+
+/// An export failure: the input is bad, or the output could not be written.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ExportError {
+    /// The snapshot could not be parsed.
+    #[error(transparent)]
+    Parse(#[from] Error),
+    /// Writing the output failed.
+    #[error("writing output: {0}")]
+    Io(#[from] io::Error),
+}
+
+/// Counts of what an export wrote.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ExportSummary {
+    /// Keys written.
+    pub keys: u64,
+    /// Function libraries written.
+    pub functions: u64,
+}
+
+/// Writes every key and function library of `rdb` as JSON Lines to `out`.
+pub fn write_jsonl<W: Write>(rdb: &Rdb<'_>, out: &mut W) -> Result<ExportSummary, ExportError> {
+    let mut summary = ExportSummary::default();
+    let mut line = Vec::with_capacity(4096);
+    for record in rdb.records() {
+        let record = record?;
+        line.clear();
+        if write_record(&record, &mut line)? {
+            match record {
+                Record::Key(_) => summary.keys += 1,
+                _ => summary.functions += 1,
+            }
+            out.write_all(&line)?;
+        }
+    }
+    Ok(summary)
+}
+
+/// Appends the JSON line (with its newline) of `record` to `out` when the record is
+/// a key or a function library; returns whether anything was written.
+pub fn write_record(record: &Record<'_>, out: &mut Vec<u8>) -> Result<bool, Error> {
+    match record {
+        Record::Key(key) => write_key(key, out)?,
+        Record::Function(f) if !f.pre_ga => {
+            out.extend_from_slice(b"{\"type\":\"function\",\"library_code\":");
+            write_bytes(out, &f.code.to_bytes()?);
+            out.push(b'}');
+        }
+        _ => return Ok(false),
+    }
+    out.push(b'\n');
+    Ok(true)
+}
+
+/// Appends one key's JSON object (without a newline) to `out`.
+pub fn write_key(key: &KeyRecord<'_>, out: &mut Vec<u8>) -> Result<(), Error> {
+    out.extend_from_slice(b"{\"db\":");
+    write_int(out, key.db);
+    out.extend_from_slice(b",\"key\":");
+    write_bytes(out, &key.key);
+    out.extend_from_slice(b",\"type\":\"");
+    out.extend_from_slice(key.value_type.logical().name().as_bytes());
+    out.extend_from_slice(b"\",\"expire_at_ms\":");
+    match key.expire_at_ms {
+        Some(ms) => write_int(out, ms),
+        None => out.extend_from_slice(b"null"),
+    }
+    out.extend_from_slice(b",\"value\":");
+    match key.value()? {
+        Value::String(s) => write_bytes(out, &s.to_bytes()?),
+        Value::List(items) | Value::Set(items) => {
+            out.push(b'[');
+            for (i, item) in items.enumerate() {
+                comma(out, i);
+                write_element(out, &item?);
+            }
+            out.push(b']');
+        }
+        Value::ZSet(entries) => {
+            out.push(b'[');
+            for (i, entry) in entries.enumerate() {
+                let (member, score) = entry?;
+                comma(out, i);
+                out.push(b'[');
+                write_element(out, &member);
+                out.extend_from_slice(b",\"");
+                out.extend_from_slice(format_score(score).as_bytes());
+                out.extend_from_slice(b"\"]");
+            }
+            out.push(b']');
+        }
+        Value::Hash(fields) => {
+            let mut expiring: Vec<(Element<'_>, i64)> = Vec::new();
+            out.push(b'[');
+            for (i, field) in fields.enumerate() {
+                let field = field?;
+                comma(out, i);
+                out.push(b'[');
+                write_element(out, &field.field);
+                out.push(b',');
+                write_element(out, &field.value);
+                out.push(b']');
+                if let Some(ms) = field.expire_at_ms {
+                    expiring.push((field.field, ms));
+                }
+            }
+            out.push(b']');
+            if key.value_type.has_field_ttls() {
+                out.extend_from_slice(b",\"field_expires_ms\":[");
+                for (i, (field, ms)) in expiring.iter().enumerate() {
+                    comma(out, i);
+                    out.push(b'[');
+                    write_element(out, field);
+                    out.push(b',');
+                    write_int(out, *ms);
+                    out.push(b']');
+                }
+                out.push(b']');
+            }
+        }
+        Value::Stream(stream) => write_stream(out, &stream)?,
+        Value::Module(m) => {
+            out.extend_from_slice(b"{\"module\":");
+            write_bytes(out, m.name().as_bytes());
+            out.extend_from_slice(b",\"raw\":{\"hex\":\"");
+            write_hex(out, m.raw);
+            out.extend_from_slice(b"\"}}");
+        }
+    }
+    out.push(b'}');
+    Ok(())
+}
+
+fn write_stream(out: &mut Vec<u8>, s: &Stream<'_>) -> Result<(), Error> {
+    out.extend_from_slice(b"{\"length\":");
+    write_int(out, s.length);
+    out.extend_from_slice(b",\"entries\":[");
+    for (i, entry) in s.entries().enumerate() {
+        let entry = entry?;
+        comma(out, i);
+        out.push(b'[');
+        write_id(out, entry.id);
+        out.extend_from_slice(b",[");
+        for (j, (f, v)) in entry.fields.iter().enumerate() {
+            comma(out, j);
+            write_element(out, f);
+            out.push(b',');
+            write_element(out, v);
+        }
+        out.extend_from_slice(b"]]");
+    }
+    out.extend_from_slice(b"],\"last_generated_id\":");
+    write_id(out, s.last_id);
+    out.extend_from_slice(b",\"max_deleted_entry_id\":");
+    write_opt_id(out, s.max_deleted_id);
+    out.extend_from_slice(b",\"entries_added\":");
+    write_opt_int(out, s.entries_added);
+    out.extend_from_slice(b",\"recorded_first_entry_id\":");
+    write_opt_id(out, s.first_id);
+    out.extend_from_slice(b",\"groups\":[");
+    for (i, g) in s.groups.iter().enumerate() {
+        comma(out, i);
+        out.extend_from_slice(b"{\"name\":");
+        write_element(out, &g.name);
+        out.extend_from_slice(b",\"last_delivered_id\":");
+        write_id(out, g.last_delivered_id);
+        out.extend_from_slice(b",\"entries_read\":");
+        write_opt_int(out, g.entries_read);
+        // The group PEL does not name consumers; the consumers' PELs do.
+        let owner: HashMap<StreamId, &Element<'_>> = g
+            .consumers
+            .iter()
+            .flat_map(|c| c.pending.iter().map(move |id| (*id, &c.name)))
+            .collect();
+        out.extend_from_slice(b",\"pel\":[");
+        for (j, p) in g.pending.iter().enumerate() {
+            comma(out, j);
+            out.extend_from_slice(b"{\"id\":");
+            write_id(out, p.id);
+            out.extend_from_slice(b",\"consumer\":");
+            match owner.get(&p.id) {
+                Some(name) => write_element(out, name),
+                None => out.extend_from_slice(b"null"),
+            }
+            out.extend_from_slice(b",\"delivery_time_ms\":");
+            write_int(out, p.delivery_time_ms);
+            out.extend_from_slice(b",\"delivery_count\":");
+            write_int(out, p.delivery_count);
+            out.push(b'}');
+        }
+        out.extend_from_slice(b"],\"consumers\":[");
+        for (j, c) in g.consumers.iter().enumerate() {
+            comma(out, j);
+            out.extend_from_slice(b"{\"name\":");
+            write_element(out, &c.name);
+            out.extend_from_slice(b",\"seen_time_ms\":");
+            write_int(out, c.seen_time_ms);
+            out.extend_from_slice(b",\"active_time_ms\":");
+            write_opt_int(out, c.active_time_ms);
+            out.extend_from_slice(b",\"pel\":[");
+            for (k, id) in c.pending.iter().enumerate() {
+                comma(out, k);
+                write_id(out, *id);
+            }
+            out.extend_from_slice(b"]}");
+        }
+        out.extend_from_slice(b"]}");
+    }
+    out.extend_from_slice(b"]}");
+    Ok(())
+}
+
+/// Formats a score as the shortest text that reads back as the same double.
+pub fn format_score(score: f64) -> String {
+    if score.is_nan() {
+        "nan".to_string()
+    } else if score.is_infinite() {
+        if score > 0.0 { "inf" } else { "-inf" }.to_string()
+    } else {
+        format!("{score:?}")
+    }
+}
+
+#[inline]
+fn comma(out: &mut Vec<u8>, index: usize) {
+    if index > 0 {
+        out.push(b',');
+    }
+}
+
+fn write_int<T: std::fmt::Display>(out: &mut Vec<u8>, v: T) {
+    let _ = write!(out, "{v}");
+}
+
+fn write_opt_int<T: std::fmt::Display>(out: &mut Vec<u8>, v: Option<T>) {
+    match v {
+        Some(v) => write_int(out, v),
+        None => out.extend_from_slice(b"null"),
+    }
+}
+
+fn write_id(out: &mut Vec<u8>, id: StreamId) {
+    let _ = write!(out, "\"{}-{}\"", id.ms, id.seq);
+}
+
+fn write_opt_id(out: &mut Vec<u8>, id: Option<StreamId>) {
+    match id {
+        Some(id) => write_id(out, id),
+        None => out.extend_from_slice(b"null"),
+    }
+}
+
+fn write_element(out: &mut Vec<u8>, e: &Element<'_>) {
+    match e {
+        Element::Bytes(b) => write_bytes(out, b),
+        Element::Int(i) => {
+            let _ = write!(out, "\"{i}\"");
+        }
+    }
+}
+
+fn write_hex(out: &mut Vec<u8>, bytes: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for &b in bytes {
+        out.push(HEX[(b >> 4) as usize]);
+        out.push(HEX[(b & 15) as usize]);
+    }
+}
+
+/// Writes bytes as a JSON string when valid UTF-8, else as `{"hex": "..."}`.
+pub fn write_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+    if std::str::from_utf8(bytes).is_err() {
+        out.extend_from_slice(b"{\"hex\":\"");
+        write_hex(out, bytes);
+        out.extend_from_slice(b"\"}");
+        return;
+    }
+    out.push(b'"');
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let escape: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x00..=0x1f | 0x7f => b"",
+            _ => continue,
+        };
+        out.extend_from_slice(bytes.get(start..i).unwrap_or(&[]));
+        if escape.is_empty() {
+            let _ = write!(out, "\\u{:04x}", b);
+        } else {
+            out.extend_from_slice(escape);
+        }
+        start = i + 1;
+    }
+    out.extend_from_slice(bytes.get(start..).unwrap_or(&[]));
+    out.push(b'"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn byte_strings() {
+        let mut out = Vec::new();
+        write_bytes(&mut out, b"a\"b\\c\n\x00\x7f\xd0\xba");
+        assert_eq!(String::from_utf8_lossy(&out), "\"a\\\"b\\\\c\\n\\u0000\\u007f\u{43a}\"");
+        out.clear();
+        write_bytes(&mut out, b"bin\x00key\xff\xfe");
+        assert_eq!(String::from_utf8_lossy(&out), "{\"hex\":\"62696e006b6579fffe\"}");
+        for v in [0.1, 1e308, 5e-324, -1.5, 42.0, 9007199254740992.0, f64::INFINITY, -0.0] {
+            assert_eq!(format_score(v).parse::<f64>().ok(), Some(v));
+        }
+    }
+}
