@@ -30,11 +30,17 @@ impl Deref for Input {
 pub fn open(path: &str) -> Result<Input> {
     if path == "-" {
         let mut buf = Vec::new();
-        std::io::stdin().lock().read_to_end(&mut buf).context("reading standard input")?;
+        std::io::stdin()
+            .lock()
+            .read_to_end(&mut buf)
+            .context("reading standard input")?;
         return Ok(Input::Owned(buf));
     }
     let file = File::open(path).with_context(|| format!("opening {path}"))?;
-    let len = file.metadata().with_context(|| format!("reading metadata of {path}"))?.len();
+    let len = file
+        .metadata()
+        .with_context(|| format!("reading metadata of {path}"))?
+        .len();
     if len == 0 {
         return Ok(Input::Owned(Vec::new()));
     }

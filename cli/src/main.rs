@@ -13,7 +13,11 @@ use clap::{Parser, Subcommand};
 use rdb_parser::ParseOptions;
 
 #[derive(Parser)]
-#[command(name = "rdbkit", version, about = "Toolkit for Redis and Valkey RDB snapshots")]
+#[command(
+    name = "rdbkit",
+    version,
+    about = "Toolkit for Redis and Valkey RDB snapshots"
+)]
 struct Cli {
     /// No progress display or informational messages (errors still print).
     #[arg(short, long, global = true)]
@@ -48,7 +52,9 @@ enum Command {
 }
 
 fn options(no_crc: bool) -> ParseOptions {
-    ParseOptions { verify_checksum: !no_crc }
+    ParseOptions {
+        verify_checksum: !no_crc,
+    }
 }
 
 fn is_broken_pipe(err: &anyhow::Error) -> bool {
@@ -64,7 +70,11 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Export { files, format, no_crc } => match cmd::export::run(&files, format, options(no_crc), cli.quiet) {
+        Command::Export {
+            files,
+            format,
+            no_crc,
+        } => match cmd::export::run(&files, format, options(no_crc), cli.quiet) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
             Err(e) => {
@@ -72,16 +82,18 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
-        Command::Check { files, no_crc } => match cmd::check::run(&files, options(no_crc), cli.quiet) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(cmd::check::CheckFailure::Corrupt(msg)) => {
-                eprintln!("rdbkit: {msg}");
-                ExitCode::from(1)
+        Command::Check { files, no_crc } => {
+            match cmd::check::run(&files, options(no_crc), cli.quiet) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(cmd::check::CheckFailure::Corrupt(msg)) => {
+                    eprintln!("rdbkit: {msg}");
+                    ExitCode::from(1)
+                }
+                Err(cmd::check::CheckFailure::Io(e)) => {
+                    eprintln!("rdbkit: {e:#}");
+                    ExitCode::from(2)
+                }
             }
-            Err(cmd::check::CheckFailure::Io(e)) => {
-                eprintln!("rdbkit: {e:#}");
-                ExitCode::from(2)
-            }
-        },
+        }
     }
 }

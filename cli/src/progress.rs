@@ -33,7 +33,11 @@ impl Progress {
             return;
         }
         self.last = Instant::now();
-        let pct = if self.total == 0 { 100.0 } else { position as f64 * 100.0 / self.total as f64 };
+        let pct = if self.total == 0 {
+            100.0
+        } else {
+            position as f64 * 100.0 / self.total as f64
+        };
         let secs = self.started.elapsed().as_secs_f64().max(1e-3);
         let rate = position as f64 / secs / (1024.0 * 1024.0);
         let _ = write!(

@@ -64,7 +64,13 @@ impl<'a> DumpPayload<'a> {
             .len()
             .checked_sub(FOOTER_LEN)
             .filter(|&n| n >= 1)
-            .ok_or_else(|| Error::new(ErrorKind::UnexpectedEof, bytes.len() as u64, "DUMP payload footer"))?;
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::UnexpectedEof,
+                    bytes.len() as u64,
+                    "DUMP payload footer",
+                )
+            })?;
         let (data, footer) = bytes.split_at(split);
         let rdb_version = u16::from_le_bytes([footer[0], footer[1]]);
         let mut crc_bytes = [0u8; 8];
@@ -74,13 +80,20 @@ impl<'a> DumpPayload<'a> {
             let computed = crc64(0, &bytes[..split + 2]);
             if computed != crc {
                 return Err(Error::new(
-                    ErrorKind::ChecksumMismatch { stored: crc, computed },
+                    ErrorKind::ChecksumMismatch {
+                        stored: crc,
+                        computed,
+                    },
                     split as u64 + 2,
                     "DUMP payload CRC-64",
                 ));
             }
         }
-        let family = if rdb_version >= 80 { Family::Valkey } else { Family::Redis };
+        let family = if rdb_version >= 80 {
+            Family::Valkey
+        } else {
+            Family::Redis
+        };
         let mut cur = Cursor::new(data, 0);
         let mut key_meta = None;
         if family == Family::Redis && rdb_version >= 13 && cur.peek_u8() == Some(KEY_META) {
@@ -98,12 +111,23 @@ impl<'a> DumpPayload<'a> {
         let value_type = ValueType::from_byte(byte, family)
             .ok_or_else(|| Error::new(ErrorKind::UnknownType(byte), at, "value type"))?;
         let body_offset = cur.offset();
-        Ok(DumpPayload { key_meta, value_type, body: cur.rest(), rdb_version, crc, family, body_offset })
+        Ok(DumpPayload {
+            key_meta,
+            value_type,
+            body: cur.rest(),
+            rdb_version,
+            crc,
+            family,
+            body_offset,
+        })
     }
 
     /// Decodes the value.
     pub fn value(&self) -> Result<Value<'a>> {
-        value::decode_body(self.value_type, &mut Cursor::new(self.body, self.body_offset))
+        value::decode_body(
+            self.value_type,
+            &mut Cursor::new(self.body, self.body_offset),
+        )
     }
 
     /// Checks that the value spans exactly the body and that every container is valid;
@@ -131,19 +155,30 @@ mod tests {
     #[test]
     fn redis_7_vector() {
         // SET k hello; DUMP k on Redis 7.0.15.
-        let p = [0x00, 0x05, b'h', b'e', b'l', b'l', b'o', 0x0a, 0x00, 0x63, 0x72, 0xdf, 0x76, 0x65, 0x34, 0x20, 0x0a];
+        let p = [
+            0x00, 0x05, b'h', b'e', b'l', b'l', b'o', 0x0a, 0x00, 0x63, 0x72, 0xdf, 0x76, 0x65,
+            0x34, 0x20, 0x0a,
+        ];
         assert_eq!(DumpPayload::build(0, &p[1..7], 10), p.to_vec());
         let d = DumpPayload::parse(&p);
-        assert_eq!(d.map(|d| (d.value_type, d.rdb_version, d.body)).ok(), Some((ValueType::String, 10, &p[1..7])));
+        assert_eq!(
+            d.map(|d| (d.value_type, d.rdb_version, d.body)).ok(),
+            Some((ValueType::String, 10, &p[1..7]))
+        );
         let mut bad = p;
         bad[3] ^= 1;
         assert!(matches!(
             DumpPayload::parse(&bad).map_err(|e| e.kind()),
             Err(ErrorKind::ChecksumMismatch { .. })
         ));
-        assert_eq!(DumpPayload::parse(&p).and_then(|d| d.validate()).ok(), Some(1));
+        assert_eq!(
+            DumpPayload::parse(&p).and_then(|d| d.validate()).ok(),
+            Some(1)
+        );
         // Trailing garbage inside the body is caught by validate.
         let long = DumpPayload::build(0, &[0x01, b'a', b'b'], 10);
-        assert!(DumpPayload::parse(&long).and_then(|d| d.validate()).is_err());
+        assert!(DumpPayload::parse(&long)
+            .and_then(|d| d.validate())
+            .is_err());
     }
 }

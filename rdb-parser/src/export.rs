@@ -328,11 +328,26 @@ mod tests {
     fn byte_strings() {
         let mut out = Vec::new();
         write_bytes(&mut out, b"a\"b\\c\n\x00\x7f\xd0\xba");
-        assert_eq!(String::from_utf8_lossy(&out), "\"a\\\"b\\\\c\\n\\u0000\\u007f\u{43a}\"");
+        assert_eq!(
+            String::from_utf8_lossy(&out),
+            "\"a\\\"b\\\\c\\n\\u0000\\u007f\u{43a}\""
+        );
         out.clear();
         write_bytes(&mut out, b"bin\x00key\xff\xfe");
-        assert_eq!(String::from_utf8_lossy(&out), "{\"hex\":\"62696e006b6579fffe\"}");
-        for v in [0.1, 1e308, 5e-324, -1.5, 42.0, 9007199254740992.0, f64::INFINITY, -0.0] {
+        assert_eq!(
+            String::from_utf8_lossy(&out),
+            "{\"hex\":\"62696e006b6579fffe\"}"
+        );
+        for v in [
+            0.1,
+            1e308,
+            5e-324,
+            -1.5,
+            42.0,
+            9007199254740992.0,
+            f64::INFINITY,
+            -0.0,
+        ] {
             assert_eq!(format_score(v).parse::<f64>().ok(), Some(v));
         }
     }

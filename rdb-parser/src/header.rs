@@ -53,7 +53,11 @@ impl Header {
         let mut version: u32 = 0;
         for &b in digits {
             if !b.is_ascii_digit() {
-                return Err(Error::new(ErrorKind::BadMagic, 0, "RDB header version digits"));
+                return Err(Error::new(
+                    ErrorKind::BadMagic,
+                    0,
+                    "RDB header version digits",
+                ));
             }
             version = version * 10 + u32::from(b - b'0');
         }

@@ -81,7 +81,9 @@ pub use dump::DumpPayload;
 pub use error::{Error, ErrorKind, Result};
 pub use header::{Family, Header};
 pub use reader::RdbStr;
-pub use record::{AuxField, Eof, FunctionLibrary, KeyRecord, ModuleAux, ParseOptions, Rdb, Record, Records};
+pub use record::{
+    AuxField, Eof, FunctionLibrary, KeyRecord, ModuleAux, ParseOptions, Rdb, Record, Records,
+};
 pub use types::{LogicalType, ValueType};
 pub use value::{Element, Value};
 

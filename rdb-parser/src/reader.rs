@@ -105,7 +105,11 @@ impl<'a> Cursor<'a> {
     /// Reads `n` bytes.
     #[inline]
     pub fn read_bytes(&mut self, n: usize, context: &'static str) -> Result<&'a [u8]> {
-        match self.pos.checked_add(n).and_then(|end| self.data.get(self.pos..end)) {
+        match self
+            .pos
+            .checked_add(n)
+            .and_then(|end| self.data.get(self.pos..end))
+        {
             Some(bytes) => {
                 self.pos += n;
                 Ok(bytes)
@@ -198,14 +202,18 @@ impl<'a> Cursor<'a> {
             0 => Ok(Length::Len(u64::from(first & 0x3f))),
             1 => {
                 let second = self.read_u8(context)?;
-                Ok(Length::Len((u64::from(first & 0x3f) << 8) | u64::from(second)))
+                Ok(Length::Len(
+                    (u64::from(first & 0x3f) << 8) | u64::from(second),
+                ))
             }
             3 => Ok(Length::Encoded(first & 0x3f)),
             _ => match first {
                 0x80 => Ok(Length::Len(u64::from(u32::from_be_bytes(
                     self.read_array(context)?,
                 )))),
-                0x81 => Ok(Length::Len(self.read_array(context).map(u64::from_be_bytes)?)),
+                0x81 => Ok(Length::Len(
+                    self.read_array(context).map(u64::from_be_bytes)?,
+                )),
                 _ => Err(Error::new(
                     ErrorKind::BadLengthEncoding(first),
                     start,
@@ -327,7 +335,9 @@ impl fmt::Debug for RdbStr<'_> {
         match self {
             RdbStr::Raw(b) => write!(f, "Raw({:?})", crate::DebugBytes(b)),
             RdbStr::Int(i) => write!(f, "Int({i})"),
-            RdbStr::Lzf { compressed, len, .. } => {
+            RdbStr::Lzf {
+                compressed, len, ..
+            } => {
                 write!(f, "Lzf({} -> {} bytes)", compressed.len(), len)
             }
         }
@@ -406,7 +416,9 @@ mod tests {
 
     #[test]
     fn lengths() {
-        let data = [0x05, 0x41, 0x02, 0x80, 0, 1, 0, 0, 0x81, 0, 0, 0, 1, 0, 0, 0, 0, 0xc0];
+        let data = [
+            0x05, 0x41, 0x02, 0x80, 0, 1, 0, 0, 0x81, 0, 0, 0, 1, 0, 0, 0, 0, 0xc0,
+        ];
         let mut c = Cursor::new(&data, 0);
         assert_eq!(c.read_length("t").ok(), Some(Length::Len(5)));
         assert_eq!(c.read_length("t").ok(), Some(Length::Len(0x102)));
@@ -448,19 +460,28 @@ mod tests {
         // A 4 GiB string length in a 6-byte input.
         let data = [0x80, 0xff, 0xff, 0xff, 0xff, 0x00];
         assert_eq!(
-            Cursor::new(&data, 0).read_string("s").err().map(|e| e.kind()),
+            Cursor::new(&data, 0)
+                .read_string("s")
+                .err()
+                .map(|e| e.kind()),
             Some(ErrorKind::UnexpectedEof)
         );
         // An LZF string claiming to expand 2 bytes into 1 GiB.
         let data = [0xc3, 0x02, 0x80, 0x40, 0, 0, 0, 0x00, 0x41];
         assert_eq!(
-            Cursor::new(&data, 0).read_string("s").err().map(|e| e.kind()),
+            Cursor::new(&data, 0)
+                .read_string("s")
+                .err()
+                .map(|e| e.kind()),
             Some(ErrorKind::LzfCorrupt)
         );
         // A count of 2^62 elements.
         let data = [0x81, 0x40, 0, 0, 0, 0, 0, 0, 0];
         assert_eq!(
-            Cursor::new(&data, 0).read_count(1, "n").err().map(|e| e.kind()),
+            Cursor::new(&data, 0)
+                .read_count(1, "n")
+                .err()
+                .map(|e| e.kind()),
             Some(ErrorKind::LengthOverflow)
         );
     }

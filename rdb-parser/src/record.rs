@@ -134,7 +134,9 @@ impl<'a> KeyRecord<'a> {
 
     /// Decodes the whole value and checks every container, returning the element count.
     pub fn validate(&self) -> Result<u64> {
-        self.value()?.validate().map_err(|e| e.with_record(self.offset))
+        self.value()?
+            .validate()
+            .map_err(|e| e.with_record(self.offset))
     }
 
     /// The format family of the file the record came from.
@@ -225,7 +227,9 @@ pub struct ParseOptions {
 
 impl Default for ParseOptions {
     fn default() -> Self {
-        ParseOptions { verify_checksum: true }
+        ParseOptions {
+            verify_checksum: true,
+        }
     }
 }
 
@@ -239,7 +243,10 @@ pub struct Rdb<'a> {
 
 impl fmt::Debug for Rdb<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Rdb").field("header", &self.header).field("len", &self.data.len()).finish()
+        f.debug_struct("Rdb")
+            .field("header", &self.header)
+            .field("len", &self.data.len())
+            .finish()
     }
 }
 
@@ -252,7 +259,11 @@ impl<'a> Rdb<'a> {
     /// Like [`Rdb::parse`], with options.
     pub fn with_options(data: &'a [u8], options: ParseOptions) -> Result<Rdb<'a>> {
         let header = Header::parse(data)?;
-        Ok(Rdb { data, header, options })
+        Ok(Rdb {
+            data,
+            header,
+            options,
+        })
     }
 
     /// The header (family and RDB version).
@@ -297,7 +308,10 @@ pub struct Records<'a> {
 
 impl fmt::Debug for Records<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Records").field("offset", &self.cur.offset()).field("db", &self.db).finish()
+        f.debug_struct("Records")
+            .field("offset", &self.cur.offset())
+            .field("db", &self.db)
+            .finish()
     }
 }
 
@@ -333,12 +347,19 @@ impl<'a> Records<'a> {
                 op::RESIZEDB => {
                     let db_size = cur.read_len("RESIZEDB size")?;
                     let expires_size = cur.read_len("RESIZEDB expires size")?;
-                    return Ok(Record::ResizeDb { db_size, expires_size });
+                    return Ok(Record::ResizeDb {
+                        db_size,
+                        expires_size,
+                    });
                 }
                 op::AUX => {
                     let key = cur.read_string("AUX field name")?;
                     let value = cur.read_string("AUX field value")?;
-                    return Ok(Record::Aux(AuxField { key, value, offset: at }));
+                    return Ok(Record::Aux(AuxField {
+                        key,
+                        value,
+                        offset: at,
+                    }));
                 }
                 op::EXPIRETIME_MS => expire_at_ms = Some(cur.read_i64_le("expire time (ms)")?),
                 op::EXPIRETIME => {
@@ -351,11 +372,20 @@ impl<'a> Records<'a> {
                     let module_id = cur.read_len("module aux module ID")?;
                     let when_opcode = cur.read_len("module aux when opcode")?;
                     if when_opcode != 2 {
-                        return Err(Error::new(ErrorKind::Corrupt, at, "module aux when opcode (2)"));
+                        return Err(Error::new(
+                            ErrorKind::Corrupt,
+                            at,
+                            "module aux when opcode (2)",
+                        ));
                     }
                     let when = cur.read_len("module aux when")?;
                     module::skip_opcodes(cur)?;
-                    return Ok(Record::ModuleAux(ModuleAux { module_id, when, raw: cur.since(start), offset: at }));
+                    return Ok(Record::ModuleAux(ModuleAux {
+                        module_id,
+                        when,
+                        raw: cur.since(start),
+                        offset: at,
+                    }));
                 }
                 op::FUNCTION2 => {
                     let start = cur.position();
@@ -390,14 +420,21 @@ impl<'a> Records<'a> {
                     let slot = cur.read_len("slot info slot")?;
                     let keys = cur.read_len("slot info keys")?;
                     let expires = cur.read_len("slot info expires")?;
-                    return Ok(Record::SlotInfo { slot, keys, expires });
+                    return Ok(Record::SlotInfo {
+                        slot,
+                        keys,
+                        expires,
+                    });
                 }
                 op::KEY_META_OR_SLOT_IMPORT if family == Family::Valkey => {
                     let job = cur.read_string("slot import job name")?;
                     let n = cur.read_count(2, "slot import range count")?;
                     let mut ranges = Vec::with_capacity(n);
                     for _ in 0..n {
-                        ranges.push((cur.read_len("slot import range start")?, cur.read_len("slot import range end")?));
+                        ranges.push((
+                            cur.read_len("slot import range start")?,
+                            cur.read_len("slot import range end")?,
+                        ));
                     }
                     return Ok(Record::SlotImport { job, ranges });
                 }
@@ -414,11 +451,19 @@ impl<'a> Records<'a> {
                 }
                 op::ENTERPRISE_RAM_LRU | op::ENTERPRISE_SLOT_NUM if family == Family::Redis => {
                     let value = cur.read_len("Redis Enterprise opcode argument")?;
-                    return Ok(Record::Skipped { opcode: byte, value, offset: at });
+                    return Ok(Record::Skipped {
+                        opcode: byte,
+                        value,
+                        offset: at,
+                    });
                 }
                 _ => {
                     let Some(value_type) = ValueType::from_byte(byte, family) else {
-                        let kind = if byte >= 200 { ErrorKind::UnknownOpcode(byte) } else { ErrorKind::UnknownType(byte) };
+                        let kind = if byte >= 200 {
+                            ErrorKind::UnknownOpcode(byte)
+                        } else {
+                            ErrorKind::UnknownType(byte)
+                        };
                         return Err(Error::new(kind, at, "opcode or value type"));
                     };
                     let key_at = cur.offset();
@@ -450,7 +495,12 @@ impl<'a> Records<'a> {
 
     fn finish(&mut self, eof_at: u64) -> Result<Record<'a>> {
         self.done = true;
-        let mut eof = Eof { offset: eof_at, stored_checksum: None, checksum_verified: false, trailing_bytes: 0 };
+        let mut eof = Eof {
+            offset: eof_at,
+            stored_checksum: None,
+            checksum_verified: false,
+            trailing_bytes: 0,
+        };
         if self.header.has_checksum() {
             let stored = self.cur.read_u64_le("CRC-64 trailer")?;
             eof.stored_checksum = Some(stored);
@@ -581,6 +631,10 @@ pub(crate) fn skip_value(ty: ValueType, cur: &mut Cursor<'_>) -> Result<()> {
             value::Stream::read(cur, ty).map(|_| ())
         }
         T::Module2 => value::ModuleValue::read(cur).map(|_| ()),
-        T::ModulePreGa => Err(Error::new(ErrorKind::PreGaModule, cur.offset().saturating_sub(1), "module value")),
+        T::ModulePreGa => Err(Error::new(
+            ErrorKind::PreGaModule,
+            cur.offset().saturating_sub(1),
+            "module value",
+        )),
     }
 }

@@ -30,13 +30,19 @@ pub fn run(files: &[String], options: ParseOptions, quiet: bool) -> Result<(), C
     let mut out = stdout.lock();
     for path in files {
         let data = input::open(path).map_err(CheckFailure::Io)?;
-        let summary = check_one(path, &data, options, quiet).map_err(|e| CheckFailure::Corrupt(format!("{path}: {e}")))?;
+        let summary = check_one(path, &data, options, quiet)
+            .map_err(|e| CheckFailure::Corrupt(format!("{path}: {e}")))?;
         let _ = out.write_all(summary.as_bytes());
     }
     Ok(())
 }
 
-fn check_one(path: &str, data: &[u8], options: ParseOptions, quiet: bool) -> Result<String, rdb_parser::Error> {
+fn check_one(
+    path: &str,
+    data: &[u8],
+    options: ParseOptions,
+    quiet: bool,
+) -> Result<String, rdb_parser::Error> {
     let rdb = Rdb::with_options(data, options)?;
     let aux = AuxInfo::read(&rdb)?;
     let mut dbs: BTreeMap<u64, DbStats> = BTreeMap::new();
@@ -70,7 +76,12 @@ fn check_one(path: &str, data: &[u8], options: ParseOptions, quiet: bool) -> Res
         (None, Some(v)) => format!("redis {v}"),
         _ => "server version not recorded".to_string(),
     };
-    let _ = writeln!(s, "{path}: {} ({server}), {} bytes", header.magic(), data.len());
+    let _ = writeln!(
+        s,
+        "{path}: {} ({server}), {} bytes",
+        header.magic(),
+        data.len()
+    );
     let total: u64 = dbs.values().map(|d| d.keys).sum();
     let _ = writeln!(s, "  keys: {total} ({elements} elements checked)");
     for (db, st) in &dbs {
@@ -81,18 +92,27 @@ fn check_one(path: &str, data: &[u8], options: ParseOptions, quiet: bool) -> Res
         let _ = writeln!(s, "  types: {}", list.join(", "));
     }
     if functions + module_aux > 0 {
-        let _ = writeln!(s, "  function libraries: {functions}, module aux records: {module_aux}");
+        let _ = writeln!(
+            s,
+            "  function libraries: {functions}, module aux records: {module_aux}"
+        );
     }
     let crc = match eof {
         Some(e) if e.checksum_verified => format!("ok ({:016x})", e.stored_checksum.unwrap_or(0)),
-        Some(e) if e.stored_checksum == Some(0) => "disabled by the writer (zero trailer)".to_string(),
+        Some(e) if e.stored_checksum == Some(0) => {
+            "disabled by the writer (zero trailer)".to_string()
+        }
         Some(e) if e.stored_checksum.is_some() => "not verified (--no-crc)".to_string(),
         _ => "none (RDB version < 5)".to_string(),
     };
     let _ = writeln!(s, "  checksum: {crc}");
     if let Some(e) = eof {
         if e.trailing_bytes > 0 {
-            let _ = writeln!(s, "  {} bytes after the checksum (AOF tail or padding)", e.trailing_bytes);
+            let _ = writeln!(
+                s,
+                "  {} bytes after the checksum (AOF tail or padding)",
+                e.trailing_bytes
+            );
         }
     }
     let _ = writeln!(s, "  RDB looks OK");

@@ -23,13 +23,13 @@ pub fn run(files: &[String], _format: Format, options: ParseOptions, quiet: bool
     let mut line = Vec::with_capacity(4096);
     for path in files {
         let data = input::open(path)?;
-        let rdb = Rdb::with_options(&data, options).with_context(|| format!("{path}"))?;
+        let rdb = Rdb::with_options(&data, options).with_context(|| path.clone())?;
         let mut progress = Progress::new(&format!("exporting {path}"), data.len() as u64, quiet);
         let mut records = rdb.records();
         while let Some(record) = records.next() {
-            let record = record.with_context(|| format!("{path}"))?;
+            let record = record.with_context(|| path.clone())?;
             line.clear();
-            if write_record(&record, &mut line).with_context(|| format!("{path}"))? {
+            if write_record(&record, &mut line).with_context(|| path.clone())? {
                 out.write_all(&line).map_err(ExportError::Io)?;
                 progress.update(records.offset());
             }

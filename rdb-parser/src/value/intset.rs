@@ -50,17 +50,35 @@ pub(crate) struct IntsetState {
 impl IntsetState {
     pub(crate) fn new(data: &[u8], base: u64) -> Result<IntsetState> {
         let h = data.get(..8).ok_or_else(|| {
-            Error::new(ErrorKind::UnexpectedEof, base + data.len() as u64, "intset header")
+            Error::new(
+                ErrorKind::UnexpectedEof,
+                base + data.len() as u64,
+                "intset header",
+            )
         })?;
         let width = u32::from_le_bytes([h[0], h[1], h[2], h[3]]) as usize;
         let len = u32::from_le_bytes([h[4], h[5], h[6], h[7]]) as usize;
         if !matches!(width, 2 | 4 | 8) {
-            return Err(Error::new(ErrorKind::Corrupt, base, "intset encoding (2, 4 or 8)"));
+            return Err(Error::new(
+                ErrorKind::Corrupt,
+                base,
+                "intset encoding (2, 4 or 8)",
+            ));
         }
         if len.checked_mul(width).and_then(|b| b.checked_add(8)) != Some(data.len()) {
-            return Err(Error::new(ErrorKind::Corrupt, base + 4, "intset length (must fill the blob)"));
+            return Err(Error::new(
+                ErrorKind::Corrupt,
+                base + 4,
+                "intset length (must fill the blob)",
+            ));
         }
-        Ok(IntsetState { width, len, index: 0, prev: None, base })
+        Ok(IntsetState {
+            width,
+            len,
+            index: 0,
+            prev: None,
+            base,
+        })
     }
 
     pub(crate) fn next(&mut self, data: &[u8]) -> Result<Option<i64>> {
@@ -73,11 +91,21 @@ impl IntsetState {
             [a, b] => i64::from(i16::from_le_bytes([a, b])),
             [a, b, c, e] => i64::from(i32::from_le_bytes([a, b, c, e])),
             [a, b, c, e, f, g, h, i] => i64::from_le_bytes([a, b, c, e, f, g, h, i]),
-            _ => return Err(Error::new(ErrorKind::UnexpectedEof, self.base + at as u64, "intset member")),
+            _ => {
+                return Err(Error::new(
+                    ErrorKind::UnexpectedEof,
+                    self.base + at as u64,
+                    "intset member",
+                ))
+            }
         };
         if self.prev.is_some_and(|p| p >= v) {
             self.index = self.len;
-            return Err(Error::new(ErrorKind::Corrupt, self.base + at as u64, "intset member order (ascending, unique)"));
+            return Err(Error::new(
+                ErrorKind::Corrupt,
+                self.base + at as u64,
+                "intset member order (ascending, unique)",
+            ));
         }
         self.prev = Some(v);
         self.index += 1;
@@ -109,7 +137,11 @@ mod tests {
 
     #[test]
     fn widths_and_order() {
-        for members in [vec![-5i64, 0, 7], vec![-70000, 1, 70000], vec![i64::MIN, 0, i64::MAX]] {
+        for members in [
+            vec![-5i64, 0, 7],
+            vec![-70000, 1, 70000],
+            vec![i64::MIN, 0, i64::MAX],
+        ] {
             let blob = encode(&members);
             let got: Result<Vec<i64>> = Intset::new(&blob, 0).and_then(|s| s.collect());
             assert_eq!(got.ok(), Some(members));

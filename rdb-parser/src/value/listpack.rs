@@ -89,7 +89,13 @@ fn eof(base: u64, pos: usize, context: &'static str) -> Error {
     Error::new(ErrorKind::UnexpectedEof, base + pos as u64, context)
 }
 
-fn bytes_at<'d>(data: &'d [u8], base: u64, pos: usize, n: usize, ctx: &'static str) -> Result<&'d [u8]> {
+fn bytes_at<'d>(
+    data: &'d [u8],
+    base: u64,
+    pos: usize,
+    n: usize,
+    ctx: &'static str,
+) -> Result<&'d [u8]> {
     pos.checked_add(n)
         .and_then(|end| data.get(pos..end))
         .ok_or_else(|| eof(base, pos, ctx))
@@ -111,10 +117,18 @@ impl ListpackState {
         let header = bytes_at(data, base, 0, HEADER, "listpack header")?;
         let total = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
         if total != data.len() {
-            return Err(corrupt(base, 0, "listpack total-bytes (must equal the blob length)"));
+            return Err(corrupt(
+                base,
+                0,
+                "listpack total-bytes (must equal the blob length)",
+            ));
         }
         if data.last() != Some(&EOF) {
-            return Err(corrupt(base, data.len().saturating_sub(1), "listpack terminator 0xFF"));
+            return Err(corrupt(
+                base,
+                data.len().saturating_sub(1),
+                "listpack terminator 0xFF",
+            ));
         }
         let n = u16::from_le_bytes([header[4], header[5]]);
         Ok(ListpackState {
@@ -139,10 +153,16 @@ impl ListpackState {
 
     fn step(&mut self, data: &[u8], base: u64) -> Result<Option<EntryAt>> {
         let start = self.pos;
-        let b = *data.get(start).ok_or_else(|| eof(base, start, "listpack entry"))?;
+        let b = *data
+            .get(start)
+            .ok_or_else(|| eof(base, start, "listpack entry"))?;
         if b == EOF {
             if start + 1 != data.len() {
-                return Err(corrupt(base, start, "listpack terminator at the end of the blob"));
+                return Err(corrupt(
+                    base,
+                    start,
+                    "listpack terminator at the end of the blob",
+                ));
             }
             if let Some(n) = self.declared {
                 if n != self.seen {
@@ -159,21 +179,32 @@ impl ListpackState {
                 (EntryAt::Bytes(start + 1, start + 1 + len), 1 + len)
             }
             0xc0..=0xdf => {
-                let lo = *bytes_at(data, base, start + 1, 1, ctx)?.first().unwrap_or(&0);
+                let lo = *bytes_at(data, base, start + 1, 1, ctx)?
+                    .first()
+                    .unwrap_or(&0);
                 let u = (u64::from(b & 0x1f) << 8) | u64::from(lo);
                 // 13-bit two's complement.
-                let v = if u >= 1 << 12 { u as i64 - (1 << 13) } else { u as i64 };
+                let v = if u >= 1 << 12 {
+                    u as i64 - (1 << 13)
+                } else {
+                    u as i64
+                };
                 (EntryAt::Int(v), 2)
             }
             0xe0..=0xef => {
-                let lo = *bytes_at(data, base, start + 1, 1, ctx)?.first().unwrap_or(&0);
+                let lo = *bytes_at(data, base, start + 1, 1, ctx)?
+                    .first()
+                    .unwrap_or(&0);
                 let len = (((b & 0x0f) as usize) << 8) | lo as usize;
                 (EntryAt::Bytes(start + 2, start + 2 + len), 2 + len)
             }
             0xf0 => {
                 let l = bytes_at(data, base, start + 1, 4, ctx)?;
                 let len = u32::from_le_bytes([l[0], l[1], l[2], l[3]]) as usize;
-                (EntryAt::Bytes(start + 5, start.saturating_add(5).saturating_add(len)), 5usize.saturating_add(len))
+                (
+                    EntryAt::Bytes(start + 5, start.saturating_add(5).saturating_add(len)),
+                    5usize.saturating_add(len),
+                )
             }
             0xf1 => {
                 let d = bytes_at(data, base, start + 1, 2, ctx)?;
@@ -186,7 +217,10 @@ impl ListpackState {
             }
             0xf3 => {
                 let d = bytes_at(data, base, start + 1, 4, ctx)?;
-                (EntryAt::Int(i64::from(i32::from_le_bytes([d[0], d[1], d[2], d[3]]))), 5)
+                (
+                    EntryAt::Int(i64::from(i32::from_le_bytes([d[0], d[1], d[2], d[3]]))),
+                    5,
+                )
             }
             0xf4 => {
                 let d = bytes_at(data, base, start + 1, 8, ctx)?;
@@ -291,8 +325,24 @@ mod tests {
     fn round_trip_every_width() {
         let big = vec![b'x'; 5000];
         let mid = vec![b'y'; 300];
-        let ints = [0i64, 127, 128, -1, 4095, -4096, 4096, 32767, -32768, 8388607, -8388608,
-            8388608, i32::MAX as i64, i32::MIN as i64, i64::MAX, i64::MIN];
+        let ints = [
+            0i64,
+            127,
+            128,
+            -1,
+            4095,
+            -4096,
+            4096,
+            32767,
+            -32768,
+            8388607,
+            -8388608,
+            8388608,
+            i32::MAX as i64,
+            i32::MIN as i64,
+            i64::MAX,
+            i64::MIN,
+        ];
         let mut entries: Vec<RawEntry<'_>> = ints.iter().map(|&i| RawEntry::Int(i)).collect();
         entries.push(RawEntry::Bytes(b""));
         entries.push(RawEntry::Bytes(b"hello"));
@@ -316,7 +366,10 @@ mod tests {
         // Wrong back-length of the first entry.
         let mut bad = lp.clone();
         bad[HEADER + 4] = 9;
-        assert_eq!(walk(&bad).err().map(|e| e.offset()), Some((HEADER + 4) as u64));
+        assert_eq!(
+            walk(&bad).err().map(|e| e.offset()),
+            Some((HEADER + 4) as u64)
+        );
         // String length running past the end.
         let mut bad = lp.clone();
         bad[HEADER] = 0x80 | 60;

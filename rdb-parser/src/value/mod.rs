@@ -122,7 +122,9 @@ impl<'a> Element<'a> {
     fn from_str(s: RdbStr<'a>) -> Result<Element<'a>> {
         match s {
             RdbStr::Int(i) => Ok(Element::Int(i)),
-            other => other.to_bytes_limited(MAX_DECOMPRESSED_LEN).map(Element::Bytes),
+            other => other
+                .to_bytes_limited(MAX_DECOMPRESSED_LEN)
+                .map(Element::Bytes),
         }
     }
 }
@@ -205,9 +207,15 @@ impl<'a> BlobIter<'a> {
         let (data, base) = (&blob.bytes[..], blob.base);
         let state = match kind {
             ContainerKind::Listpack => ListpackState::new(data, base).map(ContainerState::Listpack),
-            ContainerKind::Ziplist => ziplist::ZiplistState::new(data, base).map(ContainerState::Ziplist),
-            ContainerKind::Zipmap => zipmap::ZipmapState::new(data, base).map(ContainerState::Zipmap),
-            ContainerKind::Intset => intset::IntsetState::new(data, base).map(ContainerState::Intset),
+            ContainerKind::Ziplist => {
+                ziplist::ZiplistState::new(data, base).map(ContainerState::Ziplist)
+            }
+            ContainerKind::Zipmap => {
+                zipmap::ZipmapState::new(data, base).map(ContainerState::Zipmap)
+            }
+            ContainerKind::Intset => {
+                intset::IntsetState::new(data, base).map(ContainerState::Intset)
+            }
         }
         .map_err(|e| blob.map_err(e))?;
         Ok(BlobIter { blob, state })
@@ -232,11 +240,9 @@ impl<'a> BlobIter<'a> {
     fn next_required(&mut self, context: &'static str) -> Result<Element<'a>> {
         match self.next_element()? {
             Some(e) => Ok(e),
-            None => Err(self.blob.map_err(Error::new(
-                ErrorKind::Corrupt,
-                self.blob.base,
-                context,
-            ))),
+            None => Err(self
+                .blob
+                .map_err(Error::new(ErrorKind::Corrupt, self.blob.base, context))),
         }
     }
 
@@ -256,7 +262,10 @@ pub(crate) struct StringSeq<'a> {
 impl<'a> StringSeq<'a> {
     fn read(cur: &mut Cursor<'a>, per_item: usize, context: &'static str) -> Result<StringSeq<'a>> {
         let n = cur.read_count(per_item, context)?;
-        Ok(StringSeq { cur: cur.clone(), left: n })
+        Ok(StringSeq {
+            cur: cur.clone(),
+            left: n,
+        })
     }
 }
 
@@ -310,7 +319,12 @@ impl<'a> Elements<'a> {
                 Element::from_str(seq.cur.read_string("list or set element")?).map(Some)
             }
             ElementSource::Blob(it) => it.next_element(),
-            ElementSource::Quicklist { cur, nodes_left, v2, node } => loop {
+            ElementSource::Quicklist {
+                cur,
+                nodes_left,
+                v2,
+                node,
+            } => loop {
                 if let Some(it) = node {
                     if let Some(e) = it.next_element()? {
                         return Ok(Some(e));
@@ -330,7 +344,11 @@ impl<'a> Elements<'a> {
                         1 => return Ok(Some(blob.into_element())),
                         2 => *node = Some(BlobIter::open(blob, ContainerKind::Listpack)?),
                         _ => {
-                            return Err(Error::new(ErrorKind::Corrupt, at, "quicklist node container (1 or 2)"))
+                            return Err(Error::new(
+                                ErrorKind::Corrupt,
+                                at,
+                                "quicklist node container (1 or 2)",
+                            ))
                         }
                     }
                 } else {
@@ -370,7 +388,10 @@ impl fmt::Debug for ZSetEntries<'_> {
 #[derive(Clone)]
 enum ZSetSource<'a> {
     /// Type 3 (string scores) or 5 (binary doubles).
-    Skiplist { seq: StringSeq<'a>, binary: bool },
+    Skiplist {
+        seq: StringSeq<'a>,
+        binary: bool,
+    },
     Blob(BlobIter<'a>),
 }
 
@@ -385,7 +406,8 @@ fn read_string_double(cur: &mut Cursor<'_>) -> Result<f64> {
         255 => Ok(f64::NEG_INFINITY),
         n => {
             let text = cur.read_bytes(n as usize, "string-encoded score")?;
-            parse_score(text).ok_or_else(|| Error::new(ErrorKind::Corrupt, at, "string-encoded score"))
+            parse_score(text)
+                .ok_or_else(|| Error::new(ErrorKind::Corrupt, at, "string-encoded score"))
         }
     }
 }
@@ -423,7 +445,8 @@ impl<'a> ZSetEntries<'a> {
                     return Ok(None);
                 };
                 let score = it.next_required("sorted set score after its member")?;
-                let score = element_score(&score).ok_or_else(|| it.error_here("sorted set score"))?;
+                let score =
+                    element_score(&score).ok_or_else(|| it.error_here("sorted set score"))?;
                 Ok(Some((member, score)))
             }
         }
@@ -471,7 +494,10 @@ enum HashSource<'a> {
     /// Type 4: field, value.
     Table(StringSeq<'a>),
     /// Zipmap/ziplist/listpack pairs; with `ttl_triplets`, (field, value, expire-at or 0).
-    Blob { it: BlobIter<'a>, ttl_triplets: bool },
+    Blob {
+        it: BlobIter<'a>,
+        ttl_triplets: bool,
+    },
     /// Type 24: `len ttl` (0 = none, else expire = ttl + min - 1), field, value.
     Metadata { seq: StringSeq<'a>, min_expire: i64 },
     /// Redis type 22 (pre-GA): `len expire-at` (0 = none), field, value.
@@ -501,7 +527,9 @@ impl<'a> HashFields<'a> {
                     match it.next_required("hash field expiry after its value")? {
                         Element::Int(0) => None,
                         Element::Int(t) => Some(t),
-                        Element::Bytes(_) => return Err(it.error_here("hash field expiry (an integer)")),
+                        Element::Bytes(_) => {
+                            return Err(it.error_here("hash field expiry (an integer)"))
+                        }
                     }
                 } else {
                     None
@@ -544,7 +572,11 @@ impl<'a> HashFields<'a> {
                 (f, v, (t != -1).then_some(t))
             }
         };
-        Ok(Some(HashField { field, value, expire_at_ms }))
+        Ok(Some(HashField {
+            field,
+            value,
+            expire_at_ms,
+        }))
     }
 }
 
@@ -596,11 +628,20 @@ pub fn decode(family: Family, raw: &[u8], base: u64) -> Result<Value<'_>> {
 /// after the parts read eagerly (lengths of collections are known from the framer).
 pub(crate) fn decode_body<'a>(ty: ValueType, cur: &mut Cursor<'a>) -> Result<Value<'a>> {
     use ValueType as T;
-    let elements = |source| Elements { source, done: false };
+    let elements = |source| Elements {
+        source,
+        done: false,
+    };
     Ok(match ty {
         T::String => Value::String(cur.read_string("string value")?),
-        T::List => Value::List(elements(ElementSource::Strings(StringSeq::read(cur, 1, "list length")?))),
-        T::Set => Value::Set(elements(ElementSource::Strings(StringSeq::read(cur, 1, "set size")?))),
+        T::List => Value::List(elements(ElementSource::Strings(StringSeq::read(
+            cur,
+            1,
+            "list length",
+        )?))),
+        T::Set => Value::Set(elements(ElementSource::Strings(StringSeq::read(
+            cur, 1, "set size",
+        )?))),
         T::ListZiplist => Value::List(elements(ElementSource::Blob(BlobIter::open(
             Blob::read(cur, "list ziplist")?,
             ContainerKind::Ziplist,
@@ -608,7 +649,12 @@ pub(crate) fn decode_body<'a>(ty: ValueType, cur: &mut Cursor<'a>) -> Result<Val
         T::ListQuicklist | T::ListQuicklist2 => {
             let v2 = ty == T::ListQuicklist2;
             let nodes_left = cur.read_count(if v2 { 2 } else { 1 }, "quicklist node count")?;
-            Value::List(elements(ElementSource::Quicklist { cur: cur.clone(), nodes_left, v2, node: None }))
+            Value::List(elements(ElementSource::Quicklist {
+                cur: cur.clone(),
+                nodes_left,
+                v2,
+                node: None,
+            }))
         }
         T::SetIntset => Value::Set(elements(ElementSource::Blob(BlobIter::open(
             Blob::read(cur, "intset")?,
@@ -621,18 +667,32 @@ pub(crate) fn decode_body<'a>(ty: ValueType, cur: &mut Cursor<'a>) -> Result<Val
         T::ZSet | T::ZSet2 => {
             let binary = ty == T::ZSet2;
             let seq = StringSeq::read(cur, 2, "sorted set size")?;
-            Value::ZSet(ZSetEntries { source: ZSetSource::Skiplist { seq, binary }, done: false })
+            Value::ZSet(ZSetEntries {
+                source: ZSetSource::Skiplist { seq, binary },
+                done: false,
+            })
         }
         T::ZSetZiplist | T::ZSetListpack => {
-            let kind = if ty == T::ZSetZiplist { ContainerKind::Ziplist } else { ContainerKind::Listpack };
+            let kind = if ty == T::ZSetZiplist {
+                ContainerKind::Ziplist
+            } else {
+                ContainerKind::Listpack
+            };
             let it = BlobIter::open(Blob::read(cur, "sorted set blob")?, kind)?;
-            Value::ZSet(ZSetEntries { source: ZSetSource::Blob(it), done: false })
+            Value::ZSet(ZSetEntries {
+                source: ZSetSource::Blob(it),
+                done: false,
+            })
         }
         T::Hash => Value::Hash(HashFields {
             source: HashSource::Table(StringSeq::read(cur, 2, "hash size")?),
             done: false,
         }),
-        T::HashZipmap | T::HashZiplist | T::HashListpack | T::HashListpackExPreGa | T::HashListpackEx => {
+        T::HashZipmap
+        | T::HashZiplist
+        | T::HashListpack
+        | T::HashListpackExPreGa
+        | T::HashListpackEx => {
             if ty == T::HashListpackEx {
                 // Minimum field expiry, a hint for the server's expiry index.
                 cur.read_i64_le("hash minimum field expiry")?;
@@ -644,12 +704,18 @@ pub(crate) fn decode_body<'a>(ty: ValueType, cur: &mut Cursor<'a>) -> Result<Val
             };
             let it = BlobIter::open(Blob::read(cur, "hash blob")?, kind)?;
             let ttl_triplets = matches!(ty, T::HashListpackExPreGa | T::HashListpackEx);
-            Value::Hash(HashFields { source: HashSource::Blob { it, ttl_triplets }, done: false })
+            Value::Hash(HashFields {
+                source: HashSource::Blob { it, ttl_triplets },
+                done: false,
+            })
         }
         T::HashMetadata => {
             let min_expire = cur.read_i64_le("hash minimum field expiry")?;
             let seq = StringSeq::read(cur, 3, "hash size")?;
-            Value::Hash(HashFields { source: HashSource::Metadata { seq, min_expire }, done: false })
+            Value::Hash(HashFields {
+                source: HashSource::Metadata { seq, min_expire },
+                done: false,
+            })
         }
         T::HashMetadataPreGa => Value::Hash(HashFields {
             source: HashSource::MetadataPreGa(StringSeq::read(cur, 3, "hash size")?),
@@ -664,7 +730,11 @@ pub(crate) fn decode_body<'a>(ty: ValueType, cur: &mut Cursor<'a>) -> Result<Val
         }
         T::Module2 => Value::Module(ModuleValue::read(cur)?),
         T::ModulePreGa => {
-            return Err(Error::new(ErrorKind::PreGaModule, cur.offset().saturating_sub(1), "module value"))
+            return Err(Error::new(
+                ErrorKind::PreGaModule,
+                cur.offset().saturating_sub(1),
+                "module value",
+            ))
         }
     })
 }

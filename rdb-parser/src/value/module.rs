@@ -49,7 +49,10 @@ impl<'a> ModuleValue<'a> {
         let start = cur.position();
         let module_id = cur.read_len("module ID")?;
         skip_opcodes(cur)?;
-        Ok(ModuleValue { module_id, raw: cur.since(start) })
+        Ok(ModuleValue {
+            module_id,
+            raw: cur.since(start),
+        })
     }
 
     /// The module type name (`ReJSON-RL`, `hellotype`, ...).
@@ -95,7 +98,10 @@ mod tests {
         }
         let id = (id << 10) | 3;
         assert_eq!(module_name(id), "hellotype");
-        let v = ModuleValue { module_id: id, raw: &[] };
+        let v = ModuleValue {
+            module_id: id,
+            raw: &[],
+        };
         assert_eq!(v.encoding_version(), 3);
     }
 }

@@ -45,7 +45,10 @@ impl StreamId {
     }
 
     fn read_lens(cur: &mut Cursor<'_>, context: &'static str) -> Result<StreamId> {
-        Ok(StreamId { ms: cur.read_len(context)?, seq: cur.read_len(context)? })
+        Ok(StreamId {
+            ms: cur.read_len(context)?,
+            seq: cur.read_len(context)?,
+        })
     }
 }
 
@@ -164,7 +167,11 @@ impl<'a> Stream<'a> {
         for _ in 0..group_count {
             groups.push(read_group(cur, version)?);
         }
-        let idmp = if version >= 4 { Some(read_idmp(cur)?) } else { None };
+        let idmp = if version >= 4 {
+            Some(read_idmp(cur)?)
+        } else {
+            None
+        };
         Ok(Stream {
             nodes,
             node_count,
@@ -211,7 +218,11 @@ fn read_group<'a>(cur: &mut Cursor<'a>, version: u32) -> Result<ConsumerGroup<'a
         let id = StreamId::read_raw(cur, "PEL entry ID")?;
         let delivery_time_ms = cur.read_i64_le("PEL delivery time")?;
         let delivery_count = cur.read_len("PEL delivery count")?;
-        pending.push(PendingEntry { id, delivery_time_ms, delivery_count });
+        pending.push(PendingEntry {
+            id,
+            delivery_time_ms,
+            delivery_count,
+        });
     }
     let mut pel_ids: Vec<StreamId> = pending.iter().map(|p| p.id).collect();
     pel_ids.sort_unstable();
@@ -220,7 +231,11 @@ fn read_group<'a>(cur: &mut Cursor<'a>, version: u32) -> Result<ConsumerGroup<'a
     for _ in 0..consumer_count {
         let name = Element::from_str(cur.read_string("consumer name")?)?;
         let seen_time_ms = cur.read_i64_le("consumer seen time")?;
-        let active_time_ms = if version >= 3 { Some(cur.read_i64_le("consumer active time")?) } else { None };
+        let active_time_ms = if version >= 3 {
+            Some(cur.read_i64_le("consumer active time")?)
+        } else {
+            None
+        };
         let n = cur.read_count(16, "consumer PEL size")?;
         let mut ids = Vec::with_capacity(n);
         for _ in 0..n {
@@ -228,13 +243,28 @@ fn read_group<'a>(cur: &mut Cursor<'a>, version: u32) -> Result<ConsumerGroup<'a
             let id = StreamId::read_raw(cur, "consumer PEL entry")?;
             // rdbLoadObject refuses a consumer PEL entry missing from the group PEL.
             if pel_ids.binary_search(&id).is_err() {
-                return Err(Error::new(ErrorKind::Corrupt, at, "consumer PEL entry present in the group PEL"));
+                return Err(Error::new(
+                    ErrorKind::Corrupt,
+                    at,
+                    "consumer PEL entry present in the group PEL",
+                ));
             }
             ids.push(id);
         }
-        consumers.push(Consumer { name, seen_time_ms, active_time_ms, pending: ids });
+        consumers.push(Consumer {
+            name,
+            seen_time_ms,
+            active_time_ms,
+            pending: ids,
+        });
     }
-    Ok(ConsumerGroup { name, last_delivered_id, entries_read, pending, consumers })
+    Ok(ConsumerGroup {
+        name,
+        last_delivered_id,
+        entries_read,
+        pending,
+        consumers,
+    })
 }
 
 fn read_idmp(cur: &mut Cursor<'_>) -> Result<IdmpState> {
@@ -254,7 +284,12 @@ fn read_idmp(cur: &mut Cursor<'_>) -> Result<IdmpState> {
     }
     cur.read_len("stream IDMP IDs added")?;
     cur.read_len("stream IDMP duplicates")?;
-    Ok(IdmpState { duration_s, max_entries, producers: producers as u64, ids })
+    Ok(IdmpState {
+        duration_s,
+        max_entries,
+        producers: producers as u64,
+        ids,
+    })
 }
 
 /// A stream entry.
@@ -277,7 +312,9 @@ pub struct StreamEntries<'a> {
 
 impl fmt::Debug for StreamEntries<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("StreamEntries").field("nodes_left", &self.nodes_left).finish_non_exhaustive()
+        f.debug_struct("StreamEntries")
+            .field("nodes_left", &self.nodes_left)
+            .finish_non_exhaustive()
     }
 }
 
@@ -304,7 +341,10 @@ impl<'a> NodeWalk<'a> {
         let master = StreamId::from_raw(&key)
             .filter(|_| key.len() == 16)
             .ok_or_else(|| Error::new(ErrorKind::Corrupt, at, "stream node key (16-byte ID)"))?;
-        let mut it = BlobIter::open(Blob::read(cur, "stream node listpack")?, ContainerKind::Listpack)?;
+        let mut it = BlobIter::open(
+            Blob::read(cur, "stream node listpack")?,
+            ContainerKind::Listpack,
+        )?;
         let count = Self::int(&mut it, "stream node entry count")?;
         let deleted = Self::int(&mut it, "stream node deleted count")?;
         let nf = Self::int(&mut it, "stream node master field count")?;
@@ -318,7 +358,13 @@ impl<'a> NodeWalk<'a> {
         if Self::int(&mut it, "stream node master terminator")? != 0 {
             return Err(it.error_here("stream node master terminator (0)"));
         }
-        Ok(NodeWalk { it, master, master_fields, expected: (count as u64).saturating_add(deleted as u64), walked: 0 })
+        Ok(NodeWalk {
+            it,
+            master,
+            master_fields,
+            expected: (count as u64).saturating_add(deleted as u64),
+            walked: 0,
+        })
     }
 
     fn int(it: &mut BlobIter<'a>, context: &'static str) -> Result<i64> {
@@ -330,7 +376,9 @@ impl<'a> NodeWalk<'a> {
     fn next_entry(&mut self) -> Result<Option<(bool, StreamEntry<'a>)>> {
         let Some(flags) = self.it.next_element()? else {
             if self.walked != self.expected {
-                return Err(self.it.error_here("stream node entry count (count + deleted)"));
+                return Err(self
+                    .it
+                    .error_here("stream node entry count (count + deleted)"));
             }
             return Ok(None);
         };
@@ -360,7 +408,9 @@ impl<'a> NodeWalk<'a> {
                 let v = self.it.next_required("stream entry value")?;
                 fields.push((f, v));
             }
-            lp_count = lp_count.saturating_add(nf.saturating_mul(2)).saturating_add(1);
+            lp_count = lp_count
+                .saturating_add(nf.saturating_mul(2))
+                .saturating_add(1);
         }
         if Self::int(&mut self.it, "stream entry lp-count")? != lp_count {
             return Err(self.it.error_here("stream entry lp-count"));

@@ -67,13 +67,21 @@ fn bytes_at(data: &[u8], base: u64, pos: usize, n: usize) -> Result<&[u8]> {
 impl ZiplistState {
     pub(crate) fn new(data: &[u8], base: u64) -> Result<ZiplistState> {
         let h = data.get(..HEADER).ok_or_else(|| {
-            Error::new(ErrorKind::UnexpectedEof, base + data.len() as u64, "ziplist header")
+            Error::new(
+                ErrorKind::UnexpectedEof,
+                base + data.len() as u64,
+                "ziplist header",
+            )
         })?;
         let zlbytes = u32::from_le_bytes([h[0], h[1], h[2], h[3]]) as usize;
         let tail = u32::from_le_bytes([h[4], h[5], h[6], h[7]]) as usize;
         let n = u16::from_le_bytes([h[8], h[9]]);
         if zlbytes != data.len() {
-            return Err(corrupt(base, 0, "ziplist zlbytes (must equal the blob length)"));
+            return Err(corrupt(
+                base,
+                0,
+                "ziplist zlbytes (must equal the blob length)",
+            ));
         }
         if data.last() != Some(&END) || tail >= data.len() {
             return Err(corrupt(base, 4, "ziplist tail offset and terminator"));
@@ -105,7 +113,11 @@ impl ZiplistState {
         let first = *bytes_at(data, base, start, 1)?.first().unwrap_or(&0);
         if first == END {
             if start + 1 != data.len() {
-                return Err(corrupt(base, start, "ziplist terminator at the end of the blob"));
+                return Err(corrupt(
+                    base,
+                    start,
+                    "ziplist terminator at the end of the blob",
+                ));
             }
             if self.tail != self.last_start {
                 return Err(corrupt(base, 4, "ziplist tail offset"));
@@ -121,31 +133,47 @@ impl ZiplistState {
             (first as usize, start + 1)
         } else if first == 254 {
             let d = bytes_at(data, base, start + 1, 4)?;
-            (u32::from_le_bytes([d[0], d[1], d[2], d[3]]) as usize, start + 5)
+            (
+                u32::from_le_bytes([d[0], d[1], d[2], d[3]]) as usize,
+                start + 5,
+            )
         } else {
             return Err(corrupt(base, start, "ziplist prevlen"));
         };
         if prevlen != self.prev_size {
-            return Err(corrupt(base, start, "ziplist prevlen (size of the previous entry)"));
+            return Err(corrupt(
+                base,
+                start,
+                "ziplist prevlen (size of the previous entry)",
+            ));
         }
         let enc = *bytes_at(data, base, p, 1)?.first().unwrap_or(&0);
         let (entry, end) = match enc >> 6 {
             0 => {
                 let len = (enc & 0x3f) as usize;
                 p += 1;
-                (EntryAt::Bytes(p, p.saturating_add(len)), p.saturating_add(len))
+                (
+                    EntryAt::Bytes(p, p.saturating_add(len)),
+                    p.saturating_add(len),
+                )
             }
             1 => {
                 let d = bytes_at(data, base, p, 2)?;
                 let len = (((d[0] & 0x3f) as usize) << 8) | d[1] as usize;
                 p += 2;
-                (EntryAt::Bytes(p, p.saturating_add(len)), p.saturating_add(len))
+                (
+                    EntryAt::Bytes(p, p.saturating_add(len)),
+                    p.saturating_add(len),
+                )
             }
             2 => {
                 let d = bytes_at(data, base, p + 1, 4)?;
                 let len = u32::from_be_bytes([d[0], d[1], d[2], d[3]]) as usize;
                 p += 5;
-                (EntryAt::Bytes(p, p.saturating_add(len)), p.saturating_add(len))
+                (
+                    EntryAt::Bytes(p, p.saturating_add(len)),
+                    p.saturating_add(len),
+                )
             }
             _ => {
                 p += 1;
@@ -262,8 +290,24 @@ mod tests {
     fn round_trip_every_width() {
         let big = vec![b'x'; 20000];
         let mid = vec![b'y'; 300];
-        let ints = [0i64, 12, 13, -1, 127, -128, 128, 32767, -32768, 8388607, -8388608,
-            8388608, i32::MAX as i64, i32::MIN as i64, i64::MAX, i64::MIN];
+        let ints = [
+            0i64,
+            12,
+            13,
+            -1,
+            127,
+            -128,
+            128,
+            32767,
+            -32768,
+            8388607,
+            -8388608,
+            8388608,
+            i32::MAX as i64,
+            i32::MIN as i64,
+            i64::MAX,
+            i64::MIN,
+        ];
         let mut entries: Vec<RawEntry<'_>> = ints.iter().map(|&i| RawEntry::Int(i)).collect();
         entries.push(RawEntry::Bytes(b""));
         entries.push(RawEntry::Bytes(&mid));
@@ -285,7 +329,10 @@ mod tests {
         assert!(walk(&bad).is_err());
         let mut bad = zl.clone();
         bad[HEADER + 5] = 7; // prevlen of the second entry
-        assert_eq!(walk(&bad).err().map(|e| e.offset()), Some((HEADER + 5) as u64));
+        assert_eq!(
+            walk(&bad).err().map(|e| e.offset()),
+            Some((HEADER + 5) as u64)
+        );
         let mut bad = zl;
         bad[HEADER + 1] = 0x3f; // string overruns
         assert!(walk(&bad).is_err());

@@ -20,7 +20,11 @@ pub struct Zipmap<'b> {
 impl<'b> Zipmap<'b> {
     /// Checks the header of the zipmap in `data`.
     pub fn new(data: &'b [u8], base: u64) -> Result<Zipmap<'b>> {
-        Ok(Zipmap { data, base, state: ZipmapState::new(data, base)? })
+        Ok(Zipmap {
+            data,
+            base,
+            state: ZipmapState::new(data, base)?,
+        })
     }
 }
 
@@ -51,9 +55,15 @@ fn corrupt(base: u64, pos: usize, context: &'static str) -> Error {
 
 impl ZipmapState {
     pub(crate) fn new(data: &[u8], base: u64) -> Result<ZipmapState> {
-        let n = *data.first().ok_or_else(|| Error::new(ErrorKind::UnexpectedEof, base, "zipmap header"))?;
+        let n = *data
+            .first()
+            .ok_or_else(|| Error::new(ErrorKind::UnexpectedEof, base, "zipmap header"))?;
         if data.last() != Some(&END) || data.len() < 2 {
-            return Err(corrupt(base, data.len().saturating_sub(1), "zipmap terminator 0xFF"));
+            return Err(corrupt(
+                base,
+                data.len().saturating_sub(1),
+                "zipmap terminator 0xFF",
+            ));
         }
         Ok(ZipmapState {
             pos: 1,
@@ -65,14 +75,18 @@ impl ZipmapState {
     }
 
     fn read_len(&mut self, data: &[u8], base: u64) -> Result<usize> {
-        let b = *data.get(self.pos).ok_or_else(|| corrupt(base, self.pos, "zipmap length"))?;
+        let b = *data
+            .get(self.pos)
+            .ok_or_else(|| corrupt(base, self.pos, "zipmap length"))?;
         match b {
             0..=253 => {
                 self.pos += 1;
                 Ok(b as usize)
             }
             254 => {
-                let d = data.get(self.pos + 1..self.pos + 5).ok_or_else(|| corrupt(base, self.pos, "zipmap length"))?;
+                let d = data
+                    .get(self.pos + 1..self.pos + 5)
+                    .ok_or_else(|| corrupt(base, self.pos, "zipmap length"))?;
                 self.pos += 5;
                 Ok(u32::from_le_bytes([d[0], d[1], d[2], d[3]]) as usize)
             }
@@ -97,7 +111,11 @@ impl ZipmapState {
         }
         if data.get(self.pos) == Some(&END) {
             if self.pos + 1 != data.len() {
-                return Err(corrupt(base, self.pos, "zipmap terminator at the end of the blob"));
+                return Err(corrupt(
+                    base,
+                    self.pos,
+                    "zipmap terminator at the end of the blob",
+                ));
             }
             if self.declared.is_some_and(|n| n != self.pairs) {
                 return Err(corrupt(base, 0, "zipmap entry count"));
@@ -107,13 +125,25 @@ impl ZipmapState {
         let entry_start = self.pos;
         let klen = self.read_len(data, base)?;
         let kstart = self.pos;
-        let kend = kstart.checked_add(klen).filter(|&e| e < data.len()).ok_or_else(|| corrupt(base, entry_start, "zipmap key"))?;
+        let kend = kstart
+            .checked_add(klen)
+            .filter(|&e| e < data.len())
+            .ok_or_else(|| corrupt(base, entry_start, "zipmap key"))?;
         self.pos = kend;
         let vlen = self.read_len(data, base)?;
-        let free = *data.get(self.pos).ok_or_else(|| corrupt(base, self.pos, "zipmap free byte"))? as usize;
+        let free = *data
+            .get(self.pos)
+            .ok_or_else(|| corrupt(base, self.pos, "zipmap free byte"))?
+            as usize;
         let vstart = self.pos + 1;
-        let vend = vstart.checked_add(vlen).filter(|&e| e < data.len()).ok_or_else(|| corrupt(base, entry_start, "zipmap value"))?;
-        let next = vend.checked_add(free).filter(|&e| e < data.len()).ok_or_else(|| corrupt(base, entry_start, "zipmap free space"))?;
+        let vend = vstart
+            .checked_add(vlen)
+            .filter(|&e| e < data.len())
+            .ok_or_else(|| corrupt(base, entry_start, "zipmap value"))?;
+        let next = vend
+            .checked_add(free)
+            .filter(|&e| e < data.len())
+            .ok_or_else(|| corrupt(base, entry_start, "zipmap free space"))?;
         self.pos = next;
         self.pending_value = Some((vstart, vend));
         self.pairs += 1;
@@ -132,7 +162,12 @@ mod tests {
         let got: Result<Vec<RawEntry<'_>>> = Zipmap::new(&zm, 0).and_then(|z| z.collect());
         assert_eq!(
             got.ok(),
-            Some(vec![RawEntry::Bytes(b"a"), RawEntry::Bytes(b"xy"), RawEntry::Bytes(b"bc"), RawEntry::Bytes(b"")])
+            Some(vec![
+                RawEntry::Bytes(b"a"),
+                RawEntry::Bytes(b"xy"),
+                RawEntry::Bytes(b"bc"),
+                RawEntry::Bytes(b"")
+            ])
         );
         let mut bad = zm;
         bad[3] = 40;
