@@ -71,6 +71,7 @@ pub mod dump;
 pub mod error;
 pub mod export;
 pub mod header;
+pub mod lzf;
 pub mod reader;
 pub mod record;
 pub mod types;

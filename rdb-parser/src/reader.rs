@@ -364,6 +364,23 @@ impl<'a> RdbStr<'a> {
         self.to_bytes_limited(usize::MAX)
     }
 
+    /// Checks that the string decodes (LZF streams are walked without producing
+    /// output), refusing LZF strings longer than `max_len`.
+    pub fn validate(&self, max_len: usize) -> Result<()> {
+        match *self {
+            RdbStr::Raw(_) | RdbStr::Int(_) => Ok(()),
+            RdbStr::Lzf { compressed, len, offset } => {
+                if len > max_len {
+                    Err(Error::new(ErrorKind::LimitExceeded, offset, "LZF string"))
+                } else if crate::lzf::check(compressed, len) {
+                    Ok(())
+                } else {
+                    Err(Error::new(ErrorKind::LzfCorrupt, offset, "LZF string"))
+                }
+            }
+        }
+    }
+
     /// Like [`to_bytes`](RdbStr::to_bytes), refusing LZF strings that would
     /// decompress to more than `max_len` bytes.
     pub fn to_bytes_limited(&self, max_len: usize) -> Result<Cow<'a, [u8]>> {
@@ -397,17 +414,11 @@ fn decimal_len(i: i64) -> usize {
     n
 }
 
-/// Decompresses an LZF block that must expand to exactly `len` bytes.
+/// Decompresses an LZF block that must expand to exactly `len` bytes. `len` was
+/// bounded by the compressed size in `read_string` (at most 88 bytes per input byte).
 fn decompress_lzf(compressed: &[u8], len: usize) -> Option<Vec<u8>> {
-    if len == 0 {
-        return compressed.is_empty().then(Vec::new);
-    }
-    // `lzf::decompress` allocates `len` up front; `len` was bounded by the compressed
-    // size in `read_string`, so this is at most 88 bytes per input byte.
-    match lzf::decompress(compressed, len) {
-        Ok(out) if out.len() == len => Some(out),
-        _ => None,
-    }
+    let mut out = Vec::new();
+    crate::lzf::decompress_into(compressed, len, &mut out).map(|()| out)
 }
 
 #[cfg(test)]

@@ -746,7 +746,7 @@ impl<'a> Value<'a> {
         let mut n = 0u64;
         match self {
             Value::String(s) => {
-                s.to_bytes_limited(MAX_DECOMPRESSED_LEN)?;
+                s.validate(MAX_DECOMPRESSED_LEN)?;
                 n = 1;
             }
             Value::List(it) | Value::Set(it) => {
