@@ -1,0 +1,166 @@
+//! Hot paths of the parser: framing, full validation, LZF, CRC-64, and the
+//! hand-written cursor against nom on the same length-prefixed strings.
+//!
+//! Inputs are generated deterministically at startup. Run: `cargo bench -p rdb-parser`.
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use rdb_parser::reader::Cursor;
+use rdb_parser::value::{listpack, RawEntry};
+use rdb_parser::{Rdb, Record};
+
+fn push_len(out: &mut Vec<u8>, n: usize) {
+    if n < 64 {
+        out.push(n as u8);
+    } else if n < 16384 {
+        out.push(0x40 | (n >> 8) as u8);
+        out.push(n as u8);
+    } else {
+        out.push(0x80);
+        out.extend_from_slice(&(n as u32).to_be_bytes());
+    }
+}
+
+fn push_str(out: &mut Vec<u8>, s: &[u8]) {
+    push_len(out, s.len());
+    out.extend_from_slice(s);
+}
+
+/// A REDIS0011 file: `keys` keys, 70% strings, 30% listpack hashes of 8 fields.
+fn synthetic_rdb(keys: usize) -> Vec<u8> {
+    let mut f = b"REDIS0011".to_vec();
+    f.extend_from_slice(&[0xfe, 0x00]);
+    let fields: Vec<Vec<u8>> = (0..8).map(|i| format!("field:{i}").into_bytes()).collect();
+    for i in 0..keys {
+        if i % 10 < 7 {
+            f.push(0);
+            push_str(&mut f, format!("user:{i}:session").as_bytes());
+            push_str(&mut f, format!("value-{i}-{}", "x".repeat(i % 40)).as_bytes());
+        } else {
+            f.push(16);
+            push_str(&mut f, format!("hash:{i}").as_bytes());
+            let vals: Vec<Vec<u8>> = (0..8).map(|j| format!("v{}", i * j).into_bytes()).collect();
+            let mut entries = Vec::new();
+            for (k, v) in fields.iter().zip(&vals) {
+                entries.push(RawEntry::Bytes(k));
+                entries.push(RawEntry::Bytes(v));
+            }
+            push_str(&mut f, &listpack::encode(&entries));
+        }
+    }
+    f.push(0xff);
+    let crc = rdb_parser::crc::crc64(0, &f);
+    f.extend_from_slice(&crc.to_le_bytes());
+    f
+}
+
+fn framing(c: &mut Criterion) {
+    let file = synthetic_rdb(200_000);
+    let mut g = c.benchmark_group("records");
+    g.throughput(Throughput::Bytes(file.len() as u64));
+    g.bench_function("frame (no checksum)", |b| {
+        let rdb = Rdb::with_options(&file, rdb_parser::ParseOptions { verify_checksum: false }).unwrap();
+        b.iter(|| rdb.records().filter(|r| matches!(r, Ok(Record::Key(_)))).count())
+    });
+    g.bench_function("frame + checksum", |b| {
+        let rdb = Rdb::parse(&file).unwrap();
+        b.iter(|| rdb.records().filter(|r| matches!(r, Ok(Record::Key(_)))).count())
+    });
+    g.bench_function("frame + validate every value", |b| {
+        let rdb = Rdb::parse(&file).unwrap();
+        b.iter(|| {
+            let mut n = 0;
+            for r in rdb.records() {
+                if let Ok(Record::Key(k)) = r {
+                    n += k.validate().unwrap();
+                }
+            }
+            n
+        })
+    });
+    g.finish();
+}
+
+fn lzf(c: &mut Criterion) {
+    let text: Vec<u8> = (0..65536u32).map(|i| b"the quick brown fox "[(i % 20) as usize] ^ ((i / 997) as u8 & 1)).collect();
+    let compressed = lzf::compress(&text).unwrap();
+    let mut g = c.benchmark_group("lzf 64 KiB");
+    g.throughput(Throughput::Bytes(text.len() as u64));
+    g.bench_function("lzf crate decompress", |b| b.iter(|| lzf::decompress(black_box(&compressed), text.len()).unwrap()));
+    g.bench_function("rdb_parser::lzf::decompress_into", |b| {
+        b.iter(|| {
+            let mut out = Vec::new();
+            rdb_parser::lzf::decompress_into(black_box(&compressed), text.len(), &mut out).unwrap();
+            out
+        })
+    });
+    g.bench_function("rdb_parser::lzf::check (no output)", |b| {
+        b.iter(|| rdb_parser::lzf::check(black_box(&compressed), text.len()))
+    });
+    g.finish();
+}
+
+fn crc(c: &mut Criterion) {
+    let data: Vec<u8> = (0..(1u32 << 20)).map(|i| (i * 31) as u8).collect();
+    let mut g = c.benchmark_group("crc64 1 MiB");
+    g.throughput(Throughput::Bytes(data.len() as u64));
+    g.bench_function("crc-fast Crc64Redis", |b| b.iter(|| rdb_parser::crc::crc64(0, black_box(&data))));
+    g.finish();
+}
+
+/// The same loop (skip N length-prefixed strings) with the cursor and with nom.
+fn cursor_vs_nom(c: &mut Criterion) {
+    let mut buf = Vec::new();
+    let n = 100_000;
+    for i in 0..n {
+        push_str(&mut buf, format!("element-{i}").as_bytes());
+    }
+    let mut g = c.benchmark_group("skip 100k strings");
+    g.throughput(Throughput::Bytes(buf.len() as u64));
+    g.bench_function("Cursor::read_string", |b| {
+        b.iter(|| {
+            let mut cur = Cursor::new(black_box(&buf), 0);
+            let mut total = 0usize;
+            for _ in 0..n {
+                total += cur.read_string("s").unwrap().len();
+            }
+            total
+        })
+    });
+    g.bench_function("nom combinators", |b| {
+        b.iter(|| {
+            let mut input: &[u8] = black_box(&buf);
+            let mut total = 0usize;
+            for _ in 0..n {
+                let (rest, s) = nom_string(input).unwrap();
+                total += s.len();
+                input = rest;
+            }
+            total
+        })
+    });
+    g.finish();
+}
+
+/// RDB length + raw string with nom (6/14/32-bit lengths; enough for this input).
+fn nom_string(input: &[u8]) -> nom::IResult<&[u8], &[u8]> {
+    use nom::number::complete::{be_u32, be_u8};
+    let (input, first) = be_u8(input)?;
+    let (input, len) = match first >> 6 {
+        0 => (input, (first & 0x3f) as usize),
+        1 => {
+            let (input, second) = be_u8(input)?;
+            (input, (((first & 0x3f) as usize) << 8) | second as usize)
+        }
+        _ => {
+            let (input, l) = be_u32(input)?;
+            (input, l as usize)
+        }
+    };
+    nom::bytes::complete::take(len)(input)
+}
+
+criterion_group!(benches, framing, lzf, crc, cursor_vs_nom);
+criterion_main!(benches);
