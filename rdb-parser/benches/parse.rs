@@ -37,7 +37,10 @@ fn synthetic_rdb(keys: usize) -> Vec<u8> {
         if i % 10 < 7 {
             f.push(0);
             push_str(&mut f, format!("user:{i}:session").as_bytes());
-            push_str(&mut f, format!("value-{i}-{}", "x".repeat(i % 40)).as_bytes());
+            push_str(
+                &mut f,
+                format!("value-{i}-{}", "x".repeat(i % 40)).as_bytes(),
+            );
         } else {
             f.push(16);
             push_str(&mut f, format!("hash:{i}").as_bytes());
@@ -61,12 +64,26 @@ fn framing(c: &mut Criterion) {
     let mut g = c.benchmark_group("records");
     g.throughput(Throughput::Bytes(file.len() as u64));
     g.bench_function("frame (no checksum)", |b| {
-        let rdb = Rdb::with_options(&file, rdb_parser::ParseOptions { verify_checksum: false }).unwrap();
-        b.iter(|| rdb.records().filter(|r| matches!(r, Ok(Record::Key(_)))).count())
+        let rdb = Rdb::with_options(
+            &file,
+            rdb_parser::ParseOptions {
+                verify_checksum: false,
+            },
+        )
+        .unwrap();
+        b.iter(|| {
+            rdb.records()
+                .filter(|r| matches!(r, Ok(Record::Key(_))))
+                .count()
+        })
     });
     g.bench_function("frame + checksum", |b| {
         let rdb = Rdb::parse(&file).unwrap();
-        b.iter(|| rdb.records().filter(|r| matches!(r, Ok(Record::Key(_)))).count())
+        b.iter(|| {
+            rdb.records()
+                .filter(|r| matches!(r, Ok(Record::Key(_))))
+                .count()
+        })
     });
     g.bench_function("frame + validate every value", |b| {
         let rdb = Rdb::parse(&file).unwrap();
@@ -84,11 +101,15 @@ fn framing(c: &mut Criterion) {
 }
 
 fn lzf(c: &mut Criterion) {
-    let text: Vec<u8> = (0..65536u32).map(|i| b"the quick brown fox "[(i % 20) as usize] ^ ((i / 997) as u8 & 1)).collect();
+    let text: Vec<u8> = (0..65536u32)
+        .map(|i| b"the quick brown fox "[(i % 20) as usize] ^ ((i / 997) as u8 & 1))
+        .collect();
     let compressed = lzf::compress(&text).unwrap();
     let mut g = c.benchmark_group("lzf 64 KiB");
     g.throughput(Throughput::Bytes(text.len() as u64));
-    g.bench_function("lzf crate decompress", |b| b.iter(|| lzf::decompress(black_box(&compressed), text.len()).unwrap()));
+    g.bench_function("lzf crate decompress", |b| {
+        b.iter(|| lzf::decompress(black_box(&compressed), text.len()).unwrap())
+    });
     g.bench_function("rdb_parser::lzf::decompress_into", |b| {
         b.iter(|| {
             let mut out = Vec::new();
@@ -106,7 +127,9 @@ fn crc(c: &mut Criterion) {
     let data: Vec<u8> = (0..(1u32 << 20)).map(|i| (i * 31) as u8).collect();
     let mut g = c.benchmark_group("crc64 1 MiB");
     g.throughput(Throughput::Bytes(data.len() as u64));
-    g.bench_function("crc-fast Crc64Redis", |b| b.iter(|| rdb_parser::crc::crc64(0, black_box(&data))));
+    g.bench_function("crc-fast Crc64Redis", |b| {
+        b.iter(|| rdb_parser::crc::crc64(0, black_box(&data)))
+    });
     g.finish();
 }
 

@@ -109,7 +109,11 @@ mod tests {
                     x ^= x << 13;
                     x ^= x >> 17;
                     x ^= x << 5;
-                    if i % 3 == 0 { (x % 4) as u8 } else { b'z' }
+                    if i % 3 == 0 {
+                        (x % 4) as u8
+                    } else {
+                        b'z'
+                    }
                 })
                 .collect(),
         );

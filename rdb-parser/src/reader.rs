@@ -114,8 +114,18 @@ impl<'a> Cursor<'a> {
                 self.pos += n;
                 Ok(bytes)
             }
-            None => Err(self.error(ErrorKind::UnexpectedEof, context)),
+            None => Err(self.eof(context)),
         }
+    }
+
+    /// An end-of-input error: at the end of the slice, where the data ran out.
+    #[inline]
+    fn eof(&self, context: &'static str) -> Error {
+        Error::new(
+            ErrorKind::UnexpectedEof,
+            self.base + self.data.len() as u64,
+            context,
+        )
     }
 
     /// Reads a fixed-size array.
@@ -141,7 +151,7 @@ impl<'a> Cursor<'a> {
                 self.pos += 1;
                 Ok(b)
             }
-            None => Err(self.error(ErrorKind::UnexpectedEof, context)),
+            None => Err(self.eof(context)),
         }
     }
 
@@ -260,7 +270,7 @@ impl<'a> Cursor<'a> {
                     .map_err(|_| Error::new(ErrorKind::LengthOverflow, start, context))?;
                 if n > self.remaining() {
                     // The string runs past the end: a truncated file (or a hostile length).
-                    return Err(Error::new(ErrorKind::UnexpectedEof, start, context));
+                    return Err(self.eof(context));
                 }
                 self.read_bytes(n, context).map(RdbStr::Raw)
             }
@@ -369,7 +379,11 @@ impl<'a> RdbStr<'a> {
     pub fn validate(&self, max_len: usize) -> Result<()> {
         match *self {
             RdbStr::Raw(_) | RdbStr::Int(_) => Ok(()),
-            RdbStr::Lzf { compressed, len, offset } => {
+            RdbStr::Lzf {
+                compressed,
+                len,
+                offset,
+            } => {
                 if len > max_len {
                     Err(Error::new(ErrorKind::LimitExceeded, offset, "LZF string"))
                 } else if crate::lzf::check(compressed, len) {
