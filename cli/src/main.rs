@@ -6,6 +6,7 @@
 mod cmd;
 mod input;
 mod progress;
+mod units;
 
 use std::process::ExitCode;
 
@@ -40,6 +41,11 @@ enum Command {
         #[arg(long)]
         no_crc: bool,
     },
+    /// Offline inventory of snapshots: keys per db, types, memory estimate, TTLs,
+    /// biggest keys, key prefixes, AUX facts.
+    Baseline(cmd::baseline::BaselineArgs),
+    /// Compare the logical content of two snapshots (or two sets of shard files).
+    Diff(cmd::diff::DiffArgs),
     /// Validate every record, value and checksum (like redis-check-rdb) and summarize.
     Check {
         /// Snapshot files (`-` reads standard input).
@@ -82,6 +88,8 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
+        Command::Baseline(args) => cmd::baseline::run(&args, cli.quiet),
+        Command::Diff(args) => cmd::diff::run(&args, cli.quiet),
         Command::Check { files, no_crc } => {
             match cmd::check::run(&files, options(no_crc), cli.quiet) {
                 Ok(()) => ExitCode::SUCCESS,

@@ -67,9 +67,14 @@
 
 pub mod aux;
 pub mod crc;
+pub mod digest;
 pub mod dump;
 pub mod error;
 pub mod export;
+#[cfg(feature = "inventory")]
+pub mod diff;
+#[cfg(feature = "inventory")]
+pub mod inventory;
 pub mod header;
 pub mod lzf;
 pub mod reader;

@@ -1,4 +1,6 @@
 //! One module per subcommand.
 
+pub mod baseline;
 pub mod check;
+pub mod diff;
 pub mod export;

@@ -1,0 +1,409 @@
+//! `rdbkit baseline`: the offline inventory of one snapshot or a set of shard files.
+
+use std::fmt::Write as _;
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::UNIX_EPOCH;
+
+use anyhow::{Context, Result};
+use rdb_parser::inventory::{
+    inventory, FileInput, Inventory, InventoryOptions, PrefixStats, TopKey, FREQ_BUCKETS, IDLE_BUCKETS,
+    TTL_BUCKETS,
+};
+use rdb_parser::ParseOptions;
+use serde_json::{json, Map, Value};
+
+use crate::input;
+use crate::progress::Progress;
+use crate::units;
+
+/// Output formats of `baseline`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Aligned tables for people.
+    Text,
+    /// One JSON document for scripts.
+    Json,
+}
+
+/// Arguments of `rdbkit baseline`.
+#[derive(Debug, clap::Args)]
+pub struct BaselineArgs {
+    /// Snapshot files; several files (one per shard) are one dataset. `-` reads stdin.
+    #[arg(required = true)]
+    files: Vec<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    format: Format,
+    /// Keys in each top-N list.
+    #[arg(long, default_value_t = 10)]
+    top: usize,
+    /// Key prefix separator.
+    #[arg(long, default_value = ":")]
+    separator: String,
+    /// Prefix depth (`user:42:cart` is `user:` at depth 1, `user:42:` at depth 2).
+    #[arg(long, default_value_t = 1)]
+    depth: usize,
+    /// Most distinct prefixes tracked (bounds memory on millions of keys).
+    #[arg(long, default_value_t = 10_000)]
+    max_prefixes: usize,
+    /// Do not verify the CRC-64 trailers.
+    #[arg(long)]
+    no_crc: bool,
+}
+
+/// Runs the baseline; exit 0 on success, 2 on bad input.
+pub fn run(args: &BaselineArgs, quiet: bool) -> ExitCode {
+    match baseline(args, quiet) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("rdbkit: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn baseline(args: &BaselineArgs, quiet: bool) -> Result<()> {
+    let mut inputs = Vec::with_capacity(args.files.len());
+    for path in &args.files {
+        let mtime_ms = std::fs::metadata(path)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map(|d| d.as_millis() as i64);
+        inputs.push((path.as_str(), input::open(path)?, mtime_ms));
+    }
+    let files: Vec<FileInput<'_>> =
+        inputs.iter().map(|(name, data, mtime_ms)| FileInput { name, data, mtime_ms: *mtime_ms }).collect();
+    let options = InventoryOptions {
+        top: args.top,
+        separator: args.separator.as_bytes().to_vec(),
+        depth: args.depth,
+        max_prefixes: args.max_prefixes,
+        parse: ParseOptions { verify_checksum: !args.no_crc },
+        ..InventoryOptions::default()
+    };
+    let total: u64 = files.iter().map(|f| f.data.len() as u64).sum();
+    let progress = std::sync::Mutex::new(Progress::new("baseline", total, quiet));
+    let inv = inventory(&files, &options, &|pos| {
+        if let Ok(mut p) = progress.lock() {
+            p.update(pos);
+        }
+    })
+    .context(if files.len() == 1 { args.files[0].clone() } else { "one of the input files".to_string() })?;
+    if let Ok(mut p) = progress.lock() {
+        p.finish();
+    }
+    let out = match args.format {
+        Format::Json => {
+            let mut s = serde_json::to_string_pretty(&to_json(&inv, &options)).context("encoding JSON")?;
+            s.push('\n');
+            s
+        }
+        Format::Text => to_text(&inv, &options),
+    };
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(out.as_bytes()).and_then(|()| stdout.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e).context("writing output"),
+        _ => Ok(()),
+    }
+}
+
+/// A byte string as JSON: a string when valid UTF-8, else `{"hex": ...}`.
+fn bytes_json(b: &[u8]) -> Value {
+    match std::str::from_utf8(b) {
+        Ok(s) => Value::String(s.to_string()),
+        Err(_) => json!({ "hex": b.iter().map(|x| format!("{x:02x}")).collect::<String>() }),
+    }
+}
+
+/// Bytes shown as text (lossy, control characters escaped) for tables.
+fn bytes_text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).chars().flat_map(char::escape_debug).collect()
+}
+
+fn top_json(list: &[TopKey]) -> Value {
+    list.iter()
+        .map(|t| {
+            json!({"db": t.db, "key": bytes_json(&t.key), "type": t.type_name, "encoding": t.encoding,
+                   "memory": t.memory, "elements": t.elements})
+        })
+        .collect()
+}
+
+fn sorted_prefixes(inv: &Inventory) -> Vec<(&Vec<u8>, &PrefixStats)> {
+    let mut v: Vec<_> = inv.prefixes.iter().collect();
+    v.sort_by(|a, b| b.1.memory.cmp(&a.1.memory).then_with(|| a.0.cmp(b.0)));
+    v
+}
+
+fn to_json(inv: &Inventory, options: &InventoryOptions) -> Value {
+    let mut keyspace = Map::new();
+    for (db, s) in &inv.keyspace {
+        keyspace.insert(
+            db.to_string(),
+            json!({"keys": s.keys, "expires": s.expires, "expired_at_snapshot": s.expired_at_snapshot,
+                   "memory": s.memory}),
+        );
+    }
+    let first = inv.files.first();
+    let aux = first.map(|f| &f.aux);
+    let files: Vec<Value> = inv
+        .files
+        .iter()
+        .map(|f| {
+            json!({
+                "name": f.name,
+                "magic": f.header.map(|h| h.magic()),
+                "rdb_version": f.header.map(|h| h.version),
+                "bytes": f.bytes,
+                "keys": f.keys,
+                "redis_ver": f.aux.redis_ver,
+                "valkey_ver": f.aux.valkey_ver,
+                "ctime": f.aux.ctime,
+                "used_mem": f.aux.used_mem,
+                "repl_id": f.aux.repl_id,
+                "repl_offset": f.aux.repl_offset,
+                "aof_base": f.aux.aof_base,
+                "memory_estimate": f.memory_estimate,
+                "functions": f.functions,
+                "module_aux": f.module_aux,
+                "checksum_verified": f.checksum_verified,
+                "aux": f.aux.fields.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect::<Map<_, _>>(),
+            })
+        })
+        .collect();
+    let types: Vec<Value> = inv
+        .types
+        .iter()
+        .map(|((t, e), s)| {
+            json!({"type": t, "encoding": e, "keys": s.keys, "elements": s.elements,
+                   "serialized_bytes": s.serialized_bytes, "memory": s.memory})
+        })
+        .collect();
+    let ttl_buckets: Vec<Value> = TTL_BUCKETS
+        .iter()
+        .zip(inv.ttl_buckets)
+        .map(|((label, _), n)| json!({"remaining": label, "keys": n}))
+        .collect();
+    let prefixes: Vec<Value> = sorted_prefixes(inv)
+        .into_iter()
+        .take(options.top.max(100))
+        .map(|(p, s)| json!({"prefix": bytes_json(p), "keys": s.keys, "memory": s.memory, "expires": s.expires}))
+        .collect();
+    let mut doc = json!({
+        "source": {
+            "redis_ver": aux.and_then(|a| a.redis_ver.clone()),
+            "valkey_ver": aux.and_then(|a| a.valkey_ver.clone()),
+            "ctime": aux.and_then(|a| a.ctime),
+            "used_mem": inv.recorded_used_memory(),
+            "repl_id": aux.and_then(|a| a.repl_id.clone()),
+            "repl_offset": aux.and_then(|a| a.repl_offset),
+            "aof_base": aux.and_then(|a| a.aof_base),
+            "rdb_version": first.and_then(|f| f.header.map(|h| h.version)),
+            "files": files,
+        },
+        "keyspace": keyspace,
+        "metrics": {
+            "redis.db.keys": inv.keys(),
+            "redis.db.expires": inv.expires(),
+            "redis.db.avg_ttl": inv.avg_ttl_ms(),
+            "redis.memory.used": inv.memory_estimate,
+        },
+        "memory": {
+            "estimate": inv.memory_estimate,
+            "keys": inv.memory_keys,
+            "recorded_used_mem": inv.recorded_used_memory(),
+        },
+        "types": types,
+        "rdb_types": inv.rdb_types,
+        "ttl": {"none": inv.ttl_none, "expired_at_snapshot": inv.ttl_expired, "buckets": ttl_buckets},
+        "top_keys": {"by_memory": top_json(&inv.top_by_memory), "by_elements": top_json(&inv.top_by_elements)},
+        "prefixes": {
+            "separator": bytes_json(&options.separator),
+            "depth": options.depth,
+            "distinct": inv.prefixes.len(),
+            "entries": prefixes,
+            "other": {"keys": inv.prefixes_other.keys, "memory": inv.prefixes_other.memory},
+            "no_prefix": {"keys": inv.prefixes_none.keys, "memory": inv.prefixes_none.memory},
+        },
+    });
+    if inv.idle_buckets.iter().any(|&n| n > 0) {
+        doc["lru_idle"] = IDLE_BUCKETS
+            .iter()
+            .zip(inv.idle_buckets)
+            .map(|((l, _), n)| json!({"idle": l, "keys": n}))
+            .collect();
+    }
+    if inv.freq_buckets.iter().any(|&n| n > 0) {
+        doc["lfu_freq"] = FREQ_BUCKETS
+            .iter()
+            .zip(inv.freq_buckets)
+            .map(|((l, _), n)| json!({"counter": l, "keys": n}))
+            .collect();
+    }
+    doc
+}
+
+/// Renders rows as columns: the first column left-aligned, the others right-aligned.
+fn table(out: &mut String, header: &[&str], rows: &[Vec<String>]) {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |out: &mut String, cells: &[String]| {
+        out.push_str("  ");
+        for (i, (cell, w)) in cells.iter().zip(&widths).enumerate() {
+            if i == 0 {
+                let _ = write!(out, "{cell:<w$}");
+            } else {
+                let _ = write!(out, "  {cell:>w$}");
+            }
+        }
+        out.push('\n');
+    };
+    line(out, &header.iter().map(|h| h.to_string()).collect::<Vec<_>>());
+    for row in rows {
+        line(out, row);
+    }
+}
+
+fn to_text(inv: &Inventory, options: &InventoryOptions) -> String {
+    let mut s = String::new();
+    let total_keys = inv.keys();
+    for f in &inv.files {
+        let server = match (&f.aux.valkey_ver, &f.aux.redis_ver) {
+            (Some(v), _) => format!("valkey {v}"),
+            (None, Some(v)) => format!("redis {v}"),
+            _ => "server version not recorded".to_string(),
+        };
+        let magic = f.header.map(|h| h.magic()).unwrap_or_default();
+        let _ = writeln!(s, "{}: {magic} ({server}), {}, {} keys", f.name, units::bytes(f.bytes), f.keys);
+        let mut facts = Vec::new();
+        if let Some(c) = f.aux.ctime {
+            facts.push(format!("ctime {c}"));
+        }
+        if let Some(m) = f.aux.used_mem {
+            facts.push(format!("used-mem {}", units::bytes(m)));
+        }
+        if let Some(id) = &f.aux.repl_id {
+            facts.push(format!("repl-id {id}"));
+        }
+        if let Some(o) = f.aux.repl_offset {
+            facts.push(format!("repl-offset {o}"));
+        }
+        if let Some(a) = f.aux.aof_base {
+            facts.push(format!("aof-base {}", u8::from(a)));
+        }
+        if f.functions > 0 {
+            facts.push(format!("{} function libraries", f.functions));
+        }
+        if !facts.is_empty() {
+            let _ = writeln!(s, "  {}", facts.join(", "));
+        }
+    }
+    let _ = writeln!(s, "\nKeyspace ({total_keys} keys, {} with TTL)", inv.expires());
+    let rows: Vec<Vec<String>> = inv
+        .keyspace
+        .iter()
+        .map(|(db, d)| {
+            vec![
+                format!("db{db}"),
+                d.keys.to_string(),
+                d.expires.to_string(),
+                d.expired_at_snapshot.to_string(),
+                units::bytes(d.memory),
+            ]
+        })
+        .collect();
+    table(&mut s, &["db", "keys", "expires", "expired@snapshot", "key memory"], &rows);
+
+    let recorded = inv.recorded_used_memory().map(|m| format!(" (servers recorded used-mem {})", units::bytes(m)));
+    let _ = writeln!(
+        s,
+        "\nMemory estimate: {} used_memory after load{}",
+        units::bytes(inv.memory_estimate),
+        recorded.unwrap_or_default()
+    );
+
+    let _ = writeln!(s, "\nTypes");
+    let rows: Vec<Vec<String>> = inv
+        .types
+        .iter()
+        .map(|((t, e), st)| {
+            vec![
+                format!("{t}/{e}"),
+                st.keys.to_string(),
+                st.elements.to_string(),
+                units::bytes(st.serialized_bytes),
+                units::bytes(st.memory),
+                units::percent(st.memory, inv.memory_keys),
+            ]
+        })
+        .collect();
+    table(&mut s, &["type/encoding", "keys", "elements", "in file", "memory", "share"], &rows);
+
+    let _ = writeln!(s, "\nTTL (remaining at snapshot time)");
+    let mut rows = vec![vec!["no TTL".to_string(), inv.ttl_none.to_string()]];
+    rows.push(vec!["already expired".to_string(), inv.ttl_expired.to_string()]);
+    for ((label, _), n) in TTL_BUCKETS.iter().zip(inv.ttl_buckets) {
+        rows.push(vec![label.to_string(), n.to_string()]);
+    }
+    table(&mut s, &["remaining", "keys"], &rows);
+
+    if inv.idle_buckets.iter().any(|&n| n > 0) {
+        let _ = writeln!(s, "\nLRU idle time");
+        let rows: Vec<Vec<String>> =
+            IDLE_BUCKETS.iter().zip(inv.idle_buckets).map(|((l, _), n)| vec![l.to_string(), n.to_string()]).collect();
+        table(&mut s, &["idle", "keys"], &rows);
+    }
+    if inv.freq_buckets.iter().any(|&n| n > 0) {
+        let _ = writeln!(s, "\nLFU counter");
+        let rows: Vec<Vec<String>> =
+            FREQ_BUCKETS.iter().zip(inv.freq_buckets).map(|((l, _), n)| vec![l.to_string(), n.to_string()]).collect();
+        table(&mut s, &["counter", "keys"], &rows);
+    }
+
+    for (title, list) in [("by memory", &inv.top_by_memory), ("by elements", &inv.top_by_elements)] {
+        let _ = writeln!(s, "\nBiggest keys {title}");
+        let rows: Vec<Vec<String>> = list
+            .iter()
+            .map(|t| {
+                vec![
+                    format!("db{} {}", t.db, bytes_text(&t.key)),
+                    format!("{}/{}", t.type_name, t.encoding),
+                    units::bytes(t.memory),
+                    t.elements.to_string(),
+                ]
+            })
+            .collect();
+        table(&mut s, &["key", "type", "memory", "elements"], &rows);
+    }
+
+    let _ = writeln!(
+        s,
+        "\nKey prefixes (separator {:?}, depth {}, {} distinct)",
+        String::from_utf8_lossy(&options.separator),
+        options.depth,
+        inv.prefixes.len()
+    );
+    let mut rows: Vec<Vec<String>> = sorted_prefixes(inv)
+        .into_iter()
+        .take(options.top)
+        .map(|(p, st)| {
+            vec![bytes_text(p), st.keys.to_string(), units::bytes(st.memory), units::percent(st.keys, total_keys)]
+        })
+        .collect();
+    if inv.prefixes_none.keys > 0 {
+        let n = inv.prefixes_none;
+        rows.push(vec!["(no prefix)".into(), n.keys.to_string(), units::bytes(n.memory), units::percent(n.keys, total_keys)]);
+    }
+    if inv.prefixes_other.keys > 0 {
+        let n = inv.prefixes_other;
+        rows.push(vec!["(other)".into(), n.keys.to_string(), units::bytes(n.memory), units::percent(n.keys, total_keys)]);
+    }
+    table(&mut s, &["prefix", "keys", "memory", "share"], &rows);
+    s
+}

@@ -1,0 +1,592 @@
+//! The parallel key inventory behind `rdbkit baseline`: what a snapshot (or a set of
+//! shard snapshots) holds, offline.
+//!
+//! A sequential framer per file finds record boundaries (cheap: length-prefixed
+//! skips) and hands batches of key records to rayon workers through a bounded
+//! channel (so memory stays bounded however fast the framer runs). Each worker folds
+//! its batches into a private [`Inventory`]; the partials are merged at the end.
+//! Merging is associative and independent of batch boundaries: counts add, top-N
+//! lists keep a total order, prefix tables add (see [`InventoryOptions::max_prefixes`]
+//! for the one bounded, order-dependent part).
+
+pub mod memory;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::mpsc::{sync_channel, Receiver};
+use std::sync::Mutex;
+
+use crate::aux::AuxInfo;
+use crate::error::Result;
+use crate::header::Header;
+use crate::record::{KeyRecord, ParseOptions, Rdb, Record};
+use memory::MemoryModel;
+
+/// One input file.
+#[derive(Debug, Clone, Copy)]
+pub struct FileInput<'a> {
+    /// Name shown in reports (usually the path).
+    pub name: &'a str,
+    /// The file's bytes (typically memory-mapped).
+    pub data: &'a [u8],
+    /// Modification time (Unix ms): the snapshot time when the file has no `ctime` AUX field.
+    pub mtime_ms: Option<i64>,
+}
+
+/// Inventory options.
+#[derive(Debug, Clone)]
+pub struct InventoryOptions {
+    /// How many keys to keep in each top-N list.
+    pub top: usize,
+    /// Separator of key prefixes (default `:`).
+    pub separator: Vec<u8>,
+    /// Prefix depth: `user:42:cart` is counted under `user:` at depth 1, `user:42:` at depth 2.
+    pub depth: usize,
+    /// Most distinct prefixes tracked; keys of prefixes first seen after the table is
+    /// full are counted under `(other)`. Below this bound the table is exact.
+    pub max_prefixes: usize,
+    /// Parser options (checksum verification).
+    pub parse: ParseOptions,
+    /// Key records per batch handed to a worker.
+    pub batch_keys: usize,
+}
+
+impl Default for InventoryOptions {
+    fn default() -> Self {
+        InventoryOptions {
+            top: 10,
+            separator: b":".to_vec(),
+            depth: 1,
+            max_prefixes: 10_000,
+            parse: ParseOptions::default(),
+            batch_keys: 4096,
+        }
+    }
+}
+
+/// Per-database counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DbStats {
+    /// Keys in the file.
+    pub keys: u64,
+    /// Keys with a TTL.
+    pub expires: u64,
+    /// Keys whose TTL had already passed when the snapshot was taken (a master
+    /// loading the file drops them).
+    pub expired_at_snapshot: u64,
+    /// Estimated memory of the keys (excluding the db's dict bucket arrays).
+    pub memory: u64,
+}
+
+/// Per (type, in-memory encoding) counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TypeStats {
+    /// Keys.
+    pub keys: u64,
+    /// Elements (list items, members, fields, stream entries; 1 per string).
+    pub elements: u64,
+    /// Serialized value bytes in the file.
+    pub serialized_bytes: u64,
+    /// Estimated memory.
+    pub memory: u64,
+}
+
+/// A key in a top-N list.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct TopKey {
+    /// The ranking measure (bytes or elements).
+    pub measure: u64,
+    /// Database.
+    pub db: u64,
+    /// Key name.
+    pub key: Vec<u8>,
+    /// Logical type name.
+    pub type_name: &'static str,
+    /// In-memory encoding.
+    pub encoding: &'static str,
+    /// Estimated memory.
+    pub memory: u64,
+    /// Elements.
+    pub elements: u64,
+}
+
+/// Keys and memory under one prefix.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PrefixStats {
+    /// Keys.
+    pub keys: u64,
+    /// Estimated memory.
+    pub memory: u64,
+    /// Keys with a TTL.
+    pub expires: u64,
+}
+
+/// Upper bounds (exclusive, in ms of remaining TTL at snapshot time) of the TTL histogram buckets.
+pub const TTL_BUCKETS: [(&str, i64); 7] = [
+    ("< 1 min", 60_000),
+    ("< 1 h", 3_600_000),
+    ("< 1 day", 86_400_000),
+    ("< 7 days", 7 * 86_400_000),
+    ("< 30 days", 30 * 86_400_000),
+    ("< 1 year", 365 * 86_400_000),
+    (">= 1 year", i64::MAX),
+];
+
+/// Upper bounds (inclusive) of the LRU idle-time histogram buckets, in seconds.
+pub const IDLE_BUCKETS: [(&str, u64); 5] = [
+    ("< 1 min", 59),
+    ("< 1 h", 3_599),
+    ("< 1 day", 86_399),
+    ("< 7 days", 7 * 86_400 - 1),
+    (">= 7 days", u64::MAX),
+];
+
+/// Upper bounds (inclusive) of the LFU counter histogram buckets.
+pub const FREQ_BUCKETS: [(&str, u8); 5] = [("0-1", 1), ("2-5", 5), ("6-20", 20), ("21-100", 100), ("101-255", 255)];
+
+/// What one file contributes.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FileReport {
+    /// File name as given.
+    pub name: String,
+    /// Header (family and RDB version); `None` until parsed.
+    pub header: Option<Header>,
+    /// AUX facts.
+    pub aux: AuxInfo,
+    /// Size in bytes.
+    pub bytes: u64,
+    /// Keys.
+    pub keys: u64,
+    /// Estimated `used_memory` of a server of the file's version after loading this file alone.
+    pub memory_estimate: u64,
+    /// Snapshot time used for "expired at snapshot" (Unix ms): `ctime` AUX, else mtime.
+    pub snapshot_time_ms: Option<i64>,
+    /// Function libraries.
+    pub functions: u64,
+    /// Bytes of function library code.
+    pub function_code_bytes: u64,
+    /// Module aux records.
+    pub module_aux: u64,
+    /// CRC-64 status: `Some(true)` verified, `Some(false)` absent or disabled, `None` not checked.
+    pub checksum_verified: Option<bool>,
+}
+
+/// The inventory of a set of files.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Inventory {
+    /// Per-file breakdown, in input order.
+    pub files: Vec<FileReport>,
+    /// Per database, over all files.
+    pub keyspace: BTreeMap<u64, DbStats>,
+    /// Per (logical type, in-memory encoding).
+    pub types: BTreeMap<(&'static str, &'static str), TypeStats>,
+    /// Keys per RDB type byte name (`LIST_QUICKLIST_2`, ...).
+    pub rdb_types: BTreeMap<&'static str, u64>,
+    /// TTL histogram, aligned with [`TTL_BUCKETS`] (remaining TTL at snapshot time).
+    pub ttl_buckets: [u64; 7],
+    /// Keys with a TTL that had passed at snapshot time.
+    pub ttl_expired: u64,
+    /// Keys without TTL.
+    pub ttl_none: u64,
+    /// Sum of the remaining TTLs (ms) of keys not yet expired at snapshot time.
+    pub ttl_remaining_total_ms: u128,
+    /// Keys with an LRU idle time, histogram aligned with [`IDLE_BUCKETS`].
+    pub idle_buckets: [u64; 5],
+    /// Keys with an LFU counter, histogram aligned with [`FREQ_BUCKETS`].
+    pub freq_buckets: [u64; 5],
+    /// Biggest keys by estimated memory, largest first.
+    pub top_by_memory: Vec<TopKey>,
+    /// Biggest keys by element count, largest first.
+    pub top_by_elements: Vec<TopKey>,
+    /// Keys and memory per prefix.
+    pub prefixes: HashMap<Vec<u8>, PrefixStats>,
+    /// Keys counted under `(other)` because the prefix table was full.
+    pub prefixes_other: PrefixStats,
+    /// Keys whose name has no separator within the first `depth` levels.
+    pub prefixes_none: PrefixStats,
+    /// Total estimated `used_memory` (sum of per-file estimates).
+    pub memory_estimate: u64,
+    /// Estimated memory of all keys (values, key names, per-key structures).
+    pub memory_keys: u64,
+}
+
+impl Inventory {
+    /// Total keys.
+    pub fn keys(&self) -> u64 {
+        self.keyspace.values().map(|d| d.keys).sum()
+    }
+
+    /// Total keys with a TTL.
+    pub fn expires(&self) -> u64 {
+        self.keyspace.values().map(|d| d.expires).sum()
+    }
+
+    /// Average remaining TTL (ms) of the keys with a live TTL at snapshot time, as
+    /// INFO keyspace's `avg_ttl`; `None` when no key has one.
+    pub fn avg_ttl_ms(&self) -> Option<u64> {
+        let live: u64 = self.ttl_buckets.iter().sum();
+        (live > 0).then(|| (self.ttl_remaining_total_ms / u128::from(live)) as u64)
+    }
+
+    /// The `used-mem` values recorded by the servers that wrote the files, summed.
+    pub fn recorded_used_memory(&self) -> Option<u64> {
+        self.files.iter().map(|f| f.aux.used_mem).sum()
+    }
+}
+
+/// Per-file context shared by the workers.
+struct FileContext {
+    model: MemoryModel,
+    snapshot_time_ms: Option<i64>,
+}
+
+/// Accumulates keys into an [`Inventory`]-shaped partial.
+struct Partial {
+    inv: Inventory,
+    per_file: Vec<(u64, u64, BTreeMap<u64, (u64, u64)>)>,
+    options: InventoryOptions,
+}
+
+impl Partial {
+    fn new(files: usize, options: &InventoryOptions) -> Partial {
+        Partial {
+            inv: Inventory::default(),
+            per_file: vec![(0, 0, BTreeMap::new()); files],
+            options: options.clone(),
+        }
+    }
+
+    fn add(&mut self, file: usize, ctx: &FileContext, key: &KeyRecord<'_>) -> Result<()> {
+        let est = ctx.model.key(key)?;
+        let type_name = key.value_type.logical().name();
+        let inv = &mut self.inv;
+        let db = inv.keyspace.entry(key.db).or_default();
+        db.keys += 1;
+        db.memory += est.bytes;
+        if let Some(pf) = self.per_file.get_mut(file) {
+            pf.0 += 1;
+            pf.1 += est.bytes;
+            let d = pf.2.entry(key.db).or_default();
+            d.0 += 1;
+            d.1 += u64::from(key.expire_at_ms.is_some());
+        }
+        match (key.expire_at_ms, ctx.snapshot_time_ms) {
+            (None, _) => inv.ttl_none += 1,
+            (Some(at), now) => {
+                db.expires += 1;
+                let remaining = now.map_or(i64::MAX, |now| at.saturating_sub(now));
+                if remaining <= 0 {
+                    db.expired_at_snapshot += 1;
+                    inv.ttl_expired += 1;
+                } else {
+                    let i = TTL_BUCKETS.iter().position(|&(_, max)| remaining < max).unwrap_or(TTL_BUCKETS.len() - 1);
+                    inv.ttl_buckets[i] += 1;
+                    inv.ttl_remaining_total_ms += remaining as u128;
+                }
+            }
+        }
+        if let Some(idle) = key.idle_s {
+            if let Some(i) = IDLE_BUCKETS.iter().position(|&(_, max)| idle <= max) {
+                inv.idle_buckets[i] += 1;
+            }
+        }
+        if let Some(freq) = key.freq {
+            if let Some(i) = FREQ_BUCKETS.iter().position(|&(_, max)| freq <= max) {
+                inv.freq_buckets[i] += 1;
+            }
+        }
+        let t = inv.types.entry((type_name, est.encoding)).or_default();
+        t.keys += 1;
+        t.elements += est.elements;
+        t.serialized_bytes += key.raw.len() as u64;
+        t.memory += est.bytes;
+        *inv.rdb_types.entry(key.value_type.name()).or_default() += 1;
+        inv.memory_keys += est.bytes;
+
+        let top = self.options.top;
+        let make = |measure| TopKey {
+            measure,
+            db: key.db,
+            key: key.key.to_vec(),
+            type_name,
+            encoding: est.encoding,
+            memory: est.bytes,
+            elements: est.elements,
+        };
+        offer(&mut inv.top_by_memory, top, est.bytes, key, || make(est.bytes));
+        offer(&mut inv.top_by_elements, top, est.elements, key, || make(est.elements));
+
+        let stats = match prefix_of(&key.key, &self.options.separator, self.options.depth) {
+            None => &mut inv.prefixes_none,
+            Some(p) => {
+                if let Some(s) = inv.prefixes.get_mut(p) {
+                    s
+                } else if inv.prefixes.len() < self.options.max_prefixes {
+                    inv.prefixes.entry(p.to_vec()).or_default()
+                } else {
+                    &mut inv.prefixes_other
+                }
+            }
+        };
+        stats.keys += 1;
+        stats.memory += est.bytes;
+        stats.expires += u64::from(key.expire_at_ms.is_some());
+        Ok(())
+    }
+
+    fn merge(&mut self, other: Partial) {
+        let (a, b) = (&mut self.inv, other.inv);
+        for (db, s) in b.keyspace {
+            let d = a.keyspace.entry(db).or_default();
+            d.keys += s.keys;
+            d.expires += s.expires;
+            d.expired_at_snapshot += s.expired_at_snapshot;
+            d.memory += s.memory;
+        }
+        for (k, s) in b.types {
+            let t = a.types.entry(k).or_default();
+            t.keys += s.keys;
+            t.elements += s.elements;
+            t.serialized_bytes += s.serialized_bytes;
+            t.memory += s.memory;
+        }
+        for (k, n) in b.rdb_types {
+            *a.rdb_types.entry(k).or_default() += n;
+        }
+        for i in 0..a.ttl_buckets.len() {
+            a.ttl_buckets[i] += b.ttl_buckets[i];
+        }
+        for i in 0..a.idle_buckets.len() {
+            a.idle_buckets[i] += b.idle_buckets[i];
+        }
+        for i in 0..a.freq_buckets.len() {
+            a.freq_buckets[i] += b.freq_buckets[i];
+        }
+        a.ttl_expired += b.ttl_expired;
+        a.ttl_none += b.ttl_none;
+        a.ttl_remaining_total_ms += b.ttl_remaining_total_ms;
+        a.memory_keys += b.memory_keys;
+        let top = self.options.top;
+        merge_top(&mut a.top_by_memory, b.top_by_memory, top);
+        merge_top(&mut a.top_by_elements, b.top_by_elements, top);
+        for (p, s) in b.prefixes {
+            let slot = if let Some(s) = a.prefixes.get_mut(&p) {
+                s
+            } else if a.prefixes.len() < self.options.max_prefixes {
+                a.prefixes.entry(p).or_default()
+            } else {
+                &mut a.prefixes_other
+            };
+            add_prefix(slot, s);
+        }
+        add_prefix(&mut a.prefixes_other, b.prefixes_other);
+        add_prefix(&mut a.prefixes_none, b.prefixes_none);
+        for (x, y) in self.per_file.iter_mut().zip(other.per_file) {
+            x.0 += y.0;
+            x.1 += y.1;
+            for (db, (k, e)) in y.2 {
+                let d = x.2.entry(db).or_default();
+                d.0 += k;
+                d.1 += e;
+            }
+        }
+    }
+}
+
+fn add_prefix(a: &mut PrefixStats, b: PrefixStats) {
+    a.keys += b.keys;
+    a.memory += b.memory;
+    a.expires += b.expires;
+}
+
+/// The prefix of `key` up to and including its `depth`-th separator.
+pub fn prefix_of<'k>(key: &'k [u8], separator: &[u8], depth: usize) -> Option<&'k [u8]> {
+    if separator.is_empty() || depth == 0 {
+        return None;
+    }
+    let mut end = 0;
+    for _ in 0..depth {
+        let rest = key.get(end..)?;
+        let at = rest.windows(separator.len()).position(|w| w == separator)?;
+        end += at + separator.len();
+    }
+    key.get(..end)
+}
+
+/// Ranking order of top-N lists: measure descending, then (db, key) ascending, so
+/// the result does not depend on the order keys were seen in.
+fn rank(a: &TopKey, b: &TopKey) -> std::cmp::Ordering {
+    b.measure.cmp(&a.measure).then_with(|| a.db.cmp(&b.db)).then_with(|| a.key.cmp(&b.key))
+}
+
+/// Inserts a key into a sorted top-N list when it ranks; builds it only then.
+fn offer(list: &mut Vec<TopKey>, n: usize, measure: u64, key: &KeyRecord<'_>, make: impl FnOnce() -> TopKey) {
+    if n == 0 {
+        return;
+    }
+    if list.len() >= n {
+        if let Some(last) = list.last() {
+            let beats = measure > last.measure
+                || (measure == last.measure && (key.db, &key.key[..]) < (last.db, &last.key[..]));
+            if !beats {
+                return;
+            }
+        }
+    }
+    let item = make();
+    let at = list.partition_point(|x| rank(x, &item) == std::cmp::Ordering::Less);
+    list.insert(at, item);
+    list.truncate(n);
+}
+
+fn merge_top(a: &mut Vec<TopKey>, b: Vec<TopKey>, n: usize) {
+    a.extend(b);
+    a.sort_by(rank);
+    a.truncate(n);
+}
+
+/// A batch of key records from one file.
+struct Batch<'a> {
+    file: usize,
+    keys: Vec<KeyRecord<'a>>,
+}
+
+/// Builds the inventory of `files`. `progress` is called from the framing thread with
+/// the number of input bytes framed so far over all files.
+pub fn inventory(
+    files: &[FileInput<'_>],
+    options: &InventoryOptions,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<Inventory> {
+    // Headers, AUX facts and memory models first (cheap: the AUX fields lead the file).
+    let mut reports = Vec::with_capacity(files.len());
+    let mut contexts = Vec::with_capacity(files.len());
+    for f in files {
+        let rdb = Rdb::with_options(f.data, options.parse)?;
+        let aux = AuxInfo::read(&rdb)?;
+        let snapshot_time_ms = aux.ctime.map(|s| s.saturating_mul(1000)).or(f.mtime_ms);
+        contexts.push(FileContext { model: MemoryModel::for_snapshot(&aux, rdb.header()), snapshot_time_ms });
+        reports.push(FileReport {
+            name: f.name.to_string(),
+            header: Some(rdb.header()),
+            aux,
+            bytes: f.data.len() as u64,
+            snapshot_time_ms,
+            ..FileReport::default()
+        });
+    }
+
+    let threads = rayon::current_num_threads().max(1);
+    let (tx, rx) = sync_channel::<Batch<'_>>(threads * 2);
+    let rx = Mutex::new(rx);
+    let partials: Mutex<Vec<Result<Partial>>> = Mutex::new(Vec::new());
+    let mut framed: Result<()> = Ok(());
+    rayon::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|_| {
+                let result = work(&rx, &contexts, files.len(), options);
+                if let Ok(mut p) = partials.lock() {
+                    p.push(result);
+                }
+            });
+        }
+        framed = frame_all(files, options, &tx, &mut reports, progress);
+        drop(tx);
+    });
+    framed?;
+
+    let mut total = Partial::new(files.len(), options);
+    let parts = partials.into_inner().unwrap_or_default();
+    for part in parts {
+        total.merge(part?);
+    }
+    let mut inv = total.inv;
+    for ((report, ctx), (keys, memory, dbs)) in reports.iter_mut().zip(&contexts).zip(total.per_file) {
+        report.keys = keys;
+        let overhead: u64 = dbs.values().map(|&(k, e)| ctx.model.db_overhead(k, e)).sum();
+        report.memory_estimate = ctx.model.empty_server()
+            + memory
+            + overhead
+            + ctx.model.functions(report.functions, report.function_code_bytes);
+    }
+    inv.memory_estimate = reports.iter().map(|r| r.memory_estimate).sum();
+    inv.files = reports;
+    Ok(inv)
+}
+
+fn work(
+    rx: &Mutex<Receiver<Batch<'_>>>,
+    contexts: &[FileContext],
+    files: usize,
+    options: &InventoryOptions,
+) -> Result<Partial> {
+    let mut partial = Partial::new(files, options);
+    loop {
+        let batch = match rx.lock() {
+            Ok(r) => r.recv(),
+            Err(_) => break,
+        };
+        let Ok(batch) = batch else { break };
+        let Some(ctx) = contexts.get(batch.file) else { continue };
+        for key in &batch.keys {
+            partial.add(batch.file, ctx, key)?;
+        }
+    }
+    Ok(partial)
+}
+
+fn frame_all<'a>(
+    files: &[FileInput<'a>],
+    options: &InventoryOptions,
+    tx: &std::sync::mpsc::SyncSender<Batch<'a>>,
+    reports: &mut [FileReport],
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<()> {
+    let mut done_bytes = 0u64;
+    let batch_keys = options.batch_keys.max(1);
+    for (file, (f, report)) in files.iter().zip(reports.iter_mut()).enumerate() {
+        let rdb = Rdb::with_options(f.data, options.parse)?;
+        let mut records = rdb.records();
+        let mut batch = Vec::with_capacity(batch_keys);
+        while let Some(record) = records.next() {
+            match record? {
+                Record::Key(k) => {
+                    batch.push(k);
+                    if batch.len() >= batch_keys {
+                        let full = std::mem::replace(&mut batch, Vec::with_capacity(batch_keys));
+                        if tx.send(Batch { file, keys: full }).is_err() {
+                            break;
+                        }
+                        progress(done_bytes + records.offset());
+                    }
+                }
+                Record::Function(func) => {
+                    report.functions += 1;
+                    report.function_code_bytes += func.code.len() as u64;
+                }
+                Record::ModuleAux(_) => report.module_aux += 1,
+                Record::Eof(e) => report.checksum_verified = Some(e.checksum_verified),
+                _ => {}
+            }
+        }
+        if !batch.is_empty() {
+            let _ = tx.send(Batch { file, keys: batch });
+        }
+        done_bytes += f.data.len() as u64;
+        progress(done_bytes);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixes() {
+        assert_eq!(prefix_of(b"user:42:cart", b":", 1), Some(&b"user:"[..]));
+        assert_eq!(prefix_of(b"user:42:cart", b":", 2), Some(&b"user:42:"[..]));
+        assert_eq!(prefix_of(b"user:42:cart", b":", 3), None);
+        assert_eq!(prefix_of(b"plain", b":", 1), None);
+        assert_eq!(prefix_of(b"a::b", b"::", 1), Some(&b"a::"[..]));
+    }
+}
