@@ -7,8 +7,8 @@ use std::time::UNIX_EPOCH;
 
 use anyhow::{Context, Result};
 use rdb_parser::inventory::{
-    inventory, FileInput, Inventory, InventoryOptions, PrefixStats, TopKey, FREQ_BUCKETS, IDLE_BUCKETS,
-    TTL_BUCKETS,
+    inventory, FileInput, Inventory, InventoryOptions, PrefixStats, TopKey, FREQ_BUCKETS,
+    IDLE_BUCKETS, TTL_BUCKETS,
 };
 use rdb_parser::ParseOptions;
 use serde_json::{json, Map, Value};
@@ -73,14 +73,22 @@ fn baseline(args: &BaselineArgs, quiet: bool) -> Result<()> {
             .map(|d| d.as_millis() as i64);
         inputs.push((path.as_str(), input::open(path)?, mtime_ms));
     }
-    let files: Vec<FileInput<'_>> =
-        inputs.iter().map(|(name, data, mtime_ms)| FileInput { name, data, mtime_ms: *mtime_ms }).collect();
+    let files: Vec<FileInput<'_>> = inputs
+        .iter()
+        .map(|(name, data, mtime_ms)| FileInput {
+            name,
+            data,
+            mtime_ms: *mtime_ms,
+        })
+        .collect();
     let options = InventoryOptions {
         top: args.top,
         separator: args.separator.as_bytes().to_vec(),
         depth: args.depth,
         max_prefixes: args.max_prefixes,
-        parse: ParseOptions { verify_checksum: !args.no_crc },
+        parse: ParseOptions {
+            verify_checksum: !args.no_crc,
+        },
         ..InventoryOptions::default()
     };
     let total: u64 = files.iter().map(|f| f.data.len() as u64).sum();
@@ -90,20 +98,28 @@ fn baseline(args: &BaselineArgs, quiet: bool) -> Result<()> {
             p.update(pos);
         }
     })
-    .context(if files.len() == 1 { args.files[0].clone() } else { "one of the input files".to_string() })?;
+    .context(if files.len() == 1 {
+        args.files[0].clone()
+    } else {
+        "one of the input files".to_string()
+    })?;
     if let Ok(mut p) = progress.lock() {
         p.finish();
     }
     let out = match args.format {
         Format::Json => {
-            let mut s = serde_json::to_string_pretty(&to_json(&inv, &options)).context("encoding JSON")?;
+            let mut s =
+                serde_json::to_string_pretty(&to_json(&inv, &options)).context("encoding JSON")?;
             s.push('\n');
             s
         }
         Format::Text => to_text(&inv, &options),
     };
     let mut stdout = std::io::stdout().lock();
-    match stdout.write_all(out.as_bytes()).and_then(|()| stdout.flush()) {
+    match stdout
+        .write_all(out.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e).context("writing output"),
         _ => Ok(()),
     }
@@ -119,7 +135,10 @@ fn bytes_json(b: &[u8]) -> Value {
 
 /// Bytes shown as text (lossy, control characters escaped) for tables.
 fn bytes_text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).chars().flat_map(char::escape_debug).collect()
+    String::from_utf8_lossy(b)
+        .chars()
+        .flat_map(char::escape_debug)
+        .collect()
 }
 
 fn top_json(list: &[TopKey]) -> Value {
@@ -264,7 +283,10 @@ fn table(out: &mut String, header: &[&str], rows: &[Vec<String>]) {
         }
         out.push('\n');
     };
-    line(out, &header.iter().map(|h| h.to_string()).collect::<Vec<_>>());
+    line(
+        out,
+        &header.iter().map(|h| h.to_string()).collect::<Vec<_>>(),
+    );
     for row in rows {
         line(out, row);
     }
@@ -280,7 +302,13 @@ fn to_text(inv: &Inventory, options: &InventoryOptions) -> String {
             _ => "server version not recorded".to_string(),
         };
         let magic = f.header.map(|h| h.magic()).unwrap_or_default();
-        let _ = writeln!(s, "{}: {magic} ({server}), {}, {} keys", f.name, units::bytes(f.bytes), f.keys);
+        let _ = writeln!(
+            s,
+            "{}: {magic} ({server}), {}, {} keys",
+            f.name,
+            units::bytes(f.bytes),
+            f.keys
+        );
         let mut facts = Vec::new();
         if let Some(c) = f.aux.ctime {
             facts.push(format!("ctime {c}"));
@@ -304,7 +332,11 @@ fn to_text(inv: &Inventory, options: &InventoryOptions) -> String {
             let _ = writeln!(s, "  {}", facts.join(", "));
         }
     }
-    let _ = writeln!(s, "\nKeyspace ({total_keys} keys, {} with TTL)", inv.expires());
+    let _ = writeln!(
+        s,
+        "\nKeyspace ({total_keys} keys, {} with TTL)",
+        inv.expires()
+    );
     let rows: Vec<Vec<String>> = inv
         .keyspace
         .iter()
@@ -318,9 +350,15 @@ fn to_text(inv: &Inventory, options: &InventoryOptions) -> String {
             ]
         })
         .collect();
-    table(&mut s, &["db", "keys", "expires", "expired@snapshot", "key memory"], &rows);
+    table(
+        &mut s,
+        &["db", "keys", "expires", "expired@snapshot", "key memory"],
+        &rows,
+    );
 
-    let recorded = inv.recorded_used_memory().map(|m| format!(" (servers recorded used-mem {})", units::bytes(m)));
+    let recorded = inv
+        .recorded_used_memory()
+        .map(|m| format!(" (servers recorded used-mem {})", units::bytes(m)));
     let _ = writeln!(
         s,
         "\nMemory estimate: {} used_memory after load{}",
@@ -343,11 +381,25 @@ fn to_text(inv: &Inventory, options: &InventoryOptions) -> String {
             ]
         })
         .collect();
-    table(&mut s, &["type/encoding", "keys", "elements", "in file", "memory", "share"], &rows);
+    table(
+        &mut s,
+        &[
+            "type/encoding",
+            "keys",
+            "elements",
+            "in file",
+            "memory",
+            "share",
+        ],
+        &rows,
+    );
 
     let _ = writeln!(s, "\nTTL (remaining at snapshot time)");
     let mut rows = vec![vec!["no TTL".to_string(), inv.ttl_none.to_string()]];
-    rows.push(vec!["already expired".to_string(), inv.ttl_expired.to_string()]);
+    rows.push(vec![
+        "already expired".to_string(),
+        inv.ttl_expired.to_string(),
+    ]);
     for ((label, _), n) in TTL_BUCKETS.iter().zip(inv.ttl_buckets) {
         rows.push(vec![label.to_string(), n.to_string()]);
     }
@@ -355,18 +407,27 @@ fn to_text(inv: &Inventory, options: &InventoryOptions) -> String {
 
     if inv.idle_buckets.iter().any(|&n| n > 0) {
         let _ = writeln!(s, "\nLRU idle time");
-        let rows: Vec<Vec<String>> =
-            IDLE_BUCKETS.iter().zip(inv.idle_buckets).map(|((l, _), n)| vec![l.to_string(), n.to_string()]).collect();
+        let rows: Vec<Vec<String>> = IDLE_BUCKETS
+            .iter()
+            .zip(inv.idle_buckets)
+            .map(|((l, _), n)| vec![l.to_string(), n.to_string()])
+            .collect();
         table(&mut s, &["idle", "keys"], &rows);
     }
     if inv.freq_buckets.iter().any(|&n| n > 0) {
         let _ = writeln!(s, "\nLFU counter");
-        let rows: Vec<Vec<String>> =
-            FREQ_BUCKETS.iter().zip(inv.freq_buckets).map(|((l, _), n)| vec![l.to_string(), n.to_string()]).collect();
+        let rows: Vec<Vec<String>> = FREQ_BUCKETS
+            .iter()
+            .zip(inv.freq_buckets)
+            .map(|((l, _), n)| vec![l.to_string(), n.to_string()])
+            .collect();
         table(&mut s, &["counter", "keys"], &rows);
     }
 
-    for (title, list) in [("by memory", &inv.top_by_memory), ("by elements", &inv.top_by_elements)] {
+    for (title, list) in [
+        ("by memory", &inv.top_by_memory),
+        ("by elements", &inv.top_by_elements),
+    ] {
         let _ = writeln!(s, "\nBiggest keys {title}");
         let rows: Vec<Vec<String>> = list
             .iter()
@@ -393,16 +454,31 @@ fn to_text(inv: &Inventory, options: &InventoryOptions) -> String {
         .into_iter()
         .take(options.top)
         .map(|(p, st)| {
-            vec![bytes_text(p), st.keys.to_string(), units::bytes(st.memory), units::percent(st.keys, total_keys)]
+            vec![
+                bytes_text(p),
+                st.keys.to_string(),
+                units::bytes(st.memory),
+                units::percent(st.keys, total_keys),
+            ]
         })
         .collect();
     if inv.prefixes_none.keys > 0 {
         let n = inv.prefixes_none;
-        rows.push(vec!["(no prefix)".into(), n.keys.to_string(), units::bytes(n.memory), units::percent(n.keys, total_keys)]);
+        rows.push(vec![
+            "(no prefix)".into(),
+            n.keys.to_string(),
+            units::bytes(n.memory),
+            units::percent(n.keys, total_keys),
+        ]);
     }
     if inv.prefixes_other.keys > 0 {
         let n = inv.prefixes_other;
-        rows.push(vec!["(other)".into(), n.keys.to_string(), units::bytes(n.memory), units::percent(n.keys, total_keys)]);
+        rows.push(vec![
+            "(other)".into(),
+            n.keys.to_string(),
+            units::bytes(n.memory),
+            units::percent(n.keys, total_keys),
+        ]);
     }
     table(&mut s, &["prefix", "keys", "memory", "share"], &rows);
     s

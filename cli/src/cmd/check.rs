@@ -1,11 +1,12 @@
 //! `rdbkit check`: validate every record, every value and the checksum, like
 //! `redis-check-rdb`, and print a summary.
 
-use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::io::Write;
 
-use anyhow::Result;
-use rdb_parser::{AuxInfo, ParseOptions, Rdb, Record};
+use rdb_parser::inventory::check::{check, FileCheck};
+use rdb_parser::inventory::FileInput;
+use rdb_parser::{AuxInfo, ParseOptions, Rdb};
 
 use crate::input;
 use crate::progress::Progress;
@@ -16,12 +17,6 @@ pub enum CheckFailure {
     Corrupt(String),
     /// The file could not be opened or read.
     Io(anyhow::Error),
-}
-
-#[derive(Default)]
-struct DbStats {
-    keys: u64,
-    expires: u64,
 }
 
 /// Checks each file in turn; stops at the first corrupt one.
@@ -45,32 +40,30 @@ fn check_one(
 ) -> Result<String, rdb_parser::Error> {
     let rdb = Rdb::with_options(data, options)?;
     let aux = AuxInfo::read(&rdb)?;
-    let mut dbs: BTreeMap<u64, DbStats> = BTreeMap::new();
-    let mut types: BTreeMap<&'static str, u64> = BTreeMap::new();
-    let (mut functions, mut module_aux, mut elements) = (0u64, 0u64, 0u64);
-    let mut eof = None;
-    let mut progress = Progress::new(&format!("checking {path}"), data.len() as u64, quiet);
-    let mut records = rdb.records();
-    while let Some(record) = records.next() {
-        match record? {
-            Record::Key(key) => {
-                elements += key.validate()?;
-                let db = dbs.entry(key.db).or_default();
-                db.keys += 1;
-                db.expires += u64::from(key.expire_at_ms.is_some());
-                *types.entry(key.value_type.name()).or_default() += 1;
-                progress.update(records.offset());
-            }
-            Record::Function(_) => functions += 1,
-            Record::ModuleAux(_) => module_aux += 1,
-            Record::Eof(e) => eof = Some(e),
-            _ => {}
+    let progress = std::sync::Mutex::new(Progress::new(
+        &format!("checking {path}"),
+        data.len() as u64,
+        quiet,
+    ));
+    let file = [FileInput {
+        name: path,
+        data,
+        mtime_ms: None,
+    }];
+    let result = check(&file, options, &|pos| {
+        if let Ok(mut p) = progress.lock() {
+            p.update(pos);
         }
+    });
+    if let Ok(mut p) = progress.lock() {
+        p.finish();
     }
-    progress.finish();
-    let header = rdb.header();
+    let report = result?.pop().unwrap_or_default();
+    Ok(summary(path, data.len(), &rdb, &aux, &report))
+}
+
+fn summary(path: &str, len: usize, rdb: &Rdb<'_>, aux: &AuxInfo, c: &FileCheck) -> String {
     let mut s = String::new();
-    use std::fmt::Write as _;
     let server = match (&aux.valkey_ver, &aux.redis_ver) {
         (Some(v), _) => format!("valkey {v}"),
         (None, Some(v)) => format!("redis {v}"),
@@ -78,26 +71,32 @@ fn check_one(
     };
     let _ = writeln!(
         s,
-        "{path}: {} ({server}), {} bytes",
-        header.magic(),
-        data.len()
+        "{path}: {} ({server}), {len} bytes",
+        rdb.header().magic()
     );
-    let total: u64 = dbs.values().map(|d| d.keys).sum();
-    let _ = writeln!(s, "  keys: {total} ({elements} elements checked)");
-    for (db, st) in &dbs {
-        let _ = writeln!(s, "  db {db}: {} keys, {} with expiry", st.keys, st.expires);
+    let _ = writeln!(s, "  keys: {} ({} elements checked)", c.keys(), c.elements);
+    for (db, (keys, expires)) in &c.dbs {
+        let _ = writeln!(s, "  db {db}: {keys} keys, {expires} with expiry");
     }
-    if !types.is_empty() {
-        let list: Vec<String> = types.iter().map(|(t, n)| format!("{t} {n}")).collect();
+    if !c.types.is_empty() {
+        let list: Vec<String> = c.types.iter().map(|(t, n)| format!("{t} {n}")).collect();
         let _ = writeln!(s, "  types: {}", list.join(", "));
     }
-    if functions + module_aux > 0 {
+    if c.functions + c.module_aux > 0 {
         let _ = writeln!(
             s,
-            "  function libraries: {functions}, module aux records: {module_aux}"
+            "  function libraries: {}, module aux records: {}",
+            c.functions, c.module_aux
         );
     }
-    let crc = match eof {
+    if c.skipped_opcodes > 0 {
+        let _ = writeln!(
+            s,
+            "  skipped: {} Redis Enterprise opcodes (safe to ignore)",
+            c.skipped_opcodes
+        );
+    }
+    let crc = match c.eof {
         Some(e) if e.checksum_verified => format!("ok ({:016x})", e.stored_checksum.unwrap_or(0)),
         Some(e) if e.stored_checksum == Some(0) => {
             "disabled by the writer (zero trailer)".to_string()
@@ -106,7 +105,7 @@ fn check_one(
         _ => "none (RDB version < 5)".to_string(),
     };
     let _ = writeln!(s, "  checksum: {crc}");
-    if let Some(e) = eof {
+    if let Some(e) = c.eof {
         if e.trailing_bytes > 0 {
             let _ = writeln!(
                 s,
@@ -116,5 +115,5 @@ fn check_one(
         }
     }
     let _ = writeln!(s, "  RDB looks OK");
-    Ok(s)
+    s
 }

@@ -9,17 +9,18 @@
 //! lists keep a total order, prefix tables add (see [`InventoryOptions::max_prefixes`]
 //! for the one bounded, order-dependent part).
 
+pub mod check;
 pub mod memory;
+pub mod parallel;
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::mpsc::{sync_channel, Receiver};
-use std::sync::Mutex;
 
 use crate::aux::AuxInfo;
 use crate::error::Result;
 use crate::header::Header;
 use crate::record::{KeyRecord, ParseOptions, Rdb, Record};
 use memory::MemoryModel;
+use parallel::{fold_keys, Framing};
 
 /// One input file.
 #[derive(Debug, Clone, Copy)]
@@ -141,7 +142,13 @@ pub const IDLE_BUCKETS: [(&str, u64); 5] = [
 ];
 
 /// Upper bounds (inclusive) of the LFU counter histogram buckets.
-pub const FREQ_BUCKETS: [(&str, u8); 5] = [("0-1", 1), ("2-5", 5), ("6-20", 20), ("21-100", 100), ("101-255", 255)];
+pub const FREQ_BUCKETS: [(&str, u8); 5] = [
+    ("0-1", 1),
+    ("2-5", 5),
+    ("6-20", 20),
+    ("21-100", 100),
+    ("101-255", 255),
+];
 
 /// What one file contributes.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -278,7 +285,10 @@ impl Partial {
                     db.expired_at_snapshot += 1;
                     inv.ttl_expired += 1;
                 } else {
-                    let i = TTL_BUCKETS.iter().position(|&(_, max)| remaining < max).unwrap_or(TTL_BUCKETS.len() - 1);
+                    let i = TTL_BUCKETS
+                        .iter()
+                        .position(|&(_, max)| remaining < max)
+                        .unwrap_or(TTL_BUCKETS.len() - 1);
                     inv.ttl_buckets[i] += 1;
                     inv.ttl_remaining_total_ms += remaining as u128;
                 }
@@ -312,8 +322,12 @@ impl Partial {
             memory: est.bytes,
             elements: est.elements,
         };
-        offer(&mut inv.top_by_memory, top, est.bytes, key, || make(est.bytes));
-        offer(&mut inv.top_by_elements, top, est.elements, key, || make(est.elements));
+        offer(&mut inv.top_by_memory, top, est.bytes, key, || {
+            make(est.bytes)
+        });
+        offer(&mut inv.top_by_elements, top, est.elements, key, || {
+            make(est.elements)
+        });
 
         let stats = match prefix_of(&key.key, &self.options.separator, self.options.depth) {
             None => &mut inv.prefixes_none,
@@ -415,11 +429,20 @@ pub fn prefix_of<'k>(key: &'k [u8], separator: &[u8], depth: usize) -> Option<&'
 /// Ranking order of top-N lists: measure descending, then (db, key) ascending, so
 /// the result does not depend on the order keys were seen in.
 fn rank(a: &TopKey, b: &TopKey) -> std::cmp::Ordering {
-    b.measure.cmp(&a.measure).then_with(|| a.db.cmp(&b.db)).then_with(|| a.key.cmp(&b.key))
+    b.measure
+        .cmp(&a.measure)
+        .then_with(|| a.db.cmp(&b.db))
+        .then_with(|| a.key.cmp(&b.key))
 }
 
 /// Inserts a key into a sorted top-N list when it ranks; builds it only then.
-fn offer(list: &mut Vec<TopKey>, n: usize, measure: u64, key: &KeyRecord<'_>, make: impl FnOnce() -> TopKey) {
+fn offer(
+    list: &mut Vec<TopKey>,
+    n: usize,
+    measure: u64,
+    key: &KeyRecord<'_>,
+    make: impl FnOnce() -> TopKey,
+) {
     if n == 0 {
         return;
     }
@@ -444,12 +467,6 @@ fn merge_top(a: &mut Vec<TopKey>, b: Vec<TopKey>, n: usize) {
     a.truncate(n);
 }
 
-/// A batch of key records from one file.
-struct Batch<'a> {
-    file: usize,
-    keys: Vec<KeyRecord<'a>>,
-}
-
 /// Builds the inventory of `files`. `progress` is called from the framing thread with
 /// the number of input bytes framed so far over all files.
 pub fn inventory(
@@ -464,7 +481,10 @@ pub fn inventory(
         let rdb = Rdb::with_options(f.data, options.parse)?;
         let aux = AuxInfo::read(&rdb)?;
         let snapshot_time_ms = aux.ctime.map(|s| s.saturating_mul(1000)).or(f.mtime_ms);
-        contexts.push(FileContext { model: MemoryModel::for_snapshot(&aux, rdb.header()), snapshot_time_ms });
+        contexts.push(FileContext {
+            model: MemoryModel::for_snapshot(&aux, rdb.header()),
+            snapshot_time_ms,
+        });
         reports.push(FileReport {
             name: f.name.to_string(),
             header: Some(rdb.header()),
@@ -475,90 +495,23 @@ pub fn inventory(
         });
     }
 
-    let threads = rayon::current_num_threads().max(1);
-    let (tx, rx) = sync_channel::<Batch<'_>>(threads * 2);
-    let rx = Mutex::new(rx);
-    let partials: Mutex<Vec<Result<Partial>>> = Mutex::new(Vec::new());
-    let mut framed: Result<()> = Ok(());
-    rayon::scope(|s| {
-        for _ in 0..threads {
-            s.spawn(|_| {
-                let result = work(&rx, &contexts, files.len(), options);
-                if let Ok(mut p) = partials.lock() {
-                    p.push(result);
-                }
-            });
-        }
-        framed = frame_all(files, options, &tx, &mut reports, progress);
-        drop(tx);
-    });
-    framed?;
-
-    let mut total = Partial::new(files.len(), options);
-    let parts = partials.into_inner().unwrap_or_default();
-    for part in parts {
-        total.merge(part?);
-    }
-    let mut inv = total.inv;
-    for ((report, ctx), (keys, memory, dbs)) in reports.iter_mut().zip(&contexts).zip(total.per_file) {
-        report.keys = keys;
-        let overhead: u64 = dbs.values().map(|&(k, e)| ctx.model.db_overhead(k, e)).sum();
-        report.memory_estimate = ctx.model.empty_server()
-            + memory
-            + overhead
-            + ctx.model.functions(report.functions, report.function_code_bytes);
-    }
-    inv.memory_estimate = reports.iter().map(|r| r.memory_estimate).sum();
-    inv.files = reports;
-    Ok(inv)
-}
-
-fn work(
-    rx: &Mutex<Receiver<Batch<'_>>>,
-    contexts: &[FileContext],
-    files: usize,
-    options: &InventoryOptions,
-) -> Result<Partial> {
-    let mut partial = Partial::new(files, options);
-    loop {
-        let batch = match rx.lock() {
-            Ok(r) => r.recv(),
-            Err(_) => break,
-        };
-        let Ok(batch) = batch else { break };
-        let Some(ctx) = contexts.get(batch.file) else { continue };
-        for key in &batch.keys {
-            partial.add(batch.file, ctx, key)?;
-        }
-    }
-    Ok(partial)
-}
-
-fn frame_all<'a>(
-    files: &[FileInput<'a>],
-    options: &InventoryOptions,
-    tx: &std::sync::mpsc::SyncSender<Batch<'a>>,
-    reports: &mut [FileReport],
-    progress: &(dyn Fn(u64) + Sync),
-) -> Result<()> {
-    let mut done_bytes = 0u64;
-    let batch_keys = options.batch_keys.max(1);
-    for (file, (f, report)) in files.iter().zip(reports.iter_mut()).enumerate() {
-        let rdb = Rdb::with_options(f.data, options.parse)?;
-        let mut records = rdb.records();
-        let mut batch = Vec::with_capacity(batch_keys);
-        while let Some(record) = records.next() {
-            match record? {
-                Record::Key(k) => {
-                    batch.push(k);
-                    if batch.len() >= batch_keys {
-                        let full = std::mem::replace(&mut batch, Vec::with_capacity(batch_keys));
-                        if tx.send(Batch { file, keys: full }).is_err() {
-                            break;
-                        }
-                        progress(done_bytes + records.offset());
-                    }
-                }
+    let framing = Framing {
+        parse: options.parse,
+        batch_keys: options.batch_keys,
+    };
+    let partials = fold_keys(
+        files,
+        framing,
+        || Partial::new(files.len(), options),
+        |partial, file, key| match contexts.get(file) {
+            Some(ctx) => partial.add(file, ctx, key),
+            None => Ok(()),
+        },
+        |file, record| {
+            let Some(report) = reports.get_mut(file) else {
+                return;
+            };
+            match record {
                 Record::Function(func) => {
                     report.functions += 1;
                     report.function_code_bytes += func.code.len() as u64;
@@ -567,14 +520,33 @@ fn frame_all<'a>(
                 Record::Eof(e) => report.checksum_verified = Some(e.checksum_verified),
                 _ => {}
             }
-        }
-        if !batch.is_empty() {
-            let _ = tx.send(Batch { file, keys: batch });
-        }
-        done_bytes += f.data.len() as u64;
-        progress(done_bytes);
+        },
+        progress,
+    )?;
+
+    let mut total = Partial::new(files.len(), options);
+    for part in partials {
+        total.merge(part);
     }
-    Ok(())
+    let mut inv = total.inv;
+    for ((report, ctx), (keys, memory, dbs)) in
+        reports.iter_mut().zip(&contexts).zip(total.per_file)
+    {
+        report.keys = keys;
+        let overhead: u64 = dbs
+            .values()
+            .map(|&(k, e)| ctx.model.db_overhead(k, e))
+            .sum();
+        report.memory_estimate = ctx.model.empty_server()
+            + memory
+            + overhead
+            + ctx
+                .model
+                .functions(report.functions, report.function_code_bytes);
+    }
+    inv.memory_estimate = reports.iter().map(|r| r.memory_estimate).sum();
+    inv.files = reports;
+    Ok(inv)
 }
 
 #[cfg(test)]
