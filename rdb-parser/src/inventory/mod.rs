@@ -246,10 +246,19 @@ struct FileContext {
     snapshot_time_ms: Option<i64>,
 }
 
+/// Per-file counts a worker keeps: keys, key memory, and (keys, expires) per db,
+/// from which the file's dict overhead is modelled.
+#[derive(Debug, Clone, Default)]
+struct FileTally {
+    keys: u64,
+    memory: u64,
+    dbs: BTreeMap<u64, (u64, u64)>,
+}
+
 /// Accumulates keys into an [`Inventory`]-shaped partial.
 struct Partial {
     inv: Inventory,
-    per_file: Vec<(u64, u64, BTreeMap<u64, (u64, u64)>)>,
+    per_file: Vec<FileTally>,
     options: InventoryOptions,
 }
 
@@ -257,7 +266,7 @@ impl Partial {
     fn new(files: usize, options: &InventoryOptions) -> Partial {
         Partial {
             inv: Inventory::default(),
-            per_file: vec![(0, 0, BTreeMap::new()); files],
+            per_file: vec![FileTally::default(); files],
             options: options.clone(),
         }
     }
@@ -270,9 +279,9 @@ impl Partial {
         db.keys += 1;
         db.memory += est.bytes;
         if let Some(pf) = self.per_file.get_mut(file) {
-            pf.0 += 1;
-            pf.1 += est.bytes;
-            let d = pf.2.entry(key.db).or_default();
+            pf.keys += 1;
+            pf.memory += est.bytes;
+            let d = pf.dbs.entry(key.db).or_default();
             d.0 += 1;
             d.1 += u64::from(key.expire_at_ms.is_some());
         }
@@ -395,9 +404,9 @@ impl Partial {
         add_prefix(&mut a.prefixes_other, b.prefixes_other);
         add_prefix(&mut a.prefixes_none, b.prefixes_none);
         for (x, y) in self.per_file.iter_mut().zip(other.per_file) {
-            x.0 += y.0;
-            x.1 += y.1;
-            for (db, (k, e)) in y.2 {
+            x.keys += y.keys;
+            x.memory += y.memory;
+            for (db, (k, e)) in y.dbs {
                 let d = x.2.entry(db).or_default();
                 d.0 += k;
                 d.1 += e;

@@ -25,6 +25,9 @@ struct Batch<'a> {
     keys: Vec<KeyRecord<'a>>,
 }
 
+/// An error with the index of the file it came from.
+type FileError = (usize, Error);
+
 /// How a run is split.
 #[derive(Debug, Clone, Copy)]
 pub struct Framing {
@@ -57,8 +60,8 @@ where
     let (tx, rx) = sync_channel::<Batch<'a>>(threads * 2);
     let rx = Mutex::new(rx);
     let stop = AtomicBool::new(false);
-    let states: Mutex<Vec<(S, Option<(usize, Error)>)>> = Mutex::new(Vec::new());
-    let mut framed: Option<(usize, Error)> = None;
+    let states: Mutex<Vec<(S, Option<FileError>)>> = Mutex::new(Vec::new());
+    let mut framed: Option<FileError> = None;
     rayon::scope(|s| {
         for _ in 0..threads {
             s.spawn(|_| {
@@ -95,13 +98,13 @@ fn work<'a, S, I, K>(
     init: &I,
     per_key: &K,
     stop: &AtomicBool,
-) -> (S, Option<(usize, Error)>)
+) -> (S, Option<FileError>)
 where
     I: Fn() -> S,
     K: Fn(&mut S, usize, &KeyRecord<'a>) -> Result<()>,
 {
     let mut state = init();
-    let mut failed: Option<(usize, Error)> = None;
+    let mut failed: Option<FileError> = None;
     loop {
         let batch = match rx.lock() {
             Ok(r) => r.recv(),
@@ -139,7 +142,7 @@ fn frame<'a, R: FnMut(usize, &Record<'a>)>(
     stop: &AtomicBool,
     on_record: &mut R,
     progress: &(dyn Fn(u64) + Sync),
-) -> std::result::Result<(), (usize, Error)> {
+) -> std::result::Result<(), FileError> {
     let batch_keys = framing.batch_keys.max(1);
     let mut done = 0u64;
     for (file, f) in files.iter().enumerate() {
