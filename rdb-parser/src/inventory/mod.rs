@@ -407,7 +407,7 @@ impl Partial {
             x.keys += y.keys;
             x.memory += y.memory;
             for (db, (k, e)) in y.dbs {
-                let d = x.2.entry(db).or_default();
+                let d = x.dbs.entry(db).or_default();
                 d.0 += k;
                 d.1 += e;
             }
@@ -538,16 +538,15 @@ pub fn inventory(
         total.merge(part);
     }
     let mut inv = total.inv;
-    for ((report, ctx), (keys, memory, dbs)) in
-        reports.iter_mut().zip(&contexts).zip(total.per_file)
-    {
-        report.keys = keys;
-        let overhead: u64 = dbs
+    for ((report, ctx), tally) in reports.iter_mut().zip(&contexts).zip(total.per_file) {
+        report.keys = tally.keys;
+        let overhead: u64 = tally
+            .dbs
             .values()
             .map(|&(k, e)| ctx.model.db_overhead(k, e))
             .sum();
         report.memory_estimate = ctx.model.empty_server()
-            + memory
+            + tally.memory
             + overhead
             + ctx
                 .model
