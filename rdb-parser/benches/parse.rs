@@ -9,24 +9,8 @@ use std::hint::black_box;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use rdb_parser::reader::Cursor;
 use rdb_parser::value::{listpack, RawEntry};
+use rdb_parser::write::write_string;
 use rdb_parser::{Rdb, Record};
-
-fn push_len(out: &mut Vec<u8>, n: usize) {
-    if n < 64 {
-        out.push(n as u8);
-    } else if n < 16384 {
-        out.push(0x40 | (n >> 8) as u8);
-        out.push(n as u8);
-    } else {
-        out.push(0x80);
-        out.extend_from_slice(&(n as u32).to_be_bytes());
-    }
-}
-
-fn push_str(out: &mut Vec<u8>, s: &[u8]) {
-    push_len(out, s.len());
-    out.extend_from_slice(s);
-}
 
 /// A REDIS0011 file: `keys` keys, 70% strings, 30% listpack hashes of 8 fields.
 fn synthetic_rdb(keys: usize) -> Vec<u8> {
@@ -36,21 +20,21 @@ fn synthetic_rdb(keys: usize) -> Vec<u8> {
     for i in 0..keys {
         if i % 10 < 7 {
             f.push(0);
-            push_str(&mut f, format!("user:{i}:session").as_bytes());
-            push_str(
+            write_string(&mut f, format!("user:{i}:session").as_bytes());
+            write_string(
                 &mut f,
                 format!("value-{i}-{}", "x".repeat(i % 40)).as_bytes(),
             );
         } else {
             f.push(16);
-            push_str(&mut f, format!("hash:{i}").as_bytes());
+            write_string(&mut f, format!("hash:{i}").as_bytes());
             let vals: Vec<Vec<u8>> = (0..8).map(|j| format!("v{}", i * j).into_bytes()).collect();
             let mut entries = Vec::new();
             for (k, v) in fields.iter().zip(&vals) {
                 entries.push(RawEntry::Bytes(k));
                 entries.push(RawEntry::Bytes(v));
             }
-            push_str(&mut f, &listpack::encode(&entries));
+            write_string(&mut f, &listpack::encode(&entries));
         }
     }
     f.push(0xff);
@@ -138,7 +122,7 @@ fn cursor_vs_nom(c: &mut Criterion) {
     let mut buf = Vec::new();
     let n = 100_000;
     for i in 0..n {
-        push_str(&mut buf, format!("element-{i}").as_bytes());
+        write_string(&mut buf, format!("element-{i}").as_bytes());
     }
     let mut g = c.benchmark_group("skip 100k strings");
     g.throughput(Throughput::Bytes(buf.len() as u64));

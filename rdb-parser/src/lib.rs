@@ -81,6 +81,7 @@ pub mod reader;
 pub mod record;
 pub mod types;
 pub mod value;
+pub mod write;
 
 pub use aux::AuxInfo;
 pub use dump::DumpPayload;

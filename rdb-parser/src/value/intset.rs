@@ -1,6 +1,7 @@
 //! Intset (type 11): `u32 encoding` (2, 4 or 8), `u32 length`, sorted unique
 //! little-endian integers. Redis [`intset.c`](https://github.com/redis/redis/blob/unstable/src/intset.c).
 
+use super::walk::{bytes_at, le_signed};
 use crate::error::{Error, ErrorKind, Result};
 
 /// Walks the members of an intset held in `data` (`base` = absolute offset of `data[0]`).
@@ -86,19 +87,7 @@ impl IntsetState {
             return Ok(None);
         }
         let at = 8 + self.index * self.width;
-        let d = data.get(at..at + self.width).unwrap_or(&[]);
-        let v = match *d {
-            [a, b] => i64::from(i16::from_le_bytes([a, b])),
-            [a, b, c, e] => i64::from(i32::from_le_bytes([a, b, c, e])),
-            [a, b, c, e, f, g, h, i] => i64::from_le_bytes([a, b, c, e, f, g, h, i]),
-            _ => {
-                return Err(Error::new(
-                    ErrorKind::UnexpectedEof,
-                    self.base + at as u64,
-                    "intset member",
-                ))
-            }
-        };
+        let v = le_signed(bytes_at(data, self.base, at, self.width, "intset member")?);
         if self.prev.is_some_and(|p| p >= v) {
             self.index = self.len;
             return Err(Error::new(

@@ -6,100 +6,32 @@
 //! data, 1-5 bytes, 7 bits each, read right to left). Every element's back-length,
 //! the count and the terminator are checked while walking.
 
+use super::walk::{bytes_at, corrupt, le_signed, sealed::Sealed, Entries, EntryAt, Walker};
 use super::RawEntry;
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::Result;
 
 const HEADER: usize = 6;
 const EOF: u8 = 0xff;
 
-/// Walks the elements of a listpack held in `data`.
-///
-/// `base` is the absolute offset of `data[0]` (used in errors only).
-#[derive(Debug, Clone)]
-pub struct Listpack<'b> {
-    data: &'b [u8],
-    base: u64,
-    state: ListpackState,
-}
+/// Walks the elements of a listpack held in `data` (see [`Entries::new`]).
+pub type Listpack<'b> = Entries<'b, ListpackState>;
 
-impl<'b> Listpack<'b> {
-    /// Checks the header of the listpack in `data`.
-    pub fn new(data: &'b [u8], base: u64) -> Result<Listpack<'b>> {
-        Ok(Listpack {
-            data,
-            base,
-            state: ListpackState::new(data, base)?,
-        })
-    }
-
+impl Entries<'_, ListpackState> {
     /// The element count from the header, when known (not 65535).
     pub fn declared_len(&self) -> Option<usize> {
         self.state.declared
     }
-
-    /// The size of the listpack in bytes.
-    pub fn byte_len(&self) -> usize {
-        self.data.len()
-    }
 }
 
-impl<'b> Iterator for Listpack<'b> {
-    type Item = Result<RawEntry<'b>>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        match self.state.next(self.data, self.base) {
-            Ok(Some(e)) => Some(Ok(e.resolve(self.data))),
-            Ok(None) => None,
-            Err(e) => Some(Err(e)),
-        }
-    }
-}
-
-/// Position state of a listpack walk, separate from the bytes so that an owner of
-/// decompressed bytes can drive it (see [`BlobIter`](super::BlobIter)).
+/// Position state of a listpack walk.
 #[derive(Debug, Clone)]
-pub(crate) struct ListpackState {
+pub struct ListpackState {
     pos: usize,
     seen: usize,
     declared: Option<usize>,
-    done: bool,
 }
 
-/// An element found at a position: a range of the container's bytes, or an integer.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum EntryAt {
-    Bytes(usize, usize),
-    Int(i64),
-}
-
-impl EntryAt {
-    pub(crate) fn resolve(self, data: &[u8]) -> RawEntry<'_> {
-        match self {
-            EntryAt::Bytes(s, e) => RawEntry::Bytes(data.get(s..e).unwrap_or(&[])),
-            EntryAt::Int(i) => RawEntry::Int(i),
-        }
-    }
-}
-
-fn corrupt(base: u64, pos: usize, context: &'static str) -> Error {
-    Error::new(ErrorKind::Corrupt, base + pos as u64, context)
-}
-
-fn eof(base: u64, pos: usize, context: &'static str) -> Error {
-    Error::new(ErrorKind::UnexpectedEof, base + pos as u64, context)
-}
-
-fn bytes_at<'d>(
-    data: &'d [u8],
-    base: u64,
-    pos: usize,
-    n: usize,
-    ctx: &'static str,
-) -> Result<&'d [u8]> {
-    pos.checked_add(n)
-        .and_then(|end| data.get(pos..end))
-        .ok_or_else(|| eof(base, pos, ctx))
-}
+impl Sealed for ListpackState {}
 
 /// Size in bytes of the back-length that encodes `len` (`lpEncodeBacklen`).
 fn backlen_size(len: usize) -> usize {
@@ -112,8 +44,8 @@ fn backlen_size(len: usize) -> usize {
     }
 }
 
-impl ListpackState {
-    pub(crate) fn new(data: &[u8], base: u64) -> Result<ListpackState> {
+impl Walker for ListpackState {
+    fn open(data: &[u8], base: u64) -> Result<ListpackState> {
         let header = bytes_at(data, base, 0, HEADER, "listpack header")?;
         let total = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
         if total != data.len() {
@@ -135,27 +67,14 @@ impl ListpackState {
             pos: HEADER,
             seen: 0,
             declared: (n != u16::MAX).then_some(n as usize),
-            done: false,
         })
-    }
-
-    /// The next element, or `None` at the terminator (after checking the count).
-    pub(crate) fn next(&mut self, data: &[u8], base: u64) -> Result<Option<EntryAt>> {
-        if self.done {
-            return Ok(None);
-        }
-        let r = self.step(data, base);
-        if !matches!(r, Ok(Some(_))) {
-            self.done = true;
-        }
-        r
     }
 
     fn step(&mut self, data: &[u8], base: u64) -> Result<Option<EntryAt>> {
         let start = self.pos;
-        let b = *data
-            .get(start)
-            .ok_or_else(|| eof(base, start, "listpack entry"))?;
+        let b = *bytes_at(data, base, start, 1, "listpack entry")?
+            .first()
+            .unwrap_or(&EOF);
         if b == EOF {
             if start + 1 != data.len() {
                 return Err(corrupt(
@@ -206,27 +125,11 @@ impl ListpackState {
                     5usize.saturating_add(len),
                 )
             }
-            0xf1 => {
-                let d = bytes_at(data, base, start + 1, 2, ctx)?;
-                (EntryAt::Int(i64::from(i16::from_le_bytes([d[0], d[1]]))), 3)
-            }
-            0xf2 => {
-                let d = bytes_at(data, base, start + 1, 3, ctx)?;
-                let v = i32::from_le_bytes([0, d[0], d[1], d[2]]) >> 8;
-                (EntryAt::Int(i64::from(v)), 4)
-            }
-            0xf3 => {
-                let d = bytes_at(data, base, start + 1, 4, ctx)?;
-                (
-                    EntryAt::Int(i64::from(i32::from_le_bytes([d[0], d[1], d[2], d[3]]))),
-                    5,
-                )
-            }
-            0xf4 => {
-                let d = bytes_at(data, base, start + 1, 8, ctx)?;
-                let mut a = [0u8; 8];
-                a.copy_from_slice(d);
-                (EntryAt::Int(i64::from_le_bytes(a)), 9)
+            0xf1..=0xf4 => {
+                // int16, int24, int32, int64 (little-endian).
+                let width = [2, 3, 4, 8][(b - 0xf1) as usize];
+                let d = bytes_at(data, base, start + 1, width, ctx)?;
+                (EntryAt::Int(le_signed(d)), 1 + width)
             }
             _ => return Err(corrupt(base, start, "listpack entry encoding")),
         };
@@ -316,6 +219,7 @@ fn encode_int(out: &mut Vec<u8>, v: i64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ErrorKind;
 
     fn walk(data: &[u8]) -> Result<Vec<RawEntry<'_>>> {
         Listpack::new(data, 0)?.collect()

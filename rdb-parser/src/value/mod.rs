@@ -12,6 +12,7 @@ pub mod intset;
 pub mod listpack;
 pub mod module;
 pub mod stream;
+pub mod walk;
 pub mod ziplist;
 pub mod zipmap;
 
@@ -22,7 +23,10 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::header::Family;
 use crate::reader::{Cursor, RdbStr};
 use crate::types::ValueType;
-use listpack::{EntryAt, ListpackState};
+use listpack::ListpackState;
+use walk::{EntryAt, Fused};
+use ziplist::ZiplistState;
+use zipmap::ZipmapState;
 
 pub use module::ModuleValue;
 pub use stream::{Consumer, ConsumerGroup, PendingEntry, Stream, StreamEntry, StreamId};
@@ -189,9 +193,9 @@ pub(crate) enum ContainerKind {
 
 #[derive(Clone)]
 enum ContainerState {
-    Listpack(ListpackState),
-    Ziplist(ziplist::ZiplistState),
-    Zipmap(zipmap::ZipmapState),
+    Listpack(Fused<ListpackState>),
+    Ziplist(Fused<ZiplistState>),
+    Zipmap(Fused<ZipmapState>),
     Intset(intset::IntsetState),
 }
 
@@ -206,13 +210,9 @@ impl<'a> BlobIter<'a> {
     pub(crate) fn open(blob: Blob<'a>, kind: ContainerKind) -> Result<BlobIter<'a>> {
         let (data, base) = (&blob.bytes[..], blob.base);
         let state = match kind {
-            ContainerKind::Listpack => ListpackState::new(data, base).map(ContainerState::Listpack),
-            ContainerKind::Ziplist => {
-                ziplist::ZiplistState::new(data, base).map(ContainerState::Ziplist)
-            }
-            ContainerKind::Zipmap => {
-                zipmap::ZipmapState::new(data, base).map(ContainerState::Zipmap)
-            }
+            ContainerKind::Listpack => Fused::open(data, base).map(ContainerState::Listpack),
+            ContainerKind::Ziplist => Fused::open(data, base).map(ContainerState::Ziplist),
+            ContainerKind::Zipmap => Fused::open(data, base).map(ContainerState::Zipmap),
             ContainerKind::Intset => {
                 intset::IntsetState::new(data, base).map(ContainerState::Intset)
             }
@@ -260,6 +260,13 @@ pub(crate) struct StringSeq<'a> {
 }
 
 impl<'a> StringSeq<'a> {
+    /// Counts one more item off the sequence; false when none are left.
+    fn take(&mut self) -> bool {
+        let more = self.left > 0;
+        self.left = self.left.saturating_sub(1);
+        more
+    }
+
     fn read(cur: &mut Cursor<'a>, per_item: usize, context: &'static str) -> Result<StringSeq<'a>> {
         let n = cur.read_count(per_item, context)?;
         Ok(StringSeq {
@@ -312,10 +319,9 @@ impl<'a> Elements<'a> {
     fn next_inner(&mut self) -> Result<Option<Element<'a>>> {
         match &mut self.source {
             ElementSource::Strings(seq) => {
-                if seq.left == 0 {
+                if !seq.take() {
                     return Ok(None);
                 }
-                seq.left -= 1;
                 Element::from_str(seq.cur.read_string("list or set element")?).map(Some)
             }
             ElementSource::Blob(it) => it.next_element(),
@@ -428,10 +434,9 @@ impl<'a> ZSetEntries<'a> {
     fn next_inner(&mut self) -> Result<Option<(Element<'a>, f64)>> {
         match &mut self.source {
             ZSetSource::Skiplist { seq, binary } => {
-                if seq.left == 0 {
+                if !seq.take() {
                     return Ok(None);
                 }
-                seq.left -= 1;
                 let member = Element::from_str(seq.cur.read_string("sorted set member")?)?;
                 let score = if *binary {
                     seq.cur.read_f64_le("sorted set score")?
@@ -510,10 +515,9 @@ impl<'a> HashFields<'a> {
     fn next_inner(&mut self) -> Result<Option<HashField<'a>>> {
         let (field, value, expire_at_ms) = match &mut self.source {
             HashSource::Table(seq) => {
-                if seq.left == 0 {
+                if !seq.take() {
                     return Ok(None);
                 }
-                seq.left -= 1;
                 let f = Element::from_str(seq.cur.read_string("hash field")?)?;
                 let v = Element::from_str(seq.cur.read_string("hash value")?)?;
                 (f, v, None)
@@ -537,10 +541,9 @@ impl<'a> HashFields<'a> {
                 (f, v, ttl)
             }
             HashSource::Metadata { seq, min_expire } => {
-                if seq.left == 0 {
+                if !seq.take() {
                     return Ok(None);
                 }
-                seq.left -= 1;
                 let ttl = seq.cur.read_len("hash field expiry")?;
                 let f = Element::from_str(seq.cur.read_string("hash field")?)?;
                 let v = Element::from_str(seq.cur.read_string("hash value")?)?;
@@ -552,20 +555,18 @@ impl<'a> HashFields<'a> {
                 (f, v, expire)
             }
             HashSource::MetadataPreGa(seq) => {
-                if seq.left == 0 {
+                if !seq.take() {
                     return Ok(None);
                 }
-                seq.left -= 1;
                 let ttl = seq.cur.read_len("hash field expiry")?;
                 let f = Element::from_str(seq.cur.read_string("hash field")?)?;
                 let v = Element::from_str(seq.cur.read_string("hash value")?)?;
                 (f, v, (ttl != 0).then_some(ttl as i64))
             }
             HashSource::ValkeyHash2(seq) => {
-                if seq.left == 0 {
+                if !seq.take() {
                     return Ok(None);
                 }
-                seq.left -= 1;
                 let f = Element::from_str(seq.cur.read_string("hash field")?)?;
                 let v = Element::from_str(seq.cur.read_string("hash value")?)?;
                 let t = seq.cur.read_i64_le("hash field expiry")?;

@@ -5,74 +5,32 @@
 //! unknown), entries, `0xFF`. Entry: `prevlen` (1 byte, or `0xFE` + u32 LE), encoding,
 //! data. Every prevlen, the tail offset, the count and the terminator are checked.
 
-use super::listpack::EntryAt;
+use super::walk::{bytes_at, corrupt, le_signed, sealed::Sealed, Entries, EntryAt, Walker};
 use super::RawEntry;
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::Result;
 
 const HEADER: usize = 10;
 const END: u8 = 0xff;
 
-/// Walks the entries of a ziplist held in `data` (`base` = absolute offset of `data[0]`).
+/// Walks the entries of a ziplist held in `data` (see [`Entries::new`]).
+pub type Ziplist<'b> = Entries<'b, ZiplistState>;
+
+/// Position state of a ziplist walk.
 #[derive(Debug, Clone)]
-pub struct Ziplist<'b> {
-    data: &'b [u8],
-    base: u64,
-    state: ZiplistState,
-}
-
-impl<'b> Ziplist<'b> {
-    /// Checks the header of the ziplist in `data`.
-    pub fn new(data: &'b [u8], base: u64) -> Result<Ziplist<'b>> {
-        Ok(Ziplist {
-            data,
-            base,
-            state: ZiplistState::new(data, base)?,
-        })
-    }
-}
-
-impl<'b> Iterator for Ziplist<'b> {
-    type Item = Result<RawEntry<'b>>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        match self.state.next(self.data, self.base) {
-            Ok(Some(e)) => Some(Ok(e.resolve(self.data))),
-            Ok(None) => None,
-            Err(e) => Some(Err(e)),
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
-pub(crate) struct ZiplistState {
+pub struct ZiplistState {
     pos: usize,
     prev_size: usize,
     last_start: usize,
     tail: usize,
     seen: usize,
     declared: Option<usize>,
-    done: bool,
 }
 
-fn corrupt(base: u64, pos: usize, context: &'static str) -> Error {
-    Error::new(ErrorKind::Corrupt, base + pos as u64, context)
-}
+impl Sealed for ZiplistState {}
 
-fn bytes_at(data: &[u8], base: u64, pos: usize, n: usize) -> Result<&[u8]> {
-    pos.checked_add(n)
-        .and_then(|end| data.get(pos..end))
-        .ok_or_else(|| Error::new(ErrorKind::UnexpectedEof, base + pos as u64, "ziplist entry"))
-}
-
-impl ZiplistState {
-    pub(crate) fn new(data: &[u8], base: u64) -> Result<ZiplistState> {
-        let h = data.get(..HEADER).ok_or_else(|| {
-            Error::new(
-                ErrorKind::UnexpectedEof,
-                base + data.len() as u64,
-                "ziplist header",
-            )
-        })?;
+impl Walker for ZiplistState {
+    fn open(data: &[u8], base: u64) -> Result<ZiplistState> {
+        let h = bytes_at(data, base, 0, HEADER, "ziplist header")?;
         let zlbytes = u32::from_le_bytes([h[0], h[1], h[2], h[3]]) as usize;
         let tail = u32::from_le_bytes([h[4], h[5], h[6], h[7]]) as usize;
         let n = u16::from_le_bytes([h[8], h[9]]);
@@ -93,24 +51,13 @@ impl ZiplistState {
             tail,
             seen: 0,
             declared: (n != u16::MAX).then_some(n as usize),
-            done: false,
         })
     }
 
-    pub(crate) fn next(&mut self, data: &[u8], base: u64) -> Result<Option<EntryAt>> {
-        if self.done {
-            return Ok(None);
-        }
-        let r = self.step(data, base);
-        if !matches!(r, Ok(Some(_))) {
-            self.done = true;
-        }
-        r
-    }
-
     fn step(&mut self, data: &[u8], base: u64) -> Result<Option<EntryAt>> {
+        let ctx = "ziplist entry";
         let start = self.pos;
-        let first = *bytes_at(data, base, start, 1)?.first().unwrap_or(&0);
+        let first = *bytes_at(data, base, start, 1, ctx)?.first().unwrap_or(&0);
         if first == END {
             if start + 1 != data.len() {
                 return Err(corrupt(
@@ -132,7 +79,7 @@ impl ZiplistState {
         let (prevlen, mut p) = if first < 254 {
             (first as usize, start + 1)
         } else if first == 254 {
-            let d = bytes_at(data, base, start + 1, 4)?;
+            let d = bytes_at(data, base, start + 1, 4, ctx)?;
             (
                 u32::from_le_bytes([d[0], d[1], d[2], d[3]]) as usize,
                 start + 5,
@@ -147,7 +94,7 @@ impl ZiplistState {
                 "ziplist prevlen (size of the previous entry)",
             ));
         }
-        let enc = *bytes_at(data, base, p, 1)?.first().unwrap_or(&0);
+        let enc = *bytes_at(data, base, p, 1, ctx)?.first().unwrap_or(&0);
         let (entry, end) = match enc >> 6 {
             0 => {
                 let len = (enc & 0x3f) as usize;
@@ -158,7 +105,7 @@ impl ZiplistState {
                 )
             }
             1 => {
-                let d = bytes_at(data, base, p, 2)?;
+                let d = bytes_at(data, base, p, 2, ctx)?;
                 let len = (((d[0] & 0x3f) as usize) << 8) | d[1] as usize;
                 p += 2;
                 (
@@ -167,7 +114,7 @@ impl ZiplistState {
                 )
             }
             2 => {
-                let d = bytes_at(data, base, p + 1, 4)?;
+                let d = bytes_at(data, base, p + 1, 4, ctx)?;
                 let len = u32::from_be_bytes([d[0], d[1], d[2], d[3]]) as usize;
                 p += 5;
                 (
@@ -178,28 +125,18 @@ impl ZiplistState {
             _ => {
                 p += 1;
                 let (v, n) = match enc {
-                    0xc0 => {
-                        let d = bytes_at(data, base, p, 2)?;
-                        (i64::from(i16::from_le_bytes([d[0], d[1]])), 2)
+                    // int16, int32, int64, int24, int8 (little-endian).
+                    0xc0 | 0xd0 | 0xe0 | 0xf0 | 0xfe => {
+                        let n = match enc {
+                            0xc0 => 2,
+                            0xd0 => 4,
+                            0xe0 => 8,
+                            0xf0 => 3,
+                            _ => 1,
+                        };
+                        (le_signed(bytes_at(data, base, p, n, ctx)?), n)
                     }
-                    0xd0 => {
-                        let d = bytes_at(data, base, p, 4)?;
-                        (i64::from(i32::from_le_bytes([d[0], d[1], d[2], d[3]])), 4)
-                    }
-                    0xe0 => {
-                        let d = bytes_at(data, base, p, 8)?;
-                        let mut a = [0u8; 8];
-                        a.copy_from_slice(d);
-                        (i64::from_le_bytes(a), 8)
-                    }
-                    0xf0 => {
-                        let d = bytes_at(data, base, p, 3)?;
-                        (i64::from(i32::from_le_bytes([0, d[0], d[1], d[2]]) >> 8), 3)
-                    }
-                    0xfe => {
-                        let d = bytes_at(data, base, p, 1)?;
-                        (i64::from(d[0] as i8), 1)
-                    }
+                    // Immediate 0..12.
                     0xf1..=0xfd => (i64::from(enc & 0x0f) - 1, 0),
                     _ => return Err(corrupt(base, p - 1, "ziplist entry encoding")),
                 };

@@ -3,61 +3,31 @@
 //! length is one byte below 254, else `0xFE` + u32. Redis
 //! [`zipmap.c`](https://github.com/redis/redis/blob/unstable/src/zipmap.c).
 
-use super::listpack::EntryAt;
-use super::RawEntry;
-use crate::error::{Error, ErrorKind, Result};
+use super::walk::{bytes_at, corrupt, sealed::Sealed, Entries, EntryAt, Walker};
+use crate::error::Result;
 
 const END: u8 = 0xff;
 
-/// Walks the keys and values of a zipmap, alternating (key, value, key, value ...).
+/// Walks the keys and values of a zipmap, alternating (key, value, key, value ...);
+/// see [`Entries::new`].
+pub type Zipmap<'b> = Entries<'b, ZipmapState>;
+
+/// Position state of a zipmap walk.
 #[derive(Debug, Clone)]
-pub struct Zipmap<'b> {
-    data: &'b [u8],
-    base: u64,
-    state: ZipmapState,
-}
-
-impl<'b> Zipmap<'b> {
-    /// Checks the header of the zipmap in `data`.
-    pub fn new(data: &'b [u8], base: u64) -> Result<Zipmap<'b>> {
-        Ok(Zipmap {
-            data,
-            base,
-            state: ZipmapState::new(data, base)?,
-        })
-    }
-}
-
-impl<'b> Iterator for Zipmap<'b> {
-    type Item = Result<RawEntry<'b>>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        match self.state.next(self.data, self.base) {
-            Ok(Some(e)) => Some(Ok(e.resolve(self.data))),
-            Ok(None) => None,
-            Err(e) => Some(Err(e)),
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
-pub(crate) struct ZipmapState {
+pub struct ZipmapState {
     pos: usize,
     pending_value: Option<(usize, usize)>,
     pairs: usize,
     declared: Option<usize>,
-    done: bool,
 }
 
-fn corrupt(base: u64, pos: usize, context: &'static str) -> Error {
-    Error::new(ErrorKind::Corrupt, base + pos as u64, context)
-}
+impl Sealed for ZipmapState {}
 
-impl ZipmapState {
-    pub(crate) fn new(data: &[u8], base: u64) -> Result<ZipmapState> {
-        let n = *data
+impl Walker for ZipmapState {
+    fn open(data: &[u8], base: u64) -> Result<ZipmapState> {
+        let n = *bytes_at(data, base, 0, 1, "zipmap header")?
             .first()
-            .ok_or_else(|| Error::new(ErrorKind::UnexpectedEof, base, "zipmap header"))?;
+            .unwrap_or(&END);
         if data.last() != Some(&END) || data.len() < 2 {
             return Err(corrupt(
                 base,
@@ -70,10 +40,15 @@ impl ZipmapState {
             pending_value: None,
             pairs: 0,
             declared: (n < 254).then_some(n as usize),
-            done: false,
         })
     }
 
+    fn step(&mut self, data: &[u8], base: u64) -> Result<Option<EntryAt>> {
+        self.step_entry(data, base)
+    }
+}
+
+impl ZipmapState {
     fn read_len(&mut self, data: &[u8], base: u64) -> Result<usize> {
         let b = *data
             .get(self.pos)
@@ -94,18 +69,7 @@ impl ZipmapState {
         }
     }
 
-    pub(crate) fn next(&mut self, data: &[u8], base: u64) -> Result<Option<EntryAt>> {
-        if self.done {
-            return Ok(None);
-        }
-        let r = self.step(data, base);
-        if !matches!(r, Ok(Some(_))) {
-            self.done = true;
-        }
-        r
-    }
-
-    fn step(&mut self, data: &[u8], base: u64) -> Result<Option<EntryAt>> {
+    fn step_entry(&mut self, data: &[u8], base: u64) -> Result<Option<EntryAt>> {
         if let Some((s, e)) = self.pending_value.take() {
             return Ok(Some(EntryAt::Bytes(s, e)));
         }
@@ -154,6 +118,7 @@ impl ZipmapState {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::value::RawEntry;
 
     #[test]
     fn pairs_and_free_space() {
