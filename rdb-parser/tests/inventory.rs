@@ -119,7 +119,7 @@ fn report_does_not_depend_on_batch_boundaries() {
     // Prefixes: every key is under exactly one of prefix / other / none.
     let prefixed: u64 = a.prefixes.values().map(|p| p.keys).sum();
     assert_eq!(prefixed + a.prefixes_other.keys + a.prefixes_none.keys, a.keys());
-    assert!(a.prefixes.contains_key(&b"str:"[..].to_vec()));
+    assert!(a.prefixes.contains_key(&b"str:"[..]));
 }
 
 #[test]
