@@ -48,10 +48,15 @@
 //!   ([`value::Elements`], [`value::ZSetEntries`], [`value::HashFields`],
 //!   [`value::Stream::entries`]). Every container checks its framing as it is walked.
 //! - [`DumpPayload`] builds and parses `DUMP`/`RESTORE` payloads.
-//! - Low level: [`reader::Cursor`] and the container readers
+//! - Low level: [`reader::Cursor`], [`write`](mod@write) (RDB lengths and strings) and the container readers
 //!   ([`value::listpack::Listpack`], [`value::ziplist::Ziplist`],
 //!   [`value::intset::Intset`], [`value::zipmap::Zipmap`]); [`crc::crc64`].
 //! - [`export`] writes the JSON Lines export used by `rdbkit export`.
+//! - [`digest`]: an encoding-independent digest of a value ("same content" across
+//!   encodings and RDB versions), used by `diff` and `verify`.
+//! - With the `inventory` feature (rayon): [`inventory`] (the parallel key
+//!   inventory behind `rdbkit baseline`, its memory model, whole-file validation)
+//!   and [`diff`] (snapshot against snapshot, in bounded memory).
 //!
 //! # Limits and safety
 //!
