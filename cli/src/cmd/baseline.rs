@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::time::UNIX_EPOCH;
 
 use anyhow::{Context, Result};
+use rdb_parser::inventory::memory::SizeClasses;
 use rdb_parser::inventory::{
     inventory, FileInput, Inventory, InventoryOptions, PrefixStats, TopKey, FREQ_BUCKETS,
     IDLE_BUCKETS, TTL_BUCKETS,
@@ -47,9 +48,39 @@ pub struct BaselineArgs {
     /// Most distinct prefixes tracked (bounds memory on millions of keys).
     #[arg(long, default_value_t = 10_000)]
     max_prefixes: usize,
+    /// Estimate memory for this Redis version loading the files (e.g. `6.2`, `7.4`);
+    /// default: the version that wrote each file.
+    #[arg(long, value_name = "MAJOR.MINOR", value_parser = parse_version)]
+    target_version: Option<(u32, u32)>,
+    /// Allocator size classes of the loading server: 8 for official builds and managed
+    /// services (bundled jemalloc), 16 for distribution packages linking the system
+    /// jemalloc (Debian/Ubuntu `redis-server`).
+    #[arg(long, value_enum, default_value = "8")]
+    jemalloc_quantum: Quantum,
     /// Do not verify the CRC-64 trailers.
     #[arg(long)]
     no_crc: bool,
+}
+
+/// jemalloc quantum of the loading server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Quantum {
+    /// Bundled jemalloc (official builds, managed services).
+    #[value(name = "8")]
+    Q8,
+    /// System jemalloc of Linux distributions.
+    #[value(name = "16")]
+    Q16,
+}
+
+fn parse_version(s: &str) -> Result<(u32, u32), String> {
+    let mut it = s.split('.');
+    let major = it.next().and_then(|m| m.parse().ok());
+    let minor = it.next().map_or(Some(0), |m| m.parse().ok());
+    match (major, minor) {
+        (Some(major), Some(minor)) => Ok((major, minor)),
+        _ => Err(format!("expected MAJOR.MINOR, got {s:?}")),
+    }
 }
 
 /// Runs the baseline; exit 0 on success, 2 on bad input.
@@ -88,6 +119,11 @@ fn baseline(args: &BaselineArgs, quiet: bool) -> Result<()> {
         max_prefixes: args.max_prefixes,
         parse: ParseOptions {
             verify_checksum: !args.no_crc,
+        },
+        target_version: args.target_version,
+        size_classes: match args.jemalloc_quantum {
+            Quantum::Q8 => SizeClasses::Quantum8,
+            Quantum::Q16 => SizeClasses::Quantum16,
         },
         ..InventoryOptions::default()
     };

@@ -49,6 +49,11 @@ pub struct InventoryOptions {
     pub parse: ParseOptions,
     /// Key records per batch handed to a worker.
     pub batch_keys: usize,
+    /// Model the memory of this Redis version (`major`, `minor`) loading the files,
+    /// instead of the version that wrote each file.
+    pub target_version: Option<(u32, u32)>,
+    /// The loading server's allocator size classes.
+    pub size_classes: memory::SizeClasses,
 }
 
 impl Default for InventoryOptions {
@@ -60,6 +65,8 @@ impl Default for InventoryOptions {
             max_prefixes: 10_000,
             parse: ParseOptions::default(),
             batch_keys: 4096,
+            target_version: None,
+            size_classes: memory::SizeClasses::default(),
         }
     }
 }
@@ -490,8 +497,12 @@ pub fn inventory(
         let rdb = Rdb::with_options(f.data, options.parse)?;
         let aux = AuxInfo::read(&rdb)?;
         let snapshot_time_ms = aux.ctime.map(|s| s.saturating_mul(1000)).or(f.mtime_ms);
+        let model = match options.target_version {
+            Some((major, minor)) => MemoryModel::for_redis(major, minor),
+            None => MemoryModel::for_snapshot(&aux, rdb.header()),
+        };
         contexts.push(FileContext {
-            model: MemoryModel::for_snapshot(&aux, rdb.header()),
+            model: model.with_size_classes(options.size_classes),
             snapshot_time_ms,
         });
         reports.push(FileReport {
