@@ -72,15 +72,15 @@
 
 pub mod aux;
 pub mod crc;
+#[cfg(feature = "inventory")]
+pub mod diff;
 pub mod digest;
 pub mod dump;
 pub mod error;
 pub mod export;
-#[cfg(feature = "inventory")]
-pub mod diff;
+pub mod header;
 #[cfg(feature = "inventory")]
 pub mod inventory;
-pub mod header;
 pub mod lzf;
 pub mod reader;
 pub mod record;

@@ -9,15 +9,26 @@ fn fixtures() -> PathBuf {
     let dir = std::env::var_os("RDBKIT_FIXTURES")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures"));
-    assert!(dir.join("versions").is_dir(), "conformance corpus not found at {} (set RDBKIT_FIXTURES)", dir.display());
+    assert!(
+        dir.join("versions").is_dir(),
+        "conformance corpus not found at {} (set RDBKIT_FIXTURES)",
+        dir.display()
+    );
     dir
 }
 
 fn run(paths: &[PathBuf], options: &InventoryOptions) -> Inventory {
     let data: Vec<Vec<u8>> = paths.iter().map(|p| std::fs::read(p).unwrap()).collect();
     let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
-    let files: Vec<FileInput<'_>> =
-        data.iter().zip(&names).map(|(d, n)| FileInput { name: n, data: d, mtime_ms: None }).collect();
+    let files: Vec<FileInput<'_>> = data
+        .iter()
+        .zip(&names)
+        .map(|(d, n)| FileInput {
+            name: n,
+            data: d,
+            mtime_ms: None,
+        })
+        .collect();
     inventory(&files, options, &|_| {}).unwrap()
 }
 
@@ -28,12 +39,17 @@ fn manifests() -> Vec<(PathBuf, serde_json::Value)> {
         let path = entry.unwrap().path();
         let name = path.file_name().unwrap().to_string_lossy().to_string();
         if let Some(stem) = name.strip_suffix(".manifest.json") {
-            let manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+            let manifest: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
             out.push((dir.join(format!("{stem}.rdb")), manifest));
         }
     }
     out.sort_by(|a, b| a.0.cmp(&b.0));
-    assert!(out.len() >= 20, "expected the whole corpus, found {} manifests", out.len());
+    assert!(
+        out.len() >= 20,
+        "expected the whole corpus, found {} manifests",
+        out.len()
+    );
     out
 }
 
@@ -45,20 +61,40 @@ fn keyspace_counts_equal_every_manifest() {
         let dbs = manifest["dbs"].as_object().unwrap();
         let mut expected: Vec<(u64, u64, u64)> = dbs
             .iter()
-            .map(|(db, v)| (db.parse().unwrap(), v["keys"].as_u64().unwrap(), v["expires"].as_u64().unwrap()))
+            .map(|(db, v)| {
+                (
+                    db.parse().unwrap(),
+                    v["keys"].as_u64().unwrap(),
+                    v["expires"].as_u64().unwrap(),
+                )
+            })
             .collect();
         expected.sort();
-        let got: Vec<(u64, u64, u64)> = inv.keyspace.iter().map(|(db, s)| (*db, s.keys, s.expires)).collect();
+        let got: Vec<(u64, u64, u64)> = inv
+            .keyspace
+            .iter()
+            .map(|(db, s)| (*db, s.keys, s.expires))
+            .collect();
         if got != expected {
-            failures.push(format!("{}: expected {expected:?}, got {got:?}", rdb.display()));
+            failures.push(format!(
+                "{}: expected {expected:?}, got {got:?}",
+                rdb.display()
+            ));
         }
         let key_count = manifest["key_count"].as_u64().unwrap();
         if inv.keys() != key_count {
-            failures.push(format!("{}: key_count {key_count}, got {}", rdb.display(), inv.keys()));
+            failures.push(format!(
+                "{}: key_count {key_count}, got {}",
+                rdb.display(),
+                inv.keys()
+            ));
         }
         // Every fixture's TTLs are far in the future of its ctime.
         if inv.keyspace.values().any(|d| d.expired_at_snapshot != 0) {
-            failures.push(format!("{}: keys reported expired at snapshot", rdb.display()));
+            failures.push(format!(
+                "{}: keys reported expired at snapshot",
+                rdb.display()
+            ));
         }
         // Type counts match the manifest's OBJECT ENCODING totals per logical type.
         let mut by_type = std::collections::BTreeMap::<String, u64>::new();
@@ -71,7 +107,10 @@ fn keyspace_counts_equal_every_manifest() {
             *got_types.entry(t.to_string()).or_default() += s.keys;
         }
         if by_type != got_types {
-            failures.push(format!("{}: types expected {by_type:?}, got {got_types:?}", rdb.display()));
+            failures.push(format!(
+                "{}: types expected {by_type:?}, got {got_types:?}",
+                rdb.display()
+            ));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
@@ -94,7 +133,10 @@ fn shard_files_add_up() {
         let kb = ib.keyspace.get(db).map_or(0, |d| d.keys);
         assert_eq!(s.keys, ka + kb, "db {db}");
     }
-    assert_eq!(both.memory_estimate, ia.memory_estimate + ib.memory_estimate);
+    assert_eq!(
+        both.memory_estimate,
+        ia.memory_estimate + ib.memory_estimate
+    );
     assert_eq!(both.memory_keys, ia.memory_keys + ib.memory_keys);
     assert_eq!(both.files[0].keys, ia.keys());
     assert_eq!(both.files[1].keys, ib.keys());
@@ -105,30 +147,58 @@ fn shard_files_add_up() {
 #[test]
 fn report_does_not_depend_on_batch_boundaries() {
     let dir = fixtures().join("versions");
-    let paths = [dir.join("redis-7.4.1.rdb"), dir.join("valkey-8.0.1.rdb"), dir.join("redis-2.4.18.rdb")];
-    let one = InventoryOptions { batch_keys: 1_000_000, top: 5, ..InventoryOptions::default() };
-    let many = InventoryOptions { batch_keys: 1, top: 5, ..InventoryOptions::default() };
-    let seven = InventoryOptions { batch_keys: 7, top: 5, ..InventoryOptions::default() };
+    let paths = [
+        dir.join("redis-7.4.1.rdb"),
+        dir.join("valkey-8.0.1.rdb"),
+        dir.join("redis-2.4.18.rdb"),
+    ];
+    let one = InventoryOptions {
+        batch_keys: 1_000_000,
+        top: 5,
+        ..InventoryOptions::default()
+    };
+    let many = InventoryOptions {
+        batch_keys: 1,
+        top: 5,
+        ..InventoryOptions::default()
+    };
+    let seven = InventoryOptions {
+        batch_keys: 7,
+        top: 5,
+        ..InventoryOptions::default()
+    };
     let a = run(&paths, &one);
     assert_eq!(a, run(&paths, &many));
     assert_eq!(a, run(&paths, &seven));
     // Top lists are ordered, biggest first, and sized as asked.
     assert_eq!(a.top_by_memory.len(), 5);
-    assert!(a.top_by_memory.windows(2).all(|w| w[0].measure >= w[1].measure));
+    assert!(a
+        .top_by_memory
+        .windows(2)
+        .all(|w| w[0].measure >= w[1].measure));
     assert_eq!(a.top_by_memory[0].key, b"str:1mib");
     // Prefixes: every key is under exactly one of prefix / other / none.
     let prefixed: u64 = a.prefixes.values().map(|p| p.keys).sum();
-    assert_eq!(prefixed + a.prefixes_other.keys + a.prefixes_none.keys, a.keys());
+    assert_eq!(
+        prefixed + a.prefixes_other.keys + a.prefixes_none.keys,
+        a.keys()
+    );
     assert!(a.prefixes.contains_key(&b"str:"[..]));
 }
 
 #[test]
 fn prefix_table_is_bounded() {
     let dir = fixtures().join("versions");
-    let options = InventoryOptions { max_prefixes: 3, ..InventoryOptions::default() };
+    let options = InventoryOptions {
+        max_prefixes: 3,
+        ..InventoryOptions::default()
+    };
     let inv = run(&[dir.join("redis-7.4.1.rdb")], &options);
     assert_eq!(inv.prefixes.len(), 3);
     assert!(inv.prefixes_other.keys > 0);
     let prefixed: u64 = inv.prefixes.values().map(|p| p.keys).sum();
-    assert_eq!(prefixed + inv.prefixes_other.keys + inv.prefixes_none.keys, inv.keys());
+    assert_eq!(
+        prefixed + inv.prefixes_other.keys + inv.prefixes_none.keys,
+        inv.keys()
+    );
 }
