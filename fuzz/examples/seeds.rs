@@ -21,7 +21,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use rdb_parser::reader::{Cursor, RdbStr};
-use rdb_parser::{crc::crc64, DumpPayload, Family, KeyRecord, ParseOptions, Rdb, Record, ValueType};
+use rdb_parser::{
+    crc::crc64, DumpPayload, Family, KeyRecord, ParseOptions, Rdb, Record, ValueType,
+};
 
 const PER_TYPE: usize = 8;
 const MAX_SEED: usize = 64 * 1024;
@@ -73,8 +75,14 @@ fn containers(key: &KeyRecord<'_>) -> Vec<(u8, Vec<u8>)> {
         let n = cur.read_count(1, "nodes").unwrap_or(0);
         for _ in 0..n.min(4) {
             // Quicklist 2 nodes: container 1 = plain string, 2 = packed listpack.
-            let packed = if v2 { cur.read_len("container").ok() == Some(2) } else { true };
-            let Some(b) = cur.read_string("node").ok().and_then(blob) else { break };
+            let packed = if v2 {
+                cur.read_len("container").ok() == Some(2)
+            } else {
+                true
+            };
+            let Some(b) = cur.read_string("node").ok().and_then(blob) else {
+                break;
+            };
             if packed {
                 out.push((if v2 { 0 } else { 1 }, b));
             }
@@ -98,7 +106,12 @@ fn mini_file(data: &[u8], rdb: &Rdb<'_>, key: &KeyRecord<'_>) -> Option<Vec<u8>>
 fn seed_file(out: &mut Out, path: &Path) -> std::io::Result<()> {
     let data = fs::read(path)?;
     out.put("records", &data)?;
-    let Ok(rdb) = Rdb::with_options(&data, ParseOptions { verify_checksum: false }) else {
+    let Ok(rdb) = Rdb::with_options(
+        &data,
+        ParseOptions {
+            verify_checksum: false,
+        },
+    ) else {
         return Ok(());
     };
     let (family_byte, payload_version) = match rdb.header().family {
@@ -145,7 +158,10 @@ fn main() -> ExitCode {
         eprintln!("usage: seeds <corpus-dir> <file.rdb>...");
         return ExitCode::from(2);
     };
-    let mut out = Out { dir: PathBuf::from(dir), written: HashMap::new() };
+    let mut out = Out {
+        dir: PathBuf::from(dir),
+        written: HashMap::new(),
+    };
     let mut files = 0;
     for path in args {
         let path = PathBuf::from(path);

@@ -16,7 +16,10 @@ fn walk<T, E>(it: impl Iterator<Item = Result<T, E>>, limit: usize) {
             return;
         }
         n += 1;
-        assert!(n <= limit, "container yielded more elements than input bytes");
+        assert!(
+            n <= limit,
+            "container yielded more elements than input bytes"
+        );
     }
 }
 

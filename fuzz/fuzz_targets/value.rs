@@ -9,7 +9,11 @@ fuzz_target!(|data: &[u8]| {
     let Some((&selector, raw)) = data.split_first() else {
         return;
     };
-    let family = if selector & 1 == 1 { Family::Valkey } else { Family::Redis };
+    let family = if selector & 1 == 1 {
+        Family::Valkey
+    } else {
+        Family::Redis
+    };
     if let Ok(v) = value::decode(family, raw, 0) {
         let _ = v.validate();
     }

@@ -204,6 +204,7 @@ pub(crate) fn type_code(t: LogicalType) -> u8 {
 }
 
 /// The inverse of [`type_code`].
+#[cfg_attr(not(feature = "inventory"), allow(dead_code))]
 pub(crate) fn type_from_code(code: u8) -> Option<LogicalType> {
     Some(match code {
         1 => LogicalType::String,
