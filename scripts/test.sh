@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 need_apt=()
 [ -x /usr/bin/redis-server ] || need_apt+=(redis-server)
 [ -x /usr/bin/redis-cli ] || need_apt+=(redis-tools)
+command -v openssl >/dev/null || need_apt+=(openssl)      # TLS test certificates
+command -v python3 >/dev/null || need_apt+=(python3)      # benches/gen_snapshot.py (memory model test)
 if [ ${#need_apt[@]} -gt 0 ]; then
     echo "installing ${need_apt[*]} (Debian packages)" >&2
     if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi

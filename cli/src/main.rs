@@ -40,12 +40,18 @@ enum Command {
         /// Do not verify the CRC-64 trailer.
         #[arg(long)]
         no_crc: bool,
+        /// `--format resp`: RDB version written in the payload footers (default: the
+        /// snapshot's); keys whose type that version cannot read are left out.
+        #[arg(long, value_name = "N")]
+        target_rdb_version: Option<u16>,
     },
     /// Offline inventory of snapshots: keys per db, types, memory estimate, TTLs,
     /// biggest keys, key prefixes, AUX facts.
     Baseline(cmd::baseline::BaselineArgs),
     /// Compare the logical content of two snapshots (or two sets of shard files).
     Diff(cmd::diff::DiffArgs),
+    /// Restore snapshots into a live Redis/Valkey server or cluster (pipelined RESTORE).
+    Restore(Box<cmd::restore::RestoreArgs>),
     /// Validate every record, value and checksum (like redis-check-rdb) and summarize.
     Check {
         /// Snapshot files (`-` reads standard input).
@@ -80,7 +86,14 @@ fn main() -> ExitCode {
             files,
             format,
             no_crc,
-        } => match cmd::export::run(&files, format, options(no_crc), cli.quiet) {
+            target_rdb_version,
+        } => match cmd::export::run(
+            &files,
+            format,
+            options(no_crc),
+            target_rdb_version,
+            cli.quiet,
+        ) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
             Err(e) => {
@@ -90,6 +103,7 @@ fn main() -> ExitCode {
         },
         Command::Baseline(args) => cmd::baseline::run(&args, cli.quiet),
         Command::Diff(args) => cmd::diff::run(&args, cli.quiet),
+        Command::Restore(args) => cmd::restore::run(&args, cli.quiet),
         Command::Check { files, no_crc } => {
             match cmd::check::run(&files, options(no_crc), cli.quiet) {
                 Ok(()) => ExitCode::SUCCESS,

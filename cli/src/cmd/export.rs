@@ -1,10 +1,13 @@
-//! `rdbkit export`: every key as JSON Lines.
+//! `rdbkit export`: every key as JSON Lines, or (`--format resp`) as the `RESTORE`
+//! commands a restore would send, for `redis-cli --pipe`.
 
 use std::io::{BufWriter, Write};
 
 use anyhow::{Context, Result};
 use rdb_parser::export::{write_record, ExportError};
 use rdb_parser::{ParseOptions, Rdb};
+
+use rdb_restore::export::{write_resp, RespExportOptions};
 
 use crate::input;
 use crate::progress::Progress;
@@ -14,12 +17,27 @@ use crate::progress::Progress;
 pub enum Format {
     /// One JSON object per key and per function library.
     Jsonl,
+    /// `RESTORE key ttl payload ABSTTL ...` (and `FUNCTION RESTORE`) commands as RESP,
+    /// for `redis-cli --pipe`; already expired keys are left out.
+    Resp,
 }
 
 /// Exports `files` to stdout.
-pub fn run(files: &[String], _format: Format, options: ParseOptions, quiet: bool) -> Result<()> {
+pub fn run(
+    files: &[String],
+    format: Format,
+    options: ParseOptions,
+    target_rdb_version: Option<u16>,
+    quiet: bool,
+) -> Result<()> {
     let stdout = std::io::stdout();
     let mut out = BufWriter::with_capacity(1 << 20, stdout.lock());
+    if format == Format::Resp {
+        return export_resp(files, options, target_rdb_version, quiet, &mut out);
+    }
+    if target_rdb_version.is_some() {
+        anyhow::bail!("--target-rdb-version applies to --format resp only");
+    }
     let mut line = Vec::with_capacity(4096);
     for path in files {
         let data = input::open(path)?;
@@ -35,6 +53,40 @@ pub fn run(files: &[String], _format: Format, options: ParseOptions, quiet: bool
             }
         }
         progress.finish();
+    }
+    out.flush().map_err(ExportError::Io)?;
+    Ok(())
+}
+
+fn export_resp<W: Write>(
+    files: &[String],
+    options: ParseOptions,
+    target_rdb_version: Option<u16>,
+    quiet: bool,
+    out: &mut W,
+) -> Result<()> {
+    let resp_options = RespExportOptions {
+        footer_version: target_rdb_version,
+        ..RespExportOptions::default()
+    };
+    for (i, path) in files.iter().enumerate() {
+        let data = input::open(path)?;
+        let rdb = Rdb::with_options(&data, options).with_context(|| path.clone())?;
+        let summary = write_resp(&rdb, i, &resp_options, out).with_context(|| path.clone())?;
+        if !quiet && (summary.expired > 0 || summary.unsupported > 0) {
+            eprintln!(
+                "rdbkit: {path}: {} keys and {} function libraries written; left out: {} expired, {} unreadable by the footer version",
+                summary.keys, summary.functions, summary.expired, summary.unsupported
+            );
+            for e in &summary.errors {
+                eprintln!(
+                    "rdbkit:   {} {:?}: {}",
+                    e.db.map_or("library".to_string(), |d| format!("db {d}")),
+                    String::from_utf8_lossy(&e.key),
+                    e.error
+                );
+            }
+        }
     }
     out.flush().map_err(ExportError::Io)?;
     Ok(())

@@ -4,3 +4,4 @@ pub mod baseline;
 pub mod check;
 pub mod diff;
 pub mod export;
+pub mod restore;

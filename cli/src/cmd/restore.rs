@@ -1,0 +1,423 @@
+//! `rdbkit restore`: pipelined `RESTORE` of snapshots into a live target, with
+//! `rdb_restore::restore` doing the work. This module maps flags to options and the
+//! report to text (stderr) or JSON (stdout).
+//!
+//! Exit 0 when every key was restored, skipped or expired; 1 when any key (or
+//! function library) failed; 2 on bad input, bad usage or a connection failure.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use rdb_parser::{ParseOptions, Rdb};
+use rdb_restore::glob::Glob;
+use rdb_restore::plan::{parse_db_map, parse_type};
+use rdb_restore::{
+    ClusterMode, ConflictPolicy, Progress, RestoreOptions, RestoreReport, Secret, SourceFile,
+    Target, TargetConfig,
+};
+use serde_json::{json, Value};
+
+use crate::input;
+use crate::units;
+
+/// `--on-conflict` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OnConflict {
+    /// An existing key fails with the server's BUSYKEY error (exit 1).
+    Fail,
+    /// An existing key is kept and counted as skipped (`exists`).
+    Skip,
+    /// The snapshot's value replaces the existing key (`RESTORE ... REPLACE`).
+    Replace,
+}
+
+/// Summary format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// A few lines on stderr.
+    Text,
+    /// One JSON object on stdout.
+    Json,
+}
+
+/// Arguments of `rdbkit restore`.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Password: from the URL, else --password-file, else REDISCLI_AUTH. \
+                  Exit 0 all keys restored/skipped/expired, 1 some key failed, 2 error."
+)]
+pub struct RestoreArgs {
+    /// Snapshot files (several files, e.g. one per shard, form one dataset).
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<String>,
+    /// Target URL: redis://[user:password@]host:port, rediss:// for TLS.
+    #[arg(long, value_name = "URL")]
+    target: String,
+    /// Read the password from this file (first line); replaces the URL's.
+    #[arg(long, value_name = "FILE")]
+    password_file: Option<PathBuf>,
+    /// PEM CA certificate(s) to verify the server with (default: system roots).
+    #[arg(long, value_name = "FILE")]
+    tls_ca_cert: Option<PathBuf>,
+    /// PEM client certificate for mutual TLS.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM client private key for mutual TLS.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Do not verify the server's certificate (dangerous).
+    #[arg(long)]
+    tls_insecure: bool,
+    /// Restore only this source database (repeatable).
+    #[arg(long = "db", value_name = "N")]
+    dbs: Vec<u64>,
+    /// Restore source database SRC into target database DST (repeatable).
+    #[arg(long = "db-map", value_name = "SRC:DST", value_parser = db_map_arg)]
+    db_map: Vec<(u64, u64)>,
+    /// Restore only keys matching this Redis glob pattern (repeatable: any matches).
+    #[arg(long = "key-pattern", value_name = "GLOB")]
+    key_patterns: Vec<String>,
+    /// Restore only keys of this type: string, list, set, zset, hash, stream, module
+    /// (repeatable).
+    #[arg(long = "type", value_name = "T", value_parser = type_arg)]
+    types: Vec<rdb_parser::LogicalType>,
+    /// What to do with keys that already exist on the target.
+    #[arg(long, value_enum, default_value = "fail")]
+    on_conflict: OnConflict,
+    /// Do not restore function libraries.
+    #[arg(long)]
+    no_functions: bool,
+    /// Route by hash slot even if the target does not report cluster mode.
+    #[arg(long)]
+    cluster: bool,
+    /// Connections per target node.
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    connections: usize,
+    /// Batches in flight per connection.
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    pipeline_depth: usize,
+    /// Commands per batch at most.
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    batch_keys: usize,
+    /// Bytes per batch at most (e.g. 8MiB); a larger value goes alone.
+    #[arg(long, value_name = "SIZE", default_value = "8MiB", value_parser = size_arg)]
+    batch_bytes: u64,
+    /// Commands per second at most (all connections together).
+    #[arg(long, value_name = "N")]
+    max_ops: Option<u64>,
+    /// Bytes per second at most (e.g. 50MiB).
+    #[arg(long, value_name = "SIZE", value_parser = size_arg)]
+    max_bytes: Option<u64>,
+    /// Record progress here; rerunning with the same file resumes.
+    #[arg(long, value_name = "FILE")]
+    checkpoint: Option<PathBuf>,
+    /// Summary format.
+    #[arg(long, value_enum, default_value = "text")]
+    format: Format,
+    /// Failures listed with their error in the summary.
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    max_errors: usize,
+    /// Do not verify the snapshots' CRC-64 trailers.
+    #[arg(long)]
+    no_crc: bool,
+}
+
+fn db_map_arg(s: &str) -> Result<(u64, u64), String> {
+    parse_db_map(s).ok_or_else(|| format!("expected SRC:DST (two database numbers), got {s:?}"))
+}
+
+fn type_arg(s: &str) -> Result<rdb_parser::LogicalType, String> {
+    parse_type(s).ok_or_else(|| {
+        format!("unknown type {s:?}: expected string, list, set, zset, hash, stream or module")
+    })
+}
+
+/// `123`, `4k`/`4KiB`, `8M`/`8MiB`, `1G`/`1GiB` (binary units).
+pub fn size_arg(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num.parse().map_err(|_| format!("bad size {s:?}"))?;
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        _ => return Err(format!("bad size unit in {s:?}")),
+    };
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("size too large: {s:?}"))
+}
+
+fn read_file(path: &PathBuf, what: &str) -> Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("reading {what} {}", path.display()))
+}
+
+/// Runs `rdbkit restore`.
+pub fn run(args: &RestoreArgs, quiet: bool) -> ExitCode {
+    match restore(args, quiet) {
+        Ok(report) => ExitCode::from(if report.has_failures() { 1 } else { 0 }),
+        Err(e) => {
+            eprintln!("rdbkit: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn restore(args: &RestoreArgs, quiet: bool) -> Result<RestoreReport> {
+    let password = match &args.password_file {
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("reading password file {}", p.display()))?;
+            Some(Secret::new(text.lines().next().unwrap_or("").to_string()))
+        }
+        None => None,
+    };
+    let config = TargetConfig {
+        url: args.target.clone(),
+        password,
+        default_password: std::env::var("REDISCLI_AUTH").ok().map(Secret::new),
+        tls_ca_cert: args
+            .tls_ca_cert
+            .as_ref()
+            .map(|p| read_file(p, "CA certificate"))
+            .transpose()?,
+        tls_client_cert: args
+            .tls_cert
+            .as_ref()
+            .map(|p| read_file(p, "client certificate"))
+            .transpose()?,
+        tls_client_key: args
+            .tls_key
+            .as_ref()
+            .map(|p| read_file(p, "client key"))
+            .transpose()?,
+        tls_insecure: args.tls_insecure,
+        ..TargetConfig::default()
+    };
+    let target = Target::new(&config)?;
+    if args.connections == 0 || args.pipeline_depth == 0 || args.batch_keys == 0 {
+        bail!("--connections, --pipeline-depth and --batch-keys must be at least 1");
+    }
+    let mut options = RestoreOptions {
+        functions: !args.no_functions,
+        connections: args.connections,
+        pipeline_depth: args.pipeline_depth,
+        batch_keys: args.batch_keys,
+        batch_bytes: usize::try_from(args.batch_bytes).unwrap_or(usize::MAX),
+        max_ops: args.max_ops,
+        max_bytes: args.max_bytes,
+        checkpoint: args.checkpoint.clone(),
+        max_errors: args.max_errors,
+        cluster: if args.cluster {
+            ClusterMode::Always
+        } else {
+            ClusterMode::Auto
+        },
+        ..RestoreOptions::default()
+    };
+    options.plan.dbs = args.dbs.iter().copied().collect();
+    options.plan.db_map = args.db_map.iter().copied().collect();
+    options.plan.key_patterns = args
+        .key_patterns
+        .iter()
+        .map(|p| Glob::new(p.as_bytes()))
+        .collect();
+    options.plan.types = args.types.clone();
+    options.plan.on_conflict = match args.on_conflict {
+        OnConflict::Fail => ConflictPolicy::Fail,
+        OnConflict::Skip => ConflictPolicy::Skip,
+        OnConflict::Replace => ConflictPolicy::Replace,
+    };
+    let parse_options = ParseOptions {
+        verify_checksum: !args.no_crc,
+    };
+    let inputs = args
+        .files
+        .iter()
+        .map(|p| input::open(p))
+        .collect::<Result<Vec<_>>>()?;
+    let files = args
+        .files
+        .iter()
+        .zip(&inputs)
+        .map(|(name, data)| {
+            Rdb::with_options(data, parse_options)
+                .map(|rdb| SourceFile { name, rdb })
+                .with_context(|| name.clone())
+        })
+        .collect::<Result<Vec<_>>>()?;
+
+    let progress = Progress::default();
+    let done = AtomicBool::new(false);
+    let draw = !quiet && std::io::stderr().is_terminal();
+    let report = std::thread::scope(|s| {
+        if draw {
+            s.spawn(|| draw_progress(&progress, &done));
+        }
+        let r = rdb_restore::restore(&target, &files, &options, &progress);
+        done.store(true, Ordering::Relaxed);
+        r
+    })?;
+    match args.format {
+        Format::Json => {
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "{}", to_json(&report, &args.files))?;
+            out.flush()?;
+        }
+        Format::Text => {
+            if !quiet || report.has_failures() {
+                eprint!("{}", to_text(&report, &args.files));
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// A progress line: keys, MiB, rate, ETA (by input bytes).
+fn draw_progress(p: &Progress, done: &AtomicBool) {
+    let started = Instant::now();
+    while !done.load(Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_millis(200));
+        let (keys, bytes, failed, pos, total) = p.snapshot();
+        let secs = started.elapsed().as_secs_f64().max(1e-3);
+        let rate = keys as f64 / secs;
+        let eta = if pos > 0 && total > pos {
+            format!("{:.0} s", secs * (total - pos) as f64 / pos as f64)
+        } else {
+            "-".into()
+        };
+        let _ = write!(
+            std::io::stderr().lock(),
+            "\rrestoring: {keys} keys ({failed} failed), {:.1} MiB, {rate:.0} keys/s, {} of input, ETA {eta}\x1b[K",
+            bytes as f64 / (1024.0 * 1024.0),
+            units::percent(pos, total),
+        );
+    }
+    let _ = write!(std::io::stderr().lock(), "\r\x1b[K");
+}
+
+fn bytes_json(b: &[u8]) -> Value {
+    match std::str::from_utf8(b) {
+        Ok(s) => Value::String(s.to_string()),
+        Err(_) => json!({ "hex": b.iter().map(|x| format!("{x:02x}")).collect::<String>() }),
+    }
+}
+
+/// The JSON summary:
+/// `{"restored", "skipped", "failed", "expired", "bytes", "seconds", "errors": [{"file",
+/// "db", "key", "error"}], "skipped_by": {reason: n}, "functions": {"restored",
+/// "skipped", "failed"}, "resumed", "redirected", "target": {"version", "rdb_version", "cluster"}}`.
+/// Keys are JSON strings when valid UTF-8, else `{"hex": ...}`; `db` is `null` for
+/// a function library (its name is the `key`).
+fn to_json(r: &RestoreReport, files: &[String]) -> Value {
+    let skipped_by: serde_json::Map<String, Value> = r
+        .skipped_by
+        .iter()
+        .map(|(reason, n)| (reason.name().to_string(), json!(n)))
+        .collect();
+    let errors: Vec<Value> = r
+        .errors
+        .iter()
+        .map(|e| {
+            json!({
+                "file": files.get(e.file),
+                "db": e.db,
+                "key": bytes_json(&e.key),
+                "function": e.db.is_none(),
+                "error": e.error,
+            })
+        })
+        .collect();
+    json!({
+        "restored": r.restored,
+        "skipped": r.skipped,
+        "failed": r.failed,
+        "expired": r.expired,
+        "bytes": r.bytes,
+        "seconds": (r.seconds * 1000.0).round() / 1000.0,
+        "errors": errors,
+        "skipped_by": skipped_by,
+        "functions": {
+            "restored": r.functions.restored,
+            "skipped": r.functions.skipped,
+            "failed": r.functions.failed,
+        },
+        "resumed": r.resumed,
+        "redirected": r.redirected,
+        "target": r.target.as_ref().map(|t| json!({
+            "version": t.version,
+            "rdb_version": t.rdb_version,
+            "rdb_version_source": t.rdb_version_source,
+            "cluster": t.cluster,
+        })),
+    })
+}
+
+fn to_text(r: &RestoreReport, files: &[String]) -> String {
+    let mut s = String::new();
+    let skips: Vec<String> = r
+        .skipped_by
+        .iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(reason, n)| format!("{reason} {n}"))
+        .collect();
+    s.push_str(&format!(
+        "restored {} keys ({}) in {:.2} s; skipped {}{}; expired {}; failed {}\n",
+        r.restored,
+        units::bytes(r.bytes),
+        r.seconds,
+        r.skipped,
+        if skips.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", skips.join(", "))
+        },
+        r.expired,
+        r.failed,
+    ));
+    let f = &r.functions;
+    if f.restored + f.skipped + f.failed > 0 {
+        s.push_str(&format!(
+            "function libraries: restored {}, skipped {}, failed {}\n",
+            f.restored, f.skipped, f.failed
+        ));
+    }
+    for e in &r.errors {
+        let file = files.get(e.file).map(String::as_str).unwrap_or("?");
+        let key = String::from_utf8_lossy(&e.key);
+        match e.db {
+            Some(db) => s.push_str(&format!(
+                "  failed: {file}: db {db} key {key:?}: {}\n",
+                e.error
+            )),
+            None => s.push_str(&format!(
+                "  failed: {file}: function library {key:?}: {}\n",
+                e.error
+            )),
+        }
+    }
+    let shown = r.errors.len() as u64;
+    let total = r.failed + r.functions.failed;
+    if total > shown {
+        s.push_str(&format!("  ... and {} more failures\n", total - shown));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    #[test]
+    fn sizes() {
+        assert_eq!(super::size_arg("8MiB"), Ok(8 << 20));
+        assert_eq!(super::size_arg("512"), Ok(512));
+        assert_eq!(super::size_arg("4k"), Ok(4096));
+        assert!(super::size_arg("x").is_err());
+    }
+}

@@ -1,0 +1,379 @@
+//! The **plan** stage: what happens to each key, as a pure function of the record,
+//! the options and the target's capabilities (no I/O, unit-tested without a server).
+//!
+//! Filters (db, key pattern, type), database mapping, the already-expired skip, the
+//! conflict policy, and the payload's footer version: the slice encoder sends the raw
+//! value bytes with the *target's* RDB version in the footer, which every Redis since
+//! 3.2.1 accepts for payloads of its own version or older. When the source is newer,
+//! the footer is re-stamped: the value bytes are still valid for the target as long
+//! as the target knows the type byte (`RESTORE` dispatches on the type byte, never on
+//! the footer). Types the target cannot read are rejected with the reason; re-encoding
+//! them for older targets is a later issue (issue 5).
+//!
+//! Redis 8.6 key metadata (`KEY_META`, [`KeyRecord::key_meta`]) is not sent: the
+//! payload starts at the type byte, which every target reads.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use rdb_parser::{Family, KeyRecord, LogicalType};
+
+use crate::glob::Glob;
+use crate::resp::{RestoreFlags, Ttl};
+
+/// What to do when a key already exists on the target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ConflictPolicy {
+    /// Plain `RESTORE`; `BUSYKEY` counts the key as failed (the default).
+    #[default]
+    Fail,
+    /// Plain `RESTORE`; `BUSYKEY` counts the key as skipped (`exists`), the target's
+    /// value is kept.
+    Skip,
+    /// `RESTORE ... REPLACE`: the snapshot's value wins.
+    Replace,
+}
+
+/// Why a key (or function library) was not sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum SkipReason {
+    /// Its database is not among `--db`.
+    Db,
+    /// Its name matches no `--key-pattern`.
+    Pattern,
+    /// Its type is not among `--type`.
+    Type,
+    /// It exists on the target and the policy is [`ConflictPolicy::Skip`].
+    Exists,
+    /// It lies before the checkpoint of a resumed run (restored by an earlier run).
+    Checkpoint,
+    /// Function libraries with `--no-functions`.
+    NoFunctions,
+}
+
+impl SkipReason {
+    /// Every reason, in report order.
+    pub const ALL: [SkipReason; 6] = [
+        SkipReason::Db,
+        SkipReason::Pattern,
+        SkipReason::Type,
+        SkipReason::Exists,
+        SkipReason::Checkpoint,
+        SkipReason::NoFunctions,
+    ];
+
+    /// Stable short name (used as a JSON key).
+    pub fn name(self) -> &'static str {
+        match self {
+            SkipReason::Db => "db",
+            SkipReason::Pattern => "pattern",
+            SkipReason::Type => "type",
+            SkipReason::Exists => "exists",
+            SkipReason::Checkpoint => "checkpoint",
+            SkipReason::NoFunctions => "no_functions",
+        }
+    }
+}
+
+impl fmt::Display for SkipReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The logical types `--type` accepts, by name.
+pub fn parse_type(name: &str) -> Option<LogicalType> {
+    [
+        LogicalType::String,
+        LogicalType::List,
+        LogicalType::Set,
+        LogicalType::ZSet,
+        LogicalType::Hash,
+        LogicalType::Stream,
+        LogicalType::Module,
+    ]
+    .into_iter()
+    .find(|t| t.name().eq_ignore_ascii_case(name))
+}
+
+/// Parses `SRC:DST` (`--db-map`).
+pub fn parse_db_map(s: &str) -> Option<(u64, u64)> {
+    let (a, b) = s.split_once(':')?;
+    Some((a.trim().parse().ok()?, b.trim().parse().ok()?))
+}
+
+/// Which keys go where, and how.
+#[derive(Debug, Clone, Default)]
+pub struct PlanOptions {
+    /// Source databases to restore (empty: all).
+    pub dbs: BTreeSet<u64>,
+    /// Source database → target database (unmapped databases keep their number).
+    pub db_map: BTreeMap<u64, u64>,
+    /// Key patterns; a key is restored when it matches any (empty: all keys).
+    pub key_patterns: Vec<Glob>,
+    /// Logical types to restore (empty: all).
+    pub types: Vec<LogicalType>,
+    /// Conflict policy.
+    pub on_conflict: ConflictPolicy,
+}
+
+impl PlanOptions {
+    /// The target database of source database `db`.
+    pub fn map_db(&self, db: u64) -> u64 {
+        self.db_map.get(&db).copied().unwrap_or(db)
+    }
+
+    /// Whether keys of source database `db` are selected by `--db`.
+    pub fn db_selected(&self, db: u64) -> bool {
+        self.dbs.is_empty() || self.dbs.contains(&db)
+    }
+}
+
+/// What the plan needs to know about the target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TargetProfile {
+    /// The RDB version the target writes and reads (the `DUMP` footer).
+    pub rdb_version: u16,
+    /// Redis or Valkey (type bytes 22+ differ).
+    pub family: Family,
+}
+
+impl TargetProfile {
+    /// `ABSTTL`, `IDLETIME` and `FREQ` exist (Redis 5.0+, RDB 9+).
+    pub fn has_restore_options(&self) -> bool {
+        self.rdb_version >= 9
+    }
+
+    /// `FUNCTION RESTORE` exists (Redis 7.0+, RDB 10+).
+    pub fn has_functions(&self) -> bool {
+        self.rdb_version >= 10
+    }
+}
+
+/// The decision for one key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyPlan {
+    /// Send `RESTORE`.
+    Restore {
+        /// Target database.
+        db: u64,
+        /// Expiry argument.
+        ttl: Ttl,
+        /// Footer version of the payload.
+        footer: u16,
+        /// `REPLACE`, `IDLETIME`, `FREQ`.
+        flags: RestoreFlags,
+    },
+    /// Not sent.
+    Skip(SkipReason),
+    /// Already expired at restore time: not sent.
+    Expired,
+    /// Cannot be restored into this target (the reason is the report's error text).
+    Reject(String),
+}
+
+/// Decides what happens to `key`. `now_ms` is the restore time (Unix ms);
+/// `force_replace` is set for keys a previous, interrupted run may have written
+/// (the checkpoint overlap).
+pub fn plan_key(
+    key: &KeyRecord<'_>,
+    options: &PlanOptions,
+    target: &TargetProfile,
+    now_ms: i64,
+    force_replace: bool,
+) -> KeyPlan {
+    if !options.db_selected(key.db) {
+        return KeyPlan::Skip(SkipReason::Db);
+    }
+    if !options.types.is_empty() && !options.types.contains(&key.value_type.logical()) {
+        return KeyPlan::Skip(SkipReason::Type);
+    }
+    if !options.key_patterns.is_empty() && !options.key_patterns.iter().any(|g| g.matches(&key.key))
+    {
+        return KeyPlan::Skip(SkipReason::Pattern);
+    }
+    if let Some(at) = key.expire_at_ms {
+        if at <= now_ms {
+            return KeyPlan::Expired;
+        }
+    }
+    let ty = key.value_type;
+    let source_family = key.family();
+    if source_family != target.family && ty.byte() >= 22 {
+        return KeyPlan::Reject(
+            match source_family {
+                Family::Redis => {
+                    "a Redis 7.4+ hash with field TTLs cannot be read by a Valkey target"
+                }
+                _ => "a Valkey 9 hash with field TTLs cannot be read by a Redis target",
+            }
+            .to_string(),
+        );
+    }
+    if ty.min_rdb_version() > u32::from(target.rdb_version) {
+        return KeyPlan::Reject(reject_text(ty.min_rdb_version(), target.rdb_version));
+    }
+    let ttl = match key.expire_at_ms {
+        None => Ttl::None,
+        Some(at) if target.has_restore_options() => Ttl::Absolute(at),
+        Some(at) => Ttl::Relative(at.saturating_sub(now_ms).max(1)),
+    };
+    let mut flags = RestoreFlags {
+        replace: force_replace || options.on_conflict == ConflictPolicy::Replace,
+        idle_s: None,
+        freq: None,
+    };
+    if target.has_restore_options() {
+        // Never both: a file carries IDLE or FREQ depending on the source's policy.
+        if let Some(f) = key.freq {
+            flags.freq = Some(f);
+        } else {
+            flags.idle_s = key.idle_s;
+        }
+    }
+    KeyPlan::Restore {
+        db: options.map_db(key.db),
+        ttl,
+        footer: target.rdb_version,
+        flags,
+    }
+}
+
+/// The rejection text for a type needing RDB `needs` on a target reading `reads`.
+fn reject_text(needs: u32, reads: u16) -> String {
+    format!("needs RDB {needs}, the target reads {reads}; re-encoding for older targets is issue 5")
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use rdb_parser::{Rdb, Record};
+
+    fn rdb_with(version: u32, body: &[u8]) -> Vec<u8> {
+        let mut f = format!("REDIS{version:04}").into_bytes();
+        f.extend_from_slice(body);
+        f.push(0xff);
+        let crc = rdb_parser::crc::crc64(0, &f);
+        f.extend_from_slice(&crc.to_le_bytes());
+        f
+    }
+
+    fn first_key(data: &[u8]) -> KeyRecord<'_> {
+        let rdb = Rdb::parse(data).expect("test input");
+        rdb.records()
+            .filter_map(|r| match r {
+                Ok(Record::Key(k)) => Some(k),
+                _ => None,
+            })
+            .next()
+            .expect("a key")
+    }
+
+    const T7: TargetProfile = TargetProfile {
+        rdb_version: 10,
+        family: Family::Redis,
+    };
+
+    #[test]
+    fn filters_expiry_and_flags() {
+        // db 3, expiry at 2000 ms, FREQ 7, SET k v.
+        let mut body = vec![0xfe, 3, 0xfc];
+        body.extend_from_slice(&2000i64.to_le_bytes());
+        body.extend_from_slice(&[0xf9, 7, 0x00, 1, b'k', 1, b'v']);
+        let data = rdb_with(10, &body);
+        let k = first_key(&data);
+        let mut o = PlanOptions::default();
+        assert_eq!(plan_key(&k, &o, &T7, 3000, false), KeyPlan::Expired);
+        assert_eq!(
+            plan_key(&k, &o, &T7, 1000, false),
+            KeyPlan::Restore {
+                db: 3,
+                ttl: Ttl::Absolute(2000),
+                footer: 10,
+                flags: RestoreFlags {
+                    replace: false,
+                    idle_s: None,
+                    freq: Some(7)
+                }
+            }
+        );
+        o.db_map.insert(3, 0);
+        o.on_conflict = ConflictPolicy::Replace;
+        match plan_key(&k, &o, &T7, 1000, false) {
+            KeyPlan::Restore { db, flags, .. } => assert_eq!((db, flags.replace), (0, true)),
+            other => panic!("{other:?}"),
+        }
+        o.dbs.insert(0);
+        assert_eq!(
+            plan_key(&k, &o, &T7, 0, false),
+            KeyPlan::Skip(SkipReason::Db)
+        );
+        o.dbs.insert(3);
+        o.key_patterns.push(Glob::new(b"x*"));
+        assert_eq!(
+            plan_key(&k, &o, &T7, 0, false),
+            KeyPlan::Skip(SkipReason::Pattern)
+        );
+        o.key_patterns.push(Glob::new(b"?"));
+        o.types.push(LogicalType::Hash);
+        assert_eq!(
+            plan_key(&k, &o, &T7, 0, false),
+            KeyPlan::Skip(SkipReason::Type)
+        );
+        o.types.push(LogicalType::String);
+        assert!(matches!(
+            plan_key(&k, &o, &T7, 0, false),
+            KeyPlan::Restore { .. }
+        ));
+        // A pre-5.0 target: relative TTL, no FREQ.
+        let old = TargetProfile {
+            rdb_version: 8,
+            family: Family::Redis,
+        };
+        match plan_key(&k, &o, &old, 1500, false) {
+            KeyPlan::Restore { ttl, flags, .. } => {
+                assert_eq!(ttl, Ttl::Relative(500));
+                assert_eq!(flags.freq, None);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn newer_types_are_rejected_known_ones_restamped() {
+        // SET_LISTPACK (20, RDB 11) into a 7.0 target (RDB 10).
+        let lp = [0x0b, 0, 0, 0, 1, 0, 0x81, b'a', 2, 0xff];
+        let mut body = vec![20, 1, b's', lp.len() as u8];
+        body.extend_from_slice(&lp);
+        let data = rdb_with(11, &body);
+        let k = first_key(&data);
+        match plan_key(&k, &PlanOptions::default(), &T7, 0, false) {
+            KeyPlan::Reject(why) => assert_eq!(
+                why,
+                "needs RDB 11, the target reads 10; re-encoding for older targets is issue 5"
+            ),
+            other => panic!("{other:?}"),
+        }
+        // A plain string from the same RDB 11 file is re-stamped to 10.
+        let data = rdb_with(11, &[0, 1, b'k', 1, b'v']);
+        let k = first_key(&data);
+        assert!(matches!(
+            plan_key(&k, &PlanOptions::default(), &T7, 0, true),
+            KeyPlan::Restore {
+                footer: 10,
+                flags: RestoreFlags { replace: true, .. },
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn parsing_helpers() {
+        assert_eq!(parse_db_map("1:0"), Some((1, 0)));
+        assert_eq!(parse_db_map("1-0"), None);
+        assert_eq!(parse_type("ZSET"), Some(LogicalType::ZSet));
+        assert_eq!(parse_type("bogus"), None);
+    }
+}

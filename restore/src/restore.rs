@@ -1,0 +1,1091 @@
+//! The restore pipeline: `records → plan → payload → route → send/ack → account`.
+//!
+//! The framer (the caller's thread) walks the snapshots, plans each key
+//! ([`plan_key`]), writes its `RESTORE` command into the current batch of its
+//! node, and hands full batches (bounded by key count and bytes; a value larger
+//! than the byte bound goes alone) to the node's workers through a bounded channel:
+//! a slow target slows the framer down instead of filling memory. Each worker owns
+//! one connection, keeps up to `pipeline_depth` batches in flight, reads the replies
+//! in order and accounts every key. Function libraries are sent by the framer itself
+//! (to every master of a cluster), before the keys that follow them.
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{bounded, Receiver, Sender, TryRecvError};
+use rdb_parser::{FunctionLibrary, Rdb, Record};
+use redis::{Connection, ConnectionLike, Value};
+
+use crate::checkpoint::{self, CheckpointState, Position, SENT_STEP};
+use crate::cluster::{self, NodeAddr, SlotMap};
+use crate::error::{Error, Result};
+use crate::plan::{plan_key, ConflictPolicy, KeyPlan, PlanOptions, SkipReason, TargetProfile};
+use crate::report::{KeyFailure, Progress, RestoreReport};
+use crate::resp;
+use crate::target::Target;
+use crate::throttle::Throttle;
+
+/// Whether to treat the target as a cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ClusterMode {
+    /// A cluster when `INFO cluster` says `cluster_enabled:1`.
+    #[default]
+    Auto,
+    /// Always route by hash slot (a proxy refusing `CLUSTER SLOTS` is still used as
+    /// a single node).
+    Always,
+}
+
+/// Options of a restore run. `Default` gives the documented defaults.
+#[derive(Debug, Clone)]
+pub struct RestoreOptions {
+    /// Filters, database mapping and conflict policy.
+    pub plan: PlanOptions,
+    /// Restore function libraries (`FUNCTION RESTORE`).
+    pub functions: bool,
+    /// Connections per node (default 4).
+    pub connections: usize,
+    /// Batches in flight per connection (default 2).
+    pub pipeline_depth: usize,
+    /// Commands per batch at most (default 1000).
+    pub batch_keys: usize,
+    /// Bytes per batch at most (default 8 MiB); a larger single command goes alone.
+    pub batch_bytes: usize,
+    /// Commands per second at most, all connections together.
+    pub max_ops: Option<u64>,
+    /// Bytes per second at most, all connections together.
+    pub max_bytes: Option<u64>,
+    /// Checkpoint file (see [`crate::checkpoint`]).
+    pub checkpoint: Option<PathBuf>,
+    /// How many failures to keep with their error text (default 100).
+    pub max_errors: usize,
+    /// The restore time in Unix ms for the expired-key check (default: the clock).
+    pub now_ms: Option<i64>,
+    /// Cluster detection.
+    pub cluster: ClusterMode,
+}
+
+impl Default for RestoreOptions {
+    fn default() -> Self {
+        RestoreOptions {
+            plan: PlanOptions::default(),
+            functions: true,
+            connections: 4,
+            pipeline_depth: 2,
+            batch_keys: 1000,
+            batch_bytes: 8 << 20,
+            max_ops: None,
+            max_bytes: None,
+            checkpoint: None,
+            max_errors: 100,
+            now_ms: None,
+            cluster: ClusterMode::Auto,
+        }
+    }
+}
+
+/// One input snapshot.
+#[derive(Debug, Clone, Copy)]
+pub struct SourceFile<'a> {
+    /// How to name it in messages.
+    pub name: &'a str,
+    /// The parsed header (records are read during the run).
+    pub rdb: Rdb<'a>,
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// A library's name from its `#!lua name=...` line (for messages).
+pub fn library_name(f: &FunctionLibrary<'_>) -> Vec<u8> {
+    let Ok(code) = f.code.to_bytes() else {
+        return b"?".to_vec();
+    };
+    let first = code.split(|&b| b == b'\n').next().unwrap_or(b"");
+    let text = String::from_utf8_lossy(first);
+    text.split_whitespace()
+        .find_map(|w| w.strip_prefix("name="))
+        .map(|n| n.as_bytes().to_vec())
+        .unwrap_or_else(|| b"?".to_vec())
+}
+
+struct Item<'a> {
+    db: u64,
+    key: Cow<'a, [u8]>,
+    bytes: u64,
+    start: usize,
+    end: usize,
+}
+
+struct Batch<'a> {
+    seq: u64,
+    file: usize,
+    db: u64,
+    buf: Vec<u8>,
+    items: Vec<Item<'a>>,
+    /// Where the batch's first record starts.
+    first: Position,
+    /// Everything before this is in this batch or in batches dispatched earlier
+    /// (or needs no sending): the checkpoint may move here once this batch and
+    /// all earlier ones are answered.
+    end: Position,
+    /// Everything in this batch starts before this position (the `sent` bound of
+    /// the checkpoint must be beyond it before the batch goes out).
+    cut: Position,
+}
+
+enum Outcome {
+    /// Resent after a redirection; the inner outcome counts.
+    Redirected(Box<Outcome>),
+    Restored,
+    Exists(String),
+    Failed(String),
+}
+
+struct Acc {
+    report: RestoreReport,
+    next_seq: u64,
+    done: BTreeMap<u64, Position>,
+    checkpoint: Option<(PathBuf, CheckpointState)>,
+    last_write: Instant,
+}
+
+struct Shared<'p> {
+    acc: Mutex<Acc>,
+    abort: AtomicBool,
+    fatal: Mutex<Option<Error>>,
+    moved: AtomicBool,
+    progress: &'p Progress,
+    policy: ConflictPolicy,
+    max_errors: usize,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Shared<'_> {
+    fn fail(&self, e: Error) {
+        let mut f = lock(&self.fatal);
+        if f.is_none() {
+            *f = Some(e);
+        }
+        self.abort.store(true, Ordering::SeqCst);
+    }
+
+    fn aborted(&self) -> bool {
+        self.abort.load(Ordering::Relaxed)
+    }
+
+    fn complete(&self, batch: &Batch<'_>, outcomes: Vec<Outcome>) {
+        let mut acc = lock(&self.acc);
+        let mut bytes = 0;
+        let mut failed = 0;
+        for (item, outcome) in batch.items.iter().zip(outcomes) {
+            let outcome = match outcome {
+                Outcome::Redirected(inner) => {
+                    acc.report.redirected += 1;
+                    *inner
+                }
+                o => o,
+            };
+            match outcome {
+                Outcome::Restored => {
+                    acc.report.restored += 1;
+                    acc.report.bytes += item.bytes;
+                    bytes += item.bytes;
+                }
+                Outcome::Exists(_) if self.policy == ConflictPolicy::Skip => {
+                    acc.report.add_skip(SkipReason::Exists, 1);
+                }
+                Outcome::Redirected(_) => {}
+                Outcome::Exists(error) | Outcome::Failed(error) => {
+                    acc.report.failed += 1;
+                    failed += 1;
+                    if acc.report.errors.len() < self.max_errors {
+                        acc.report.errors.push(KeyFailure {
+                            file: batch.file,
+                            db: Some(item.db),
+                            key: item.key.to_vec(),
+                            error,
+                        });
+                    }
+                }
+            }
+        }
+        self.progress
+            .keys
+            .fetch_add(batch.items.len() as u64, Ordering::Relaxed);
+        self.progress.bytes.fetch_add(bytes, Ordering::Relaxed);
+        self.progress.failed.fetch_add(failed, Ordering::Relaxed);
+        acc.done.insert(batch.seq, batch.end);
+        let mut advanced = None;
+        loop {
+            let next = acc.next_seq;
+            match acc.done.remove(&next) {
+                Some(p) => {
+                    advanced = Some(p);
+                    acc.next_seq += 1;
+                }
+                None => break,
+            }
+        }
+        if let Some(p) = advanced {
+            let due = acc.last_write.elapsed() >= Duration::from_millis(100);
+            if let Some((path, state)) = acc.checkpoint.as_mut() {
+                state.acked = state.acked.max(p);
+                if due {
+                    let r = checkpoint::store(path, state);
+                    acc.last_write = Instant::now();
+                    drop(acc);
+                    if let Err(e) = r {
+                        self.fail(e);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A reply, classified.
+enum Reply {
+    Ok,
+    Error { code: String, text: String },
+}
+
+fn classify(v: redis::RedisResult<Value>) -> std::result::Result<Reply, redis::RedisError> {
+    match v {
+        Ok(Value::ServerError(e)) => Ok(Reply::Error {
+            code: e.code().to_string(),
+            text: match e.details() {
+                Some(d) => format!("{} {d}", e.code()),
+                None => e.code().to_string(),
+            },
+        }),
+        Ok(_) => Ok(Reply::Ok),
+        Err(e) => match e.kind() {
+            redis::ErrorKind::Server(_) => Ok(Reply::Error {
+                code: e.code().unwrap_or("ERR").to_string(),
+                text: e.to_string(),
+            }),
+            _ => Err(e),
+        },
+    }
+}
+
+/// Connections opened on demand to resend redirected commands.
+struct Redirects<'t> {
+    base: &'t Target,
+    conns: HashMap<NodeAddr, Connection>,
+}
+
+impl Redirects<'_> {
+    fn send(&mut self, addr: &NodeAddr, cmd: &[u8], asking: bool) -> Reply {
+        let conn = match self.conns.entry(addr.clone()) {
+            std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
+            std::collections::hash_map::Entry::Vacant(v) => {
+                match self.base.for_node(&addr.0, addr.1).connect() {
+                    Ok(c) => v.insert(c),
+                    Err(e) => {
+                        return Reply::Error {
+                            code: "IO".into(),
+                            text: e.to_string(),
+                        }
+                    }
+                }
+            }
+        };
+        if asking {
+            let _ = conn.req_packed_command(&redis::cmd("ASKING").get_packed_command());
+        }
+        match classify(conn.req_packed_command(cmd)) {
+            Ok(r) => r,
+            Err(e) => {
+                self.conns.remove(addr);
+                Reply::Error {
+                    code: "IO".into(),
+                    text: self.base.scrub(&e.to_string()),
+                }
+            }
+        }
+    }
+}
+
+fn is_retryable(r: &Reply) -> bool {
+    matches!(r, Reply::Error { code, .. }
+        if matches!(code.as_str(), "MOVED" | "ASK" | "TRYAGAIN" | "CLUSTERDOWN" | "LOADING"))
+}
+
+/// Resolves `MOVED`/`ASK`/`TRYAGAIN`/`CLUSTERDOWN`/`LOADING` for one command by
+/// resending it on a side connection, with backoff; returns the final reply.
+fn resolve(
+    first: Reply,
+    own: &NodeAddr,
+    cmd: &[u8],
+    redirects: &mut Redirects<'_>,
+    shared: &Shared<'_>,
+) -> Reply {
+    let mut reply = first;
+    let mut wait = Duration::from_millis(20);
+    for _ in 0..12 {
+        let Reply::Error { code, text } = &reply else {
+            return reply;
+        };
+        let detail = text.get(code.len()..).unwrap_or("").trim();
+        reply = match code.as_str() {
+            "MOVED" => {
+                shared.moved.store(true, Ordering::Relaxed);
+                match cluster::parse_redirect(detail) {
+                    Some((_, addr)) => redirects.send(&addr, cmd, false),
+                    None => return reply,
+                }
+            }
+            "ASK" => match cluster::parse_redirect(detail) {
+                Some((_, addr)) => redirects.send(&addr, cmd, true),
+                None => return reply,
+            },
+            "TRYAGAIN" | "CLUSTERDOWN" | "LOADING" => {
+                std::thread::sleep(wait);
+                wait = (wait * 2).min(Duration::from_secs(2));
+                redirects.send(own, cmd, false)
+            }
+            _ => return reply,
+        };
+    }
+    reply
+}
+
+struct WorkerCtx<'s, 'p> {
+    target: Target,
+    addr: NodeAddr,
+    select: bool,
+    depth: usize,
+    shared: &'s Shared<'p>,
+}
+
+fn worker(ctx: WorkerCtx<'_, '_>, rx: Receiver<Batch<'_>>) {
+    let shared = ctx.shared;
+    let mut conn = match ctx.target.connect() {
+        Ok(c) => c,
+        Err(e) => return shared.fail(e),
+    };
+    let mut redirects = Redirects {
+        base: &ctx.target,
+        conns: HashMap::new(),
+    };
+    let mut current_db: Option<u64> = None;
+    let mut inflight: VecDeque<(Batch<'_>, bool)> = VecDeque::new();
+    let mut closed = false;
+    loop {
+        while !closed && inflight.len() < ctx.depth.max(1) && !shared.aborted() {
+            let next = if inflight.is_empty() {
+                rx.recv().ok()
+            } else {
+                match rx.try_recv() {
+                    Ok(b) => Some(b),
+                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Disconnected) => None,
+                }
+            };
+            let Some(batch) = next else {
+                closed = true;
+                break;
+            };
+            let mut selected = false;
+            if ctx.select && current_db != Some(batch.db) {
+                let mut cmd = Vec::with_capacity(32);
+                resp::write_select(&mut cmd, batch.db);
+                if let Err(e) = conn.send_packed_command(&cmd) {
+                    return shared.fail(ctx.target.error("sending SELECT", &e));
+                }
+                selected = true;
+                current_db = Some(batch.db);
+            }
+            if let Err(e) = conn.send_packed_command(&batch.buf) {
+                return shared.fail(ctx.target.error("sending a batch", &e));
+            }
+            inflight.push_back((batch, selected));
+        }
+        let Some((batch, selected)) = inflight.pop_front() else {
+            if closed || shared.aborted() {
+                return;
+            }
+            continue;
+        };
+        let mut select_error = None;
+        if selected {
+            match classify(conn.recv_response()) {
+                Ok(Reply::Ok) => {}
+                Ok(Reply::Error { text, .. }) => {
+                    current_db = None;
+                    select_error = Some(format!("SELECT {}: {text}", batch.db));
+                }
+                Err(e) => return shared.fail(ctx.target.error("reading replies", &e)),
+            }
+        }
+        let mut outcomes = Vec::with_capacity(batch.items.len());
+        for item in &batch.items {
+            let reply = match classify(conn.recv_response()) {
+                Ok(r) => r,
+                Err(e) => return shared.fail(ctx.target.error("reading replies", &e)),
+            };
+            let mut redirected = false;
+            let reply = match (&select_error, reply) {
+                (Some(e), _) => Reply::Error {
+                    code: "SELECT".into(),
+                    text: e.clone(),
+                },
+                (None, r @ Reply::Error { .. }) => {
+                    let cmd = batch.buf.get(item.start..item.end).unwrap_or(&[]);
+                    redirected = is_retryable(&r);
+                    resolve(r, &ctx.addr, cmd, &mut redirects, shared)
+                }
+                (None, r) => r,
+            };
+            let outcome = match reply {
+                Reply::Ok => Outcome::Restored,
+                Reply::Error { code, text } if code == "BUSYKEY" => Outcome::Exists(text),
+                Reply::Error { text, .. } => Outcome::Failed(text),
+            };
+            outcomes.push(if redirected {
+                Outcome::Redirected(Box::new(outcome))
+            } else {
+                outcome
+            });
+        }
+        shared.complete(&batch, outcomes);
+    }
+}
+
+/// A master node during the run: where its batches go.
+struct Node<'a> {
+    tx: Sender<Batch<'a>>,
+    batch: Option<Batch<'a>>,
+}
+
+/// Function libraries are sent synchronously on these connections (one per master).
+struct FunctionSender {
+    conns: Vec<(String, Connection)>,
+}
+
+/// Restores `files` (taken as one dataset, e.g. one file per shard) into `target`.
+///
+/// Returns the report when the run went through, even if keys failed (see
+/// [`RestoreReport::has_failures`]); an `Err` means the run could not start (bad
+/// target, databases the target does not have) or stopped (connection lost, corrupt
+/// snapshot). With a checkpoint, a stopped run can be resumed.
+pub fn restore<'a>(
+    target: &Target,
+    files: &[SourceFile<'a>],
+    options: &RestoreOptions,
+    progress: &Progress,
+) -> Result<RestoreReport> {
+    let started = Instant::now();
+    let mut probe_conn = target.connect()?;
+    let caps = target.probe(&mut probe_conn)?;
+    let profile = TargetProfile {
+        rdb_version: caps.rdb_version,
+        family: caps.family,
+    };
+
+    // Topology: one node, or the masters of a cluster.
+    let cluster_wanted = caps.cluster || options.cluster == ClusterMode::Always;
+    let host = target
+        .address()
+        .rsplit_once(':')
+        .map(|(h, _)| h.to_string())
+        .unwrap_or_default();
+    let slot_map = if cluster_wanted {
+        SlotMap::fetch(&mut probe_conn, &host).map_err(|e| target.error("CLUSTER SLOTS", &e))?
+    } else {
+        None
+    };
+    let single_db = caps.single_db.clone().or_else(|| {
+        (options.cluster == ClusterMode::Always).then(|| "--cluster given".to_string())
+    });
+    if let Some(why) = &single_db {
+        check_single_db(files, options, why)?;
+    }
+
+    // Checkpoint.
+    let file_ids: Vec<(u64, String)> = files
+        .iter()
+        .map(|f| (f.rdb.data().len() as u64, f.name.to_string()))
+        .collect();
+    let resume = match &options.checkpoint {
+        Some(path) => checkpoint::load(path, &file_ids)?,
+        None => None,
+    };
+    let (acked, mut sent_bound) = match &resume {
+        Some(s) => (s.acked, s.sent),
+        None => (Position::default(), Position::default()),
+    };
+    let resumed = resume.is_some();
+    let overlap_end = sent_bound;
+    let cp_state = options.checkpoint.as_ref().map(|path| {
+        (
+            path.clone(),
+            CheckpointState {
+                files: file_ids.clone(),
+                acked,
+                sent: sent_bound,
+            },
+        )
+    });
+
+    let shared = Shared {
+        acc: Mutex::new(Acc {
+            report: RestoreReport::new(),
+            next_seq: 0,
+            done: BTreeMap::new(),
+            checkpoint: cp_state,
+            last_write: Instant::now(),
+        }),
+        abort: AtomicBool::new(false),
+        fatal: Mutex::new(None),
+        moved: AtomicBool::new(false),
+        progress,
+        policy: options.plan.on_conflict,
+        max_errors: options.max_errors,
+    };
+    progress
+        .input_total
+        .store(file_ids.iter().map(|f| f.0).sum(), Ordering::Relaxed);
+
+    let node_addrs: Vec<NodeAddr> = match &slot_map {
+        Some(m) => m.nodes.clone(),
+        None => vec![(host.clone(), port_of(target))],
+    };
+    let slot_owner: RwLock<Option<SlotMap>> = RwLock::new(slot_map);
+    let mut local = RestoreReport::new();
+    let mut throttle = Throttle::new(options.max_ops, options.max_bytes);
+    let mut batch_keys = options.batch_keys.max(1);
+    let mut batch_bytes = options.batch_bytes.max(1);
+    if let Some(ops) = options.max_ops {
+        batch_keys = batch_keys.min((ops / 10).max(1) as usize);
+    }
+    if let Some(b) = options.max_bytes {
+        batch_bytes = batch_bytes.min((b / 10).max(1) as usize);
+    }
+    let now = options.now_ms.unwrap_or_else(now_ms);
+    let select = single_db.is_none();
+    let connections = options.connections.max(1);
+
+    let mut functions = FunctionSender { conns: Vec::new() };
+    if options.functions {
+        for (h, p) in &node_addrs {
+            let t = target.for_node(h, *p);
+            let c = if node_addrs.len() == 1 {
+                target.connect()?
+            } else {
+                t.connect()?
+            };
+            functions.conns.push((t.address().to_string(), c));
+        }
+    }
+    drop(probe_conn);
+
+    let mut frame_error: Option<Error> = None;
+    std::thread::scope(|scope| {
+        let mut nodes: Vec<Node<'a>> = Vec::new();
+        let spawn_node = |addr: &NodeAddr, nodes: &mut Vec<Node<'a>>| {
+            let (tx, rx) = bounded::<Batch<'a>>(connections);
+            for _ in 0..connections {
+                let ctx = WorkerCtx {
+                    target: if slot_owner_is_cluster(&slot_owner) {
+                        target.for_node(&addr.0, addr.1)
+                    } else {
+                        target.clone()
+                    },
+                    addr: addr.clone(),
+                    select,
+                    depth: options.pipeline_depth,
+                    shared: &shared,
+                };
+                let rx = rx.clone();
+                scope.spawn(move || worker(ctx, rx));
+            }
+            nodes.push(Node { tx, batch: None });
+        };
+        for a in &node_addrs {
+            spawn_node(a, &mut nodes);
+        }
+        let mut known: Vec<NodeAddr> = node_addrs.clone();
+        let mut seq = 0u64;
+        let mut base = 0u64;
+
+        // Hands a batch to its node's workers (after pacing and the `sent` bound).
+        let mut dispatch =
+            |batch: Batch<'a>, node: &Node<'a>, seq: &mut u64, sent_bound: &mut Position| -> bool {
+                let mut batch = batch;
+                batch.seq = *seq;
+                *seq += 1;
+                if throttle.is_limited() {
+                    throttle.wait(batch.items.len() as u64, batch.buf.len() as u64);
+                }
+                if options.checkpoint.is_some() && batch.cut >= *sent_bound {
+                    *sent_bound = Position::new(batch.cut.file, batch.cut.offset + SENT_STEP);
+                    let mut acc = lock(&shared.acc);
+                    if let Some((path, state)) = acc.checkpoint.as_mut() {
+                        state.sent = state.sent.max(*sent_bound);
+                        if let Err(e) = checkpoint::store(path, state) {
+                            drop(acc);
+                            shared.fail(e);
+                            return false;
+                        }
+                    }
+                }
+                node.tx.send(batch).is_ok()
+            };
+
+        'files: for (fi, file) in files.iter().enumerate() {
+            let mut records = file.rdb.records();
+            loop {
+                if shared.aborted() {
+                    break 'files;
+                }
+                let start = records.offset();
+                let Some(record) = records.next() else { break };
+                let record = match record {
+                    Ok(r) => r,
+                    Err(e) => {
+                        frame_error = Some(Error::Parse {
+                            file: file.name.to_string(),
+                            source: e,
+                        });
+                        break 'files;
+                    }
+                };
+                progress
+                    .input_position
+                    .store(base + records.offset(), Ordering::Relaxed);
+                let pos = Position::new(fi, start);
+                match record {
+                    Record::Key(k) => {
+                        if resumed && pos < acked {
+                            local.add_skip(SkipReason::Checkpoint, 1);
+                            progress.keys.fetch_add(1, Ordering::Relaxed);
+                            continue;
+                        }
+                        let force = resumed && pos < overlap_end;
+                        match plan_key(&k, &options.plan, &profile, now, force) {
+                            KeyPlan::Restore {
+                                db,
+                                ttl,
+                                footer,
+                                flags,
+                            } => {
+                                // Route.
+                                if shared.moved.swap(false, Ordering::Relaxed) {
+                                    refresh_map(target, &host, &slot_owner);
+                                }
+                                let ni = {
+                                    let map = slot_owner.read().unwrap_or_else(|p| p.into_inner());
+                                    match map.as_ref() {
+                                        Some(m) => {
+                                            let slot = cluster::slot_for_key(&k.key);
+                                            match m.owner.get(usize::from(slot)).copied().flatten()
+                                            {
+                                                Some(owner) => m.nodes.get(owner).map(|a| {
+                                                    match known.iter().position(|x| x == a) {
+                                                        Some(i) => i,
+                                                        None => {
+                                                            known.push(a.clone());
+                                                            known.len() - 1
+                                                        }
+                                                    }
+                                                }),
+                                                None => None,
+                                            }
+                                        }
+                                        None => Some(0),
+                                    }
+                                };
+                                let Some(ni) = ni else {
+                                    local.failed += 1;
+                                    progress.keys.fetch_add(1, Ordering::Relaxed);
+                                    progress.failed.fetch_add(1, Ordering::Relaxed);
+                                    if local.errors.len() < options.max_errors {
+                                        local.errors.push(KeyFailure {
+                                            file: fi,
+                                            db: Some(k.db),
+                                            key: k.key.to_vec(),
+                                            error: "no cluster node serves this key's slot".into(),
+                                        });
+                                    }
+                                    continue;
+                                };
+                                while nodes.len() < known.len() {
+                                    let a = known[nodes.len()].clone();
+                                    spawn_node(&a, &mut nodes);
+                                }
+                                let estimate = k.key.len() + k.raw.len() + 128;
+                                let must_flush = match nodes.get(ni).and_then(|n| n.batch.as_ref())
+                                {
+                                    Some(b) => {
+                                        b.db != db
+                                            || (!b.items.is_empty()
+                                                && b.buf.len() + estimate > batch_bytes)
+                                    }
+                                    None => false,
+                                };
+                                if must_flush {
+                                    if let Some(b) = take_batch(&mut nodes, ni, pos) {
+                                        if !dispatch(b, &nodes[ni], &mut seq, &mut sent_bound) {
+                                            break 'files;
+                                        }
+                                    }
+                                }
+                                let Some(node) = nodes.get_mut(ni) else {
+                                    continue;
+                                };
+                                let b = node.batch.get_or_insert_with(|| Batch {
+                                    seq: 0,
+                                    file: fi,
+                                    db,
+                                    buf: Vec::with_capacity(batch_bytes.min(1 << 20)),
+                                    items: Vec::new(),
+                                    first: pos,
+                                    end: pos,
+                                    cut: pos,
+                                });
+                                let from = b.buf.len();
+                                resp::write_restore(
+                                    &mut b.buf,
+                                    &k.key,
+                                    ttl,
+                                    k.value_type.byte(),
+                                    k.raw,
+                                    footer,
+                                    flags,
+                                );
+                                b.items.push(Item {
+                                    db: k.db,
+                                    key: k.key,
+                                    bytes: resp::payload_len(k.raw.len()) as u64,
+                                    start: from,
+                                    end: b.buf.len(),
+                                });
+                                if b.items.len() >= batch_keys || b.buf.len() >= batch_bytes {
+                                    let cut = Position::new(fi, records.offset());
+                                    if let Some(b) = take_batch(&mut nodes, ni, cut) {
+                                        if !dispatch(b, &nodes[ni], &mut seq, &mut sent_bound) {
+                                            break 'files;
+                                        }
+                                    }
+                                }
+                            }
+                            KeyPlan::Skip(r) => {
+                                local.add_skip(r, 1);
+                                progress.keys.fetch_add(1, Ordering::Relaxed);
+                            }
+                            KeyPlan::Expired => {
+                                local.expired += 1;
+                                progress.keys.fetch_add(1, Ordering::Relaxed);
+                            }
+                            KeyPlan::Reject(why) => {
+                                local.failed += 1;
+                                progress.keys.fetch_add(1, Ordering::Relaxed);
+                                progress.failed.fetch_add(1, Ordering::Relaxed);
+                                if local.errors.len() < options.max_errors {
+                                    local.errors.push(KeyFailure {
+                                        file: fi,
+                                        db: Some(k.db),
+                                        key: k.key.to_vec(),
+                                        error: why,
+                                    });
+                                }
+                            }
+                        }
+                    }
+                    Record::Function(f) => {
+                        if !options.functions || (resumed && pos < acked) {
+                            local.functions.skipped += 1;
+                        } else {
+                            let replace = options.plan.on_conflict == ConflictPolicy::Replace
+                                || (resumed && pos < overlap_end);
+                            send_function(
+                                &f,
+                                fi,
+                                replace,
+                                &profile,
+                                options,
+                                &mut functions,
+                                &mut local,
+                                target,
+                            );
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            // End of file: flush every node's batch.
+            let end = Position::new(fi, records.offset());
+            for ni in 0..nodes.len() {
+                if let Some(b) = take_batch(&mut nodes, ni, end) {
+                    if !dispatch(b, &nodes[ni], &mut seq, &mut sent_bound) {
+                        break 'files;
+                    }
+                }
+            }
+            base += file.rdb.data().len() as u64;
+        }
+        // Closing the channels lets the workers drain and stop.
+        drop(nodes);
+    });
+
+    if let Some(e) = lock(&shared.fatal).take() {
+        return Err(e);
+    }
+    if let Some(e) = frame_error {
+        return Err(e);
+    }
+    let acc = shared.acc.into_inner().unwrap_or_else(|p| p.into_inner());
+    let mut report = acc.report;
+    report.merge(&local, options.max_errors);
+    if let Some((path, mut state)) = acc.checkpoint {
+        let end = Position::new(
+            files.len().saturating_sub(1),
+            files.last().map_or(0, |f| f.rdb.data().len() as u64),
+        );
+        state.acked = end;
+        state.sent = state.sent.max(end);
+        checkpoint::store(&path, &state)?;
+    }
+    report.seconds = started.elapsed().as_secs_f64();
+    report.target = Some(caps);
+    report.resumed = resumed;
+    Ok(report)
+}
+
+/// Takes node `ni`'s open batch for dispatch. Its acknowledgement position is
+/// `cut`, or the first record of another node's still open batch when that is
+/// earlier: those records have not been sent yet, so the checkpoint must not pass
+/// them. (Such positions never decrease from one dispatched batch to the next.)
+fn take_batch<'a>(nodes: &mut [Node<'a>], ni: usize, cut: Position) -> Option<Batch<'a>> {
+    let mut batch = nodes.get_mut(ni)?.batch.take()?;
+    let open = nodes
+        .iter()
+        .filter_map(|n| n.batch.as_ref().map(|b| b.first))
+        .min();
+    batch.end = open.map_or(cut, |o| o.min(cut));
+    batch.cut = cut;
+    Some(batch)
+}
+
+fn slot_owner_is_cluster(m: &RwLock<Option<SlotMap>>) -> bool {
+    m.read().map(|g| g.is_some()).unwrap_or(false)
+}
+
+fn port_of(target: &Target) -> u16 {
+    target
+        .address()
+        .rsplit_once(':')
+        .and_then(|(_, p)| p.parse().ok())
+        .unwrap_or(6379)
+}
+
+/// Re-reads `CLUSTER SLOTS` after a `MOVED` (best effort: the redirected command
+/// was already resent by its worker).
+fn refresh_map(target: &Target, host: &str, map: &RwLock<Option<SlotMap>>) {
+    if let Ok(mut c) = target.connect() {
+        if let Ok(Some(m)) = SlotMap::fetch(&mut c, host) {
+            if let Ok(mut g) = map.write() {
+                *g = Some(m);
+            }
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn send_function(
+    f: &FunctionLibrary<'_>,
+    file: usize,
+    replace: bool,
+    profile: &TargetProfile,
+    options: &RestoreOptions,
+    sender: &mut FunctionSender,
+    report: &mut RestoreReport,
+    target: &Target,
+) {
+    let name = library_name(f);
+    let failure = |report: &mut RestoreReport, error: String| {
+        report.functions.failed += 1;
+        if report.errors.len() < options.max_errors {
+            report.errors.push(KeyFailure {
+                file,
+                db: None,
+                key: name.clone(),
+                error,
+            });
+        }
+    };
+    if f.pre_ga {
+        return failure(
+            report,
+            "a 7.0 release-candidate function record: FUNCTION RESTORE refuses it".into(),
+        );
+    }
+    if !profile.has_functions() {
+        return failure(
+            report,
+            format!(
+                "function libraries need Redis 7.0 (RDB 10); the target reads RDB {}",
+                profile.rdb_version
+            ),
+        );
+    }
+    let mut cmd = Vec::with_capacity(f.raw.len() + 64);
+    resp::write_function_restore(&mut cmd, f.raw, profile.rdb_version, replace);
+    let mut exists = false;
+    let mut errors = Vec::new();
+    for (addr, conn) in sender.conns.iter_mut() {
+        match classify(conn.req_packed_command(&cmd)) {
+            Ok(Reply::Ok) => {}
+            Ok(Reply::Error { text, .. }) if text.contains("already exists") => exists = true,
+            Ok(Reply::Error { text, .. }) => errors.push(format!("{addr}: {text}")),
+            Err(e) => errors.push(format!("{addr}: {}", target.scrub(&e.to_string()))),
+        }
+    }
+    if !errors.is_empty() {
+        failure(report, errors.join("; "));
+    } else if exists && options.plan.on_conflict == ConflictPolicy::Skip {
+        report.functions.skipped += 1;
+    } else if exists {
+        failure(
+            report,
+            format!(
+                "library '{}' already exists",
+                String::from_utf8_lossy(&name)
+            ),
+        );
+    } else {
+        report.functions.restored += 1;
+        report.bytes += resp::payload_len(f.raw.len()) as u64;
+    }
+}
+
+/// Refuses, before anything is written, a snapshot whose selected keys live in
+/// databases other than 0 after mapping when the target has only database 0.
+fn check_single_db(files: &[SourceFile<'_>], options: &RestoreOptions, why: &str) -> Result<()> {
+    let plan = &options.plan;
+    // With an explicit --db list, the answer does not need the data.
+    let mut bad = BTreeSet::new();
+    if !plan.dbs.is_empty() && plan.dbs.iter().all(|&db| plan.map_db(db) == 0) {
+        return Ok(());
+    }
+    for file in files {
+        let mut current = 0;
+        let mut checked_current = false;
+        for record in file.rdb.records() {
+            match record {
+                Ok(Record::SelectDb { db }) => {
+                    current = db;
+                    checked_current = false;
+                }
+                Ok(Record::Key(k)) if !checked_current => {
+                    if plan.db_selected(current)
+                        && plan.map_db(current) != 0
+                        && (plan.types.is_empty() || plan.types.contains(&k.value_type.logical()))
+                        && (plan.key_patterns.is_empty()
+                            || plan.key_patterns.iter().any(|g| g.matches(&k.key)))
+                    {
+                        bad.insert(current);
+                        checked_current = true;
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    return Err(Error::Parse {
+                        file: file.name.to_string(),
+                        source: e,
+                    })
+                }
+            }
+        }
+    }
+    if bad.is_empty() {
+        return Ok(());
+    }
+    Err(Error::SingleDbTarget {
+        why: why.to_string(),
+        dbs: bad
+            .iter()
+            .map(|d| match plan.db_map.get(d) {
+                Some(to) => format!("{d} (mapped to {to})"),
+                None => d.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    fn open_batch<'a>(first: u64) -> Option<Batch<'a>> {
+        Some(Batch {
+            seq: 0,
+            file: 0,
+            db: 0,
+            buf: Vec::new(),
+            items: Vec::new(),
+            first: Position::new(0, first),
+            end: Position::new(0, first),
+            cut: Position::new(0, first),
+        })
+    }
+
+    #[test]
+    fn checkpoint_never_passes_another_nodes_unsent_records() {
+        let node = |batch| Node {
+            tx: bounded(1).0,
+            batch,
+        };
+        let mut nodes = vec![node(open_batch(100)), node(open_batch(50)), node(None)];
+        let b = take_batch(&mut nodes, 0, Position::new(0, 200)).expect("batch");
+        assert_eq!(
+            (b.end, b.cut),
+            (Position::new(0, 50), Position::new(0, 200))
+        );
+        assert!(nodes[0].batch.is_none());
+        let b = take_batch(&mut nodes, 1, Position::new(0, 300)).expect("batch");
+        assert_eq!(b.end, Position::new(0, 300));
+        assert!(take_batch(&mut nodes, 2, Position::new(0, 400)).is_none());
+    }
+
+    #[test]
+    fn library_names() {
+        let data = {
+            let mut f = b"REDIS0010".to_vec();
+            let code = b"#!lua name=mylib\nreturn 1";
+            f.push(0xf5);
+            f.push(code.len() as u8);
+            f.extend_from_slice(code);
+            f.push(0xff);
+            let crc = rdb_parser::crc::crc64(0, &f);
+            f.extend_from_slice(&crc.to_le_bytes());
+            f
+        };
+        let rdb = Rdb::parse(&data).unwrap();
+        let lib = rdb
+            .records()
+            .find_map(|r| match r.unwrap() {
+                Record::Function(f) => Some(f),
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!(library_name(&lib), b"mylib");
+    }
+}

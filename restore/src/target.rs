@@ -1,0 +1,545 @@
+//! The target: URL, credentials, TLS, connections, and what the server can take
+//! ([`TargetCaps`], learned by [`Target::probe`]).
+//!
+//! URLs are those of `redis-cli` and the `redis` crate: `redis://[user:password@]host:port`,
+//! `rediss://` for TLS. TLS uses rustls: the server certificate is verified against
+//! the system roots, or against [`TargetConfig::tls_ca_cert`] only when given; client
+//! certificates ([`TargetConfig::tls_client_cert`]/[`TargetConfig::tls_client_key`])
+//! give mTLS; [`TargetConfig::tls_insecure`] turns verification off.
+//!
+//! **SNI limitation.** The `redis` crate (1.8) connects to the URL's host and always
+//! uses that same host as the TLS server name: there is no way to connect to one
+//! address while presenting (and verifying) another name, so a `--tls-server-name`
+//! override is not offered. Connect by the name the certificate carries (Azure: the
+//! cache's `*.redis.cache.windows.net` / `*.redis.azure.net` host name, which is what
+//! their URLs use anyway).
+//!
+//! Secrets never leave this module in clear: [`redact_url`] hides the password of a
+//! URL, every error text coming from the client is scrubbed of the password, and
+//! [`Secret`]'s `Debug` prints `***`.
+
+use std::fmt;
+use std::time::Duration;
+
+use rdb_parser::{DumpPayload, Family};
+use redis::{
+    ClientTlsConfig, Connection, ConnectionAddr, ConnectionInfo, IntoConnectionInfo,
+    TlsCertificates, Value,
+};
+
+use crate::error::{Error, Result};
+
+/// A password (or other secret) that never prints.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret.
+    pub fn new(s: impl Into<String>) -> Secret {
+        Secret(s.into())
+    }
+
+    /// The secret itself.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// How to reach and authenticate with the target.
+#[derive(Debug, Clone, Default)]
+pub struct TargetConfig {
+    /// `redis://` or `rediss://` URL, possibly with `user:password@`.
+    pub url: String,
+    /// A password that replaces the URL's (e.g. from a password file).
+    pub password: Option<Secret>,
+    /// A password used only when the URL has none (e.g. `REDISCLI_AUTH`, as
+    /// `redis-cli` does).
+    pub default_password: Option<Secret>,
+    /// PEM CA certificate(s) to verify the server with (instead of the system roots).
+    pub tls_ca_cert: Option<Vec<u8>>,
+    /// PEM client certificate chain for mTLS.
+    pub tls_client_cert: Option<Vec<u8>>,
+    /// PEM client private key for mTLS.
+    pub tls_client_key: Option<Vec<u8>>,
+    /// Do not verify the server certificate at all.
+    pub tls_insecure: bool,
+    /// Connect timeout (default 10 s).
+    pub connect_timeout: Option<Duration>,
+    /// Read/write timeout on every connection (default 120 s; a large value or a
+    /// loading server can take a while).
+    pub io_timeout: Option<Duration>,
+}
+
+/// `url` with the password replaced by `***` (user names are kept).
+pub fn redact_url(url: &str) -> String {
+    let Some(scheme_end) = url.find("://") else {
+        return url.to_string();
+    };
+    let rest = &url[scheme_end + 3..];
+    let auth_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = &rest[..auth_end];
+    match authority.rfind('@') {
+        Some(at) => {
+            let userinfo = &authority[..at];
+            let user = match userinfo.split_once(':') {
+                Some((user, _)) => format!("{user}:***"),
+                None if userinfo.is_empty() => String::new(),
+                None => "***".to_string(),
+            };
+            format!(
+                "{}{}@{}{}",
+                &url[..scheme_end + 3],
+                user,
+                &authority[at + 1..],
+                &rest[auth_end..]
+            )
+        }
+        None => url.to_string(),
+    }
+}
+
+/// Replaces every occurrence of each (non-empty) secret in `text` by `***`.
+pub fn scrub(text: &str, secrets: &[String]) -> String {
+    let mut out = text.to_string();
+    for s in secrets.iter().filter(|s| !s.is_empty()) {
+        out = out.replace(s.as_str(), "***");
+    }
+    out
+}
+
+/// What the target can take.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetCaps {
+    /// `redis_version` (or `valkey_version`) from `INFO server`, when readable.
+    pub version: Option<String>,
+    /// Redis or Valkey.
+    pub family: Family,
+    /// The RDB version of the target's `DUMP` payloads (what its `RESTORE` reads).
+    pub rdb_version: u16,
+    /// How [`TargetCaps::rdb_version`] was learned (`"DUMP probe"` or `"INFO version"`).
+    pub rdb_version_source: &'static str,
+    /// `cluster_enabled:1` in `INFO cluster`.
+    pub cluster: bool,
+    /// Why the target has only database 0 (`None` when it has several).
+    pub single_db: Option<String>,
+}
+
+/// A target: connection settings, ready to open connections.
+#[derive(Clone)]
+pub struct Target {
+    info: ConnectionInfo,
+    tls: Option<TlsCertificates>,
+    display: String,
+    secrets: Vec<String>,
+    connect_timeout: Duration,
+    io_timeout: Duration,
+}
+
+impl fmt::Debug for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Target")
+            .field("address", &self.display)
+            .finish_non_exhaustive()
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while let Some(&c) = b.get(i) {
+        if c == b'%' {
+            if let Some(v) = b
+                .get(i + 1..i + 3)
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+            {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(c);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The password part of a URL, raw and percent-decoded (for scrubbing).
+fn url_password(url: &str) -> Vec<String> {
+    let Some(scheme_end) = url.find("://") else {
+        return Vec::new();
+    };
+    let rest = &url[scheme_end + 3..];
+    let auth_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = &rest[..auth_end];
+    let Some(at) = authority.rfind('@') else {
+        return Vec::new();
+    };
+    let userinfo = &authority[..at];
+    let pw = userinfo.split_once(':').map_or(userinfo, |(_, p)| p);
+    vec![pw.to_string(), percent_decode(pw)]
+}
+
+impl Target {
+    /// Checks the configuration and prepares connections (nothing is opened yet).
+    pub fn new(config: &TargetConfig) -> Result<Target> {
+        let mut secrets = url_password(&config.url);
+        for p in [&config.password, &config.default_password]
+            .into_iter()
+            .flatten()
+        {
+            secrets.push(p.expose().to_string());
+        }
+        let redacted = redact_url(&config.url);
+        let info = config.url.as_str().into_connection_info().map_err(|e| {
+            Error::Config(format!("{redacted}: {}", scrub(&e.to_string(), &secrets)))
+        })?;
+        let mut settings = info.redis_settings().clone().set_skip_set_lib_name();
+        if let Some(p) = &config.password {
+            settings = settings.set_password(p.expose());
+        } else if let (Some(p), None) = (&config.default_password, settings.password()) {
+            settings = settings.set_password(p.expose());
+        }
+        let info = info.set_redis_settings(settings);
+        let (host, port, is_tls) = match info.addr() {
+            ConnectionAddr::Tcp(h, p) => (h.clone(), *p, false),
+            ConnectionAddr::TcpTls { host, port, .. } => (host.clone(), *port, true),
+            _ => {
+                return Err(Error::Config(format!(
+                    "{redacted}: only TCP targets are supported"
+                )))
+            }
+        };
+        let wants_tls_options = config.tls_ca_cert.is_some()
+            || config.tls_client_cert.is_some()
+            || config.tls_client_key.is_some()
+            || config.tls_insecure;
+        if wants_tls_options && !is_tls {
+            return Err(Error::Config(format!(
+                "{redacted}: TLS options need a rediss:// URL"
+            )));
+        }
+        let tls = if is_tls {
+            let client_tls = match (&config.tls_client_cert, &config.tls_client_key) {
+                (Some(cert), Some(key)) => Some(ClientTlsConfig {
+                    client_cert: cert.clone(),
+                    client_key: key.clone(),
+                }),
+                (None, None) => None,
+                _ => {
+                    return Err(Error::Config(
+                        "a client certificate needs both --tls-cert and --tls-key".into(),
+                    ))
+                }
+            };
+            Some(TlsCertificates {
+                client_tls,
+                root_cert: config.tls_ca_cert.clone(),
+            })
+        } else {
+            None
+        };
+        let mut target = Target {
+            info,
+            tls,
+            display: format!("{host}:{port}"),
+            secrets,
+            connect_timeout: config.connect_timeout.unwrap_or(Duration::from_secs(10)),
+            io_timeout: config.io_timeout.unwrap_or(Duration::from_secs(120)),
+        };
+        if config.tls_insecure {
+            target.info = target.info.clone().set_addr(ConnectionAddr::TcpTls {
+                host,
+                port,
+                insecure: true,
+                tls_params: None,
+            });
+        }
+        // Fail early on unusable PEM data.
+        target.client()?;
+        Ok(target)
+    }
+
+    /// `host:port` of the target (no credentials).
+    pub fn address(&self) -> &str {
+        &self.display
+    }
+
+    /// The same settings (credentials, TLS) for another node (cluster redirects).
+    pub fn for_node(&self, host: &str, port: u16) -> Target {
+        let mut t = self.clone();
+        let addr = match self.info.addr() {
+            ConnectionAddr::TcpTls { insecure, .. } => ConnectionAddr::TcpTls {
+                host: host.to_string(),
+                port,
+                insecure: *insecure,
+                tls_params: None,
+            },
+            _ => ConnectionAddr::Tcp(host.to_string(), port),
+        };
+        t.info = t.info.set_addr(addr);
+        t.display = format!("{host}:{port}");
+        t
+    }
+
+    fn client(&self) -> Result<redis::Client> {
+        let r = match &self.tls {
+            Some(certs) => redis::Client::build_with_tls(self.info.clone(), certs.clone()),
+            None => redis::Client::open(self.info.clone()),
+        };
+        r.map_err(|e| Error::Config(format!("{}: {}", self.display, self.scrub(&e.to_string()))))
+    }
+
+    /// Removes secrets from a message.
+    pub fn scrub(&self, text: &str) -> String {
+        scrub(text, &self.secrets)
+    }
+
+    /// A connection error for this target with `what` and a scrubbed cause.
+    pub fn error(&self, what: &str, cause: &dyn fmt::Display) -> Error {
+        Error::Connection {
+            target: self.display.clone(),
+            message: self.scrub(&format!("{what}: {cause}")),
+        }
+    }
+
+    /// Opens and authenticates one connection (timeouts set).
+    pub fn connect(&self) -> Result<Connection> {
+        let client = self.client()?;
+        let conn = client
+            .get_connection_with_timeout(self.connect_timeout)
+            .map_err(|e| self.error("cannot connect", &e))?;
+        conn.set_read_timeout(Some(self.io_timeout))
+            .and_then(|_| conn.set_write_timeout(Some(self.io_timeout)))
+            .map_err(|e| self.error("cannot set timeouts", &e))?;
+        Ok(conn)
+    }
+
+    /// Learns what the target can take: version and family (`INFO server`), cluster
+    /// mode (`INFO cluster`), the RDB version (a `DUMP` of a probe key: `SET` with a
+    /// 60 s expiry, `DUMP`, `DEL`; the `INFO` version as a fallback), and whether it
+    /// has more than database 0 (`CONFIG GET databases`, else whether `SELECT 1` is
+    /// accepted; never asked of a cluster).
+    pub fn probe(&self, conn: &mut Connection) -> Result<TargetCaps> {
+        let server = info_section(conn, "server").unwrap_or_default();
+        let field = |name: &str| {
+            server.lines().find_map(|l| {
+                l.strip_prefix(name)
+                    .and_then(|r| r.strip_prefix(':'))
+                    .map(|v| v.trim().to_string())
+            })
+        };
+        let valkey = field("valkey_version");
+        let family = if valkey.is_some() || field("server_name").as_deref() == Some("valkey") {
+            Family::Valkey
+        } else {
+            Family::Redis
+        };
+        let version = valkey.clone().or_else(|| field("redis_version"));
+        let cluster = info_section(conn, "cluster")
+            .map(|s| s.lines().any(|l| l.trim() == "cluster_enabled:1"))
+            .unwrap_or(false);
+        let key = format!("rdbkit:probe:{}", unique_suffix());
+        let probed = match dump_probe(conn, &key) {
+            Probe::Moved(host, port) => match self.for_node(&host, port).connect() {
+                Ok(mut c) => dump_probe(&mut c, &key),
+                Err(_) => Probe::Failed,
+            },
+            p => p,
+        };
+        let (rdb_version, rdb_version_source) = match probed {
+            Probe::Version(v) => (v, "DUMP probe"),
+            _ => {
+                let v = version
+                    .as_deref()
+                    .and_then(|v| rdb_version_for(family, v))
+                    .ok_or_else(|| {
+                        Error::Probe(format!(
+                            "{}: cannot learn the target's RDB version: the DUMP probe failed and \
+                             the server version ({}) is not in the table",
+                            self.display,
+                            version.as_deref().unwrap_or("unknown")
+                        ))
+                    })?;
+                (v, "INFO version")
+            }
+        };
+        let single_db = if cluster {
+            Some("cluster mode".to_string())
+        } else {
+            single_db_reason(conn)
+        };
+        Ok(TargetCaps {
+            version,
+            family,
+            rdb_version,
+            rdb_version_source,
+            cluster,
+            single_db,
+        })
+    }
+}
+
+/// `INFO section` as text.
+pub fn info_section(conn: &mut Connection, section: &str) -> Option<String> {
+    redis::cmd("INFO").arg(section).query::<String>(conn).ok()
+}
+
+fn unique_suffix() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
+    h.write_u32(std::process::id());
+    format!("{:016x}", h.finish())
+}
+
+/// What a `DUMP` probe learned.
+enum Probe {
+    Version(u16),
+    /// A cluster node redirected the probe key to another master.
+    Moved(String, u16),
+    Failed,
+}
+
+/// `SET` the probe `key`, `DUMP` it and read the footer version; `DEL` it again.
+fn dump_probe(conn: &mut Connection, key: &str) -> Probe {
+    let set: redis::RedisResult<Value> = redis::cmd("SET")
+        .arg(key)
+        .arg("x")
+        .arg("PX")
+        .arg(60_000)
+        .query(conn);
+    let set = match set {
+        Ok(Value::ServerError(e)) => Err(redis::RedisError::from(e)),
+        other => other,
+    };
+    match set {
+        Ok(Value::Okay) => {}
+        Err(e) => {
+            return match e.redirect_node() {
+                Some((addr, _)) => match addr.rsplit_once(':') {
+                    Some((h, p)) => match p.parse() {
+                        Ok(port) => Probe::Moved(h.to_string(), port),
+                        Err(_) => Probe::Failed,
+                    },
+                    None => Probe::Failed,
+                },
+                None => Probe::Failed,
+            }
+        }
+        Ok(_) => return Probe::Failed,
+    }
+    let dumped: redis::RedisResult<Option<Vec<u8>>> = redis::cmd("DUMP").arg(key).query(conn);
+    let _: redis::RedisResult<Value> = redis::cmd("DEL").arg(key).query(conn);
+    let Some(payload) = dumped.ok().flatten() else {
+        return Probe::Failed;
+    };
+    // The footer is read directly: a payload from a version this parser does not
+    // know (a newer family) still has it.
+    let n = payload.len();
+    let footer = n
+        .checked_sub(10)
+        .and_then(|start| payload.get(start..start + 2));
+    match footer {
+        Some(&[a, b]) => {
+            let v = u16::from_le_bytes([a, b]);
+            debug_assert!(DumpPayload::parse(&payload).map_or(true, |p| p.rdb_version == v));
+            Probe::Version(v)
+        }
+        _ => Probe::Failed,
+    }
+}
+
+/// The RDB version of a server version (fallback when `DUMP` is not allowed).
+pub fn rdb_version_for(family: Family, version: &str) -> Option<u16> {
+    let mut parts = version.split('.').map(|p| p.parse::<u32>().ok());
+    let major = parts.next()??;
+    let minor = parts.next().flatten().unwrap_or(0);
+    let v = match family {
+        Family::Valkey => match (major, minor) {
+            (7, _) | (8, _) => 11,
+            (9, _) => 80,
+            _ => return None,
+        },
+        _ => match (major, minor) {
+            (2, m) if m >= 6 => 6,
+            (3, 0) => 6,
+            (3, _) => 7,
+            (4, _) => 8,
+            (5, _) | (6, _) => 9,
+            (7, 0) | (7, 1) => 10,
+            (7, 2) => 11,
+            (7, 4) | (8, 0) => 12,
+            _ => return None,
+        },
+    };
+    Some(v)
+}
+
+/// Why a standalone target offers only database 0, or `None`.
+fn single_db_reason(conn: &mut Connection) -> Option<String> {
+    let databases: redis::RedisResult<Vec<String>> =
+        redis::cmd("CONFIG").arg("GET").arg("databases").query(conn);
+    if let Ok(pair) = databases {
+        if let Some(n) = pair.get(1).and_then(|v| v.parse::<u64>().ok()) {
+            return (n <= 1).then(|| format!("databases {n}"));
+        }
+    }
+    let select: redis::RedisResult<Value> = redis::cmd("SELECT").arg(1).query(conn);
+    match select {
+        Ok(_) => {
+            let _: redis::RedisResult<Value> = redis::cmd("SELECT").arg(0).query(conn);
+            None
+        }
+        Err(e) => Some(format!("SELECT 1 refused: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    #[test]
+    fn redaction() {
+        assert_eq!(
+            redact_url("redis://migrator:s3cret@host:6380/0"),
+            "redis://migrator:***@host:6380/0"
+        );
+        assert_eq!(redact_url("rediss://:pw@h:1"), "rediss://:***@h:1");
+        assert_eq!(redact_url("redis://pw@h:1"), "redis://***@h:1");
+        assert_eq!(redact_url("redis://h:1"), "redis://h:1");
+        assert_eq!(redact_url("redis://u:p@ss@h:1"), "redis://u:***@h:1");
+        assert_eq!(
+            url_password("redis://u:p%40ss@h"),
+            vec!["p%40ss".to_string(), "p@ss".to_string()]
+        );
+        assert_eq!(
+            scrub("bad p@ss here", &url_password("redis://u:p%40ss@h")),
+            "bad *** here"
+        );
+        assert_eq!(format!("{:?}", Secret::new("x")), "***");
+    }
+
+    #[test]
+    fn version_table() {
+        assert_eq!(rdb_version_for(Family::Redis, "7.0.15"), Some(10));
+        assert_eq!(rdb_version_for(Family::Redis, "6.2.14"), Some(9));
+        assert_eq!(rdb_version_for(Family::Redis, "7.4.1"), Some(12));
+        assert_eq!(rdb_version_for(Family::Valkey, "9.0.0"), Some(80));
+        assert_eq!(rdb_version_for(Family::Redis, "99.0"), None);
+    }
+}

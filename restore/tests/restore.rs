@@ -1,0 +1,271 @@
+//! Restores into real `/usr/bin/redis-server` 7.0 processes, then reads the target
+//! back (`SAVE` → `dump.rdb` → rdb-parser) and compares with the fixture manifests.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::collections::BTreeMap;
+
+use rdb_parser::{Rdb, Record};
+use rdb_restore::glob::Glob;
+use rdb_restore::{
+    restore, ConflictPolicy, Error, Progress, RestoreOptions, RestoreReport, SkipReason,
+    SourceFile, Target, TargetConfig,
+};
+use support::{assert_restored, fixture, manifest, manifest_keys, Server};
+
+fn target(server: &Server) -> Target {
+    Target::new(&TargetConfig {
+        url: server.url(),
+        ..TargetConfig::default()
+    })
+    .expect("target")
+}
+
+fn run(server: &Server, data: &[u8], options: &RestoreOptions) -> Result<RestoreReport, Error> {
+    let file = SourceFile {
+        name: "input.rdb",
+        rdb: Rdb::parse(data).expect("parse"),
+    };
+    restore(&target(server), &[file], options, &Progress::default())
+}
+
+fn read(name: &str) -> Vec<u8> {
+    std::fs::read(fixture(name)).expect("fixture")
+}
+
+#[test]
+fn restores_fixtures_of_three_generations() {
+    for name in ["redis-7.0.15", "redis-6.2.14", "redis-2.4.18"] {
+        let server = Server::start(&[]);
+        let data = read(&format!("{name}.rdb"));
+        let report = run(&server, &data, &RestoreOptions::default()).expect("restore");
+        let n = manifest_keys(&manifest(name)).len() as u64;
+        assert_eq!(
+            (
+                report.restored,
+                report.failed,
+                report.skipped,
+                report.expired
+            ),
+            (n, 0, 0, 0),
+            "{name}: {:?}",
+            report.errors
+        );
+        assert_eq!(report.keys(), n);
+        let caps = report.target.as_ref().expect("caps");
+        assert_eq!(
+            (caps.rdb_version, caps.rdb_version_source),
+            (10, "DUMP probe")
+        );
+        let has_functions = name == "redis-7.0.15";
+        assert_eq!(report.functions.restored, if has_functions { 2 } else { 0 });
+        assert_restored(name, &server.save(), |_| true, |d| d, has_functions);
+        if has_functions {
+            let list = server.cli(&["FUNCTION", "LIST"]);
+            assert!(
+                list.contains("fixturelib") && list.contains("otherlib"),
+                "{list}"
+            );
+        }
+    }
+}
+
+fn freqs(data: &[u8]) -> BTreeMap<(u64, Vec<u8>), Option<u8>> {
+    Rdb::parse(data)
+        .expect("parse")
+        .records()
+        .filter_map(|r| match r.expect("record") {
+            Record::Key(k) => Some(((k.db, k.key.to_vec()), k.freq)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn lfu_counters_travel_with_freq() {
+    let server = Server::start(&["--maxmemory-policy", "allkeys-lfu"]);
+    let data = read("redis-7.0.15-lfu.rdb");
+    // Small batches and one connection per depth so several pipelines are exercised.
+    let options = RestoreOptions {
+        batch_keys: 7,
+        connections: 3,
+        pipeline_depth: 3,
+        ..RestoreOptions::default()
+    };
+    let report = run(&server, &data, &options).expect("restore");
+    assert_eq!(
+        (report.restored, report.failed),
+        (113, 0),
+        "{:?}",
+        report.errors
+    );
+    let dump = server.save();
+    assert_restored("redis-7.0.15-lfu", &dump, |_| true, |d| d, true);
+    let (src, dst) = (freqs(&data), freqs(&dump));
+    assert!(src.values().all(Option::is_some));
+    assert_eq!(src, dst, "FREQ counters");
+}
+
+#[test]
+fn conflict_policies() {
+    let server = Server::start(&[]);
+    let data = read("redis-7.0.15.rdb");
+    let opts = |p| {
+        let mut o = RestoreOptions::default();
+        o.plan.on_conflict = p;
+        o
+    };
+    run(&server, &data, &opts(ConflictPolicy::Fail)).expect("first restore");
+    server.cli(&["SET", "str:ascii", "changed"]);
+
+    let r = run(&server, &data, &opts(ConflictPolicy::Fail)).expect("fail policy");
+    assert_eq!((r.restored, r.failed), (0, 113));
+    assert!(r.has_failures());
+    assert_eq!(r.errors.len(), 100);
+    assert!(
+        r.errors.iter().all(|e| e.error.starts_with("BUSYKEY")),
+        "{:?}",
+        r.errors[0]
+    );
+    assert_eq!(r.functions.failed, 2);
+
+    let r = run(&server, &data, &opts(ConflictPolicy::Skip)).expect("skip policy");
+    assert_eq!(
+        (r.restored, r.failed, r.skipped_for(SkipReason::Exists)),
+        (0, 0, 113)
+    );
+    assert_eq!(r.functions.skipped, 2);
+    assert!(!r.has_failures());
+    assert_eq!(server.cli(&["GET", "str:ascii"]).trim(), "changed");
+
+    let r = run(&server, &data, &opts(ConflictPolicy::Replace)).expect("replace policy");
+    assert_eq!((r.restored, r.failed), (113, 0));
+    assert_eq!(r.functions.restored, 2);
+    assert_restored("redis-7.0.15", &server.save(), |_| true, |d| d, true);
+}
+
+#[test]
+fn single_db_target_is_refused_before_writing() {
+    let server = Server::start(&["--databases", "1"]);
+    let data = read("redis-7.0.15.rdb");
+    let err = run(&server, &data, &RestoreOptions::default()).expect_err("refused");
+    let msg = err.to_string();
+    assert!(matches!(err, Error::SingleDbTarget { .. }), "{msg}");
+    assert!(
+        msg.contains("1, 5, 15") && msg.contains("--db") && msg.contains("--db-map"),
+        "{msg}"
+    );
+    assert_eq!(server.cli(&["DBSIZE"]).trim(), "0");
+    assert_eq!(server.cli(&["FUNCTION", "LIST"]).trim(), "");
+
+    // db 0 plus db 5 mapped onto it is fine.
+    let mut o = RestoreOptions::default();
+    o.plan.dbs = [0, 5].into();
+    o.plan.db_map.insert(5, 0);
+    let r = run(&server, &data, &o).expect("restore db 0 + 5");
+    assert_eq!(r.failed, 0, "{:?}", r.errors);
+    assert_eq!(r.skipped_for(SkipReason::Db), 5);
+    assert_restored(
+        "redis-7.0.15",
+        &server.save(),
+        |k| k.0 == 0 || k.0 == 5,
+        |d| if d == 5 { 0 } else { d },
+        true,
+    );
+}
+
+#[test]
+fn db_selection_and_mapping() {
+    let server = Server::start(&[]);
+    let data = read("redis-7.0.15.rdb");
+    let mut o = RestoreOptions::default();
+    o.plan.dbs = [1, 15].into();
+    o.plan.db_map.insert(1, 3);
+    o.functions = false;
+    let r = run(&server, &data, &o).expect("restore");
+    assert_eq!((r.restored, r.skipped_for(SkipReason::Db)), (5, 108));
+    assert_eq!(r.functions.skipped, 2);
+    assert_restored(
+        "redis-7.0.15",
+        &server.save(),
+        |k| k.0 == 1 || k.0 == 15,
+        |d| if d == 1 { 3 } else { d },
+        false,
+    );
+}
+
+#[test]
+fn key_pattern_and_type_filters() {
+    let server = Server::start(&[]);
+    let data = read("redis-6.2.14.rdb");
+    let mut o = RestoreOptions::default();
+    o.plan.key_patterns = vec![Glob::new(b"str:int:*"), Glob::new(b"*:s[et]?")];
+    o.plan.types = vec![
+        rdb_parser::LogicalType::String,
+        rdb_parser::LogicalType::Set,
+    ];
+    let r = run(&server, &data, &o).expect("restore");
+    let keep = |k: &support::KeyFact| {
+        (k.2 == "string" || k.2 == "set")
+            && [Glob::new(b"str:int:*"), Glob::new(b"*:s[et]?")]
+                .iter()
+                .any(|g| g.matches(&k.1))
+    };
+    let m = manifest_keys(&manifest("redis-6.2.14"));
+    let kept = m.iter().filter(|k| keep(k)).count() as u64;
+    assert!(kept > 20, "{kept}");
+    assert_eq!(r.restored, kept);
+    assert_eq!(
+        r.skipped_for(SkipReason::Pattern) + r.skipped_for(SkipReason::Type),
+        m.len() as u64 - kept
+    );
+    assert_restored("redis-6.2.14", &server.save(), keep, |d| d, false);
+}
+
+/// A hand-made RDB 10 file: `old` expired in 1970, `future` expiring in 2100,
+/// `plain` without expiry.
+fn expiring_snapshot() -> Vec<u8> {
+    let mut f = b"REDIS0010\xfe\x00".to_vec();
+    f.push(0xfc);
+    f.extend_from_slice(&1000i64.to_le_bytes());
+    f.extend_from_slice(b"\x00\x03old\x01x");
+    f.push(0xfc);
+    f.extend_from_slice(&4_102_444_800_000i64.to_le_bytes());
+    f.extend_from_slice(b"\x00\x06future\x01y");
+    f.extend_from_slice(b"\x00\x05plain\x01z");
+    f.push(0xff);
+    let crc = rdb_parser::crc::crc64(0, &f);
+    f.extend_from_slice(&crc.to_le_bytes());
+    f
+}
+
+#[test]
+fn expired_keys_are_skipped_and_counted() {
+    let server = Server::start(&[]);
+    let r = run(&server, &expiring_snapshot(), &RestoreOptions::default()).expect("restore");
+    assert_eq!((r.restored, r.expired, r.failed, r.skipped), (2, 1, 0, 0));
+    assert_eq!(server.cli(&["EXISTS", "old"]).trim(), "0");
+    assert_eq!(
+        server.cli(&["PEXPIRETIME", "future"]).trim(),
+        "4102444800000"
+    );
+    assert_eq!(server.cli(&["GET", "plain"]).trim(), "z");
+}
+
+#[test]
+fn newer_types_fail_with_the_reason_and_the_rest_restores() {
+    let server = Server::start(&[]);
+    let data = read("redis-7.4.1.rdb");
+    let r = run(&server, &data, &RestoreOptions::default()).expect("restore");
+    assert!(r.failed > 0 && r.restored > 0);
+    assert_eq!(r.keys(), 118);
+    assert!(
+        r.errors
+            .iter()
+            .all(|e| e.error.contains("target reads 10") && e.error.contains("issue 5")),
+        "{:?}",
+        r.errors
+    );
+}
