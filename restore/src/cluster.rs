@@ -2,7 +2,9 @@
 //! key → slot function (CRC16/XMODEM of the hash tag, through
 //! `redis::cluster_routing::Slot`), and the parsing of `MOVED`/`ASK` redirections.
 
-use redis::{Connection, Value};
+use redis::Value;
+
+use crate::target::Connection;
 
 /// Hash slots in a Redis Cluster.
 pub const SLOTS: usize = 16384;

@@ -81,4 +81,4 @@ pub use plan::{ConflictPolicy, PlanOptions, SkipReason};
 pub use rdb_parser;
 pub use report::{FunctionCounts, KeyFailure, Progress, RestoreReport};
 pub use restore::{restore, ClusterMode, RestoreOptions, SourceFile};
-pub use target::{Secret, Target, TargetCaps, TargetConfig};
+pub use target::{Connection, Secret, Target, TargetCaps, TargetConfig};

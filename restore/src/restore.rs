@@ -18,7 +18,9 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, Receiver, Sender, TryRecvError};
 use rdb_parser::{FunctionLibrary, Rdb, Record};
-use redis::{Connection, ConnectionLike, Value};
+use redis::{ConnectionLike, Value};
+
+use crate::target::Connection;
 
 use crate::checkpoint::{self, CheckpointState, Position, SENT_STEP};
 use crate::cluster::{self, NodeAddr, SlotMap};

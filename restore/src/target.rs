@@ -23,11 +23,15 @@ use std::time::Duration;
 
 use rdb_parser::{DumpPayload, Family};
 use redis::{
-    ClientTlsConfig, Connection, ConnectionAddr, ConnectionInfo, IntoConnectionInfo,
-    TlsCertificates, Value,
+    ClientTlsConfig, ConnectionAddr, ConnectionInfo, IntoConnectionInfo, TlsCertificates, Value,
 };
 
 use crate::error::{Error, Result};
+
+/// A connection to a server. Code outside this module uses it only through
+/// [`redis::ConnectionLike`] (`redis::cmd(..).query(&mut conn)`, `req_packed_commands`),
+/// so the transport can change without touching callers.
+pub type Connection = redis::Connection;
 
 /// A password (or other secret) that never prints.
 #[derive(Clone, PartialEq, Eq)]
