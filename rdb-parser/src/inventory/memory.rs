@@ -594,12 +594,21 @@ impl MemoryModel {
         let mut lp = 7u64;
         let mut zl = 11u64;
         let mut prev = 0u64;
+        // A blob the loader keeps as stored needs no re-encoded size (and formatting
+        // every score is the costliest part of this walk).
+        let kept = matches!(
+            (key.value_type, legacy),
+            (T::ZSetZiplist, true) | (T::ZSetListpack, false)
+        );
         for item in items {
             let (member, score) = item?;
             n += 1;
             let len = member.len() as u64;
             max_len = max_len.max(len);
             members_sds += self.sds(len);
+            if kept {
+                continue;
+            }
             let score_text = self.score_text(score);
             let score_el = Element::Bytes(Cow::Owned(score_text.into_bytes()));
             lp += lp_entry(&member) + lp_entry(&score_el);
@@ -906,13 +915,34 @@ fn expected_skiplist_node(classes: SizeClasses) -> f64 {
 
 /// The integer value of `b` when it is the canonical decimal text of an `i64`
 /// (`string2ll`: no sign `+`, no leading zeros, no `-0`).
+/// The integer whose canonical decimal text is exactly `b` (Redis `string2ll`: an
+/// optional `-`, no `+`, no leading zeros, no `-0`, within `i64`).
 fn canonical_int(b: &[u8]) -> Option<i64> {
-    if b.is_empty() || b.len() > 20 {
+    let (negative, digits) = match b.split_first()? {
+        (b'-', rest) => (true, rest),
+        _ => (false, b),
+    };
+    let (&first, _) = digits.split_first()?;
+    if digits.len() > 19
+        || !first.is_ascii_digit()
+        || (first == b'0' && (digits.len() > 1 || negative))
+    {
         return None;
     }
-    let s = std::str::from_utf8(b).ok()?;
-    let v: i64 = s.parse().ok()?;
-    (v.to_string().as_bytes() == b).then_some(v)
+    let mut v: i64 = 0;
+    for &d in digits {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        let d = i64::from(d - b'0');
+        // Accumulate negatively so that i64::MIN fits.
+        v = v.checked_mul(10)?.checked_sub(d)?;
+    }
+    if negative {
+        Some(v)
+    } else {
+        v.checked_neg()
+    }
 }
 
 fn element_int(e: &Element<'_>) -> Option<i64> {
@@ -1134,6 +1164,26 @@ mod tests {
             .map(|&n| size_class(n, SizeClasses::Quantum16))
             .collect();
         assert_eq!(q16, [8, 16, 32, 32, 64, 80, 112, 160]);
+    }
+
+    #[test]
+    fn canonical_ints() {
+        for (text, want) in [
+            ("0", Some(0)),
+            ("-1", Some(-1)),
+            ("9223372036854775807", Some(i64::MAX)),
+            ("-9223372036854775808", Some(i64::MIN)),
+            ("9223372036854775808", None),
+            ("-0", None),
+            ("007", None),
+            ("+5", None),
+            ("", None),
+            ("-", None),
+            ("1.5", None),
+            (" 1", None),
+        ] {
+            assert_eq!(canonical_int(text.as_bytes()), want, "{text:?}");
+        }
     }
 
     #[test]

@@ -436,7 +436,10 @@ pub fn prefix_of<'k>(key: &'k [u8], separator: &[u8], depth: usize) -> Option<&'
     let mut end = 0;
     for _ in 0..depth {
         let rest = key.get(end..)?;
-        let at = rest.windows(separator.len()).position(|w| w == separator)?;
+        let at = match separator {
+            [one] => rest.iter().position(|b| b == one)?,
+            _ => rest.windows(separator.len()).position(|w| w == separator)?,
+        };
         end += at + separator.len();
     }
     key.get(..end)
