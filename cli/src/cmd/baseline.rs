@@ -177,11 +177,12 @@ fn bytes_text(b: &[u8]) -> String {
         .collect()
 }
 
-fn top_json(list: &[TopKey]) -> Value {
+fn top_json(inv: &Inventory, list: &[TopKey]) -> Value {
     list.iter()
         .map(|t| {
             json!({"db": t.db, "key": bytes_json(&t.key), "type": t.type_name, "encoding": t.encoding,
-                   "memory": t.memory, "elements": t.elements})
+                   "memory": t.memory, "elements": t.elements,
+                   "file": inv.files.get(t.file).map(|f| f.name.as_str())})
         })
         .collect()
 }
@@ -273,7 +274,7 @@ fn to_json(inv: &Inventory, options: &InventoryOptions) -> Value {
         "types": types,
         "rdb_types": inv.rdb_types,
         "ttl": {"none": inv.ttl_none, "expired_at_snapshot": inv.ttl_expired, "buckets": ttl_buckets},
-        "top_keys": {"by_memory": top_json(&inv.top_by_memory), "by_elements": top_json(&inv.top_by_elements)},
+        "top_keys": {"by_memory": top_json(inv, &inv.top_by_memory), "by_elements": top_json(inv, &inv.top_by_elements)},
         "prefixes": {
             "separator": bytes_json(&options.separator),
             "depth": options.depth,

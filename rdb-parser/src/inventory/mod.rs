@@ -107,6 +107,8 @@ pub struct TopKey {
     pub db: u64,
     /// Key name.
     pub key: Vec<u8>,
+    /// Index of the file (in the input order) holding the key.
+    pub file: usize,
     /// Logical type name.
     pub type_name: &'static str,
     /// In-memory encoding.
@@ -333,17 +335,22 @@ impl Partial {
             measure,
             db: key.db,
             key: key.key.to_vec(),
+            file,
             type_name,
             encoding: est.encoding,
             memory: est.bytes,
             elements: est.elements,
         };
-        offer(&mut inv.top_by_memory, top, est.bytes, key, || {
+        offer(&mut inv.top_by_memory, top, est.bytes, (file, key), || {
             make(est.bytes)
         });
-        offer(&mut inv.top_by_elements, top, est.elements, key, || {
-            make(est.elements)
-        });
+        offer(
+            &mut inv.top_by_elements,
+            top,
+            est.elements,
+            (file, key),
+            || make(est.elements),
+        );
 
         let stats = match prefix_of(&key.key, &self.options.separator, self.options.depth) {
             None => &mut inv.prefixes_none,
@@ -452,6 +459,7 @@ fn rank(a: &TopKey, b: &TopKey) -> std::cmp::Ordering {
         .cmp(&a.measure)
         .then_with(|| a.db.cmp(&b.db))
         .then_with(|| a.key.cmp(&b.key))
+        .then_with(|| a.file.cmp(&b.file))
 }
 
 /// Inserts a key into a sorted top-N list when it ranks; builds it only then.
@@ -459,7 +467,7 @@ fn offer(
     list: &mut Vec<TopKey>,
     n: usize,
     measure: u64,
-    key: &KeyRecord<'_>,
+    (file, key): (usize, &KeyRecord<'_>),
     make: impl FnOnce() -> TopKey,
 ) {
     if n == 0 {
@@ -468,7 +476,8 @@ fn offer(
     if list.len() >= n {
         if let Some(last) = list.last() {
             let beats = measure > last.measure
-                || (measure == last.measure && (key.db, &key.key[..]) < (last.db, &last.key[..]));
+                || (measure == last.measure
+                    && (key.db, &key.key[..], file) < (last.db, &last.key[..], last.file));
             if !beats {
                 return;
             }
