@@ -222,6 +222,13 @@ impl<'a> BlobIter<'a> {
     }
 
     pub(crate) fn next_element(&mut self) -> Result<Option<Element<'a>>> {
+        self.advance(true).map(Option::flatten)
+    }
+
+    /// Steps to the next element: `Some(Some(element))` when `lift`, `Some(None)`
+    /// when only checking (no bytes copied out of a decompressed blob), `None` at
+    /// the end.
+    fn advance(&mut self, lift: bool) -> Result<Option<Option<Element<'a>>>> {
         let (data, base) = (&self.blob.bytes[..], self.blob.base);
         let at = match &mut self.state {
             ContainerState::Listpack(s) => s.next(data, base),
@@ -230,7 +237,7 @@ impl<'a> BlobIter<'a> {
             ContainerState::Intset(s) => s.next(data).map(|o| o.map(EntryAt::Int)),
         };
         match at {
-            Ok(Some(at)) => Ok(Some(self.blob.lift(at))),
+            Ok(Some(at)) => Ok(Some(lift.then(|| self.blob.lift(at)))),
             Ok(None) => Ok(None),
             Err(e) => Err(self.blob.map_err(e)),
         }
@@ -316,15 +323,21 @@ enum ElementSource<'a> {
 }
 
 impl<'a> Elements<'a> {
-    fn next_inner(&mut self) -> Result<Option<Element<'a>>> {
+    /// The next element (see [`BlobIter::advance`] for `lift`).
+    fn next_inner(&mut self, lift: bool) -> Result<Option<Option<Element<'a>>>> {
         match &mut self.source {
             ElementSource::Strings(seq) => {
                 if !seq.take() {
                     return Ok(None);
                 }
-                Element::from_str(seq.cur.read_string("list or set element")?).map(Some)
+                let s = seq.cur.read_string("list or set element")?;
+                if lift {
+                    Element::from_str(s).map(|e| Some(Some(e)))
+                } else {
+                    s.validate(MAX_DECOMPRESSED_LEN).map(|()| Some(None))
+                }
             }
-            ElementSource::Blob(it) => it.next_element(),
+            ElementSource::Blob(it) => it.advance(lift),
             ElementSource::Quicklist {
                 cur,
                 nodes_left,
@@ -332,7 +345,7 @@ impl<'a> Elements<'a> {
                 node,
             } => loop {
                 if let Some(it) = node {
-                    if let Some(e) = it.next_element()? {
+                    if let Some(e) = it.advance(lift)? {
                         return Ok(Some(e));
                     }
                     *node = None;
@@ -345,10 +358,20 @@ impl<'a> Elements<'a> {
                     // QUICKLIST_NODE_CONTAINER_PLAIN = 1, PACKED = 2 (quicklist.h).
                     let at = cur.offset();
                     let container = cur.read_len("quicklist node container")?;
-                    let blob = Blob::read(cur, "quicklist node")?;
                     match container {
-                        1 => return Ok(Some(blob.into_element())),
-                        2 => *node = Some(BlobIter::open(blob, ContainerKind::Listpack)?),
+                        1 if lift => {
+                            return Ok(Some(Some(
+                                Blob::read(cur, "quicklist node")?.into_element(),
+                            )))
+                        }
+                        1 => {
+                            let s = cur.read_string("quicklist node")?;
+                            return s.validate(MAX_DECOMPRESSED_LEN).map(|()| Some(None));
+                        }
+                        2 => {
+                            let blob = Blob::read(cur, "quicklist node")?;
+                            *node = Some(BlobIter::open(blob, ContainerKind::Listpack)?);
+                        }
                         _ => {
                             return Err(Error::new(
                                 ErrorKind::Corrupt,
@@ -364,6 +387,23 @@ impl<'a> Elements<'a> {
             },
         }
     }
+
+    /// Walks the remaining elements, checking every container, without copying
+    /// them out; returns how many there were.
+    pub fn count_valid(mut self) -> Result<u64> {
+        let mut n = 0;
+        while !self.done {
+            match self.next_inner(false) {
+                Ok(Some(_)) => n += 1,
+                Ok(None) => self.done = true,
+                Err(e) => {
+                    self.done = true;
+                    return Err(e);
+                }
+            }
+        }
+        Ok(n)
+    }
 }
 
 impl<'a> Iterator for Elements<'a> {
@@ -373,7 +413,7 @@ impl<'a> Iterator for Elements<'a> {
         if self.done {
             return None;
         }
-        let r = self.next_inner();
+        let r = self.next_inner(true).map(Option::flatten);
         finish(r, &mut self.done)
     }
 }
@@ -750,12 +790,7 @@ impl<'a> Value<'a> {
                 s.validate(MAX_DECOMPRESSED_LEN)?;
                 n = 1;
             }
-            Value::List(it) | Value::Set(it) => {
-                for e in it {
-                    e?;
-                    n += 1;
-                }
-            }
+            Value::List(it) | Value::Set(it) => n = it.count_valid()?,
             Value::ZSet(it) => {
                 for e in it {
                     e?;
