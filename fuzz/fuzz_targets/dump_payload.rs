@@ -4,13 +4,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use rdb_parser::DumpPayload;
 
-fuzz_target!(|data: &[u8]| {
-    if let Ok(p) = DumpPayload::parse(data) {
-        let _ = p.validate();
-        if let Ok(v) = p.value() {
-            let _ = v.validate();
-        }
-    }
-});
+#[path = "../../rdb-parser/tests/fuzz_checks/mod.rs"]
+mod fuzz_checks;
+
+fuzz_target!(|data: &[u8]| fuzz_checks::dump_payload(data));
