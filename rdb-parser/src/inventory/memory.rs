@@ -499,13 +499,21 @@ impl MemoryModel {
     fn set(&self, key: &KeyRecord<'_>, cur: &mut Cursor<'_>) -> Result<(u64, u64, &'static str)> {
         use ValueType as T;
         let lim = self.limits;
-        let blob_len = match key.value_type {
-            T::SetIntset | T::SetListpack => Some(cur.read_string("set blob")?.len() as u64),
+        let blob = match key.value_type {
+            T::SetIntset | T::SetListpack => Some(cur.read_string("set blob")?),
             _ => None,
         };
-        let Value::Set(items) = key.value()? else {
-            return Ok((ROBJ, 0, "hashtable"));
-        };
+        let blob_len = blob.as_ref().map(|b| b.len() as u64);
+        // An intset within the limit loads as stored: its header has the count.
+        if let Some(RdbStr::Raw(b)) = blob.filter(|_| key.value_type == T::SetIntset) {
+            let n = b
+                .get(4..8)
+                .map_or(0, |c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]));
+            let n = u64::from(n);
+            if n <= lim.set_max_intset_entries {
+                return Ok((ROBJ + self.js(b.len() as u64), n, "intset"));
+            }
+        }
         // Gather what the decisions need: count, all-integer, longest member, sizes.
         let mut n = 0u64;
         let mut all_int = true;
@@ -513,16 +521,39 @@ impl MemoryModel {
         let mut members_sds = 0u64;
         let mut lp = 7u64;
         let mut width = 2u64;
-        for item in items {
-            let item = item?;
+        let mut add = |len: u64, int: Option<i64>| {
             n += 1;
-            let len = item.len() as u64;
             max_len = max_len.max(len);
             members_sds += self.sds(len);
-            lp += lp_entry(&item);
-            match element_int(&item) {
-                Some(i) => width = width.max(int_width(i)),
-                None => all_int = false,
+            match int {
+                Some(i) => {
+                    lp += lp_int_len(i) + 1;
+                    width = width.max(int_width(i));
+                }
+                None => {
+                    lp += lp_str_entry(len);
+                    all_int = false;
+                }
+            }
+        };
+        if key.value_type == T::Set {
+            // Members are RDB strings: their lengths are in their headers, LZF ones
+            // need no decompression (LZF is only tried above 20 bytes: never an int).
+            let count = cur.read_count(1, "set size")?;
+            for _ in 0..count {
+                match cur.read_string("set member")? {
+                    RdbStr::Int(i) => add(RdbStr::Int(i).len() as u64, Some(i)),
+                    RdbStr::Raw(b) => add(b.len() as u64, canonical_int(b)),
+                    lzf => add(lzf.len() as u64, None),
+                }
+            }
+        } else {
+            let Value::Set(items) = key.value()? else {
+                return Ok((ROBJ, 0, "hashtable"));
+            };
+            for item in items {
+                let item = item?;
+                add(item.len() as u64, element_int(&item));
             }
         }
         let ht = |me: &Self| (ROBJ + me.set_dict(n, members_sds), n, "hashtable");
@@ -699,9 +730,6 @@ impl MemoryModel {
             }
             _ => None,
         };
-        let Value::Hash(fields) = key.value()? else {
-            return Ok((ROBJ, 0, "hashtable"));
-        };
         let mut n = 0u64;
         let mut max_len = 0u64;
         let mut sds = 0u64;
@@ -709,6 +737,34 @@ impl MemoryModel {
         let mut zl = 11u64;
         let mut prev = 0u64;
         let mut ttls = 0u64;
+        if key.value_type == T::Hash && !legacy {
+            // Fields and values are RDB strings: lengths from their headers, no LZF
+            // decompression (no ziplist sizes needed outside the legacy layout).
+            let count = cur.read_count(2, "hash size")?;
+            for _ in 0..count * 2 {
+                let (len, int) = match cur.read_string("hash field or value")? {
+                    RdbStr::Int(i) => (RdbStr::Int(i).len() as u64, Some(i)),
+                    RdbStr::Raw(b) => (b.len() as u64, canonical_int(b)),
+                    lzf => (lzf.len() as u64, None),
+                };
+                max_len = max_len.max(len);
+                sds += self.sds(len);
+                lp += int.map_or_else(|| lp_str_entry(len), |i| lp_int_len(i) + 1);
+            }
+            n = count as u64;
+            if n > lim.hash_max_entries || max_len > lim.hash_max_value {
+                let b = ROBJ
+                    + self.dict_struct()
+                    + self.js(next_pow2(n) * 8)
+                    + n * self.js(DICT_ENTRY)
+                    + sds;
+                return Ok((b, n, "hashtable"));
+            }
+            return Ok((ROBJ + self.js(lp), n, "listpack"));
+        }
+        let Value::Hash(fields) = key.value()? else {
+            return Ok((ROBJ, 0, "hashtable"));
+        };
         for f in fields {
             let f = f?;
             n += 1;
