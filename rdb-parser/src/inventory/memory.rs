@@ -611,11 +611,26 @@ impl MemoryModel {
     fn zset(&self, key: &KeyRecord<'_>, cur: &mut Cursor<'_>) -> Result<(u64, u64, &'static str)> {
         use ValueType as T;
         let lim = self.limits;
-        let blob_len = match key.value_type {
-            T::ZSetZiplist | T::ZSetListpack => Some(cur.read_string("zset blob")?.len() as u64),
+        let blob = match key.value_type {
+            T::ZSetZiplist | T::ZSetListpack => Some(cur.read_string("zset blob")?),
             _ => None,
         };
+        let blob_len = blob.as_ref().map(|b| b.len() as u64);
         let legacy = self.layout == Layout::Legacy;
+        // A blob the loader keeps as stored, within the entry limit: sized from its
+        // length and header count, without a walk.
+        if let Some(RdbStr::Raw(b)) = blob {
+            let kept = matches!(
+                (key.value_type, legacy),
+                (T::ZSetZiplist, true) | (T::ZSetListpack, false)
+            );
+            if let Some(n) = blob_header_count(key.value_type, b).filter(|&c| kept && c % 2 == 0) {
+                if n / 2 <= lim.zset_max_entries {
+                    let name = if legacy { "ziplist" } else { "listpack" };
+                    return Ok((ROBJ + self.js(b.len() as u64), n / 2, name));
+                }
+            }
+        }
         let Value::ZSet(items) = key.value()? else {
             return Ok((ROBJ, 0, "skiplist"));
         };
@@ -722,7 +737,23 @@ impl MemoryModel {
         let legacy = self.layout == Layout::Legacy;
         let blob_len = match key.value_type {
             T::HashZipmap | T::HashZiplist | T::HashListpack | T::HashListpackExPreGa => {
-                Some(cur.read_string("hash blob")?.len() as u64)
+                let blob = cur.read_string("hash blob")?;
+                // Kept as stored within the entry limit: no walk (see `zset`).
+                let kept = matches!(
+                    (key.value_type, legacy),
+                    (T::HashZiplist, true) | (T::HashListpack, false)
+                );
+                if let RdbStr::Raw(b) = blob {
+                    if let Some(c) =
+                        blob_header_count(key.value_type, b).filter(|&c| kept && c % 2 == 0)
+                    {
+                        if c / 2 <= lim.hash_max_entries {
+                            let name = if legacy { "ziplist" } else { "listpack" };
+                            return Ok((ROBJ + self.js(b.len() as u64), c / 2, name));
+                        }
+                    }
+                }
+                Some(blob.len() as u64)
             }
             T::HashListpackEx => {
                 cur.read_i64_le("hash minimum field expiry")?;
@@ -971,6 +1002,19 @@ fn expected_skiplist_node(classes: SizeClasses) -> f64 {
 
 /// The integer value of `b` when it is the canonical decimal text of an `i64`
 /// (`string2ll`: no sign `+`, no leading zeros, no `-0`).
+/// The element count in the header of a ziplist or listpack blob, when recorded
+/// (not 65535) and the blob has the type's framing size.
+fn blob_header_count(ty: ValueType, b: &[u8]) -> Option<u64> {
+    let at = match ty {
+        ValueType::ZSetZiplist | ValueType::HashZiplist => 8,
+        ValueType::ZSetListpack | ValueType::HashListpack => 4,
+        _ => return None,
+    };
+    let total = u32::from_le_bytes(b.get(..4)?.try_into().ok()?) as usize;
+    let count = u16::from_le_bytes(b.get(at..at + 2)?.try_into().ok()?);
+    (total == b.len() && count != u16::MAX).then_some(u64::from(count))
+}
+
 /// The integer whose canonical decimal text is exactly `b` (Redis `string2ll`: an
 /// optional `-`, no `+`, no leading zeros, no `-0`, within `i64`).
 fn canonical_int(b: &[u8]) -> Option<i64> {
