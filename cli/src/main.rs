@@ -52,6 +52,17 @@ enum Command {
     Diff(cmd::diff::DiffArgs),
     /// Restore snapshots into a live Redis/Valkey server or cluster (pipelined RESTORE).
     Restore(Box<cmd::restore::RestoreArgs>),
+    /// Live baseline from INFO in OpenTelemetry metric names, per node and totals.
+    Info(Box<cmd::info::InfoArgs>),
+    /// The metrics crosswalk: INFO, OTel, CloudWatch, Azure, Datadog, Prometheus names.
+    Metrics(cmd::metrics::MetricsArgs),
+    /// Pre-migration checks of a source, a target and snapshots (pass/warn/fail).
+    Preflight(Box<cmd::preflight::PreflightArgs>),
+    /// Sample a primary and its replicas; flag stalled offsets, AOF growth, bgsave problems.
+    Watch(Box<cmd::watch::WatchArgs>),
+    /// Check that a live server or cluster holds exactly the snapshots' keys (values
+    /// by content digest, expiries, key counts, extra keys).
+    Verify(Box<cmd::verify::VerifyArgs>),
     /// Validate every record, value and checksum (like redis-check-rdb) and summarize.
     Check {
         /// Snapshot files (`-` reads standard input).
@@ -104,6 +115,11 @@ fn main() -> ExitCode {
         Command::Baseline(args) => cmd::baseline::run(&args, cli.quiet),
         Command::Diff(args) => cmd::diff::run(&args, cli.quiet),
         Command::Restore(args) => cmd::restore::run(&args, cli.quiet),
+        Command::Info(args) => cmd::info::run(&args),
+        Command::Metrics(args) => cmd::metrics::run(&args),
+        Command::Preflight(args) => cmd::preflight::run(&args),
+        Command::Watch(args) => cmd::watch::run(&args),
+        Command::Verify(args) => cmd::verify::run(&args, cli.quiet),
         Command::Check { files, no_crc } => {
             match cmd::check::run(&files, options(no_crc), cli.quiet) {
                 Ok(()) => ExitCode::SUCCESS,

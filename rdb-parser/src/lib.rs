@@ -51,6 +51,8 @@
 //! - Low level: [`reader::Cursor`], [`write`](mod@write) (RDB lengths and strings) and the container readers
 //!   ([`value::listpack::Listpack`], [`value::ziplist::Ziplist`],
 //!   [`value::intset::Intset`], [`value::zipmap::Zipmap`]); [`crc::crc64`].
+//! - [`reencode`]: converting values to the types an older server reads (listpack →
+//!   ziplist, quicklist2 → quicklist, stream v3 → v1, hash field TTLs dropped by policy).
 //! - [`export`] writes the JSON Lines export used by `rdbkit export`.
 //! - [`digest`]: an encoding-independent digest of a value ("same content" across
 //!   encodings and RDB versions), used by `diff` and `verify`.
@@ -84,6 +86,7 @@ pub mod inventory;
 pub mod lzf;
 pub mod reader;
 pub mod record;
+pub mod reencode;
 pub mod types;
 pub mod value;
 pub mod write;

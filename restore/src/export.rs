@@ -112,8 +112,49 @@ pub fn write_resp<W: Write>(
                     );
                     summary.keys += 1;
                 }
+                KeyPlan::Reencode {
+                    db,
+                    ttl,
+                    footer,
+                    flags,
+                } => {
+                    let policy = rdb_parser::reencode::Policy {
+                        now_ms: now,
+                        ..Default::default()
+                    };
+                    match rdb_parser::reencode::reencode(
+                        k.value_type,
+                        k.raw,
+                        profile.family,
+                        footer,
+                        &policy,
+                    ) {
+                        Ok(out) => {
+                            if db != current_db {
+                                resp::write_select(&mut buf, db);
+                                current_db = db;
+                            }
+                            let ty = out.value_type.byte();
+                            resp::write_restore(
+                                &mut buf, &k.key, ttl, ty, &out.body, footer, flags,
+                            );
+                            summary.keys += 1;
+                        }
+                        Err(e) => {
+                            summary.unsupported += 1;
+                            if summary.errors.len() < 100 {
+                                summary.errors.push(KeyFailure {
+                                    file,
+                                    db: Some(k.db),
+                                    key: k.key.to_vec(),
+                                    error: e.to_string(),
+                                });
+                            }
+                        }
+                    }
+                }
                 KeyPlan::Expired => summary.expired += 1,
-                KeyPlan::Skip(_) => {}
+                KeyPlan::Skip(_) | KeyPlan::Commands { .. } => {}
                 KeyPlan::Reject(why) => {
                     summary.unsupported += 1;
                     if summary.errors.len() < 100 {

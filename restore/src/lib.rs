@@ -29,6 +29,7 @@
 //! The stages of the pipeline (see the project's architecture notes) each have a
 //! module:
 //!
+//! - [`commands`]: command mode (SET/RPUSH/SADD/ZADD/HSET/XADD/XGROUP/XCLAIM/PEXPIREAT).
 //! - [`plan`]: filters (`--db`, `--key-pattern` with [`glob`], `--type`), database
 //!   mapping, expired keys, conflict policy, footer version: a pure function
 //!   ([`plan::plan_key`]).
@@ -42,15 +43,25 @@
 //! - [`checkpoint`] (resume after a kill) and [`throttle`] (`--max-ops`,
 //!   `--max-bytes`).
 //! - [`export`]: the same commands as a RESP stream for `redis-cli --pipe`.
+//! - [`live`]: reading running servers: `INFO` metrics, the metrics crosswalk across
+//!   platforms, pre-flight checks and the post-cutover watch.
+//! - [`verify()`]: the same plan and routing with `DUMP` + `PEXPIRETIME`/`PTTL`
+//!   instead of `RESTORE`, compared by content digest, plus a `SCAN` for extra keys
+//!   ([`VerifyReport`]).
 //!
 //! # Limits
 //!
-//! - No re-encoding: a key whose type byte the target does not know (e.g. a Redis 7.2
-//!   listpack set into Redis 7.0) fails with the reason (issue 5 will re-encode).
-//! - TLS server names: the `redis` crate verifies the certificate against the host it
-//!   connects to and has no SNI override, so there is no `--tls-server-name`; cluster
-//!   nodes are reached (and verified) by the address `CLUSTER SLOTS` reports, which
-//!   must therefore be in the certificate (see [`target`]).
+//! - Older targets: types the target does not read are re-encoded
+//!   ([`rdb_parser::reencode`]) or, with `--mode commands` / as the last resort of
+//!   `--mode auto`, written as plain commands ([`commands`]); what an older target
+//!   cannot hold (hash field TTLs under `--hash-field-ttl drop`, stream v2+ metadata,
+//!   consumer active times) is dropped and counted in
+//!   [`RestoreReport::conversions`]. Command mode writes are not atomic per key and
+//!   its `EXISTS` check (conflict policies `fail`/`skip`) is not atomic with them.
+//! - TLS server names: the certificate is verified against the host connected to
+//!   unless [`TargetConfig::tls_server_name`] (`--tls-server-name`) names it; the
+//!   override also applies to the cluster nodes `CLUSTER SLOTS` reports (by IP on
+//!   Azure). TLS connections use this crate's own rustls transport (see [`target`]).
 //! - A lost connection ends the run with an error (the keys in flight are unknown);
 //!   with a checkpoint, rerunning resumes where the target had answered.
 //!
@@ -66,15 +77,18 @@
 
 pub mod checkpoint;
 pub mod cluster;
+pub mod commands;
 pub mod error;
 pub mod export;
 pub mod glob;
+pub mod live;
 pub mod plan;
 pub mod report;
 pub mod resp;
 pub mod restore;
 pub mod target;
 pub mod throttle;
+pub mod verify;
 
 pub use error::{Error, Result};
 pub use plan::{ConflictPolicy, PlanOptions, SkipReason};
@@ -82,3 +96,4 @@ pub use rdb_parser;
 pub use report::{FunctionCounts, KeyFailure, Progress, RestoreReport};
 pub use restore::{restore, ClusterMode, RestoreOptions, SourceFile};
 pub use target::{Connection, Secret, Target, TargetCaps, TargetConfig};
+pub use verify::{verify, VerifyOptions, VerifyReport};

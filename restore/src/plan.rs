@@ -7,8 +7,10 @@
 //! 3.2.1 accepts for payloads of its own version or older. When the source is newer,
 //! the footer is re-stamped: the value bytes are still valid for the target as long
 //! as the target knows the type byte (`RESTORE` dispatches on the type byte, never on
-//! the footer). Types the target cannot read are rejected with the reason; re-encoding
-//! them for older targets is a later issue (issue 5).
+//! the footer). Types the target cannot read are re-encoded
+//! ([`rdb_parser::reencode`], [`KeyPlan::Reencode`]); with `--mode commands` every key
+//! is written as plain commands ([`crate::commands`], [`KeyPlan::Commands`]), and
+//! `--mode auto` falls back to commands when re-encoding cannot carry the value.
 //!
 //! Redis 8.6 key metadata (`KEY_META`, [`KeyRecord::key_meta`]) is not sent: the
 //! payload starts at the type byte, which every target reads.
@@ -16,6 +18,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
+use rdb_parser::reencode::{readable, FieldTtlPolicy};
 use rdb_parser::{Family, KeyRecord, LogicalType};
 
 use crate::glob::Glob;
@@ -32,6 +35,19 @@ pub enum ConflictPolicy {
     Skip,
     /// `RESTORE ... REPLACE`: the snapshot's value wins.
     Replace,
+}
+
+/// How keys are written (`--mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WriteMode {
+    /// `RESTORE` (verbatim or re-stamped), re-encoded `RESTORE` for types the target
+    /// does not read, plain commands as the last resort.
+    #[default]
+    Auto,
+    /// `RESTORE` only (re-encoded when needed); keys re-encoding cannot carry fail.
+    Restore,
+    /// Plain commands for every key (targets that refuse `RESTORE`).
+    Commands,
 }
 
 /// Why a key (or function library) was not sent.
@@ -115,6 +131,10 @@ pub struct PlanOptions {
     pub types: Vec<LogicalType>,
     /// Conflict policy.
     pub on_conflict: ConflictPolicy,
+    /// `RESTORE`, re-encoded `RESTORE` or commands.
+    pub mode: WriteMode,
+    /// Hash field TTLs on a target that cannot hold them.
+    pub field_ttls: FieldTtlPolicy,
 }
 
 impl PlanOptions {
@@ -168,6 +188,27 @@ pub enum KeyPlan {
     Skip(SkipReason),
     /// Already expired at restore time: not sent.
     Expired,
+    /// Re-encode the value to a type the target reads ([`rdb_parser::reencode`]),
+    /// then send `RESTORE` (in [`WriteMode::Auto`], commands when that is impossible).
+    Reencode {
+        /// Target database.
+        db: u64,
+        /// Expiry argument.
+        ttl: Ttl,
+        /// Footer version of the payload (the target's).
+        footer: u16,
+        /// `REPLACE`, `IDLETIME`, `FREQ`.
+        flags: RestoreFlags,
+    },
+    /// Write the key as plain commands ([`crate::commands`]).
+    Commands {
+        /// Target database.
+        db: u64,
+        /// Key expiry (Unix ms), set with `PEXPIREAT`.
+        expire_at_ms: Option<i64>,
+        /// `DEL` the key first.
+        replace: bool,
+    },
     /// Cannot be restored into this target (the reason is the report's error text).
     Reject(String),
 }
@@ -197,21 +238,22 @@ pub fn plan_key(
             return KeyPlan::Expired;
         }
     }
-    let ty = key.value_type;
-    let source_family = key.family();
-    if source_family != target.family && ty.byte() >= 22 {
-        return KeyPlan::Reject(
-            match source_family {
-                Family::Redis => {
-                    "a Redis 7.4+ hash with field TTLs cannot be read by a Valkey target"
-                }
-                _ => "a Valkey 9 hash with field TTLs cannot be read by a Redis target",
-            }
-            .to_string(),
-        );
+    let replace = force_replace || options.on_conflict == ConflictPolicy::Replace;
+    if options.mode == WriteMode::Commands {
+        return KeyPlan::Commands {
+            db: options.map_db(key.db),
+            expire_at_ms: key.expire_at_ms,
+            replace,
+        };
     }
-    if ty.min_rdb_version() > u32::from(target.rdb_version) {
-        return KeyPlan::Reject(reject_text(ty.min_rdb_version(), target.rdb_version));
+    let ty = key.value_type;
+    let verbatim = readable(ty, target.family, target.rdb_version);
+    if !verbatim && ty.logical() == LogicalType::Module {
+        return KeyPlan::Reject(format!(
+            "module values need RDB {}, the target reads {}",
+            ty.min_rdb_version(),
+            target.rdb_version
+        ));
     }
     let ttl = match key.expire_at_ms {
         None => Ttl::None,
@@ -219,7 +261,7 @@ pub fn plan_key(
         Some(at) => Ttl::Relative(at.saturating_sub(now_ms).max(1)),
     };
     let mut flags = RestoreFlags {
-        replace: force_replace || options.on_conflict == ConflictPolicy::Replace,
+        replace,
         idle_s: None,
         freq: None,
     };
@@ -231,17 +273,23 @@ pub fn plan_key(
             flags.idle_s = key.idle_s;
         }
     }
-    KeyPlan::Restore {
-        db: options.map_db(key.db),
-        ttl,
-        footer: target.rdb_version,
-        flags,
+    let db = options.map_db(key.db);
+    let footer = target.rdb_version;
+    if verbatim {
+        KeyPlan::Restore {
+            db,
+            ttl,
+            footer,
+            flags,
+        }
+    } else {
+        KeyPlan::Reencode {
+            db,
+            ttl,
+            footer,
+            flags,
+        }
     }
-}
-
-/// The rejection text for a type needing RDB `needs` on a target reading `reads`.
-fn reject_text(needs: u32, reads: u16) -> String {
-    format!("needs RDB {needs}, the target reads {reads}; re-encoding for older targets is issue 5")
 }
 
 #[cfg(test)]
@@ -342,20 +390,30 @@ mod tests {
     }
 
     #[test]
-    fn newer_types_are_rejected_known_ones_restamped() {
+    fn newer_types_are_reencoded_known_ones_restamped() {
         // SET_LISTPACK (20, RDB 11) into a 7.0 target (RDB 10).
         let lp = [0x0b, 0, 0, 0, 1, 0, 0x81, b'a', 2, 0xff];
         let mut body = vec![20, 1, b's', lp.len() as u8];
         body.extend_from_slice(&lp);
         let data = rdb_with(11, &body);
         let k = first_key(&data);
-        match plan_key(&k, &PlanOptions::default(), &T7, 0, false) {
-            KeyPlan::Reject(why) => assert_eq!(
-                why,
-                "needs RDB 11, the target reads 10; re-encoding for older targets is issue 5"
-            ),
-            other => panic!("{other:?}"),
-        }
+        assert!(matches!(
+            plan_key(&k, &PlanOptions::default(), &T7, 0, false),
+            KeyPlan::Reencode { footer: 10, .. }
+        ));
+        let commands = PlanOptions {
+            mode: WriteMode::Commands,
+            on_conflict: ConflictPolicy::Replace,
+            ..PlanOptions::default()
+        };
+        assert_eq!(
+            plan_key(&k, &commands, &T7, 0, false),
+            KeyPlan::Commands {
+                db: 0,
+                expire_at_ms: None,
+                replace: true
+            }
+        );
         // A plain string from the same RDB 11 file is re-stamped to 10.
         let data = rdb_with(11, &[0, 1, b'k', 1, b'v']);
         let k = first_key(&data);

@@ -61,6 +61,9 @@ pub struct RestoreReport {
     /// Commands resent after a cluster redirection (`MOVED`, `ASK`) or a
     /// `TRYAGAIN`/`CLUSTERDOWN`/`LOADING` reply; each key is still counted once.
     pub redirected: u64,
+    /// Re-stamped, re-encoded and command-mode keys, and what their conversion
+    /// left out (issue 5).
+    pub conversions: crate::commands::ConversionCounts,
 }
 
 impl RestoreReport {

@@ -17,15 +17,19 @@ use std::sync::{Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, Receiver, Sender, TryRecvError};
-use rdb_parser::{FunctionLibrary, Rdb, Record};
+use rdb_parser::reencode::{reencode, Policy, ReencodeError};
+use rdb_parser::{FunctionLibrary, KeyRecord, Rdb, Record};
 use redis::{ConnectionLike, Value};
 
 use crate::target::Connection;
 
 use crate::checkpoint::{self, CheckpointState, Position, SENT_STEP};
 use crate::cluster::{self, NodeAddr, SlotMap};
+use crate::commands::{field_ttl_commands, write_key_commands, CommandOptions, ConversionCounts};
 use crate::error::{Error, Result};
-use crate::plan::{plan_key, ConflictPolicy, KeyPlan, PlanOptions, SkipReason, TargetProfile};
+use crate::plan::{
+    plan_key, ConflictPolicy, KeyPlan, PlanOptions, SkipReason, TargetProfile, WriteMode,
+};
 use crate::report::{KeyFailure, Progress, RestoreReport};
 use crate::resp;
 use crate::target::Target;
@@ -69,6 +73,10 @@ pub struct RestoreOptions {
     pub now_ms: Option<i64>,
     /// Cluster detection.
     pub cluster: ClusterMode,
+    /// The RDB version to write for, instead of the one the target's `DUMP` probe
+    /// shows (`--target-rdb-version`): payloads carry it in their footer and types it
+    /// does not know are re-encoded.
+    pub target_rdb_version: Option<u16>,
 }
 
 impl Default for RestoreOptions {
@@ -86,6 +94,7 @@ impl Default for RestoreOptions {
             max_errors: 100,
             now_ms: None,
             cluster: ClusterMode::Auto,
+            target_rdb_version: None,
         }
     }
 }
@@ -125,6 +134,10 @@ struct Item<'a> {
     bytes: u64,
     start: usize,
     end: usize,
+    /// Replies its commands get (1 for `RESTORE`; command mode sends several).
+    replies: usize,
+    /// Command mode under `fail`/`skip`: `EXISTS` decides whether it is sent.
+    precheck: bool,
 }
 
 struct Batch<'a> {
@@ -144,6 +157,7 @@ struct Batch<'a> {
     cut: Position,
 }
 
+#[derive(Clone)]
 enum Outcome {
     /// Resent after a redirection; the inner outcome counts.
     Redirected(Box<Outcome>),
@@ -290,25 +304,48 @@ struct Redirects<'t> {
 }
 
 impl Redirects<'_> {
-    fn send(&mut self, addr: &NodeAddr, cmd: &[u8], asking: bool) -> Reply {
-        let conn = match self.conns.entry(addr.clone()) {
-            std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
+    fn connection(&mut self, addr: &NodeAddr) -> std::result::Result<&mut Connection, Reply> {
+        match self.conns.entry(addr.clone()) {
+            std::collections::hash_map::Entry::Occupied(o) => Ok(o.into_mut()),
             std::collections::hash_map::Entry::Vacant(v) => {
                 match self.base.for_node(&addr.0, addr.1).connect() {
-                    Ok(c) => v.insert(c),
-                    Err(e) => {
-                        return Reply::Error {
-                            code: "IO".into(),
-                            text: e.to_string(),
-                        }
-                    }
+                    Ok(c) => Ok(v.insert(c)),
+                    Err(e) => Err(Reply::Error {
+                        code: "IO".into(),
+                        text: e.to_string(),
+                    }),
                 }
             }
+        }
+    }
+
+    /// Sends `count` commands (`cmd`) to `addr`; the first error reply decides.
+    fn send(&mut self, addr: &NodeAddr, cmd: &[u8], count: usize, asking: bool) -> Reply {
+        let conn = match self.connection(addr) {
+            Ok(c) => c,
+            Err(r) => return r,
         };
         if asking {
             let _ = conn.req_packed_command(&redis::cmd("ASKING").get_packed_command());
         }
-        match classify(conn.req_packed_command(cmd)) {
+        let result = if count <= 1 {
+            classify(conn.req_packed_command(cmd))
+        } else {
+            match conn.req_packed_commands(cmd, 0, count) {
+                Ok(values) => {
+                    let mut first = Reply::Ok;
+                    for v in values {
+                        match classify(Ok(v)) {
+                            Ok(r @ Reply::Error { .. }) if matches!(first, Reply::Ok) => first = r,
+                            _ => {}
+                        }
+                    }
+                    Ok(first)
+                }
+                Err(e) => classify(Err(e)),
+            }
+        };
+        match result {
             Ok(r) => r,
             Err(e) => {
                 self.conns.remove(addr);
@@ -318,6 +355,44 @@ impl Redirects<'_> {
                 }
             }
         }
+    }
+
+    /// Resolves a redirected `EXISTS` (`cmd`): whether the key exists.
+    fn exists(
+        &mut self,
+        own: &NodeAddr,
+        cmd: &[u8],
+        first: Reply,
+        shared: &Shared<'_>,
+    ) -> Option<bool> {
+        let mut reply = first;
+        for _ in 0..12 {
+            let Reply::Error { code, text } = &reply else {
+                return None;
+            };
+            let detail = text.get(code.len()..).unwrap_or("").trim();
+            let (addr, asking) = match code.as_str() {
+                "MOVED" => {
+                    shared.moved.store(true, Ordering::Relaxed);
+                    (cluster::parse_redirect(detail)?.1, false)
+                }
+                "ASK" => (cluster::parse_redirect(detail)?.1, true),
+                "TRYAGAIN" | "CLUSTERDOWN" | "LOADING" => {
+                    std::thread::sleep(Duration::from_millis(50));
+                    (own.clone(), false)
+                }
+                _ => return None,
+            };
+            let conn = self.connection(&addr).ok()?;
+            if asking {
+                let _ = conn.req_packed_command(&redis::cmd("ASKING").get_packed_command());
+            }
+            match conn.req_packed_command(cmd) {
+                Ok(Value::Int(n)) => return Some(n > 0),
+                other => reply = classify(other).ok()?,
+            }
+        }
+        None
     }
 }
 
@@ -332,6 +407,7 @@ fn resolve(
     first: Reply,
     own: &NodeAddr,
     cmd: &[u8],
+    count: usize,
     redirects: &mut Redirects<'_>,
     shared: &Shared<'_>,
 ) -> Reply {
@@ -346,18 +422,18 @@ fn resolve(
             "MOVED" => {
                 shared.moved.store(true, Ordering::Relaxed);
                 match cluster::parse_redirect(detail) {
-                    Some((_, addr)) => redirects.send(&addr, cmd, false),
+                    Some((_, addr)) => redirects.send(&addr, cmd, count, false),
                     None => return reply,
                 }
             }
             "ASK" => match cluster::parse_redirect(detail) {
-                Some((_, addr)) => redirects.send(&addr, cmd, true),
+                Some((_, addr)) => redirects.send(&addr, cmd, count, true),
                 None => return reply,
             },
             "TRYAGAIN" | "CLUSTERDOWN" | "LOADING" => {
                 std::thread::sleep(wait);
                 wait = (wait * 2).min(Duration::from_secs(2));
-                redirects.send(own, cmd, false)
+                redirects.send(own, cmd, count, false)
             }
             _ => return reply,
         };
@@ -384,7 +460,7 @@ fn worker(ctx: WorkerCtx<'_, '_>, rx: Receiver<Batch<'_>>) {
         conns: HashMap::new(),
     };
     let mut current_db: Option<u64> = None;
-    let mut inflight: VecDeque<(Batch<'_>, bool)> = VecDeque::new();
+    let mut inflight: VecDeque<InFlight<'_>> = VecDeque::new();
     let mut closed = false;
     loop {
         while !closed && inflight.len() < ctx.depth.max(1) && !shared.aborted() {
@@ -401,6 +477,19 @@ fn worker(ctx: WorkerCtx<'_, '_>, rx: Receiver<Batch<'_>>) {
                 closed = true;
                 break;
             };
+            let needs_check = batch.items.iter().any(|i| i.precheck);
+            if needs_check {
+                // Command-mode keys under `fail`/`skip`: the EXISTS answers decide
+                // what is sent, so everything in flight is answered first.
+                while let Some(f) = inflight.pop_front() {
+                    let Some(outcomes) =
+                        collect(&mut conn, &f, &mut current_db, &ctx, &mut redirects)
+                    else {
+                        return;
+                    };
+                    shared.complete(&f.batch, outcomes);
+                }
+            }
             let mut selected = false;
             if ctx.select && current_db != Some(batch.db) {
                 let mut cmd = Vec::with_capacity(32);
@@ -411,60 +500,209 @@ fn worker(ctx: WorkerCtx<'_, '_>, rx: Receiver<Batch<'_>>) {
                 selected = true;
                 current_db = Some(batch.db);
             }
-            if let Err(e) = conn.send_packed_command(&batch.buf) {
+            let mut pre: Vec<Option<Outcome>> = Vec::new();
+            if needs_check {
+                let Some(p) = precheck(&mut conn, &batch, selected, &ctx, &mut redirects) else {
+                    return;
+                };
+                pre = p;
+                selected = false;
+                let mut buf = Vec::with_capacity(batch.buf.len());
+                for (item, p) in batch.items.iter().zip(&pre) {
+                    if p.is_none() {
+                        buf.extend_from_slice(batch.buf.get(item.start..item.end).unwrap_or(&[]));
+                    }
+                }
+                if !buf.is_empty() {
+                    if let Err(e) = conn.send_packed_command(&buf) {
+                        return shared.fail(ctx.target.error("sending a batch", &e));
+                    }
+                }
+            } else if let Err(e) = conn.send_packed_command(&batch.buf) {
                 return shared.fail(ctx.target.error("sending a batch", &e));
             }
-            inflight.push_back((batch, selected));
+            inflight.push_back(InFlight {
+                batch,
+                selected,
+                pre,
+            });
         }
-        let Some((batch, selected)) = inflight.pop_front() else {
+        let Some(f) = inflight.pop_front() else {
             if closed || shared.aborted() {
                 return;
             }
             continue;
         };
-        let mut select_error = None;
-        if selected {
-            match classify(conn.recv_response()) {
-                Ok(Reply::Ok) => {}
-                Ok(Reply::Error { text, .. }) => {
-                    current_db = None;
-                    select_error = Some(format!("SELECT {}: {text}", batch.db));
-                }
-                Err(e) => return shared.fail(ctx.target.error("reading replies", &e)),
+        let Some(outcomes) = collect(&mut conn, &f, &mut current_db, &ctx, &mut redirects) else {
+            return;
+        };
+        shared.complete(&f.batch, outcomes);
+    }
+}
+
+/// A batch sent and not yet answered.
+struct InFlight<'a> {
+    batch: Batch<'a>,
+    /// A `SELECT` went before it.
+    selected: bool,
+    /// Outcomes decided before sending (keys found by the EXISTS check), per item;
+    /// empty when there was no check.
+    pre: Vec<Option<Outcome>>,
+}
+
+/// Sends `EXISTS` for the batch's checked items (after the pending `SELECT`, whose
+/// reply it reads) and returns the items already decided: those whose key exists.
+/// `None`: the run failed (already reported).
+fn precheck(
+    conn: &mut Connection,
+    batch: &Batch<'_>,
+    selected: bool,
+    ctx: &WorkerCtx<'_, '_>,
+    redirects: &mut Redirects<'_>,
+) -> Option<Vec<Option<Outcome>>> {
+    let shared = ctx.shared;
+    let mut buf = Vec::new();
+    let mut cmds = Vec::new();
+    for item in batch.items.iter().filter(|i| i.precheck) {
+        let from = buf.len();
+        resp::write_command(&mut buf, &[b"EXISTS", &item.key]);
+        cmds.push((from, buf.len()));
+    }
+    if let Err(e) = conn.send_packed_command(&buf) {
+        shared.fail(ctx.target.error("sending EXISTS", &e));
+        return None;
+    }
+    let mut select_error = None;
+    if selected {
+        match classify(conn.recv_response()) {
+            Ok(Reply::Ok) => {}
+            Ok(Reply::Error { text, .. }) => {
+                select_error = Some(format!("SELECT {}: {text}", batch.db));
+            }
+            Err(e) => {
+                shared.fail(ctx.target.error("reading replies", &e));
+                return None;
             }
         }
-        let mut outcomes = Vec::with_capacity(batch.items.len());
-        for item in &batch.items {
-            let reply = match classify(conn.recv_response()) {
-                Ok(r) => r,
-                Err(e) => return shared.fail(ctx.target.error("reading replies", &e)),
-            };
-            let mut redirected = false;
-            let reply = match (&select_error, reply) {
-                (Some(e), _) => Reply::Error {
-                    code: "SELECT".into(),
-                    text: e.clone(),
-                },
-                (None, r @ Reply::Error { .. }) => {
-                    let cmd = batch.buf.get(item.start..item.end).unwrap_or(&[]);
-                    redirected = is_retryable(&r);
-                    resolve(r, &ctx.addr, cmd, &mut redirects, shared)
-                }
-                (None, r) => r,
-            };
-            let outcome = match reply {
-                Reply::Ok => Outcome::Restored,
-                Reply::Error { code, text } if code == "BUSYKEY" => Outcome::Exists(text),
-                Reply::Error { text, .. } => Outcome::Failed(text),
-            };
-            outcomes.push(if redirected {
-                Outcome::Redirected(Box::new(outcome))
-            } else {
-                outcome
-            });
-        }
-        shared.complete(&batch, outcomes);
     }
+    let mut answers = Vec::with_capacity(cmds.len());
+    for &(from, to) in &cmds {
+        let reply = match conn.recv_response() {
+            Ok(Value::Int(n)) => Ok(n > 0),
+            other => match classify(other) {
+                Ok(r @ Reply::Error { .. }) if is_retryable(&r) => {
+                    let cmd = buf.get(from..to).unwrap_or(&[]);
+                    match redirects.exists(&ctx.addr, cmd, r, shared) {
+                        Some(b) => Ok(b),
+                        None => Err("EXISTS: no answer after redirection".to_string()),
+                    }
+                }
+                Ok(Reply::Error { text, .. }) => Err(format!("EXISTS: {text}")),
+                Ok(Reply::Ok) => Err("EXISTS: unexpected reply".to_string()),
+                Err(e) => {
+                    shared.fail(ctx.target.error("reading replies", &e));
+                    return None;
+                }
+            },
+        };
+        answers.push(reply);
+    }
+    let mut answers = answers.into_iter();
+    Some(
+        batch
+            .items
+            .iter()
+            .map(|item| {
+                if let Some(e) = &select_error {
+                    return Some(Outcome::Failed(e.clone()));
+                }
+                if !item.precheck {
+                    return None;
+                }
+                match answers.next() {
+                    Some(Ok(true)) => Some(Outcome::Exists(
+                        "BUSYKEY the key already exists on the target (EXISTS before writing commands)"
+                            .into(),
+                    )),
+                    Some(Ok(false)) => None,
+                    Some(Err(e)) => Some(Outcome::Failed(e)),
+                    None => Some(Outcome::Failed("EXISTS: no reply".into())),
+                }
+            })
+            .collect(),
+    )
+}
+
+/// Reads the replies of an in-flight batch (resolving redirections) into outcomes.
+/// `None`: the run failed (already reported).
+fn collect(
+    conn: &mut Connection,
+    f: &InFlight<'_>,
+    current_db: &mut Option<u64>,
+    ctx: &WorkerCtx<'_, '_>,
+    redirects: &mut Redirects<'_>,
+) -> Option<Vec<Outcome>> {
+    let shared = ctx.shared;
+    let batch = &f.batch;
+    let mut select_error = None;
+    if f.selected {
+        match classify(conn.recv_response()) {
+            Ok(Reply::Ok) => {}
+            Ok(Reply::Error { text, .. }) => {
+                *current_db = None;
+                select_error = Some(format!("SELECT {}: {text}", batch.db));
+            }
+            Err(e) => {
+                shared.fail(ctx.target.error("reading replies", &e));
+                return None;
+            }
+        }
+    }
+    let mut outcomes = Vec::with_capacity(batch.items.len());
+    for (i, item) in batch.items.iter().enumerate() {
+        if let Some(Some(o)) = f.pre.get(i) {
+            outcomes.push(o.clone());
+            continue;
+        }
+        // The first error among the item's replies decides.
+        let mut reply = Reply::Ok;
+        for _ in 0..item.replies.max(1) {
+            let r = match classify(conn.recv_response()) {
+                Ok(r) => r,
+                Err(e) => {
+                    shared.fail(ctx.target.error("reading replies", &e));
+                    return None;
+                }
+            };
+            if matches!(reply, Reply::Ok) {
+                reply = r;
+            }
+        }
+        let mut redirected = false;
+        let reply = match (&select_error, reply) {
+            (Some(e), _) => Reply::Error {
+                code: "SELECT".into(),
+                text: e.clone(),
+            },
+            (None, r @ Reply::Error { .. }) => {
+                let cmd = batch.buf.get(item.start..item.end).unwrap_or(&[]);
+                redirected = is_retryable(&r);
+                resolve(r, &ctx.addr, cmd, item.replies.max(1), redirects, shared)
+            }
+            (None, r) => r,
+        };
+        let outcome = match reply {
+            Reply::Ok => Outcome::Restored,
+            Reply::Error { code, text } if code == "BUSYKEY" => Outcome::Exists(text),
+            Reply::Error { text, .. } => Outcome::Failed(text),
+        };
+        outcomes.push(if redirected {
+            Outcome::Redirected(Box::new(outcome))
+        } else {
+            outcome
+        });
+    }
+    Some(outcomes)
 }
 
 /// A master node during the run: where its batches go.
@@ -492,7 +730,11 @@ pub fn restore<'a>(
 ) -> Result<RestoreReport> {
     let started = Instant::now();
     let mut probe_conn = target.connect()?;
-    let caps = target.probe(&mut probe_conn)?;
+    let mut caps = target.probe(&mut probe_conn)?;
+    if let Some(v) = options.target_rdb_version {
+        caps.rdb_version = v;
+        caps.rdb_version_source = "--target-rdb-version";
+    }
     let profile = TargetProfile {
         rdb_version: caps.rdb_version,
         family: caps.family,
@@ -678,13 +920,19 @@ pub fn restore<'a>(
                             continue;
                         }
                         let force = resumed && pos < overlap_end;
-                        match plan_key(&k, &options.plan, &profile, now, force) {
-                            KeyPlan::Restore {
-                                db,
-                                ttl,
-                                footer,
-                                flags,
-                            } => {
+                        let plan = plan_key(&k, &options.plan, &profile, now, force);
+                        let source_version = file.rdb.header().version;
+                        let prepared = prepare(
+                            plan,
+                            &k,
+                            &profile,
+                            options,
+                            now,
+                            source_version,
+                            &mut local.conversions,
+                        );
+                        match prepared {
+                            Prepared::Send { db, send } => {
                                 // Route.
                                 if shared.moved.swap(false, Ordering::Relaxed) {
                                     refresh_map(target, &host, &slot_owner);
@@ -729,7 +977,7 @@ pub fn restore<'a>(
                                     let a = known[nodes.len()].clone();
                                     spawn_node(&a, &mut nodes);
                                 }
-                                let estimate = k.key.len() + k.raw.len() + 128;
+                                let estimate = k.key.len() + send.len() + 128;
                                 let must_flush = match nodes.get(ni).and_then(|n| n.batch.as_ref())
                                 {
                                     Some(b) => {
@@ -760,21 +1008,37 @@ pub fn restore<'a>(
                                     cut: pos,
                                 });
                                 let from = b.buf.len();
-                                resp::write_restore(
-                                    &mut b.buf,
-                                    &k.key,
-                                    ttl,
-                                    k.value_type.byte(),
-                                    k.raw,
-                                    footer,
-                                    flags,
-                                );
+                                let (bytes, replies, precheck) = match send {
+                                    Send::Restore {
+                                        ttl,
+                                        type_byte,
+                                        body,
+                                        footer,
+                                        flags,
+                                    } => {
+                                        resp::write_restore(
+                                            &mut b.buf, &k.key, ttl, type_byte, &body, footer,
+                                            flags,
+                                        );
+                                        (resp::payload_len(body.len()) as u64, 1, false)
+                                    }
+                                    Send::Commands {
+                                        buf,
+                                        commands,
+                                        precheck,
+                                    } => {
+                                        b.buf.extend_from_slice(&buf);
+                                        (buf.len() as u64, commands, precheck)
+                                    }
+                                };
                                 b.items.push(Item {
                                     db: k.db,
                                     key: k.key,
-                                    bytes: resp::payload_len(k.raw.len()) as u64,
+                                    bytes,
                                     start: from,
                                     end: b.buf.len(),
+                                    replies,
+                                    precheck,
                                 });
                                 if b.items.len() >= batch_keys || b.buf.len() >= batch_bytes {
                                     let cut = Position::new(fi, records.offset());
@@ -785,15 +1049,15 @@ pub fn restore<'a>(
                                     }
                                 }
                             }
-                            KeyPlan::Skip(r) => {
+                            Prepared::Skip(r) => {
                                 local.add_skip(r, 1);
                                 progress.keys.fetch_add(1, Ordering::Relaxed);
                             }
-                            KeyPlan::Expired => {
+                            Prepared::Expired => {
                                 local.expired += 1;
                                 progress.keys.fetch_add(1, Ordering::Relaxed);
                             }
-                            KeyPlan::Reject(why) => {
+                            Prepared::Reject(why) => {
                                 local.failed += 1;
                                 progress.keys.fetch_add(1, Ordering::Relaxed);
                                 progress.failed.fetch_add(1, Ordering::Relaxed);
@@ -853,6 +1117,7 @@ pub fn restore<'a>(
     let acc = shared.acc.into_inner().unwrap_or_else(|p| p.into_inner());
     let mut report = acc.report;
     report.merge(&local, options.max_errors);
+    report.conversions.merge(&local.conversions);
     if let Some((path, mut state)) = acc.checkpoint {
         let end = Position::new(
             files.len().saturating_sub(1),
@@ -866,6 +1131,175 @@ pub fn restore<'a>(
     report.target = Some(caps);
     report.resumed = resumed;
     Ok(report)
+}
+
+/// What the framer sends for one key.
+enum Send<'b> {
+    /// A `RESTORE` of this type byte and body.
+    Restore {
+        ttl: resp::Ttl,
+        type_byte: u8,
+        body: Cow<'b, [u8]>,
+        footer: u16,
+        flags: resp::RestoreFlags,
+    },
+    /// Commands (RESP, `commands` of them).
+    Commands {
+        buf: Vec<u8>,
+        commands: usize,
+        precheck: bool,
+    },
+}
+
+impl Send<'_> {
+    fn len(&self) -> usize {
+        match self {
+            Send::Restore { body, .. } => body.len(),
+            Send::Commands { buf, .. } => buf.len(),
+        }
+    }
+}
+
+/// A key's plan with its conversion done.
+enum Prepared<'b> {
+    Send { db: u64, send: Send<'b> },
+    Skip(SkipReason),
+    Expired,
+    Reject(String),
+}
+
+/// Carries out the conversion a plan asks for: re-encoding (with the fallback to
+/// commands in [`WriteMode::Auto`]) or commands; counts conversions and losses.
+fn prepare<'b>(
+    plan: KeyPlan,
+    k: &KeyRecord<'b>,
+    profile: &TargetProfile,
+    options: &RestoreOptions,
+    now: i64,
+    source_version: u32,
+    counts: &mut ConversionCounts,
+) -> Prepared<'b> {
+    match plan {
+        KeyPlan::Restore {
+            db,
+            ttl,
+            footer,
+            flags,
+        } => {
+            if source_version > u32::from(footer) {
+                counts.restamped += 1;
+            }
+            Prepared::Send {
+                db,
+                send: Send::Restore {
+                    ttl,
+                    type_byte: k.value_type.byte(),
+                    body: Cow::Borrowed(k.raw),
+                    footer,
+                    flags,
+                },
+            }
+        }
+        KeyPlan::Reencode {
+            db,
+            ttl,
+            footer,
+            flags,
+        } => {
+            let policy = Policy {
+                field_ttls: options.plan.field_ttls,
+                now_ms: now,
+                ..Policy::default()
+            };
+            match reencode(k.value_type, k.raw, profile.family, footer, &policy) {
+                Ok(out) => {
+                    counts.reencoded += 1;
+                    counts.add_dropped(&out.dropped);
+                    Prepared::Send {
+                        db,
+                        send: Send::Restore {
+                            ttl,
+                            type_byte: out.value_type.byte(),
+                            body: Cow::Owned(out.body),
+                            footer,
+                            flags,
+                        },
+                    }
+                }
+                Err(e) => {
+                    let fallback = options.plan.mode == WriteMode::Auto
+                        && match &e {
+                            ReencodeError::Unsupported(_) => true,
+                            ReencodeError::FieldTtls { .. } => field_ttl_commands(profile),
+                            ReencodeError::Parse(_) => false,
+                        };
+                    if fallback {
+                        commands(
+                            k,
+                            db,
+                            k.expire_at_ms,
+                            flags.replace,
+                            profile,
+                            options,
+                            now,
+                            counts,
+                        )
+                    } else {
+                        Prepared::Reject(e.to_string())
+                    }
+                }
+            }
+        }
+        KeyPlan::Commands {
+            db,
+            expire_at_ms,
+            replace,
+        } => commands(k, db, expire_at_ms, replace, profile, options, now, counts),
+        KeyPlan::Skip(r) => Prepared::Skip(r),
+        KeyPlan::Expired => Prepared::Expired,
+        KeyPlan::Reject(why) => Prepared::Reject(why),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn commands<'b>(
+    k: &KeyRecord<'b>,
+    db: u64,
+    expire_at_ms: Option<i64>,
+    replace: bool,
+    profile: &TargetProfile,
+    options: &RestoreOptions,
+    now: i64,
+    counts: &mut ConversionCounts,
+) -> Prepared<'b> {
+    let value = match k.value() {
+        Ok(v) => v,
+        Err(e) => return Prepared::Reject(format!("cannot decode the value: {e}")),
+    };
+    let mut o = CommandOptions::new(*profile, now);
+    o.replace = replace;
+    o.expire_at_ms = expire_at_ms;
+    o.field_ttls = options.plan.field_ttls;
+    let mut buf = Vec::new();
+    match write_key_commands(&mut buf, &k.key, value, &o) {
+        Ok(w) if w.empty => {
+            counts.add_dropped(&w.dropped);
+            Prepared::Expired
+        }
+        Ok(w) => {
+            counts.commands += 1;
+            counts.add_dropped(&w.dropped);
+            Prepared::Send {
+                db,
+                send: Send::Commands {
+                    buf,
+                    commands: w.commands,
+                    precheck: !replace,
+                },
+            }
+        }
+        Err(e) => Prepared::Reject(e.to_string()),
+    }
 }
 
 /// Takes node `ni`'s open batch for dispatch. Its acknowledgement position is

@@ -7,12 +7,16 @@
 //! certificates ([`TargetConfig::tls_client_cert`]/[`TargetConfig::tls_client_key`])
 //! give mTLS; [`TargetConfig::tls_insecure`] turns verification off.
 //!
-//! **SNI limitation.** The `redis` crate (1.8) connects to the URL's host and always
-//! uses that same host as the TLS server name: there is no way to connect to one
-//! address while presenting (and verifying) another name, so a `--tls-server-name`
-//! override is not offered. Connect by the name the certificate carries (Azure: the
-//! cache's `*.redis.cache.windows.net` / `*.redis.azure.net` host name, which is what
-//! their URLs use anyway).
+//! **Server name.** The name presented (SNI) and verified is
+//! [`TargetConfig::tls_server_name`] when given, else the host connected to. The
+//! override lets a client connect to an address the certificate does not name (an
+//! Azure Cache for Redis private endpoint by IP, whose certificate names
+//! `*.redis.cache.windows.net`) and still verify the certificate; it applies to every
+//! node of a cluster too (cluster nodes are reported by IP). The `redis` crate
+//! cannot do this (it always verifies the host it connects to and takes no rustls
+//! configuration), so every TLS connection uses this crate's own transport (the
+//! private `tls` module: rustls + the redis crate's reply parser), for uniform
+//! verification; plain connections are the redis crate's.
 //!
 //! Secrets never leave this module in clear: [`redact_url`] hides the password of a
 //! URL, every error text coming from the client is scrubbed of the password, and
@@ -22,16 +26,114 @@ use std::fmt;
 use std::time::Duration;
 
 use rdb_parser::{DumpPayload, Family};
-use redis::{
-    ClientTlsConfig, ConnectionAddr, ConnectionInfo, IntoConnectionInfo, TlsCertificates, Value,
-};
+use redis::{ConnectionAddr, ConnectionInfo, ConnectionLike, IntoConnectionInfo, Value};
 
 use crate::error::{Error, Result};
 
-/// A connection to a server. Code outside this module uses it only through
-/// [`redis::ConnectionLike`] (`redis::cmd(..).query(&mut conn)`, `req_packed_commands`),
-/// so the transport can change without touching callers.
-pub type Connection = redis::Connection;
+// The TLS transport is a private part of the target (the file sits next to this one).
+#[path = "tls.rs"]
+mod tls;
+
+use tls::{TlsConnection, TlsOptions, TlsSettings};
+
+/// A connection to a server: the redis crate's for `redis://`, this crate's own TLS
+/// transport for `rediss://`. Used through [`redis::ConnectionLike`]
+/// (`redis::cmd(..).query(&mut conn)`, `req_packed_commands`) and the two pipelining
+/// methods below, which behave as `redis::Connection`'s.
+pub struct Connection(Inner);
+
+enum Inner {
+    Plain(redis::Connection),
+    Tls(Box<TlsConnection>),
+}
+
+impl fmt::Debug for Connection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self.0 {
+            Inner::Plain(_) => "Connection(tcp)",
+            Inner::Tls(_) => "Connection(tls)",
+        })
+    }
+}
+
+impl Connection {
+    /// Sends encoded commands without reading replies (as
+    /// `redis::Connection::send_packed_command`).
+    pub fn send_packed_command(&mut self, cmd: &[u8]) -> redis::RedisResult<()> {
+        match &mut self.0 {
+            Inner::Plain(c) => c.send_packed_command(cmd),
+            Inner::Tls(c) => c.send_packed_command(cmd),
+        }
+    }
+
+    /// Reads one reply (as `redis::Connection::recv_response`).
+    pub fn recv_response(&mut self) -> redis::RedisResult<Value> {
+        match &mut self.0 {
+            Inner::Plain(c) => c.recv_response(),
+            Inner::Tls(c) => c.recv_response(),
+        }
+    }
+
+    fn set_timeouts(&self, dur: Duration) -> redis::RedisResult<()> {
+        match &self.0 {
+            Inner::Plain(c) => c
+                .set_read_timeout(Some(dur))
+                .and_then(|_| c.set_write_timeout(Some(dur))),
+            Inner::Tls(c) => c
+                .set_read_timeout(Some(dur))
+                .and_then(|_| c.set_write_timeout(Some(dur))),
+        }
+    }
+}
+
+impl ConnectionLike for Connection {
+    fn req_packed_command(&mut self, cmd: &[u8]) -> redis::RedisResult<Value> {
+        match &mut self.0 {
+            Inner::Plain(c) => c.req_packed_command(cmd),
+            Inner::Tls(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands(
+        &mut self,
+        cmd: &[u8],
+        offset: usize,
+        count: usize,
+    ) -> redis::RedisResult<Vec<Value>> {
+        match &mut self.0 {
+            Inner::Plain(c) => c.req_packed_commands(cmd, offset, count),
+            Inner::Tls(c) => c.req_packed_commands(cmd, offset, count),
+        }
+    }
+
+    fn req_command(&mut self, cmd: &redis::Cmd) -> redis::RedisResult<Value> {
+        match &mut self.0 {
+            Inner::Plain(c) => c.req_command(cmd),
+            Inner::Tls(c) => c.req_command(cmd),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match &self.0 {
+            Inner::Plain(c) => c.get_db(),
+            Inner::Tls(c) => c.get_db(),
+        }
+    }
+
+    fn check_connection(&mut self) -> bool {
+        match &mut self.0 {
+            Inner::Plain(c) => c.check_connection(),
+            Inner::Tls(c) => c.check_connection(),
+        }
+    }
+
+    fn is_open(&self) -> bool {
+        match &self.0 {
+            Inner::Plain(c) => c.is_open(),
+            Inner::Tls(c) => c.is_open(),
+        }
+    }
+}
 
 /// A password (or other secret) that never prints.
 #[derive(Clone, PartialEq, Eq)]
@@ -73,6 +175,9 @@ pub struct TargetConfig {
     pub tls_client_key: Option<Vec<u8>>,
     /// Do not verify the server certificate at all.
     pub tls_insecure: bool,
+    /// The TLS server name to present (SNI) and verify the certificate against,
+    /// instead of the host connected to (for every node of a cluster too).
+    pub tls_server_name: Option<String>,
     /// Connect timeout (default 10 s).
     pub connect_timeout: Option<Duration>,
     /// Read/write timeout on every connection (default 120 s; a large value or a
@@ -137,8 +242,13 @@ pub struct TargetCaps {
 /// A target: connection settings, ready to open connections.
 #[derive(Clone)]
 pub struct Target {
+    /// Credentials, database, protocol and TCP settings (its address is `host:port`,
+    /// plain TCP: TLS connections do not go through the redis crate).
     info: ConnectionInfo,
-    tls: Option<TlsCertificates>,
+    host: String,
+    port: u16,
+    /// `Some` for `rediss://`: how TLS connections are made.
+    tls: Option<TlsSettings>,
     display: String,
     secrets: Vec<String>,
     connect_timeout: Duration,
@@ -224,18 +334,16 @@ impl Target {
         let wants_tls_options = config.tls_ca_cert.is_some()
             || config.tls_client_cert.is_some()
             || config.tls_client_key.is_some()
-            || config.tls_insecure;
+            || config.tls_insecure
+            || config.tls_server_name.is_some();
         if wants_tls_options && !is_tls {
             return Err(Error::Config(format!(
                 "{redacted}: TLS options need a rediss:// URL"
             )));
         }
         let tls = if is_tls {
-            let client_tls = match (&config.tls_client_cert, &config.tls_client_key) {
-                (Some(cert), Some(key)) => Some(ClientTlsConfig {
-                    client_cert: cert.clone(),
-                    client_key: key.clone(),
-                }),
+            let client = match (&config.tls_client_cert, &config.tls_client_key) {
+                (Some(cert), Some(key)) => Some((cert.as_slice(), key.as_slice())),
                 (None, None) => None,
                 _ => {
                     return Err(Error::Config(
@@ -243,32 +351,32 @@ impl Target {
                     ))
                 }
             };
-            Some(TlsCertificates {
-                client_tls,
-                root_cert: config.tls_ca_cert.clone(),
+            let settings = TlsSettings::new(&TlsOptions {
+                ca_cert: config.tls_ca_cert.as_deref(),
+                client,
+                insecure: config.tls_insecure,
+                server_name: config.tls_server_name.as_deref(),
             })
+            .map_err(|e| Error::Config(format!("{redacted}: {}", scrub(&e, &secrets))))?;
+            // Fail early on a host that cannot be a server name (no override given).
+            settings
+                .name_for(&host)
+                .map_err(|e| Error::Config(format!("{redacted}: {e}")))?;
+            Some(settings)
         } else {
             None
         };
-        let mut target = Target {
+        let info = info.set_addr(ConnectionAddr::Tcp(host.clone(), port));
+        Ok(Target {
             info,
-            tls,
             display: format!("{host}:{port}"),
+            host,
+            port,
+            tls,
             secrets,
             connect_timeout: config.connect_timeout.unwrap_or(Duration::from_secs(10)),
             io_timeout: config.io_timeout.unwrap_or(Duration::from_secs(120)),
-        };
-        if config.tls_insecure {
-            target.info = target.info.clone().set_addr(ConnectionAddr::TcpTls {
-                host,
-                port,
-                insecure: true,
-                tls_params: None,
-            });
-        }
-        // Fail early on unusable PEM data.
-        target.client()?;
-        Ok(target)
+        })
     }
 
     /// `host:port` of the target (no credentials).
@@ -276,29 +384,15 @@ impl Target {
         &self.display
     }
 
-    /// The same settings (credentials, TLS) for another node (cluster redirects).
+    /// The same settings (credentials, TLS, TLS server name) for another node
+    /// (cluster redirects).
     pub fn for_node(&self, host: &str, port: u16) -> Target {
         let mut t = self.clone();
-        let addr = match self.info.addr() {
-            ConnectionAddr::TcpTls { insecure, .. } => ConnectionAddr::TcpTls {
-                host: host.to_string(),
-                port,
-                insecure: *insecure,
-                tls_params: None,
-            },
-            _ => ConnectionAddr::Tcp(host.to_string(), port),
-        };
-        t.info = t.info.set_addr(addr);
+        t.info = t.info.set_addr(ConnectionAddr::Tcp(host.to_string(), port));
+        t.host = host.to_string();
+        t.port = port;
         t.display = format!("{host}:{port}");
         t
-    }
-
-    fn client(&self) -> Result<redis::Client> {
-        let r = match &self.tls {
-            Some(certs) => redis::Client::build_with_tls(self.info.clone(), certs.clone()),
-            None => redis::Client::open(self.info.clone()),
-        };
-        r.map_err(|e| Error::Config(format!("{}: {}", self.display, self.scrub(&e.to_string()))))
     }
 
     /// Removes secrets from a message.
@@ -316,12 +410,30 @@ impl Target {
 
     /// Opens and authenticates one connection (timeouts set).
     pub fn connect(&self) -> Result<Connection> {
-        let client = self.client()?;
-        let conn = client
-            .get_connection_with_timeout(self.connect_timeout)
-            .map_err(|e| self.error("cannot connect", &e))?;
-        conn.set_read_timeout(Some(self.io_timeout))
-            .and_then(|_| conn.set_write_timeout(Some(self.io_timeout)))
+        let conn = match &self.tls {
+            None => {
+                let client = redis::Client::open(self.info.clone()).map_err(|e| {
+                    Error::Config(format!("{}: {}", self.display, self.scrub(&e.to_string())))
+                })?;
+                let c = client
+                    .get_connection_with_timeout(self.connect_timeout)
+                    .map_err(|e| self.error("cannot connect", &e))?;
+                Connection(Inner::Plain(c))
+            }
+            Some(tls) => {
+                let c = TlsConnection::connect(
+                    &self.host,
+                    self.port,
+                    tls,
+                    self.info.redis_settings(),
+                    self.info.tcp_settings().nodelay(),
+                    self.connect_timeout,
+                )
+                .map_err(|e| self.error("cannot connect", &e))?;
+                Connection(Inner::Tls(Box::new(c)))
+            }
+        };
+        conn.set_timeouts(self.io_timeout)
             .map_err(|e| self.error("cannot set timeouts", &e))?;
         Ok(conn)
     }
@@ -536,6 +648,51 @@ mod tests {
             "bad *** here"
         );
         assert_eq!(format!("{:?}", Secret::new("x")), "***");
+    }
+
+    #[test]
+    fn tls_configuration_errors() {
+        let err = |config: TargetConfig| match Target::new(&config) {
+            Err(e) => e.to_string(),
+            Ok(_) => panic!("accepted"),
+        };
+        let plain = TargetConfig {
+            url: "redis://h:1".into(),
+            tls_server_name: Some("redis.test".into()),
+            ..TargetConfig::default()
+        };
+        assert!(err(plain).contains("need a rediss:// URL"));
+        let bad_name = TargetConfig {
+            url: "rediss://:pw@h:1".into(),
+            tls_insecure: true,
+            tls_server_name: Some("not a name".into()),
+            ..TargetConfig::default()
+        };
+        assert!(err(bad_name).contains("neither a DNS name nor an IP address"));
+        // A broken key is reported without its contents.
+        let broken_key = TargetConfig {
+            url: "rediss://h:1".into(),
+            tls_insecure: true,
+            tls_client_cert: Some(
+                b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n".to_vec(),
+            ),
+            tls_client_key: Some(b"-----BEGIN PRIVATE KEY-----\nS3CRETKEYBYTES\n".to_vec()),
+            ..TargetConfig::default()
+        };
+        let e = err(broken_key);
+        assert!(e.contains("client key") && !e.contains("S3CRET"), "{e}");
+        // An insecure TLS target needs no roots; the server name applies to nodes.
+        let ok = Target::new(&TargetConfig {
+            url: "rediss://10.0.0.4:6380".into(),
+            tls_insecure: true,
+            tls_server_name: Some("cache.redis.cache.windows.net".into()),
+            ..TargetConfig::default()
+        })
+        .unwrap();
+        let node = ok.for_node("10.0.0.5", 13000);
+        assert_eq!(node.address(), "10.0.0.5:13000");
+        let name = node.tls.as_ref().unwrap().name_for("10.0.0.5").unwrap();
+        assert_eq!(name.to_str(), "cache.redis.cache.windows.net");
     }
 
     #[test]

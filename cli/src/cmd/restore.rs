@@ -12,9 +12,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
+use rdb_parser::reencode::FieldTtlPolicy;
 use rdb_parser::{ParseOptions, Rdb};
 use rdb_restore::glob::Glob;
-use rdb_restore::plan::{parse_db_map, parse_type};
+use rdb_restore::plan::{parse_db_map, parse_type, WriteMode};
 use rdb_restore::{
     ClusterMode, ConflictPolicy, Progress, RestoreOptions, RestoreReport, Secret, SourceFile,
     Target, TargetConfig,
@@ -33,6 +34,27 @@ pub enum OnConflict {
     Skip,
     /// The snapshot's value replaces the existing key (`RESTORE ... REPLACE`).
     Replace,
+}
+
+/// `--mode` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Mode {
+    /// RESTORE (footer re-stamped when needed), re-encoded RESTORE for types the
+    /// target does not read, plain commands as the last resort.
+    Auto,
+    /// RESTORE only (re-encoded when needed).
+    Restore,
+    /// Plain commands (SET, RPUSH, SADD, ZADD, HSET, XADD, XGROUP, XCLAIM, PEXPIREAT ...).
+    Commands,
+}
+
+/// `--hash-field-ttl` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum HashFieldTtl {
+    /// A hash with field TTLs the target cannot hold fails.
+    Fail,
+    /// Such hashes are restored without their field TTLs (counted in the summary).
+    Drop,
 }
 
 /// Summary format.
@@ -72,6 +94,10 @@ pub struct RestoreArgs {
     /// Do not verify the server's certificate (dangerous).
     #[arg(long)]
     tls_insecure: bool,
+    /// TLS server name to send (SNI) and verify the certificate against, instead of
+    /// the host connected to (e.g. a private endpoint's IP); applies to cluster nodes.
+    #[arg(long, value_name = "NAME")]
+    tls_server_name: Option<String>,
     /// Restore only this source database (repeatable).
     #[arg(long = "db", value_name = "N")]
     dbs: Vec<u64>,
@@ -115,6 +141,18 @@ pub struct RestoreArgs {
     /// Record progress here; rerunning with the same file resumes.
     #[arg(long, value_name = "FILE")]
     checkpoint: Option<PathBuf>,
+    /// How keys are written: RESTORE with re-encoding and a fallback to commands
+    /// (auto), RESTORE only, or plain commands.
+    #[arg(long, value_enum, default_value = "auto")]
+    mode: Mode,
+    /// Hash field TTLs on a target that cannot hold them (older than Redis 7.4, or
+    /// another family): fail the key, or drop the TTLs and keep the fields.
+    #[arg(long, value_enum, default_value = "fail")]
+    hash_field_ttl: HashFieldTtl,
+    /// Write for this RDB version instead of the one the target's DUMP shows
+    /// (payload footers, re-encoding of newer types).
+    #[arg(long, value_name = "N")]
+    target_rdb_version: Option<u16>,
     /// Summary format.
     #[arg(long, value_enum, default_value = "text")]
     format: Format,
@@ -197,6 +235,7 @@ fn restore(args: &RestoreArgs, quiet: bool) -> Result<RestoreReport> {
             .map(|p| read_file(p, "client key"))
             .transpose()?,
         tls_insecure: args.tls_insecure,
+        tls_server_name: args.tls_server_name.clone(),
         ..TargetConfig::default()
     };
     let target = Target::new(&config)?;
@@ -218,7 +257,17 @@ fn restore(args: &RestoreArgs, quiet: bool) -> Result<RestoreReport> {
         } else {
             ClusterMode::Auto
         },
+        target_rdb_version: args.target_rdb_version,
         ..RestoreOptions::default()
+    };
+    options.plan.mode = match args.mode {
+        Mode::Auto => WriteMode::Auto,
+        Mode::Restore => WriteMode::Restore,
+        Mode::Commands => WriteMode::Commands,
+    };
+    options.plan.field_ttls = match args.hash_field_ttl {
+        HashFieldTtl::Fail => FieldTtlPolicy::Fail,
+        HashFieldTtl::Drop => FieldTtlPolicy::Drop,
     };
     options.plan.dbs = args.dbs.iter().copied().collect();
     options.plan.db_map = args.db_map.iter().copied().collect();
@@ -311,7 +360,9 @@ fn bytes_json(b: &[u8]) -> Value {
 /// The JSON summary:
 /// `{"restored", "skipped", "failed", "expired", "bytes", "seconds", "errors": [{"file",
 /// "db", "key", "error"}], "skipped_by": {reason: n}, "functions": {"restored",
-/// "skipped", "failed"}, "resumed", "redirected", "target": {"version", "rdb_version", "cluster"}}`.
+/// "skipped", "failed"}, "resumed", "redirected", "target": {"version", "rdb_version", "cluster"},
+/// "conversions": {"restamped", "reencoded", "commands", "field_ttls_dropped",
+/// "expired_fields", "stream_metadata_dropped", "active_times_dropped", "idmp_dropped"}}`.
 /// Keys are JSON strings when valid UTF-8, else `{"hex": ...}`; `db` is `null` for
 /// a function library (its name is the `key`).
 fn to_json(r: &RestoreReport, files: &[String]) -> Value {
@@ -355,6 +406,16 @@ fn to_json(r: &RestoreReport, files: &[String]) -> Value {
             "rdb_version_source": t.rdb_version_source,
             "cluster": t.cluster,
         })),
+        "conversions": {
+            "restamped": r.conversions.restamped,
+            "reencoded": r.conversions.reencoded,
+            "commands": r.conversions.commands,
+            "field_ttls_dropped": r.conversions.field_ttls_dropped,
+            "expired_fields": r.conversions.expired_fields,
+            "stream_metadata_dropped": r.conversions.stream_metadata_dropped,
+            "active_times_dropped": r.conversions.active_times_dropped,
+            "idmp_dropped": r.conversions.idmp_dropped,
+        },
     })
 }
 
@@ -380,6 +441,41 @@ fn to_text(r: &RestoreReport, files: &[String]) -> String {
         r.expired,
         r.failed,
     ));
+    let c = &r.conversions;
+    if c.restamped + c.reencoded + c.commands > 0 {
+        s.push_str(&format!(
+            "converted for the target: {} re-stamped, {} re-encoded, {} as commands\n",
+            c.restamped, c.reencoded, c.commands
+        ));
+    }
+    let mut lost = Vec::new();
+    if c.field_ttls_dropped > 0 {
+        lost.push(format!("{} hash field TTLs", c.field_ttls_dropped));
+    }
+    if c.stream_metadata_dropped > 0 {
+        lost.push(format!(
+            "stream metadata (entries_read, entries_added, max_deleted_id, first_id) of {} streams",
+            c.stream_metadata_dropped
+        ));
+    }
+    if c.active_times_dropped > 0 {
+        lost.push(format!("{} consumer active times", c.active_times_dropped));
+    }
+    if c.idmp_dropped > 0 {
+        lost.push(format!("IDMP state of {} streams", c.idmp_dropped));
+    }
+    if !lost.is_empty() {
+        s.push_str(&format!(
+            "dropped (the target cannot hold them): {}\n",
+            lost.join("; ")
+        ));
+    }
+    if c.expired_fields > 0 {
+        s.push_str(&format!(
+            "hash fields already expired, not restored: {}\n",
+            c.expired_fields
+        ));
+    }
     let f = &r.functions;
     if f.restored + f.skipped + f.failed > 0 {
         s.push_str(&format!(

@@ -1,0 +1,294 @@
+//! `rdbkit info`: a live baseline from `INFO`, in the seed document's metric names
+//! (OpenTelemetry `redisreceiver` names), per node and summed over primaries.
+//! Also holds the connection options shared by the live commands.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use rdb_restore::live::info::{totals, DbKeys, MetricValue, NodeMetrics, Totals};
+use rdb_restore::target::redact_url;
+use rdb_restore::{Secret, Target, TargetConfig};
+use serde_json::{json, Map, Value};
+
+use crate::units;
+
+/// Connection options of the live commands (`info`, `preflight`, `watch`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct ConnArgs {
+    /// PEM CA certificate(s) to verify `rediss://` servers with (default: system roots).
+    #[arg(long, value_name = "FILE")]
+    pub tls_ca_cert: Option<PathBuf>,
+    /// Do not verify the servers' certificates (dangerous).
+    #[arg(long)]
+    pub tls_insecure: bool,
+}
+
+impl ConnArgs {
+    /// A target for `url` (password from the URL, else `REDISCLI_AUTH`).
+    pub fn target(&self, url: &str) -> Result<Target> {
+        let ca = match &self.tls_ca_cert {
+            Some(p) => Some(std::fs::read(p).with_context(|| format!("reading {}", p.display()))?),
+            None => None,
+        };
+        let tls = url.starts_with("rediss://");
+        let config = TargetConfig {
+            url: url.to_string(),
+            default_password: std::env::var("REDISCLI_AUTH").ok().map(Secret::new),
+            tls_ca_cert: if tls { ca } else { None },
+            tls_insecure: tls && self.tls_insecure,
+            ..TargetConfig::default()
+        };
+        Ok(Target::new(&config)?)
+    }
+}
+
+/// Output formats of `info`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Aligned lines for people.
+    Text,
+    /// One JSON document.
+    Json,
+}
+
+/// Arguments of `rdbkit info`.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Password: from the URL, else REDISCLI_AUTH. A cluster URL reads every master. \
+                  Totals sum the primaries only (replicas hold the same keys). \
+                  Exit 0 read, 2 error."
+)]
+pub struct InfoArgs {
+    /// Server URLs: redis://[user:password@]host:port, rediss:// for TLS.
+    #[arg(required = true, value_name = "URL")]
+    urls: Vec<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    format: Format,
+    #[command(flatten)]
+    conn: ConnArgs,
+}
+
+/// Runs `info`; exit 0, or 2 on any error.
+pub fn run(args: &InfoArgs) -> ExitCode {
+    match info(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("rdbkit: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn info(args: &InfoArgs) -> Result<()> {
+    let mut nodes: Vec<(String, NodeMetrics)> = Vec::new();
+    for url in &args.urls {
+        let target = args.conn.target(url)?;
+        for n in rdb_restore::live::collect(&target)? {
+            nodes.push((redact_url(url), n));
+        }
+    }
+    let all: Vec<NodeMetrics> = nodes.iter().map(|(_, n)| n.clone()).collect();
+    let t = totals(&all);
+    let out = match args.format {
+        Format::Json => {
+            let doc = json!({
+                "nodes": nodes.iter().map(|(url, n)| node_json(url, n)).collect::<Vec<_>>(),
+                "totals_over_primaries": t.primaries,
+                "metrics": totals_json(&t),
+            });
+            let mut s = serde_json::to_string_pretty(&doc).context("encoding JSON")?;
+            s.push('\n');
+            s
+        }
+        Format::Text => text(&nodes, &t),
+    };
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(out.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e).context("writing output"),
+        _ => Ok(()),
+    }
+}
+
+fn value_json(v: &MetricValue) -> Value {
+    match v {
+        MetricValue::Int(i) => json!(i),
+        MetricValue::Float(f) => json!(f),
+        MetricValue::Text(s) => json!(s),
+    }
+}
+
+fn keyspace_json(ks: &BTreeMap<u64, DbKeys>, f: impl Fn(&DbKeys) -> u64, total: bool) -> Value {
+    let by_db: Map<String, Value> = ks
+        .iter()
+        .map(|(db, d)| (db.to_string(), json!(f(d))))
+        .collect();
+    let mut o = Map::new();
+    if total {
+        o.insert("total".into(), json!(ks.values().map(&f).sum::<u64>()));
+    }
+    o.insert("by_db".into(), Value::Object(by_db));
+    Value::Object(o)
+}
+
+/// A node's metrics as JSON: keyed metric name → value.
+fn node_json(url: &str, n: &NodeMetrics) -> Value {
+    let mut m = Map::new();
+    m.insert(
+        "redis.db.keys".into(),
+        keyspace_json(&n.keyspace, |d| d.keys, true),
+    );
+    m.insert(
+        "redis.db.expires".into(),
+        keyspace_json(&n.keyspace, |d| d.expires, true),
+    );
+    m.insert(
+        "redis.db.avg_ttl".into(),
+        keyspace_json(&n.keyspace, |d| d.avg_ttl, false),
+    );
+    for (name, v) in &n.scalars {
+        m.insert((*name).into(), value_json(v));
+    }
+    if n.is_primary() {
+        let primary = n.int("redis.replication.offset").unwrap_or(0);
+        m.insert(
+            "redis.replication.replicas".into(),
+            n.replicas
+                .iter()
+                .map(|r| {
+                    json!({"address": r.address, "state": r.state, "offset": r.offset,
+                           "behind_bytes": primary - r.offset, "lag_seconds": r.lag})
+                })
+                .collect(),
+        );
+    } else {
+        if let Some(o) = n.replica_offset {
+            m.insert("redis.replication.replica_offset".into(), json!(o));
+        }
+        if let Some(l) = &n.master_link_status {
+            m.insert("redis.replication.master_link_status".into(), json!(l));
+        }
+    }
+    json!({
+        "url": url,
+        "address": n.address,
+        "metrics": m,
+        "config": n.config,
+        "unavailable": n.unavailable.iter().map(|u| json!({"what": u.what, "reason": u.reason})).collect::<Vec<_>>(),
+    })
+}
+
+fn totals_json(t: &Totals) -> Value {
+    let mut m = Map::new();
+    m.insert(
+        "redis.db.keys".into(),
+        keyspace_json(&t.keyspace, |d| d.keys, true),
+    );
+    m.insert(
+        "redis.db.expires".into(),
+        keyspace_json(&t.keyspace, |d| d.expires, true),
+    );
+    for (name, v) in &t.sums {
+        m.insert((*name).into(), json!(v));
+    }
+    Value::Object(m)
+}
+
+fn show(name: &str, v: &MetricValue) -> String {
+    let bytes = name.starts_with("redis.memory.used")
+        || name == "redis.memory.peak"
+        || name == "redis.memory.rss"
+        || name == "redis.maxmemory"
+        || name == "redis.persistence.aof-current-size";
+    match v {
+        MetricValue::Int(i) if bytes && *i >= 1024 => format!("{i} ({})", units::bytes(*i as u64)),
+        MetricValue::Int(i) => i.to_string(),
+        MetricValue::Float(f) => format!("{f:.2}"),
+        MetricValue::Text(s) => s.clone(),
+    }
+}
+
+fn keys_line(ks: &BTreeMap<u64, DbKeys>, f: impl Fn(&DbKeys) -> u64) -> String {
+    let total: u64 = ks.values().map(&f).sum();
+    let per: Vec<String> = ks
+        .iter()
+        .map(|(db, d)| format!("db{db} {}", f(d)))
+        .collect();
+    if per.is_empty() {
+        total.to_string()
+    } else {
+        format!("{total} ({})", per.join(", "))
+    }
+}
+
+fn text(nodes: &[(String, NodeMetrics)], t: &Totals) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::new();
+    for (url, n) in nodes {
+        let _ = writeln!(s, "{} ({url})", n.address);
+        let _ = writeln!(
+            s,
+            "  {:<44} {}",
+            "redis.db.keys",
+            keys_line(&n.keyspace, |d| d.keys)
+        );
+        let _ = writeln!(
+            s,
+            "  {:<44} {}",
+            "redis.db.expires",
+            keys_line(&n.keyspace, |d| d.expires)
+        );
+        for (name, v) in &n.scalars {
+            let _ = writeln!(s, "  {name:<44} {}", show(name, v));
+        }
+        if let Some(o) = n.replica_offset {
+            let _ = writeln!(s, "  {:<44} {o}", "redis.replication.replica_offset");
+        }
+        if let Some(l) = &n.master_link_status {
+            let _ = writeln!(s, "  {:<44} {l}", "redis.replication.master_link_status");
+        }
+        let primary = n.int("redis.replication.offset").unwrap_or(0);
+        for r in &n.replicas {
+            let _ = writeln!(
+                s,
+                "  replica {} {} offset {} ({} bytes behind), lag {}s",
+                r.address,
+                r.state,
+                r.offset,
+                primary - r.offset,
+                r.lag.map_or("?".into(), |l| l.to_string())
+            );
+        }
+        for (k, v) in &n.config {
+            let _ = writeln!(s, "  config {k:<37} {v:?}");
+        }
+        for u in &n.unavailable {
+            let _ = writeln!(s, "  could not read {}: {}", u.what, u.reason);
+        }
+    }
+    if nodes.len() > 1 {
+        let _ = writeln!(s, "totals over {} primaries", t.primaries);
+        let _ = writeln!(
+            s,
+            "  {:<44} {}",
+            "redis.db.keys",
+            keys_line(&t.keyspace, |d| d.keys)
+        );
+        let _ = writeln!(
+            s,
+            "  {:<44} {}",
+            "redis.db.expires",
+            keys_line(&t.keyspace, |d| d.expires)
+        );
+        for (name, v) in &t.sums {
+            let _ = writeln!(s, "  {name:<44} {}", show(name, &MetricValue::Int(*v)));
+        }
+    }
+    s
+}

@@ -1,0 +1,407 @@
+//! `rdbkit verify`: checks that a live target holds exactly the snapshots' keys,
+//! with `rdb_restore::verify` doing the work (see its docs for what is compared and
+//! how `--sample` chooses keys). This module maps flags to options and the report to
+//! text (stderr) or JSON (stdout).
+//!
+//! The connection flags are those of `rdbkit restore` (same names, same meaning).
+//!
+//! Exit 0 when the target matches, 1 when anything differs (a missing, different or
+//! extra key; with `--sample`, also a key count mismatch), 2 on bad input, bad usage
+//! or a connection failure.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use rdb_parser::{ParseOptions, Rdb};
+use rdb_restore::glob::Glob;
+use rdb_restore::plan::{parse_db_map, parse_type};
+use rdb_restore::verify::{VerifyReport, Why, DEFAULT_SEED};
+use rdb_restore::{ClusterMode, Progress, Secret, SourceFile, Target, TargetConfig, VerifyOptions};
+use serde_json::{json, Value};
+
+use crate::cmd::restore::Format;
+use crate::input;
+use crate::units;
+
+/// Arguments of `rdbkit verify`.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Password: from the URL, else --password-file, else REDISCLI_AUTH. \
+                  --sample N checks the N keys with the smallest seeded key hash \
+                  (deterministic; counts and the extra-key scan stay complete). \
+                  Exit 0 target matches, 1 something differs, 2 error."
+)]
+pub struct VerifyArgs {
+    /// Snapshot files (several files, e.g. one per shard, form one dataset).
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<String>,
+    /// Target URL: redis://[user:password@]host:port, rediss:// for TLS.
+    #[arg(long, value_name = "URL")]
+    target: String,
+    /// Read the password from this file (first line); replaces the URL's.
+    #[arg(long, value_name = "FILE")]
+    password_file: Option<PathBuf>,
+    /// PEM CA certificate(s) to verify the server with (default: system roots).
+    #[arg(long, value_name = "FILE")]
+    tls_ca_cert: Option<PathBuf>,
+    /// PEM client certificate for mutual TLS.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM client private key for mutual TLS.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Do not verify the server's certificate (dangerous).
+    #[arg(long)]
+    tls_insecure: bool,
+    /// Verify only this source database (repeatable).
+    #[arg(long = "db", value_name = "N")]
+    dbs: Vec<u64>,
+    /// Source database SRC was restored into target database DST (repeatable).
+    #[arg(long = "db-map", value_name = "SRC:DST", value_parser = db_map_arg)]
+    db_map: Vec<(u64, u64)>,
+    /// Verify only keys matching this Redis glob pattern (repeatable: any matches).
+    #[arg(long = "key-pattern", value_name = "GLOB")]
+    key_patterns: Vec<String>,
+    /// Verify only keys of this type: string, list, set, zset, hash, stream, module
+    /// (repeatable).
+    #[arg(long = "type", value_name = "T", value_parser = type_arg)]
+    types: Vec<rdb_parser::LogicalType>,
+    /// Route by hash slot even if the target does not report cluster mode.
+    #[arg(long)]
+    cluster: bool,
+    /// Connections per target node.
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    connections: usize,
+    /// Keys per pipelined batch (two commands each).
+    #[arg(long, value_name = "N", default_value_t = 500)]
+    batch_keys: usize,
+    /// Commands per second at most (all connections together; two per key).
+    #[arg(long, value_name = "N")]
+    max_ops: Option<u64>,
+    /// Check only a deterministic random sample of N keys.
+    #[arg(long, value_name = "N")]
+    sample: Option<u64>,
+    /// Seed of the --sample choice.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_SEED)]
+    seed: u64,
+    /// Slack in ms on expiries read with PTTL (servers before 7.0).
+    #[arg(long, value_name = "MS", default_value_t = 1000)]
+    ttl_tolerance: i64,
+    /// Summary format.
+    #[arg(long, value_enum, default_value = "text")]
+    format: Format,
+    /// Example keys listed per kind of finding.
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    max_examples: usize,
+    /// Do not verify the snapshots' CRC-64 trailers.
+    #[arg(long)]
+    no_crc: bool,
+}
+
+fn db_map_arg(s: &str) -> Result<(u64, u64), String> {
+    parse_db_map(s).ok_or_else(|| format!("expected SRC:DST (two database numbers), got {s:?}"))
+}
+
+fn type_arg(s: &str) -> Result<rdb_parser::LogicalType, String> {
+    parse_type(s).ok_or_else(|| {
+        format!("unknown type {s:?}: expected string, list, set, zset, hash, stream or module")
+    })
+}
+
+fn read_file(path: &PathBuf, what: &str) -> Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("reading {what} {}", path.display()))
+}
+
+/// Runs `rdbkit verify`.
+pub fn run(args: &VerifyArgs, quiet: bool) -> ExitCode {
+    match verify(args, quiet) {
+        Ok(report) => ExitCode::from(if report.has_differences() { 1 } else { 0 }),
+        Err(e) => {
+            eprintln!("rdbkit: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn verify(args: &VerifyArgs, quiet: bool) -> Result<VerifyReport> {
+    let password = match &args.password_file {
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("reading password file {}", p.display()))?;
+            Some(Secret::new(text.lines().next().unwrap_or("").to_string()))
+        }
+        None => None,
+    };
+    let config = TargetConfig {
+        url: args.target.clone(),
+        password,
+        default_password: std::env::var("REDISCLI_AUTH").ok().map(Secret::new),
+        tls_ca_cert: args
+            .tls_ca_cert
+            .as_ref()
+            .map(|p| read_file(p, "CA certificate"))
+            .transpose()?,
+        tls_client_cert: args
+            .tls_cert
+            .as_ref()
+            .map(|p| read_file(p, "client certificate"))
+            .transpose()?,
+        tls_client_key: args
+            .tls_key
+            .as_ref()
+            .map(|p| read_file(p, "client key"))
+            .transpose()?,
+        tls_insecure: args.tls_insecure,
+        ..TargetConfig::default()
+    };
+    let target = Target::new(&config)?;
+    if args.connections == 0 || args.batch_keys == 0 {
+        bail!("--connections and --batch-keys must be at least 1");
+    }
+    let mut options = VerifyOptions {
+        connections: args.connections,
+        batch_keys: args.batch_keys,
+        max_ops: args.max_ops,
+        sample: args.sample,
+        seed: args.seed,
+        ttl_tolerance_ms: args.ttl_tolerance,
+        max_examples: args.max_examples,
+        cluster: if args.cluster {
+            ClusterMode::Always
+        } else {
+            ClusterMode::Auto
+        },
+        ..VerifyOptions::default()
+    };
+    options.plan.dbs = args.dbs.iter().copied().collect();
+    options.plan.db_map = args.db_map.iter().copied().collect();
+    options.plan.key_patterns = args
+        .key_patterns
+        .iter()
+        .map(|p| Glob::new(p.as_bytes()))
+        .collect();
+    options.plan.types = args.types.clone();
+    let parse_options = ParseOptions {
+        verify_checksum: !args.no_crc,
+    };
+    let inputs = args
+        .files
+        .iter()
+        .map(|p| input::open(p))
+        .collect::<Result<Vec<_>>>()?;
+    let files = args
+        .files
+        .iter()
+        .zip(&inputs)
+        .map(|(name, data)| {
+            Rdb::with_options(data, parse_options)
+                .map(|rdb| SourceFile { name, rdb })
+                .with_context(|| name.clone())
+        })
+        .collect::<Result<Vec<_>>>()?;
+
+    let progress = Progress::default();
+    let done = AtomicBool::new(false);
+    let draw = !quiet && std::io::stderr().is_terminal();
+    let report = std::thread::scope(|s| {
+        if draw {
+            s.spawn(|| draw_progress(&progress, &done));
+        }
+        let r = rdb_restore::verify(&target, &files, &options, &progress);
+        done.store(true, Ordering::Relaxed);
+        r
+    })?;
+    match args.format {
+        Format::Json => {
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "{}", to_json(&report))?;
+            out.flush()?;
+        }
+        Format::Text => {
+            if !quiet || report.has_differences() {
+                eprint!("{}", to_text(&report));
+            }
+        }
+    }
+    Ok(report)
+}
+
+fn draw_progress(p: &Progress, done: &AtomicBool) {
+    let started = Instant::now();
+    while !done.load(Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_millis(200));
+        let (keys, _, bad, _, total) = p.snapshot();
+        let secs = started.elapsed().as_secs_f64().max(1e-3);
+        let _ = write!(
+            std::io::stderr().lock(),
+            "\rverifying: {keys} of {total} keys ({}), {bad} missing or different, {:.0} keys/s\x1b[K",
+            units::percent(keys, total),
+            keys as f64 / secs,
+        );
+    }
+    let _ = write!(std::io::stderr().lock(), "\r\x1b[K");
+}
+
+fn bytes_json(b: &[u8]) -> Value {
+    match std::str::from_utf8(b) {
+        Ok(s) => Value::String(s.to_string()),
+        Err(_) => json!({ "hex": b.iter().map(|x| format!("{x:02x}")).collect::<String>() }),
+    }
+}
+
+/// The JSON summary: `{"matched", "missing", "different", "extra",
+/// "expired_since_snapshot", "examples": [{"db", "key", "why", "detail"}],
+/// "different_by": {kind: n}, "dbs": [{"db", "snapshot", "snapshot_live", "target",
+/// "compared", "match"}], "counts_match", "snapshot_keys", "checked", "sampled", "scanned",
+/// "seconds", "target": {"version", "cluster", "masters", "exact_ttl"}}`. `db` is the
+/// target database; `why` is `missing`, `type`, `value`, `field_ttls`, `ttl`,
+/// `unreadable`, `extra` or `expired_since_snapshot`; keys are JSON strings when
+/// valid UTF-8, else `{"hex": ...}`.
+fn to_json(r: &VerifyReport) -> Value {
+    let different_by: serde_json::Map<String, Value> = r
+        .different_by
+        .iter()
+        .map(|(w, n)| (w.name().to_string(), json!(n)))
+        .collect();
+    let examples: Vec<Value> = r
+        .examples
+        .iter()
+        .map(|f| {
+            json!({
+                "db": f.db,
+                "key": bytes_json(&f.key),
+                "why": f.why.name(),
+                "detail": f.detail,
+            })
+        })
+        .collect();
+    let dbs: Vec<Value> = r
+        .dbs
+        .iter()
+        .map(|d| {
+            json!({
+                "db": d.db,
+                "snapshot": d.snapshot,
+                "snapshot_live": d.snapshot_live,
+                "target": d.target,
+                "compared": d.compared,
+                "match": d.matches(),
+            })
+        })
+        .collect();
+    json!({
+        "matched": r.matched,
+        "missing": r.missing,
+        "different": r.different,
+        "extra": r.extra,
+        "expired_since_snapshot": r.expired_since_snapshot,
+        "examples": examples,
+        "different_by": different_by,
+        "dbs": dbs,
+        "counts_match": r.counts_match(),
+        "snapshot_keys": r.snapshot_keys,
+        "checked": r.checked,
+        "sampled": r.sampled,
+        "scanned": r.scanned,
+        "seconds": (r.seconds * 1000.0).round() / 1000.0,
+        "target": r.target.as_ref().map(|t| json!({
+            "version": t.version,
+            "cluster": t.cluster,
+            "masters": t.masters,
+            "exact_ttl": t.exact_ttl,
+        })),
+    })
+}
+
+fn to_text(r: &VerifyReport) -> String {
+    let mut s = String::new();
+    let scope = if r.sampled {
+        format!(
+            "checked a sample of {} of {} keys",
+            r.checked, r.snapshot_keys
+        )
+    } else {
+        format!("checked {} keys", r.checked)
+    };
+    let kinds: Vec<String> = r
+        .different_by
+        .iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(w, n)| format!("{} {n}", w.name()))
+        .collect();
+    s.push_str(&format!(
+        "{scope} in {:.2} s: matched {}, missing {}, different {}{}, extra {} (of {} scanned)\n",
+        r.seconds,
+        r.matched,
+        r.missing,
+        r.different,
+        if kinds.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", kinds.join(", "))
+        },
+        r.extra,
+        r.scanned,
+    ));
+    if r.expired_since_snapshot > 0 {
+        s.push_str(&format!(
+            "expired since the snapshot (not counted as missing): {}\n",
+            r.expired_since_snapshot
+        ));
+    }
+    for d in &r.dbs {
+        s.push_str(&format!(
+            "  db {}: snapshot {} keys ({} not expired), target {}{}\n",
+            d.db,
+            d.snapshot,
+            d.snapshot_live,
+            d.target,
+            if !d.compared {
+                "  (filtered: not compared)"
+            } else if d.matches() {
+                ""
+            } else {
+                "  <- counts differ"
+            }
+        ));
+    }
+    for f in &r.examples {
+        let label = match f.why {
+            Why::Missing | Why::Extra | Why::ExpiredSinceSnapshot => f.why.name().to_string(),
+            w => format!("different ({})", w.name()),
+        };
+        s.push_str(&format!(
+            "  {label}: db {} key {:?}: {}\n",
+            f.db,
+            String::from_utf8_lossy(&f.key),
+            f.detail
+        ));
+    }
+    let shown = |w: Why| r.examples.iter().filter(|e| e.why == w).count() as u64;
+    let hidden: u64 = [
+        Why::Missing,
+        Why::Extra,
+        Why::ExpiredSinceSnapshot,
+        Why::Type,
+        Why::Value,
+        Why::FieldTtls,
+        Why::Ttl,
+        Why::Unreadable,
+    ]
+    .iter()
+    .map(|&w| r.count(w).saturating_sub(shown(w)))
+    .sum();
+    if hidden > 0 {
+        s.push_str(&format!("  ... and {hidden} more\n"));
+    }
+    s.push_str(if r.has_differences() {
+        "result: the target differs from the snapshot\n"
+    } else {
+        "result: the target matches the snapshot\n"
+    });
+    s
+}

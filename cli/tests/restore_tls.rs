@@ -1,0 +1,370 @@
+//! `rdbkit restore --tls-server-name` end to end: a `/usr/bin/redis-server` 7.0 with
+//! TLS on a random loopback port whose certificate names `redis.test` only (not
+//! 127.0.0.1), reached at `rediss://127.0.0.1:PORT` as an Azure private endpoint is
+//! reached by IP (issue 4).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "../../restore/tests/support/mod.rs"]
+mod support;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use support::{
+    assert_restored, fixture, manifest, manifest_keys, snapshot_keys, temp_dir, Server, REDIS_CLI,
+};
+
+fn rdbkit(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_rdbkit"))
+        .args(args)
+        .env_remove("REDISCLI_AUTH")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run rdbkit")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn path(p: &Path) -> String {
+    p.to_string_lossy().into_owned()
+}
+
+fn openssl(dir: &Path, args: &[&str]) {
+    let st = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("openssl");
+    assert!(st.success(), "openssl {args:?}");
+}
+
+/// A self-signed CA `{ca}.crt`/`{ca}.key`.
+fn make_ca(dir: &Path, ca: &str) {
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            &format!("{ca}.key"),
+            "-out",
+            &format!("{ca}.crt"),
+            "-days",
+            "2",
+            "-subj",
+            &format!("/CN=rdbkit {ca}"),
+        ],
+    );
+}
+
+/// `leaf.crt`/`leaf.key` signed by `ca`: CA:FALSE, SAN `DNS:redis.test` only, usable
+/// by the server and as a client certificate.
+fn make_leaf(dir: &Path) {
+    std::fs::write(
+        dir.join("leaf.ext"),
+        "basicConstraints=CA:FALSE\nsubjectAltName=DNS:redis.test\n\
+         keyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth,clientAuth\n",
+    )
+    .expect("ext");
+    openssl(
+        dir,
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "leaf.key",
+            "-out",
+            "leaf.csr",
+            "-subj",
+            "/CN=redis.test",
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "leaf.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "leaf.crt",
+            "-days",
+            "2",
+            "-extfile",
+            "leaf.ext",
+        ],
+    );
+}
+
+/// The certificate directory with a CA, a second unrelated CA and the leaf.
+fn certs(tag: &str) -> std::path::PathBuf {
+    let dir = temp_dir(tag);
+    make_ca(&dir, "ca");
+    make_ca(&dir, "other-ca");
+    make_leaf(&dir);
+    dir
+}
+
+/// A TLS server using the leaf certificate (`extra` appended), reachable by
+/// `redis-cli` with the CA and the leaf as client certificate.
+fn tls_server(certs: &Path, extra: &[&str]) -> Server {
+    let c = |n: &str| path(&certs.join(n));
+    let mut args = vec![
+        "--tls-cert-file".to_string(),
+        c("leaf.crt"),
+        "--tls-key-file".into(),
+        c("leaf.key"),
+        "--tls-ca-cert-file".into(),
+        c("ca.crt"),
+        "--tls-auth-clients".into(),
+        "optional".into(),
+    ];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    Server::start_with(&args, true, cli_tls_args(certs))
+}
+
+fn cli_tls_args(certs: &Path) -> Vec<String> {
+    let c = |n: &str| path(&certs.join(n));
+    vec![
+        "--tls".into(),
+        "--cacert".into(),
+        c("ca.crt"),
+        "--cert".into(),
+        c("leaf.crt"),
+        "--key".into(),
+        c("leaf.key"),
+    ]
+}
+
+#[test]
+fn tls_server_name_verifies_the_certificate_name_not_the_address() {
+    let certs = certs("tls-sni");
+    let c = |n: &str| path(&certs.join(n));
+    let server = tls_server(&certs, &[]);
+    let f = path(&fixture("redis-7.0.15.rdb"));
+    let url = format!("rediss://127.0.0.1:{}", server.port);
+    let ca = c("ca.crt");
+    let restore = |extra: &[&str]| {
+        let mut args = vec![
+            "restore",
+            f.as_str(),
+            "--target",
+            url.as_str(),
+            "--on-conflict",
+            "replace",
+            "-q",
+        ];
+        args.extend_from_slice(extra);
+        rdbkit(&args)
+    };
+
+    // The certificate does not name 127.0.0.1: refused, with a message saying so and
+    // pointing at --tls-server-name; nothing written.
+    let out = restore(&["--tls-ca-cert", &ca]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("not valid for 127.0.0.1") && err.contains("--tls-server-name"),
+        "{err}"
+    );
+    assert_eq!(server.cli(&["DBSIZE"]).trim(), "0");
+
+    // Another name than the certificate's is refused too.
+    let out = restore(&["--tls-ca-cert", &ca, "--tls-server-name", "other.test"]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("not valid for other.test"), "{err}");
+
+    // With the certificate's name the data arrives.
+    let out = restore(&["--tls-ca-cert", &ca, "--tls-server-name", "redis.test"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_restored("redis-7.0.15", &server.save(), |_| true, |d| d, true);
+
+    // JSON summary through the same path (every key replaced again).
+    let out = restore(&[
+        "--tls-ca-cert",
+        &ca,
+        "--tls-server-name",
+        "redis.test",
+        "--format",
+        "json",
+        "--no-functions",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let summary: Value = serde_json::from_slice(&out.stdout).expect("JSON summary");
+    assert_eq!(summary["restored"], 113, "{summary}");
+    assert_eq!(summary["failed"], 0, "{summary}");
+
+    // A CA that did not sign the certificate: refused even with the right name.
+    let out = restore(&[
+        "--tls-ca-cert",
+        &c("other-ca.crt"),
+        "--tls-server-name",
+        "redis.test",
+    ]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("TLS handshake failed"), "{err}");
+    assert!(
+        !err.contains("--tls-server-name"),
+        "not a name problem: {err}"
+    );
+
+    // --tls-insecure accepts the certificate whatever the name.
+    let out = restore(&["--tls-insecure"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+
+    // The flag needs a rediss:// URL.
+    let plain = format!("redis://127.0.0.1:{}", server.port);
+    let out = rdbkit(&[
+        "restore",
+        &f,
+        "--target",
+        &plain,
+        "--tls-server-name",
+        "redis.test",
+    ]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("rediss://"), "{err}");
+
+    // Mutual TLS: once client certificates are required, the restore needs one, and
+    // with it (and the server name) succeeds.
+    server.cli(&["CONFIG", "SET", "tls-auth-clients", "yes"]);
+    let named = [
+        "--tls-ca-cert",
+        ca.as_str(),
+        "--tls-server-name",
+        "redis.test",
+    ];
+    let out = restore(&named);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "no client certificate must fail: {}",
+        text(&out.stderr)
+    );
+    let (cert, key) = (c("leaf.crt"), c("leaf.key"));
+    let mut with_cert = named.to_vec();
+    with_cert.extend(["--tls-cert", &cert, "--tls-key", &key]);
+    server.cli(&["FLUSHALL"]);
+    let out = restore(&with_cert);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_restored("redis-7.0.15", &server.save(), |_| true, |d| d, true);
+    drop(server);
+    let _ = std::fs::remove_dir_all(&certs);
+}
+
+/// A 3-master cluster over TLS (`tls-cluster yes`): `CLUSTER SLOTS` reports the
+/// nodes as 127.0.0.1, which the certificate does not name, so every node
+/// connection (not only the seed's) must verify against `--tls-server-name`.
+#[test]
+fn tls_cluster_nodes_verify_against_the_server_name() {
+    let certs = certs("tls-sni-cluster");
+    let c = |n: &str| path(&certs.join(n));
+    let nodes: Vec<Server> = (0..3)
+        .map(|_| {
+            tls_server(
+                &certs,
+                &[
+                    "--tls-cluster",
+                    "yes",
+                    "--cluster-enabled",
+                    "yes",
+                    "--cluster-config-file",
+                    "nodes.conf",
+                    "--cluster-node-timeout",
+                    "5000",
+                ],
+            )
+        })
+        .collect();
+    let addrs: Vec<String> = nodes
+        .iter()
+        .map(|n| format!("127.0.0.1:{}", n.port))
+        .collect();
+    let out = Command::new(REDIS_CLI)
+        .args(cli_tls_args(&certs))
+        .arg("--cluster")
+        .arg("create")
+        .args(&addrs)
+        .args(["--cluster-replicas", "0", "--cluster-yes"])
+        .output()
+        .expect("redis-cli --cluster create");
+    assert!(
+        out.status.success(),
+        "cluster create: {}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    for n in &nodes {
+        while !n.cli(&["CLUSTER", "INFO"]).contains("cluster_state:ok") {
+            assert!(Instant::now() < deadline, "cluster did not become ok");
+            thread::sleep(Duration::from_millis(50));
+        }
+    }
+    let f = path(&fixture("redis-7.0.15.rdb"));
+    let url = format!("rediss://127.0.0.1:{}", nodes[0].port);
+    let ca = c("ca.crt");
+    let base = [
+        "restore",
+        f.as_str(),
+        "--target",
+        url.as_str(),
+        "--db",
+        "0",
+        "--tls-ca-cert",
+        ca.as_str(),
+        "--format",
+        "json",
+    ];
+
+    let out = rdbkit(&base);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("--tls-server-name"), "{err}");
+
+    let mut named = base.to_vec();
+    named.extend(["--tls-server-name", "redis.test"]);
+    let out = rdbkit(&named);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let j: Value = serde_json::from_slice(&out.stdout).expect("JSON summary");
+    assert_eq!(j["target"]["cluster"], true, "{j}");
+    let expected: BTreeSet<_> = manifest_keys(&manifest("redis-7.0.15"))
+        .into_iter()
+        .filter(|k| k.0 == 0)
+        .collect();
+    assert_eq!(j["restored"].as_u64(), Some(expected.len() as u64), "{j}");
+    let mut got = BTreeSet::new();
+    let mut holding = 0;
+    for n in &nodes {
+        let keys = snapshot_keys(&n.save());
+        holding += usize::from(!keys.is_empty());
+        got.extend(keys);
+    }
+    assert_eq!(got, expected);
+    assert!(holding > 1, "keys on one node only: routing not exercised");
+    drop(nodes);
+    let _ = std::fs::remove_dir_all(&certs);
+}
