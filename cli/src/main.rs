@@ -4,6 +4,7 @@
 //! `rdb-restore` libraries.
 
 mod cmd;
+mod connect;
 mod input;
 mod progress;
 mod units;

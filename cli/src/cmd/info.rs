@@ -1,49 +1,17 @@
 //! `rdbkit info`: a live baseline from `INFO`, in the seed document's metric names
 //! (OpenTelemetry `redisreceiver` names), per node and summed over primaries.
-//! Also holds the connection options shared by the live commands.
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use rdb_restore::live::info::{totals, DbKeys, MetricValue, NodeMetrics, Totals};
 use rdb_restore::target::redact_url;
-use rdb_restore::{Secret, Target, TargetConfig};
 use serde_json::{json, Map, Value};
 
+use crate::connect::ConnectionArgs;
 use crate::units;
-
-/// Connection options of the live commands (`info`, `preflight`, `watch`).
-#[derive(Debug, Clone, clap::Args)]
-pub struct ConnArgs {
-    /// PEM CA certificate(s) to verify `rediss://` servers with (default: system roots).
-    #[arg(long, value_name = "FILE")]
-    pub tls_ca_cert: Option<PathBuf>,
-    /// Do not verify the servers' certificates (dangerous).
-    #[arg(long)]
-    pub tls_insecure: bool,
-}
-
-impl ConnArgs {
-    /// A target for `url` (password from the URL, else `REDISCLI_AUTH`).
-    pub fn target(&self, url: &str) -> Result<Target> {
-        let ca = match &self.tls_ca_cert {
-            Some(p) => Some(std::fs::read(p).with_context(|| format!("reading {}", p.display()))?),
-            None => None,
-        };
-        let tls = url.starts_with("rediss://");
-        let config = TargetConfig {
-            url: url.to_string(),
-            default_password: std::env::var("REDISCLI_AUTH").ok().map(Secret::new),
-            tls_ca_cert: if tls { ca } else { None },
-            tls_insecure: tls && self.tls_insecure,
-            ..TargetConfig::default()
-        };
-        Ok(Target::new(&config)?)
-    }
-}
 
 /// Output formats of `info`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -57,7 +25,7 @@ pub enum Format {
 /// Arguments of `rdbkit info`.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Password: from the URL, else REDISCLI_AUTH. A cluster URL reads every master. \
+    after_help = "Password: from the URL, else --password-file, else REDISCLI_AUTH. A cluster URL reads every master. \
                   Totals sum the primaries only (replicas hold the same keys). \
                   Exit 0 read, 2 error."
 )]
@@ -69,7 +37,7 @@ pub struct InfoArgs {
     #[arg(long, value_enum, default_value = "text")]
     format: Format,
     #[command(flatten)]
-    conn: ConnArgs,
+    conn: ConnectionArgs,
 }
 
 /// Runs `info`; exit 0, or 2 on any error.
@@ -86,7 +54,7 @@ pub fn run(args: &InfoArgs) -> ExitCode {
 fn info(args: &InfoArgs) -> Result<()> {
     let mut nodes: Vec<(String, NodeMetrics)> = Vec::new();
     for url in &args.urls {
-        let target = args.conn.target(url)?;
+        let target = args.conn.target_among(url)?;
         for n in rdb_restore::live::collect(&target)? {
             nodes.push((redact_url(url), n));
         }

@@ -11,7 +11,7 @@ use rdb_restore::live::preflight::{
 };
 use serde_json::json;
 
-use super::info::ConnArgs;
+use crate::connect::ConnectionArgs;
 use crate::input;
 
 /// Output formats of `preflight`.
@@ -51,7 +51,7 @@ pub struct PreflightArgs {
     #[arg(long, value_name = "SECONDS", default_value_t = 10)]
     max_replica_lag: i64,
     #[command(flatten)]
-    conn: ConnArgs,
+    conn: ConnectionArgs,
 }
 
 /// Runs the checks; exit 0 nothing failed, 1 a check failed, 2 error.
@@ -104,8 +104,8 @@ fn snapshot_facts(files: &[String]) -> Result<SnapshotFacts> {
 }
 
 fn run_checks(args: &PreflightArgs) -> Result<Vec<Check>> {
-    let source = args.conn.target(&args.source).context("--source")?;
-    let target = args.conn.target(&args.target).context("--target")?;
+    let source = args.conn.target_among(&args.source).context("--source")?;
+    let target = args.conn.target_among(&args.target).context("--target")?;
     let snapshot = if args.snapshots.is_empty() {
         None
     } else {

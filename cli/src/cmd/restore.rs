@@ -17,11 +17,11 @@ use rdb_parser::{ParseOptions, Rdb};
 use rdb_restore::glob::Glob;
 use rdb_restore::plan::{parse_db_map, parse_type, WriteMode};
 use rdb_restore::{
-    ClusterMode, ConflictPolicy, Progress, RestoreOptions, RestoreReport, Secret, SourceFile,
-    Target, TargetConfig,
+    ClusterMode, ConflictPolicy, Progress, RestoreOptions, RestoreReport, SourceFile,
 };
 use serde_json::{json, Value};
 
+use crate::connect::ConnectionArgs;
 use crate::input;
 use crate::units;
 
@@ -79,25 +79,8 @@ pub struct RestoreArgs {
     /// Target URL: redis://[user:password@]host:port, rediss:// for TLS.
     #[arg(long, value_name = "URL")]
     target: String,
-    /// Read the password from this file (first line); replaces the URL's.
-    #[arg(long, value_name = "FILE")]
-    password_file: Option<PathBuf>,
-    /// PEM CA certificate(s) to verify the server with (default: system roots).
-    #[arg(long, value_name = "FILE")]
-    tls_ca_cert: Option<PathBuf>,
-    /// PEM client certificate for mutual TLS.
-    #[arg(long, value_name = "FILE", requires = "tls_key")]
-    tls_cert: Option<PathBuf>,
-    /// PEM client private key for mutual TLS.
-    #[arg(long, value_name = "FILE", requires = "tls_cert")]
-    tls_key: Option<PathBuf>,
-    /// Do not verify the server's certificate (dangerous).
-    #[arg(long)]
-    tls_insecure: bool,
-    /// TLS server name to send (SNI) and verify the certificate against, instead of
-    /// the host connected to (e.g. a private endpoint's IP); applies to cluster nodes.
-    #[arg(long, value_name = "NAME")]
-    tls_server_name: Option<String>,
+    #[command(flatten)]
+    conn: ConnectionArgs,
     /// Restore only this source database (repeatable).
     #[arg(long = "db", value_name = "N")]
     dbs: Vec<u64>,
@@ -191,10 +174,6 @@ pub fn size_arg(s: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("size too large: {s:?}"))
 }
 
-fn read_file(path: &PathBuf, what: &str) -> Result<Vec<u8>> {
-    std::fs::read(path).with_context(|| format!("reading {what} {}", path.display()))
-}
-
 /// Runs `rdbkit restore`.
 pub fn run(args: &RestoreArgs, quiet: bool) -> ExitCode {
     match restore(args, quiet) {
@@ -207,38 +186,7 @@ pub fn run(args: &RestoreArgs, quiet: bool) -> ExitCode {
 }
 
 fn restore(args: &RestoreArgs, quiet: bool) -> Result<RestoreReport> {
-    let password = match &args.password_file {
-        Some(p) => {
-            let text = std::fs::read_to_string(p)
-                .with_context(|| format!("reading password file {}", p.display()))?;
-            Some(Secret::new(text.lines().next().unwrap_or("").to_string()))
-        }
-        None => None,
-    };
-    let config = TargetConfig {
-        url: args.target.clone(),
-        password,
-        default_password: std::env::var("REDISCLI_AUTH").ok().map(Secret::new),
-        tls_ca_cert: args
-            .tls_ca_cert
-            .as_ref()
-            .map(|p| read_file(p, "CA certificate"))
-            .transpose()?,
-        tls_client_cert: args
-            .tls_cert
-            .as_ref()
-            .map(|p| read_file(p, "client certificate"))
-            .transpose()?,
-        tls_client_key: args
-            .tls_key
-            .as_ref()
-            .map(|p| read_file(p, "client key"))
-            .transpose()?,
-        tls_insecure: args.tls_insecure,
-        tls_server_name: args.tls_server_name.clone(),
-        ..TargetConfig::default()
-    };
-    let target = Target::new(&config)?;
+    let target = args.conn.target(&args.target)?;
     if args.connections == 0 || args.pipeline_depth == 0 || args.batch_keys == 0 {
         bail!("--connections, --pipeline-depth and --batch-keys must be at least 1");
     }

@@ -10,7 +10,6 @@
 //! or a connection failure.
 
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -20,10 +19,11 @@ use rdb_parser::{ParseOptions, Rdb};
 use rdb_restore::glob::Glob;
 use rdb_restore::plan::{parse_db_map, parse_type};
 use rdb_restore::verify::{VerifyReport, Why, DEFAULT_SEED};
-use rdb_restore::{ClusterMode, Progress, Secret, SourceFile, Target, TargetConfig, VerifyOptions};
+use rdb_restore::{ClusterMode, Progress, SourceFile, VerifyOptions};
 use serde_json::{json, Value};
 
 use crate::cmd::restore::Format;
+use crate::connect::ConnectionArgs;
 use crate::input;
 use crate::units;
 
@@ -42,21 +42,8 @@ pub struct VerifyArgs {
     /// Target URL: redis://[user:password@]host:port, rediss:// for TLS.
     #[arg(long, value_name = "URL")]
     target: String,
-    /// Read the password from this file (first line); replaces the URL's.
-    #[arg(long, value_name = "FILE")]
-    password_file: Option<PathBuf>,
-    /// PEM CA certificate(s) to verify the server with (default: system roots).
-    #[arg(long, value_name = "FILE")]
-    tls_ca_cert: Option<PathBuf>,
-    /// PEM client certificate for mutual TLS.
-    #[arg(long, value_name = "FILE", requires = "tls_key")]
-    tls_cert: Option<PathBuf>,
-    /// PEM client private key for mutual TLS.
-    #[arg(long, value_name = "FILE", requires = "tls_cert")]
-    tls_key: Option<PathBuf>,
-    /// Do not verify the server's certificate (dangerous).
-    #[arg(long)]
-    tls_insecure: bool,
+    #[command(flatten)]
+    conn: ConnectionArgs,
     /// Verify only this source database (repeatable).
     #[arg(long = "db", value_name = "N")]
     dbs: Vec<u64>,
@@ -112,10 +99,6 @@ fn type_arg(s: &str) -> Result<rdb_parser::LogicalType, String> {
     })
 }
 
-fn read_file(path: &PathBuf, what: &str) -> Result<Vec<u8>> {
-    std::fs::read(path).with_context(|| format!("reading {what} {}", path.display()))
-}
-
 /// Runs `rdbkit verify`.
 pub fn run(args: &VerifyArgs, quiet: bool) -> ExitCode {
     match verify(args, quiet) {
@@ -128,37 +111,7 @@ pub fn run(args: &VerifyArgs, quiet: bool) -> ExitCode {
 }
 
 fn verify(args: &VerifyArgs, quiet: bool) -> Result<VerifyReport> {
-    let password = match &args.password_file {
-        Some(p) => {
-            let text = std::fs::read_to_string(p)
-                .with_context(|| format!("reading password file {}", p.display()))?;
-            Some(Secret::new(text.lines().next().unwrap_or("").to_string()))
-        }
-        None => None,
-    };
-    let config = TargetConfig {
-        url: args.target.clone(),
-        password,
-        default_password: std::env::var("REDISCLI_AUTH").ok().map(Secret::new),
-        tls_ca_cert: args
-            .tls_ca_cert
-            .as_ref()
-            .map(|p| read_file(p, "CA certificate"))
-            .transpose()?,
-        tls_client_cert: args
-            .tls_cert
-            .as_ref()
-            .map(|p| read_file(p, "client certificate"))
-            .transpose()?,
-        tls_client_key: args
-            .tls_key
-            .as_ref()
-            .map(|p| read_file(p, "client key"))
-            .transpose()?,
-        tls_insecure: args.tls_insecure,
-        ..TargetConfig::default()
-    };
-    let target = Target::new(&config)?;
+    let target = args.conn.target(&args.target)?;
     if args.connections == 0 || args.batch_keys == 0 {
         bail!("--connections and --batch-keys must be at least 1");
     }

@@ -11,7 +11,7 @@ use rdb_restore::live::watch::{sample, Alert, Sample, WatchOptions, Watcher};
 use rdb_restore::Target;
 use serde_json::json;
 
-use super::info::ConnArgs;
+use crate::connect::ConnectionArgs;
 
 /// Output formats of `watch`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -49,7 +49,7 @@ pub struct WatchArgs {
     #[arg(long, value_name = "S", default_value_t = 5.0)]
     stall_after: f64,
     #[command(flatten)]
-    conn: ConnArgs,
+    conn: ConnectionArgs,
 }
 
 /// Runs the watch; exit 0 no alert, 1 some alert, 2 error.
@@ -135,7 +135,7 @@ fn watch(args: &WatchArgs) -> Result<u64> {
     let targets: Vec<Target> = args
         .urls
         .iter()
-        .map(|u| args.conn.target(u))
+        .map(|u| args.conn.target_among(u))
         .collect::<Result<_>>()?;
     let mut watcher = Watcher::new(WatchOptions {
         max_gap: args.max_gap,

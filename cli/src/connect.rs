@@ -1,0 +1,84 @@
+//! Connection flags shared by every command that talks to a server (`restore`,
+//! `verify`, `info`, `preflight`, `watch`), turned into a library `TargetConfig`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use rdb_restore::{Secret, Target, TargetConfig};
+
+/// How to reach and authenticate to servers. The password comes from the URL, else
+/// `--password-file`, else `REDISCLI_AUTH` (as redis-cli does).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ConnectionArgs {
+    /// Read the password from this file (first line); replaces the URL's.
+    #[arg(long, value_name = "FILE")]
+    pub password_file: Option<PathBuf>,
+    /// PEM CA certificate(s) to verify `rediss://` servers with (default: system roots).
+    #[arg(long, value_name = "FILE")]
+    pub tls_ca_cert: Option<PathBuf>,
+    /// PEM client certificate for mutual TLS.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM client private key for mutual TLS.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Do not verify the server's certificate (dangerous).
+    #[arg(long)]
+    pub tls_insecure: bool,
+    /// TLS server name to send (SNI) and verify the certificate against, instead of
+    /// the host connected to (e.g. a private endpoint's IP); applies to cluster nodes.
+    #[arg(long, value_name = "NAME")]
+    pub tls_server_name: Option<String>,
+}
+
+fn read_file(path: &Path, what: &str) -> Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("reading {what} {}", path.display()))
+}
+
+impl ConnectionArgs {
+    /// The library configuration for `url`; TLS options with a `redis://` URL are
+    /// refused by the library (a likely mistake).
+    pub fn config(&self, url: &str) -> Result<TargetConfig> {
+        self.build(url, false)
+    }
+
+    /// A target for `url`.
+    pub fn target(&self, url: &str) -> Result<Target> {
+        Ok(Target::new(&self.config(url)?)?)
+    }
+
+    /// A target for one of several URLs given to one command (`preflight --source
+    /// --target`, `watch URL...`): the TLS options apply to the `rediss://` ones only.
+    pub fn target_among(&self, url: &str) -> Result<Target> {
+        Ok(Target::new(&self.build(url, true)?)?)
+    }
+
+    fn build(&self, url: &str, tls_urls_only: bool) -> Result<TargetConfig> {
+        let password = match &self.password_file {
+            Some(p) => {
+                let text = std::fs::read_to_string(p)
+                    .with_context(|| format!("reading password file {}", p.display()))?;
+                Some(Secret::new(text.lines().next().unwrap_or("").to_string()))
+            }
+            None => None,
+        };
+        let tls = !tls_urls_only || url.starts_with("rediss://");
+        let file = |p: &Option<PathBuf>, what| -> Result<Option<Vec<u8>>> {
+            match p {
+                Some(p) if tls => read_file(p, what).map(Some),
+                _ => Ok(None),
+            }
+        };
+        Ok(TargetConfig {
+            url: url.to_string(),
+            password,
+            default_password: std::env::var("REDISCLI_AUTH").ok().map(Secret::new),
+            tls_ca_cert: file(&self.tls_ca_cert, "CA certificate")?,
+            tls_client_cert: file(&self.tls_cert, "client certificate")?,
+            tls_client_key: file(&self.tls_key, "client key")?,
+            tls_insecure: tls && self.tls_insecure,
+            tls_server_name: self.tls_server_name.clone().filter(|_| tls),
+            ..TargetConfig::default()
+        })
+    }
+}
