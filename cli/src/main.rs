@@ -7,6 +7,7 @@ mod cmd;
 mod connect;
 mod input;
 mod progress;
+mod source;
 mod units;
 
 use std::process::ExitCode;

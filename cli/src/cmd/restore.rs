@@ -5,24 +5,18 @@
 //! Exit 0 when every key was restored, skipped or expired; 1 when any key (or
 //! function library) failed; 2 on bad input, bad usage or a connection failure.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use rdb_parser::reencode::FieldTtlPolicy;
-use rdb_parser::{ParseOptions, Rdb};
-use rdb_restore::glob::Glob;
-use rdb_restore::plan::{parse_db_map, parse_type, WriteMode};
-use rdb_restore::{
-    ClusterMode, ConflictPolicy, Progress, RestoreOptions, RestoreReport, SourceFile,
-};
+use rdb_restore::plan::WriteMode;
+use rdb_restore::{ClusterMode, ConflictPolicy, Progress, RestoreOptions, RestoreReport};
 use serde_json::{json, Value};
 
 use crate::connect::ConnectionArgs;
-use crate::input;
+use crate::source::{with_progress_line, SnapshotArgs};
 use crate::units;
 
 /// `--on-conflict` values.
@@ -73,27 +67,13 @@ pub enum Format {
                   Exit 0 all keys restored/skipped/expired, 1 some key failed, 2 error."
 )]
 pub struct RestoreArgs {
-    /// Snapshot files (several files, e.g. one per shard, form one dataset).
-    #[arg(required = true, value_name = "FILE")]
-    files: Vec<String>,
+    #[command(flatten)]
+    snapshot: SnapshotArgs,
     /// Target URL: redis://[user:password@]host:port, rediss:// for TLS.
     #[arg(long, value_name = "URL")]
     target: String,
     #[command(flatten)]
     conn: ConnectionArgs,
-    /// Restore only this source database (repeatable).
-    #[arg(long = "db", value_name = "N")]
-    dbs: Vec<u64>,
-    /// Restore source database SRC into target database DST (repeatable).
-    #[arg(long = "db-map", value_name = "SRC:DST", value_parser = db_map_arg)]
-    db_map: Vec<(u64, u64)>,
-    /// Restore only keys matching this Redis glob pattern (repeatable: any matches).
-    #[arg(long = "key-pattern", value_name = "GLOB")]
-    key_patterns: Vec<String>,
-    /// Restore only keys of this type: string, list, set, zset, hash, stream, module
-    /// (repeatable).
-    #[arg(long = "type", value_name = "T", value_parser = type_arg)]
-    types: Vec<rdb_parser::LogicalType>,
     /// What to do with keys that already exist on the target.
     #[arg(long, value_enum, default_value = "fail")]
     on_conflict: OnConflict,
@@ -142,19 +122,6 @@ pub struct RestoreArgs {
     /// Failures listed with their error in the summary.
     #[arg(long, value_name = "N", default_value_t = 20)]
     max_errors: usize,
-    /// Do not verify the snapshots' CRC-64 trailers.
-    #[arg(long)]
-    no_crc: bool,
-}
-
-fn db_map_arg(s: &str) -> Result<(u64, u64), String> {
-    parse_db_map(s).ok_or_else(|| format!("expected SRC:DST (two database numbers), got {s:?}"))
-}
-
-fn type_arg(s: &str) -> Result<rdb_parser::LogicalType, String> {
-    parse_type(s).ok_or_else(|| {
-        format!("unknown type {s:?}: expected string, list, set, zset, hash, stream or module")
-    })
 }
 
 /// `123`, `4k`/`4KiB`, `8M`/`8MiB`, `1G`/`1GiB` (binary units).
@@ -217,58 +184,42 @@ fn restore(args: &RestoreArgs, quiet: bool) -> Result<RestoreReport> {
         HashFieldTtl::Fail => FieldTtlPolicy::Fail,
         HashFieldTtl::Drop => FieldTtlPolicy::Drop,
     };
-    options.plan.dbs = args.dbs.iter().copied().collect();
-    options.plan.db_map = args.db_map.iter().copied().collect();
-    options.plan.key_patterns = args
-        .key_patterns
-        .iter()
-        .map(|p| Glob::new(p.as_bytes()))
-        .collect();
-    options.plan.types = args.types.clone();
+    args.snapshot.apply(&mut options.plan);
     options.plan.on_conflict = match args.on_conflict {
         OnConflict::Fail => ConflictPolicy::Fail,
         OnConflict::Skip => ConflictPolicy::Skip,
         OnConflict::Replace => ConflictPolicy::Replace,
     };
-    let parse_options = ParseOptions {
-        verify_checksum: !args.no_crc,
-    };
-    let inputs = args
-        .files
-        .iter()
-        .map(|p| input::open(p))
-        .collect::<Result<Vec<_>>>()?;
-    let files = args
-        .files
-        .iter()
-        .zip(&inputs)
-        .map(|(name, data)| {
-            Rdb::with_options(data, parse_options)
-                .map(|rdb| SourceFile { name, rdb })
-                .with_context(|| name.clone())
-        })
-        .collect::<Result<Vec<_>>>()?;
+    let inputs = args.snapshot.open()?;
+    let files = args.snapshot.sources(&inputs)?;
 
     let progress = Progress::default();
-    let done = AtomicBool::new(false);
-    let draw = !quiet && std::io::stderr().is_terminal();
-    let report = std::thread::scope(|s| {
-        if draw {
-            s.spawn(|| draw_progress(&progress, &done));
-        }
-        let r = rdb_restore::restore(&target, &files, &options, &progress);
-        done.store(true, Ordering::Relaxed);
-        r
+    let line = |secs: f64| {
+        let (keys, bytes, failed, pos, total) = progress.snapshot();
+        let eta = if pos > 0 && total > pos {
+            format!("{:.0} s", secs * (total - pos) as f64 / pos as f64)
+        } else {
+            "-".into()
+        };
+        format!(
+            "restoring: {keys} keys ({failed} failed), {:.1} MiB, {:.0} keys/s, {} of input, ETA {eta}",
+            bytes as f64 / (1024.0 * 1024.0),
+            keys as f64 / secs,
+            units::percent(pos, total),
+        )
+    };
+    let report = with_progress_line(quiet, line, || {
+        rdb_restore::restore(&target, &files, &options, &progress)
     })?;
     match args.format {
         Format::Json => {
             let mut out = std::io::stdout().lock();
-            writeln!(out, "{}", to_json(&report, &args.files))?;
+            writeln!(out, "{}", to_json(&report, &args.snapshot.files))?;
             out.flush()?;
         }
         Format::Text => {
             if !quiet || report.has_failures() {
-                eprint!("{}", to_text(&report, &args.files));
+                eprint!("{}", to_text(&report, &args.snapshot.files));
             }
         }
     }
@@ -276,28 +227,6 @@ fn restore(args: &RestoreArgs, quiet: bool) -> Result<RestoreReport> {
 }
 
 /// A progress line: keys, MiB, rate, ETA (by input bytes).
-fn draw_progress(p: &Progress, done: &AtomicBool) {
-    let started = Instant::now();
-    while !done.load(Ordering::Relaxed) {
-        std::thread::sleep(Duration::from_millis(200));
-        let (keys, bytes, failed, pos, total) = p.snapshot();
-        let secs = started.elapsed().as_secs_f64().max(1e-3);
-        let rate = keys as f64 / secs;
-        let eta = if pos > 0 && total > pos {
-            format!("{:.0} s", secs * (total - pos) as f64 / pos as f64)
-        } else {
-            "-".into()
-        };
-        let _ = write!(
-            std::io::stderr().lock(),
-            "\rrestoring: {keys} keys ({failed} failed), {:.1} MiB, {rate:.0} keys/s, {} of input, ETA {eta}\x1b[K",
-            bytes as f64 / (1024.0 * 1024.0),
-            units::percent(pos, total),
-        );
-    }
-    let _ = write!(std::io::stderr().lock(), "\r\x1b[K");
-}
-
 fn bytes_json(b: &[u8]) -> Value {
     match std::str::from_utf8(b) {
         Ok(s) => Value::String(s.to_string()),

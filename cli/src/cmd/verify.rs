@@ -9,22 +9,17 @@
 //! extra key; with `--sample`, also a key count mismatch), 2 on bad input, bad usage
 //! or a connection failure.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context, Result};
-use rdb_parser::{ParseOptions, Rdb};
-use rdb_restore::glob::Glob;
-use rdb_restore::plan::{parse_db_map, parse_type};
+use anyhow::{bail, Result};
 use rdb_restore::verify::{VerifyReport, Why, DEFAULT_SEED};
-use rdb_restore::{ClusterMode, Progress, SourceFile, VerifyOptions};
+use rdb_restore::{ClusterMode, Progress, VerifyOptions};
 use serde_json::{json, Value};
 
 use crate::cmd::restore::Format;
 use crate::connect::ConnectionArgs;
-use crate::input;
+use crate::source::{with_progress_line, SnapshotArgs};
 use crate::units;
 
 /// Arguments of `rdbkit verify`.
@@ -36,27 +31,13 @@ use crate::units;
                   Exit 0 target matches, 1 something differs, 2 error."
 )]
 pub struct VerifyArgs {
-    /// Snapshot files (several files, e.g. one per shard, form one dataset).
-    #[arg(required = true, value_name = "FILE")]
-    files: Vec<String>,
+    #[command(flatten)]
+    snapshot: SnapshotArgs,
     /// Target URL: redis://[user:password@]host:port, rediss:// for TLS.
     #[arg(long, value_name = "URL")]
     target: String,
     #[command(flatten)]
     conn: ConnectionArgs,
-    /// Verify only this source database (repeatable).
-    #[arg(long = "db", value_name = "N")]
-    dbs: Vec<u64>,
-    /// Source database SRC was restored into target database DST (repeatable).
-    #[arg(long = "db-map", value_name = "SRC:DST", value_parser = db_map_arg)]
-    db_map: Vec<(u64, u64)>,
-    /// Verify only keys matching this Redis glob pattern (repeatable: any matches).
-    #[arg(long = "key-pattern", value_name = "GLOB")]
-    key_patterns: Vec<String>,
-    /// Verify only keys of this type: string, list, set, zset, hash, stream, module
-    /// (repeatable).
-    #[arg(long = "type", value_name = "T", value_parser = type_arg)]
-    types: Vec<rdb_parser::LogicalType>,
     /// Route by hash slot even if the target does not report cluster mode.
     #[arg(long)]
     cluster: bool,
@@ -84,19 +65,6 @@ pub struct VerifyArgs {
     /// Example keys listed per kind of finding.
     #[arg(long, value_name = "N", default_value_t = 20)]
     max_examples: usize,
-    /// Do not verify the snapshots' CRC-64 trailers.
-    #[arg(long)]
-    no_crc: bool,
-}
-
-fn db_map_arg(s: &str) -> Result<(u64, u64), String> {
-    parse_db_map(s).ok_or_else(|| format!("expected SRC:DST (two database numbers), got {s:?}"))
-}
-
-fn type_arg(s: &str) -> Result<rdb_parser::LogicalType, String> {
-    parse_type(s).ok_or_else(|| {
-        format!("unknown type {s:?}: expected string, list, set, zset, hash, stream or module")
-    })
 }
 
 /// Runs `rdbkit verify`.
@@ -130,43 +98,21 @@ fn verify(args: &VerifyArgs, quiet: bool) -> Result<VerifyReport> {
         },
         ..VerifyOptions::default()
     };
-    options.plan.dbs = args.dbs.iter().copied().collect();
-    options.plan.db_map = args.db_map.iter().copied().collect();
-    options.plan.key_patterns = args
-        .key_patterns
-        .iter()
-        .map(|p| Glob::new(p.as_bytes()))
-        .collect();
-    options.plan.types = args.types.clone();
-    let parse_options = ParseOptions {
-        verify_checksum: !args.no_crc,
-    };
-    let inputs = args
-        .files
-        .iter()
-        .map(|p| input::open(p))
-        .collect::<Result<Vec<_>>>()?;
-    let files = args
-        .files
-        .iter()
-        .zip(&inputs)
-        .map(|(name, data)| {
-            Rdb::with_options(data, parse_options)
-                .map(|rdb| SourceFile { name, rdb })
-                .with_context(|| name.clone())
-        })
-        .collect::<Result<Vec<_>>>()?;
+    args.snapshot.apply(&mut options.plan);
+    let inputs = args.snapshot.open()?;
+    let files = args.snapshot.sources(&inputs)?;
 
     let progress = Progress::default();
-    let done = AtomicBool::new(false);
-    let draw = !quiet && std::io::stderr().is_terminal();
-    let report = std::thread::scope(|s| {
-        if draw {
-            s.spawn(|| draw_progress(&progress, &done));
-        }
-        let r = rdb_restore::verify(&target, &files, &options, &progress);
-        done.store(true, Ordering::Relaxed);
-        r
+    let line = |secs: f64| {
+        let (keys, _, bad, _, total) = progress.snapshot();
+        format!(
+            "verifying: {keys} of {total} keys ({}), {bad} missing or different, {:.0} keys/s",
+            units::percent(keys, total),
+            keys as f64 / secs,
+        )
+    };
+    let report = with_progress_line(quiet, line, || {
+        rdb_restore::verify(&target, &files, &options, &progress)
     })?;
     match args.format {
         Format::Json => {
@@ -181,22 +127,6 @@ fn verify(args: &VerifyArgs, quiet: bool) -> Result<VerifyReport> {
         }
     }
     Ok(report)
-}
-
-fn draw_progress(p: &Progress, done: &AtomicBool) {
-    let started = Instant::now();
-    while !done.load(Ordering::Relaxed) {
-        std::thread::sleep(Duration::from_millis(200));
-        let (keys, _, bad, _, total) = p.snapshot();
-        let secs = started.elapsed().as_secs_f64().max(1e-3);
-        let _ = write!(
-            std::io::stderr().lock(),
-            "\rverifying: {keys} of {total} keys ({}), {bad} missing or different, {:.0} keys/s\x1b[K",
-            units::percent(keys, total),
-            keys as f64 / secs,
-        );
-    }
-    let _ = write!(std::io::stderr().lock(), "\r\x1b[K");
 }
 
 fn bytes_json(b: &[u8]) -> Value {
