@@ -1,7 +1,6 @@
 //! `rdbkit baseline`: the offline inventory of one snapshot or a set of shard files.
 
 use std::fmt::Write as _;
-use std::io::Write;
 use std::process::ExitCode;
 use std::time::UNIX_EPOCH;
 
@@ -18,14 +17,7 @@ use crate::input;
 use crate::progress::Progress;
 use crate::units;
 
-/// Output formats of `baseline`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    /// Aligned tables for people.
-    Text,
-    /// One JSON document for scripts.
-    Json,
-}
+pub use crate::output::Format;
 
 /// Arguments of `rdbkit baseline`.
 #[derive(Debug, clap::Args)]
@@ -151,14 +143,7 @@ fn baseline(args: &BaselineArgs, quiet: bool) -> Result<()> {
         }
         Format::Text => to_text(&inv, &options),
     };
-    let mut stdout = std::io::stdout().lock();
-    match stdout
-        .write_all(out.as_bytes())
-        .and_then(|()| stdout.flush())
-    {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e).context("writing output"),
-        _ => Ok(()),
-    }
+    crate::output::print(&out)
 }
 
 /// A byte string as JSON: a string when valid UTF-8, else `{"hex": ...}`.

@@ -25,14 +25,7 @@ use rdb_parser::{ParseOptions, Rdb};
 use crate::input::{self, Input};
 use crate::progress::Progress;
 
-/// Output format of `rdbkit diff`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    /// Aligned summary and examples.
-    Text,
-    /// One JSON object.
-    Json,
-}
+pub use crate::output::Format;
 
 /// Arguments of `rdbkit diff`.
 #[derive(Debug, clap::Args)]

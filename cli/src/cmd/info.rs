@@ -2,7 +2,6 @@
 //! (OpenTelemetry `redisreceiver` names), per node and summed over primaries.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
@@ -13,14 +12,7 @@ use serde_json::{json, Map, Value};
 use crate::connect::ConnectionArgs;
 use crate::units;
 
-/// Output formats of `info`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    /// Aligned lines for people.
-    Text,
-    /// One JSON document.
-    Json,
-}
+pub use crate::output::Format;
 
 /// Arguments of `rdbkit info`.
 #[derive(Debug, clap::Args)]
@@ -74,14 +66,7 @@ fn info(args: &InfoArgs) -> Result<()> {
         }
         Format::Text => text(&nodes, &t),
     };
-    let mut stdout = std::io::stdout().lock();
-    match stdout
-        .write_all(out.as_bytes())
-        .and_then(|()| stdout.flush())
-    {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e).context("writing output"),
-        _ => Ok(()),
-    }
+    crate::output::print(&out)
 }
 
 fn value_json(v: &MetricValue) -> Value {

@@ -3,7 +3,6 @@
 //! Redis, Datadog and Prometheus, and where they work differently). The data is the
 //! reviewed table in `rdb_restore::live::crosswalk`.
 
-use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
@@ -102,12 +101,5 @@ fn render(format: Format) -> Result<String> {
 
 fn print(format: Format) -> Result<()> {
     let out = render(format)?;
-    let mut stdout = std::io::stdout().lock();
-    match stdout
-        .write_all(out.as_bytes())
-        .and_then(|()| stdout.flush())
-    {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e).context("writing output"),
-        _ => Ok(()),
-    }
+    crate::output::print(&out)
 }

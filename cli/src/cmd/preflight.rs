@@ -1,7 +1,6 @@
 //! `rdbkit preflight`: pass / warn / fail checks of a source and a target (and the
 //! snapshots, when the migration goes through files) before a migration.
 
-use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
@@ -14,14 +13,7 @@ use serde_json::json;
 use crate::connect::ConnectionArgs;
 use crate::input;
 
-/// Output formats of `preflight`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    /// One line per check.
-    Text,
-    /// `{"checks": [{"id", "status", "detail"}]}`.
-    Json,
-}
+pub use crate::output::Format;
 
 /// Arguments of `rdbkit preflight`.
 #[derive(Debug, clap::Args)]
@@ -147,15 +139,6 @@ fn run_checks(args: &PreflightArgs) -> Result<Vec<Check>> {
             s
         }
     };
-    let mut stdout = std::io::stdout().lock();
-    match stdout
-        .write_all(out.as_bytes())
-        .and_then(|()| stdout.flush())
-    {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-            return Err(e).context("writing output")
-        }
-        _ => {}
-    }
+    crate::output::print(&out)?;
     Ok(checks)
 }

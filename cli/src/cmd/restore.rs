@@ -51,14 +51,7 @@ pub enum HashFieldTtl {
     Drop,
 }
 
-/// Summary format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    /// A few lines on stderr.
-    Text,
-    /// One JSON object on stdout.
-    Json,
-}
+pub use crate::output::Format;
 
 /// Arguments of `rdbkit restore`.
 #[derive(Debug, clap::Args)]
