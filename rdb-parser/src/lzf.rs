@@ -9,21 +9,102 @@
 //! `rdbkit check` validates every LZF string in a file without allocating.
 
 /// Decompresses `input`, which must expand to exactly `len` bytes, appending to `out`.
-/// Returns `None` when the stream is corrupt or does not produce `len` bytes.
+/// Returns `None` (with `out` as it was) when the stream is corrupt or does not
+/// produce `len` bytes.
 pub fn decompress_into(input: &[u8], len: usize, out: &mut Vec<u8>) -> Option<()> {
     let start = out.len();
     let end = start.checked_add(len)?;
-    out.reserve(len);
+    out.resize(end, 0);
+    let ok = out
+        .get_mut(start..)
+        .is_some_and(|buf| decompress_slice(input, buf));
+    if ok {
+        Some(())
+    } else {
+        out.truncate(start);
+        None
+    }
+}
+
+/// Decompresses `input` into exactly all of `out`. Short copies move a fixed 32 or
+/// 16 bytes when there is room (no `memcpy` call); the bytes written past a copy's
+/// end are overwritten by the next ones, and back-references only read what was
+/// already produced.
+fn decompress_slice(input: &[u8], out: &mut [u8]) -> bool {
+    let mut o = 0usize;
+    let mut i = 0usize;
+    while let Some(&ctrl) = input.get(i) {
+        let ctrl = ctrl as usize;
+        i += 1;
+        if ctrl < 32 {
+            let n = ctrl + 1;
+            if let (Some(src), Some(dst)) = (input.get(i..i + 32), out.get_mut(o..o + 32)) {
+                dst.copy_from_slice(src);
+            } else {
+                match (input.get(i..i + n), out.get_mut(o..o + n)) {
+                    (Some(src), Some(dst)) => dst.copy_from_slice(src),
+                    _ => return false,
+                }
+            }
+            i += n;
+            o += n;
+        } else {
+            let mut n = ctrl >> 5;
+            if n == 7 {
+                let Some(&extra) = input.get(i) else {
+                    return false;
+                };
+                n += extra as usize;
+                i += 1;
+            }
+            let Some(&low) = input.get(i) else {
+                return false;
+            };
+            i += 1;
+            let distance = ((ctrl & 0x1f) << 8) + low as usize + 1;
+            let n = n + 2;
+            if distance > o || o + n > out.len() {
+                return false;
+            }
+            let from = o - distance;
+            if distance >= n {
+                if n <= 16 && o + 16 <= out.len() {
+                    out.copy_within(from..from + 16, o);
+                } else {
+                    out.copy_within(from..from + n, o);
+                }
+            } else {
+                // Overlapping copy: byte by byte repeats the pattern.
+                for k in 0..n {
+                    let Some(&b) = out.get(from + k) else {
+                        return false;
+                    };
+                    if let Some(slot) = out.get_mut(o + k) {
+                        *slot = b;
+                    }
+                }
+            }
+            o += n;
+        }
+    }
+    o == out.len()
+}
+
+/// Decompresses only the first `out.len()` bytes of `input` into `out` (a blob's
+/// header, say), stopping as soon as they are known. Returns how many bytes were
+/// written: fewer than `out.len()` only when the whole stream is shorter. Returns
+/// `None` when the part of the stream read is corrupt; the rest is not checked.
+pub fn decompress_prefix(input: &[u8], out: &mut [u8]) -> Option<usize> {
+    let mut o = 0usize;
     let mut i = 0;
-    while i < input.len() {
+    while o < out.len() && i < input.len() {
         let ctrl = *input.get(i)? as usize;
         i += 1;
         if ctrl < 32 {
             let run = input.get(i..i + ctrl + 1)?;
-            if out.len() + run.len() > end {
-                return None;
-            }
-            out.extend_from_slice(run);
+            let take = run.len().min(out.len() - o);
+            out.get_mut(o..o + take)?.copy_from_slice(run.get(..take)?);
+            o += take;
             i += ctrl + 1;
         } else {
             let mut n = ctrl >> 5;
@@ -33,23 +114,15 @@ pub fn decompress_into(input: &[u8], len: usize, out: &mut Vec<u8>) -> Option<()
             }
             let distance = ((ctrl & 0x1f) << 8) + *input.get(i)? as usize + 1;
             i += 1;
-            let n = n + 2;
-            let from = out.len().checked_sub(distance)?;
-            if from < start || out.len() + n > end {
-                return None;
-            }
-            if distance >= n {
-                out.extend_from_within(from..from + n);
-            } else {
-                // Overlapping copy: byte by byte repeats the pattern.
-                for k in 0..n {
-                    let b = *out.get(from + k)?;
-                    out.push(b);
-                }
+            let from = o.checked_sub(distance)?;
+            for k in 0..(n + 2).min(out.len() - o) {
+                let b = *out.get(from + k)?;
+                *out.get_mut(o)? = b;
+                o += 1;
             }
         }
     }
-    (out.len() == end).then_some(())
+    Some(o)
 }
 
 /// Checks that `input` is a well-formed LZF stream expanding to exactly `len` bytes,
@@ -127,8 +200,39 @@ mod tests {
             assert!(!check(&c[..c.len() - 1], s.len()));
             let mut out = Vec::new();
             assert_eq!(decompress_into(&c, s.len() - 1, &mut out), None);
+            for n in [0, 1, 2, 6, 10, 33, 100, s.len(), s.len() + 5] {
+                let mut head = vec![0u8; n];
+                let got = decompress_prefix(&c, &mut head);
+                assert_eq!(got, Some(n.min(s.len())), "prefix {n}");
+                assert_eq!(&head[..n.min(s.len())], &s[..n.min(s.len())]);
+            }
+        }
+        // Every length up to a few hundred bytes: copies near the end of the output.
+        let mut x: u32 = 7;
+        for size in 1..400usize {
+            let s: Vec<u8> = (0..size)
+                .map(|i| {
+                    x ^= x << 13;
+                    x ^= x >> 17;
+                    x ^= x << 5;
+                    if x.is_multiple_of(5) {
+                        (x >> 8) as u8
+                    } else {
+                        b"abcdefgh"[i % 8]
+                    }
+                })
+                .collect();
+            let Ok(c) = lzf::compress(&s) else { continue };
+            let mut out = vec![1, 2, 3];
+            assert_eq!(decompress_into(&c, s.len(), &mut out), Some(()), "{size}");
+            assert_eq!(&out[3..], &s[..], "{size}");
+            assert!(check(&c, s.len()));
+            let mut out = vec![9];
+            assert_eq!(decompress_into(&c, s.len() + 1, &mut out), None);
+            assert_eq!(out, [9]);
         }
         // A back-reference before the start of the output.
+        assert_eq!(decompress_prefix(&[0x20, 0x05], &mut [0; 3]), None);
         assert!(!check(&[0x20, 0x05], 3));
         assert_eq!(decompress_into(&[0x20, 0x05], 3, &mut Vec::new()), None);
     }

@@ -260,9 +260,41 @@ impl<'a> Cursor<'a> {
         }
     }
 
+    /// The end of a raw string with a 6- or 14-bit length prefix starting at the
+    /// cursor, when it lies within the input (the common case, decoded inline).
+    #[inline(always)]
+    fn short_raw_end(&self) -> Option<(usize, usize)> {
+        let first = *self.data.get(self.pos)?;
+        let (body, n) = match first >> 6 {
+            0 => (self.pos + 1, usize::from(first & 0x3f)),
+            1 => {
+                let second = *self.data.get(self.pos + 1)?;
+                (
+                    self.pos + 2,
+                    (usize::from(first & 0x3f) << 8) | usize::from(second),
+                )
+            }
+            _ => return None,
+        };
+        let end = body + n;
+        (end <= self.data.len()).then_some((body, end))
+    }
+
     /// Reads an RDB string without decoding it.
     #[inline]
     pub fn read_string(&mut self, context: &'static str) -> Result<RdbStr<'a>> {
+        if let Some((body, end)) = self.short_raw_end() {
+            if let Some(bytes) = self.data.get(body..end) {
+                self.pos = end;
+                return Ok(RdbStr::Raw(bytes));
+            }
+        }
+        self.read_string_slow(context)
+    }
+
+    /// [`read_string`](Cursor::read_string) for every other case (and every error).
+    #[inline(never)]
+    fn read_string_slow(&mut self, context: &'static str) -> Result<RdbStr<'a>> {
         let start = self.offset();
         match self.read_length(context)? {
             Length::Len(n) => {
@@ -315,7 +347,11 @@ impl<'a> Cursor<'a> {
     /// Skips an RDB string (never decompresses).
     #[inline]
     pub fn skip_string(&mut self, context: &'static str) -> Result<()> {
-        self.read_string(context).map(|_| ())
+        if let Some((_, end)) = self.short_raw_end() {
+            self.pos = end;
+            return Ok(());
+        }
+        self.read_string_slow(context).map(|_| ())
     }
 }
 
@@ -397,7 +433,17 @@ impl<'a> RdbStr<'a> {
 
     /// Like [`to_bytes`](RdbStr::to_bytes), refusing LZF strings that would
     /// decompress to more than `max_len` bytes.
+    #[inline]
     pub fn to_bytes_limited(&self, max_len: usize) -> Result<Cow<'a, [u8]>> {
+        match *self {
+            RdbStr::Raw(b) => Ok(Cow::Borrowed(b)),
+            _ => self.decode_limited(max_len),
+        }
+    }
+
+    /// [`to_bytes_limited`](RdbStr::to_bytes_limited) for integers and LZF strings.
+    #[inline(never)]
+    fn decode_limited(&self, max_len: usize) -> Result<Cow<'a, [u8]>> {
         match *self {
             RdbStr::Raw(b) => Ok(Cow::Borrowed(b)),
             RdbStr::Int(i) => Ok(Cow::Owned(i.to_string().into_bytes())),

@@ -47,6 +47,14 @@ impl FileCheck {
     }
 }
 
+/// What one worker counts for one file: keys per type name are kept in a short
+/// list while walking and moved into [`FileCheck::types`] at the end.
+#[derive(Debug, Clone, Default)]
+struct Tally {
+    check: FileCheck,
+    types: Vec<(&'static str, u64)>,
+}
+
 /// Validates `files` completely; returns one [`FileCheck`] per file, or the first
 /// error in file order.
 pub fn check(
@@ -61,15 +69,26 @@ pub fn check(
             parse,
             batch_keys: 1024,
         },
-        || vec![FileCheck::default(); files.len()],
+        || vec![Tally::default(); files.len()],
         |state, file, key| {
             let elements = key.validate()?;
-            if let Some(c) = state.get_mut(file) {
+            if let Some(t) = state.get_mut(file) {
+                let c = &mut t.check;
                 c.elements += elements;
                 let d = c.dbs.entry(key.db).or_default();
                 d.0 += 1;
                 d.1 += u64::from(key.expire_at_ms.is_some());
-                *c.types.entry(key.value_type.name()).or_default() += 1;
+                let name = key.value_type.name();
+                // A short list compared by pointer first: cheaper per key than a
+                // `BTreeMap` of names.
+                match t
+                    .types
+                    .iter_mut()
+                    .find(|(n, _)| std::ptr::eq(*n, name) || *n == name)
+                {
+                    Some((_, k)) => *k += 1,
+                    None => t.types.push((name, 1)),
+                }
             }
             Ok(())
         },
@@ -89,7 +108,11 @@ pub fn check(
     )?;
     for partial in partials {
         for (report, part) in reports.iter_mut().zip(partial) {
-            report.merge(part);
+            let mut check = part.check;
+            for (name, n) in part.types {
+                *check.types.entry(name).or_default() += n;
+            }
+            report.merge(check);
         }
     }
     Ok(reports)

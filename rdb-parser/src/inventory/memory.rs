@@ -460,6 +460,9 @@ impl MemoryModel {
         let mut bytes = ROBJ + self.js(QUICKLIST);
         let mut last_lp = 0u64;
         let mut packed_nodes = 0u64;
+        // Elements from the node headers (a plain node holds one); `None` once a
+        // node's header has no count, and the list is then walked.
+        let mut header_elements = Some(0u64);
         for _ in 0..nodes {
             let mut plain = false;
             if v2 {
@@ -479,13 +482,22 @@ impl MemoryModel {
             } else {
                 len
             };
+            let node_elements = if plain {
+                Some(1)
+            } else {
+                blob_header_count(key.value_type, &blob)
+            };
+            header_elements = header_elements.zip(node_elements).map(|(a, b)| a + b);
             if !plain {
                 packed_nodes += 1;
             }
             last_lp = size;
             bytes += QUICKLIST_NODE + self.js(size);
         }
-        let elements = count_list(key)?;
+        let elements = match header_elements {
+            Some(n) => n,
+            None => count_list(key)?,
+        };
         if self.layout >= Layout::Redis72 && nodes == 1 && packed_nodes == 1 {
             // 7.2 (`listTypeTryConvertQuicklist`): a single packed node under half the
             // node limit becomes a plain listpack.
@@ -512,6 +524,26 @@ impl MemoryModel {
             let n = u64::from(n);
             if n <= lim.set_max_intset_entries {
                 return Ok((ROBJ + self.js(b.len() as u64), n, "intset"));
+            }
+        }
+        if let Some(b) = blob.filter(|b| key.value_type == T::SetIntset && b.len() >= 8) {
+            // A compressed intset: its header alone is decompressed.
+            let mut buf = [0u8; 8];
+            if let Some(&[_, _, _, _, a, b1, c, d]) = blob_head(&b, &mut buf) {
+                let n = u64::from(u32::from_le_bytes([a, b1, c, d]));
+                if n <= lim.set_max_intset_entries {
+                    return Ok((ROBJ + self.js(b.len() as u64), n, "intset"));
+                }
+            }
+        }
+        // A listpack set kept as stored (7.2+) within the entry limit: header count.
+        if let Some(b) =
+            blob.filter(|_| key.value_type == T::SetListpack && self.layout >= Layout::Redis72)
+        {
+            if let Some(n) = blob_header_count(T::SetListpack, &b) {
+                if n <= lim.set_max_listpack_entries {
+                    return Ok((ROBJ + self.js(b.len() as u64), n, "listpack"));
+                }
             }
         }
         // Gather what the decisions need: count, all-integer, longest member, sizes.
@@ -619,7 +651,7 @@ impl MemoryModel {
         let legacy = self.layout == Layout::Legacy;
         // A blob the loader keeps as stored, within the entry limit: sized from its
         // length and header count, without a walk.
-        if let Some(RdbStr::Raw(b)) = blob {
+        if let Some(b) = &blob {
             let kept = matches!(
                 (key.value_type, legacy),
                 (T::ZSetZiplist, true) | (T::ZSetListpack, false)
@@ -743,14 +775,12 @@ impl MemoryModel {
                     (key.value_type, legacy),
                     (T::HashZiplist, true) | (T::HashListpack, false)
                 );
-                if let RdbStr::Raw(b) = blob {
-                    if let Some(c) =
-                        blob_header_count(key.value_type, b).filter(|&c| kept && c % 2 == 0)
-                    {
-                        if c / 2 <= lim.hash_max_entries {
-                            let name = if legacy { "ziplist" } else { "listpack" };
-                            return Ok((ROBJ + self.js(b.len() as u64), c / 2, name));
-                        }
+                if let Some(c) =
+                    blob_header_count(key.value_type, &blob).filter(|&c| kept && c % 2 == 0)
+                {
+                    if c / 2 <= lim.hash_max_entries {
+                        let name = if legacy { "ziplist" } else { "listpack" };
+                        return Ok((ROBJ + self.js(blob.len() as u64), c / 2, name));
                     }
                 }
                 Some(blob.len() as u64)
@@ -997,19 +1027,37 @@ fn expected_skiplist_node(classes: SizeClasses) -> f64 {
     e
 }
 
-/// The integer value of `b` when it is the canonical decimal text of an `i64`
-/// (`string2ll`: no sign `+`, no leading zeros, no `-0`).
 /// The element count in the header of a ziplist or listpack blob, when recorded
-/// (not 65535) and the blob has the type's framing size.
-fn blob_header_count(ty: ValueType, b: &[u8]) -> Option<u64> {
+/// (not 65535) and the blob has the type's framing size. LZF blobs have only their
+/// header decompressed.
+fn blob_header_count(ty: ValueType, blob: &RdbStr<'_>) -> Option<u64> {
     let at = match ty {
-        ValueType::ZSetZiplist | ValueType::HashZiplist => 8,
-        ValueType::ZSetListpack | ValueType::HashListpack => 4,
+        ValueType::ZSetZiplist | ValueType::HashZiplist | ValueType::ListQuicklist => 8,
+        ValueType::ZSetListpack
+        | ValueType::HashListpack
+        | ValueType::SetListpack
+        | ValueType::ListQuicklist2 => 4,
         _ => return None,
     };
-    let total = u32::from_le_bytes(b.get(..4)?.try_into().ok()?) as usize;
-    let count = u16::from_le_bytes(b.get(at..at + 2)?.try_into().ok()?);
-    (total == b.len() && count != u16::MAX).then_some(u64::from(count))
+    let mut buf = [0u8; 10];
+    let head = blob_head(blob, &mut buf)?;
+    let total = u32::from_le_bytes(head.get(..4)?.try_into().ok()?) as usize;
+    let count = u16::from_le_bytes(head.get(at..at + 2)?.try_into().ok()?);
+    (total == blob.len() && count != u16::MAX).then_some(u64::from(count))
+}
+
+/// The first bytes of a blob (up to `buf.len()`): borrowed when stored raw, else
+/// only those bytes decompressed into `buf`. `None` for integer strings and LZF
+/// streams that are corrupt where read.
+fn blob_head<'b>(blob: &RdbStr<'b>, buf: &'b mut [u8]) -> Option<&'b [u8]> {
+    match *blob {
+        RdbStr::Raw(b) => Some(b),
+        RdbStr::Int(_) => None,
+        RdbStr::Lzf { compressed, .. } => {
+            let n = crate::lzf::decompress_prefix(compressed, buf)?;
+            buf.get(..n)
+        }
+    }
 }
 
 /// The integer whose canonical decimal text is exactly `b` (Redis `string2ll`: an

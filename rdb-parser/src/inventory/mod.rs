@@ -14,6 +14,7 @@ pub mod memory;
 pub mod parallel;
 
 use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasher, Hasher};
 
 use crate::aux::AuxInfo;
 use crate::error::Result;
@@ -264,11 +265,83 @@ struct FileTally {
     dbs: BTreeMap<u64, (u64, u64)>,
 }
 
+/// A small multiplicative hasher (FxHash) for the per-worker prefix tables, seeded per
+/// table: prefixes are short and hashed once per key, where SipHash was a visible cost.
+#[derive(Clone, Copy)]
+struct FxHasher(u64);
+
+impl FxHasher {
+    #[inline]
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+impl Hasher for FxHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.add(u64::from_le_bytes(w));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut w = [0u8; 8];
+            w[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(w));
+        }
+    }
+
+    #[inline]
+    fn write_usize(&mut self, n: usize) {
+        self.add(n as u64);
+    }
+
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// Builds [`FxHasher`]s from a random seed.
+#[derive(Clone, Copy)]
+struct FxBuild(u64);
+
+impl Default for FxBuild {
+    fn default() -> Self {
+        FxBuild(std::collections::hash_map::RandomState::new().hash_one(0u64))
+    }
+}
+
+impl BuildHasher for FxBuild {
+    type Hasher = FxHasher;
+
+    #[inline]
+    fn build_hasher(&self) -> FxHasher {
+        FxHasher(self.0)
+    }
+}
+
 /// Accumulates keys into an [`Inventory`]-shaped partial.
 struct Partial {
     inv: Inventory,
     per_file: Vec<FileTally>,
     options: InventoryOptions,
+    /// Per (type, encoding): a short list searched by pointer first, moved into
+    /// `inv.types` by [`Partial::flush`] (a `BTreeMap` lookup per key compared strings).
+    types: Vec<((&'static str, &'static str), TypeStats)>,
+    /// Keys per RDB type name, likewise moved into `inv.rdb_types`.
+    rdb_types: Vec<(&'static str, u64)>,
+    /// The prefix table, moved into `inv.prefixes` by [`Partial::flush`].
+    prefixes: HashMap<Vec<u8>, PrefixStats, FxBuild>,
+}
+
+/// Whether two static names are the same (same pointer, else same text).
+#[inline]
+fn same(a: &'static str, b: &'static str) -> bool {
+    std::ptr::eq(a, b) || a == b
 }
 
 impl Partial {
@@ -277,7 +350,26 @@ impl Partial {
             inv: Inventory::default(),
             per_file: vec![FileTally::default(); files],
             options: options.clone(),
+            types: Vec::new(),
+            rdb_types: Vec::new(),
+            prefixes: HashMap::default(),
         }
+    }
+
+    /// Moves the per-worker tables into `inv`.
+    fn flush(&mut self) {
+        for (k, s) in self.types.drain(..) {
+            let t = self.inv.types.entry(k).or_default();
+            t.keys += s.keys;
+            t.elements += s.elements;
+            t.serialized_bytes += s.serialized_bytes;
+            t.memory += s.memory;
+        }
+        for (k, n) in self.rdb_types.drain(..) {
+            *self.inv.rdb_types.entry(k).or_default() += n;
+        }
+        // Below the bound when made, and `inv.prefixes` is empty until now.
+        self.inv.prefixes.extend(self.prefixes.drain());
     }
 
     fn add(&mut self, file: usize, ctx: &FileContext, key: &KeyRecord<'_>) -> Result<()> {
@@ -322,12 +414,29 @@ impl Partial {
                 inv.freq_buckets[i] += 1;
             }
         }
-        let t = inv.types.entry((type_name, est.encoding)).or_default();
-        t.keys += 1;
-        t.elements += est.elements;
-        t.serialized_bytes += key.raw.len() as u64;
-        t.memory += est.bytes;
-        *inv.rdb_types.entry(key.value_type.name()).or_default() += 1;
+        let at = match self
+            .types
+            .iter()
+            .position(|((t, e), _)| same(t, type_name) && same(e, est.encoding))
+        {
+            Some(at) => at,
+            None => {
+                self.types
+                    .push(((type_name, est.encoding), TypeStats::default()));
+                self.types.len() - 1
+            }
+        };
+        if let Some((_, t)) = self.types.get_mut(at) {
+            t.keys += 1;
+            t.elements += est.elements;
+            t.serialized_bytes += key.raw.len() as u64;
+            t.memory += est.bytes;
+        }
+        let rdb_name = key.value_type.name();
+        match self.rdb_types.iter_mut().find(|(n, _)| same(n, rdb_name)) {
+            Some((_, n)) => *n += 1,
+            None => self.rdb_types.push((rdb_name, 1)),
+        }
         inv.memory_keys += est.bytes;
 
         let top = self.options.top;
@@ -355,10 +464,10 @@ impl Partial {
         let stats = match prefix_of(&key.key, &self.options.separator, self.options.depth) {
             None => &mut inv.prefixes_none,
             Some(p) => {
-                if let Some(s) = inv.prefixes.get_mut(p) {
+                if let Some(s) = self.prefixes.get_mut(p) {
                     s
-                } else if inv.prefixes.len() < self.options.max_prefixes {
-                    inv.prefixes.entry(p.to_vec()).or_default()
+                } else if self.prefixes.len() < self.options.max_prefixes {
+                    self.prefixes.entry(p.to_vec()).or_default()
                 } else {
                     &mut inv.prefixes_other
                 }
@@ -370,7 +479,9 @@ impl Partial {
         Ok(())
     }
 
-    fn merge(&mut self, other: Partial) {
+    fn merge(&mut self, mut other: Partial) {
+        self.flush();
+        other.flush();
         let (a, b) = (&mut self.inv, other.inv);
         for (db, s) in b.keyspace {
             let d = a.keyspace.entry(db).or_default();

@@ -4,14 +4,16 @@
 //! One thread frames each file in turn (framing only skips length-prefixed bytes) and
 //! sends batches of key records through a bounded channel; `rayon` workers take
 //! batches and fold them into per-worker states. The bounded channel is the only
-//! backpressure, so memory stays bounded whatever the speed difference.
+//! backpressure, so memory stays bounded whatever the speed difference. When the
+//! channel is full the framing thread folds that batch itself instead of waiting,
+//! so no core idles when analysis is slower than framing.
 //!
 //! Errors are exact: when a worker or the framer fails, framing stops, the batches
 //! already sent are still analysed, and the error with the lowest (file, offset) is
 //! returned, which is the first one in the file whatever the worker interleaving.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::Mutex;
 
 use crate::error::{Error, Result};
@@ -62,6 +64,7 @@ where
     let stop = AtomicBool::new(false);
     let states: Mutex<Vec<(S, Option<FileError>)>> = Mutex::new(Vec::new());
     let mut framed: Option<FileError> = None;
+    let mut own = (init(), None);
     rayon::scope(|s| {
         for _ in 0..threads {
             s.spawn(|_| {
@@ -71,10 +74,25 @@ where
                 }
             });
         }
-        framed = frame(files, framing, &tx, &stop, &mut on_record, progress).err();
+        let mut fold_here = |batch: Batch<'a>| {
+            fold_batch(&mut own.0, &mut own.1, &batch, &per_key, &stop);
+        };
+        framed = frame(
+            files,
+            framing,
+            &tx,
+            &stop,
+            &mut on_record,
+            &mut fold_here,
+            progress,
+        )
+        .err();
         drop(tx);
     });
     let mut first = framed;
+    if let Ok(mut all) = states.lock() {
+        all.push(own);
+    }
     let mut out = Vec::new();
     for (state, err) in states.into_inner().unwrap_or_default() {
         if let Some((file, e)) = err {
@@ -111,28 +129,58 @@ where
             Err(_) => break,
         };
         let Ok(batch) = batch else { break };
-        for key in &batch.keys {
-            // After this worker's first failure, later keys of its batches cannot
-            // come before it; other batches still run so earlier errors are found.
-            if failed
-                .as_ref()
-                .is_some_and(|(f, e)| (batch.file, key.offset) > (*f, e.offset()))
-            {
-                break;
-            }
-            if let Err(e) = per_key(&mut state, batch.file, key) {
-                stop.store(true, Ordering::Relaxed);
-                if failed
-                    .as_ref()
-                    .is_none_or(|(f, fe)| (batch.file, e.offset()) < (*f, fe.offset()))
-                {
-                    failed = Some((batch.file, e));
-                }
-                break;
-            }
-        }
+        fold_batch(&mut state, &mut failed, &batch, per_key, stop);
     }
     (state, failed)
+}
+
+/// Folds the keys of `batch` into `state`, keeping the first error in `failed`.
+fn fold_batch<'a, S, K>(
+    state: &mut S,
+    failed: &mut Option<FileError>,
+    batch: &Batch<'a>,
+    per_key: &K,
+    stop: &AtomicBool,
+) where
+    K: Fn(&mut S, usize, &KeyRecord<'a>) -> Result<()>,
+{
+    for key in &batch.keys {
+        // After this state's first failure, later keys of its batches cannot come
+        // before it; other batches still run so earlier errors are found.
+        if failed
+            .as_ref()
+            .is_some_and(|(f, e)| (batch.file, key.offset) > (*f, e.offset()))
+        {
+            break;
+        }
+        if let Err(e) = per_key(state, batch.file, key) {
+            stop.store(true, Ordering::Relaxed);
+            if failed
+                .as_ref()
+                .is_none_or(|(f, fe)| (batch.file, e.offset()) < (*f, fe.offset()))
+            {
+                *failed = Some((batch.file, e));
+            }
+            break;
+        }
+    }
+}
+
+/// Sends `batch` to the workers, or folds it on this thread with `fold_here` when the
+/// channel is full. `false` when the workers are gone.
+fn hand_over<'a>(
+    tx: &SyncSender<Batch<'a>>,
+    batch: Batch<'a>,
+    fold_here: &mut dyn FnMut(Batch<'a>),
+) -> bool {
+    match tx.try_send(batch) {
+        Ok(()) => true,
+        Err(TrySendError::Full(batch)) => {
+            fold_here(batch);
+            true
+        }
+        Err(TrySendError::Disconnected(_)) => false,
+    }
 }
 
 fn frame<'a, R: FnMut(usize, &Record<'a>)>(
@@ -141,6 +189,7 @@ fn frame<'a, R: FnMut(usize, &Record<'a>)>(
     tx: &SyncSender<Batch<'a>>,
     stop: &AtomicBool,
     on_record: &mut R,
+    fold_here: &mut dyn FnMut(Batch<'a>),
     progress: &(dyn Fn(u64) + Sync),
 ) -> std::result::Result<(), FileError> {
     let batch_keys = framing.batch_keys.max(1);
@@ -158,7 +207,7 @@ fn frame<'a, R: FnMut(usize, &Record<'a>)>(
                             return Ok(());
                         }
                         let full = std::mem::replace(&mut batch, Vec::with_capacity(batch_keys));
-                        if tx.send(Batch { file, keys: full }).is_err() {
+                        if !hand_over(tx, Batch { file, keys: full }, fold_here) {
                             return Ok(());
                         }
                         progress(done + records.offset());
@@ -167,7 +216,7 @@ fn frame<'a, R: FnMut(usize, &Record<'a>)>(
                 other => on_record(file, &other),
             }
         }
-        if !batch.is_empty() && tx.send(Batch { file, keys: batch }).is_err() {
+        if !batch.is_empty() && !hand_over(tx, Batch { file, keys: batch }, fold_here) {
             return Ok(());
         }
         done += f.data.len() as u64;

@@ -229,6 +229,12 @@ impl<'a> BlobIter<'a> {
     /// when only checking (no bytes copied out of a decompressed blob), `None` at
     /// the end.
     fn advance(&mut self, lift: bool) -> Result<Option<Option<Element<'a>>>> {
+        let at = self.advance_at()?;
+        Ok(at.map(|at| lift.then(|| self.blob.lift(at))))
+    }
+
+    /// Steps to the next element and returns where it is, without lifting it.
+    fn advance_at(&mut self) -> Result<Option<EntryAt>> {
         let (data, base) = (&self.blob.bytes[..], self.blob.base);
         let at = match &mut self.state {
             ContainerState::Listpack(s) => s.next(data, base),
@@ -236,11 +242,20 @@ impl<'a> BlobIter<'a> {
             ContainerState::Zipmap(s) => s.next(data, base),
             ContainerState::Intset(s) => s.next(data).map(|o| o.map(EntryAt::Int)),
         };
-        match at {
-            Ok(Some(at)) => Ok(Some(lift.then(|| self.blob.lift(at)))),
-            Ok(None) => Ok(None),
-            Err(e) => Err(self.blob.map_err(e)),
+        at.map_err(|e| self.blob.map_err(e))
+    }
+
+    /// The next element's position, which must exist (the second or third of a tuple).
+    fn next_required_at(&mut self, context: &'static str) -> Result<EntryAt> {
+        match self.advance_at()? {
+            Some(at) => Ok(at),
+            None => Err(self.error_here(context)),
         }
+    }
+
+    /// The bytes of a string entry (as [`Blob::lift`] would copy them).
+    fn bytes_at(&self, start: usize, end: usize) -> &[u8] {
+        self.blob.bytes.get(start..end).unwrap_or(&[])
     }
 
     /// The next element, which must exist (the second or third of a tuple).
@@ -463,6 +478,24 @@ fn parse_score(text: &[u8]) -> Option<f64> {
     std::str::from_utf8(text).ok()?.trim().parse::<f64>().ok()
 }
 
+/// Whether `text` is `-?[0-9]+(\.[0-9]*)?`: text that [`parse_score`] always
+/// accepts, recognised without parsing the number.
+fn plain_decimal(text: &[u8]) -> bool {
+    let digits = match text.split_first() {
+        Some((b'-', rest)) => rest,
+        _ => text,
+    };
+    let int_len = digits.iter().take_while(|b| b.is_ascii_digit()).count();
+    if int_len == 0 {
+        return false;
+    }
+    match digits.get(int_len..) {
+        Some([]) => true,
+        Some([b'.', frac @ ..]) => frac.iter().all(u8::is_ascii_digit),
+        _ => false,
+    }
+}
+
 fn element_score(e: &Element<'_>) -> Option<f64> {
     match e {
         Element::Int(i) => Some(*i as f64),
@@ -494,6 +527,47 @@ impl<'a> ZSetEntries<'a> {
                     element_score(&score).ok_or_else(|| it.error_here("sorted set score"))?;
                 Ok(Some((member, score)))
             }
+        }
+    }
+}
+
+impl ZSetEntries<'_> {
+    /// Walks the remaining entries with every check of the iterator (containers,
+    /// LZF streams, scores) without copying members out; returns how many there were.
+    pub fn count_valid(mut self) -> Result<u64> {
+        let mut n = 0u64;
+        if self.done {
+            return Ok(n);
+        }
+        loop {
+            match &mut self.source {
+                ZSetSource::Skiplist { seq, binary } => {
+                    if !seq.take() {
+                        return Ok(n);
+                    }
+                    seq.cur
+                        .read_string("sorted set member")?
+                        .validate(MAX_DECOMPRESSED_LEN)?;
+                    if *binary {
+                        seq.cur.read_f64_le("sorted set score")?;
+                    } else {
+                        read_string_double(&mut seq.cur)?;
+                    }
+                }
+                ZSetSource::Blob(it) => {
+                    if it.advance_at()?.is_none() {
+                        return Ok(n);
+                    }
+                    let score = it.next_required_at("sorted set score after its member")?;
+                    if let EntryAt::Bytes(start, end) = score {
+                        let text = it.bytes_at(start, end);
+                        if !plain_decimal(text) && parse_score(text).is_none() {
+                            return Err(it.error_here("sorted set score"));
+                        }
+                    }
+                }
+            }
+            n += 1;
         }
     }
 }
@@ -618,6 +692,61 @@ impl<'a> HashFields<'a> {
             value,
             expire_at_ms,
         }))
+    }
+}
+
+impl HashFields<'_> {
+    /// Walks the remaining fields with every check of the iterator (containers, LZF
+    /// streams, field TTLs) without copying fields or values out; returns how many
+    /// there were.
+    pub fn count_valid(mut self) -> Result<u64> {
+        let mut n = 0u64;
+        if self.done {
+            return Ok(n);
+        }
+        let check = |cur: &mut Cursor<'_>, context| {
+            cur.read_string(context)?.validate(MAX_DECOMPRESSED_LEN)
+        };
+        loop {
+            match &mut self.source {
+                HashSource::Table(seq) => {
+                    if !seq.take() {
+                        return Ok(n);
+                    }
+                    check(&mut seq.cur, "hash field")?;
+                    check(&mut seq.cur, "hash value")?;
+                }
+                HashSource::Blob { it, ttl_triplets } => {
+                    if it.advance_at()?.is_none() {
+                        return Ok(n);
+                    }
+                    it.next_required_at("hash value after its field")?;
+                    if *ttl_triplets {
+                        let ttl = it.next_required_at("hash field expiry after its value")?;
+                        if let EntryAt::Bytes(..) = ttl {
+                            return Err(it.error_here("hash field expiry (an integer)"));
+                        }
+                    }
+                }
+                HashSource::Metadata { seq, .. } | HashSource::MetadataPreGa(seq) => {
+                    if !seq.take() {
+                        return Ok(n);
+                    }
+                    seq.cur.read_len("hash field expiry")?;
+                    check(&mut seq.cur, "hash field")?;
+                    check(&mut seq.cur, "hash value")?;
+                }
+                HashSource::ValkeyHash2(seq) => {
+                    if !seq.take() {
+                        return Ok(n);
+                    }
+                    check(&mut seq.cur, "hash field")?;
+                    check(&mut seq.cur, "hash value")?;
+                    seq.cur.read_i64_le("hash field expiry")?;
+                }
+            }
+            n += 1;
+        }
     }
 }
 
@@ -791,18 +920,8 @@ impl<'a> Value<'a> {
                 n = 1;
             }
             Value::List(it) | Value::Set(it) => n = it.count_valid()?,
-            Value::ZSet(it) => {
-                for e in it {
-                    e?;
-                    n += 1;
-                }
-            }
-            Value::Hash(it) => {
-                for e in it {
-                    e?;
-                    n += 1;
-                }
-            }
+            Value::ZSet(it) => n = it.count_valid()?,
+            Value::Hash(it) => n = it.count_valid()?,
             Value::Stream(s) => {
                 for e in s.entries() {
                     e?;
@@ -812,5 +931,23 @@ impl<'a> Value<'a> {
             Value::Module(_) => n = 1,
         }
         Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{parse_score, plain_decimal};
+
+    #[test]
+    fn plain_decimals_always_parse() {
+        for t in ["0", "-0", "12", "-12.5", "1.", "3.14159265358979312", "007"] {
+            assert!(plain_decimal(t.as_bytes()), "{t}");
+            assert!(parse_score(t.as_bytes()).is_some(), "{t}");
+        }
+        for t in [
+            "", "-", ".5", "1e5", "inf", " 1", "1.2.3", "1-", "+1", "nan",
+        ] {
+            assert!(!plain_decimal(t.as_bytes()), "{t}");
+        }
     }
 }
