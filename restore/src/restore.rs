@@ -53,7 +53,8 @@ pub struct RestoreOptions {
     pub plan: PlanOptions,
     /// Restore function libraries (`FUNCTION RESTORE`).
     pub functions: bool,
-    /// Connections per node (default 4).
+    /// Connections per node (default 2: on a small client machine more connections
+    /// only compete with a single-threaded target; measured in benches/README.md).
     pub connections: usize,
     /// Batches in flight per connection (default 2).
     pub pipeline_depth: usize,
@@ -84,7 +85,7 @@ impl Default for RestoreOptions {
         RestoreOptions {
             plan: PlanOptions::default(),
             functions: true,
-            connections: 4,
+            connections: 2,
             pipeline_depth: 2,
             batch_keys: 1000,
             batch_bytes: 8 << 20,

@@ -77,7 +77,7 @@ pub struct RestoreArgs {
     #[arg(long)]
     cluster: bool,
     /// Connections per target node.
-    #[arg(long, value_name = "N", default_value_t = 4)]
+    #[arg(long, value_name = "N", default_value_t = 2)]
     connections: usize,
     /// Batches in flight per connection.
     #[arg(long, value_name = "N", default_value_t = 2)]

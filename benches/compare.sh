@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# Side-by-side comparison in one run (issue 8): builds a mixed snapshot with a real
+# redis-server, then times rdbkit against redis-check-rdb, redis-cli --pipe and the
+# server's own load, reporting the median of RUNS runs (wall seconds and peak RSS in MB from
+# /usr/bin/time; RSS includes the pages of memory-mapped files).
+#
+#   benches/compare.sh [KEYS] [RUNS]        # defaults: 2500000 keys, 3 runs
+#
+# Servers are Debian's /usr/bin/redis-server on random loopback ports, stopped by PID.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+KEYS=${1:-2500000}
+RUNS=${2:-3}
+SERVER=/usr/bin/redis-server
+CLI=/usr/bin/redis-cli
+WORK=$(mktemp -d /tmp/rdbkit-compare.XXXXXX)
+PIDS=()
+cleanup() {
+    for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+cargo build --release -q -p rdbkit
+RDBKIT=$(pwd)/target/release/rdbkit
+SNAP=$WORK/snapshot.rdb
+python3 benches/gen_snapshot.py "$SNAP" --keys "$KEYS" >&2
+SIZE=$(stat -c %s "$SNAP")
+
+free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+
+# start_server DIR [extra args...]: sets PORT, records the PID, waits until loaded.
+start_server() {
+    local dir=$1; shift
+    PORT=$(free_port)
+    "$SERVER" --port "$PORT" --bind 127.0.0.1 --dir "$dir" --save "" --appendonly no \
+        --logfile "$dir/server.log" "$@" &
+    PIDS+=($!)
+    for _ in $(seq 1 1200); do
+        if "$CLI" -p "$PORT" PING 2>/dev/null | grep -q PONG \
+            && "$CLI" -p "$PORT" INFO persistence | grep -q '^loading:0'; then
+            return 0
+        fi
+        sleep 0.05
+    done
+    echo "server on $PORT did not start" >&2
+    return 1
+}
+
+stop_server() {
+    local pid=${PIDS[-1]}
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    unset 'PIDS[-1]'
+}
+
+median() { sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+
+# timed CMD...: "wall rss_mb" of one run.
+timed() {
+    /usr/bin/time -f "%e %M" -o "$WORK/time" "$@" >/dev/null 2>"$WORK/stderr" || {
+        cat "$WORK/stderr" >&2
+        return 1
+    }
+    awk '{ printf "%s %.0f\n", $1, $2 / 1024 }' "$WORK/time"
+}
+
+declare -A WALL RSS
+# record NAME FILE: medians of the "wall rss" lines in FILE.
+record() {
+    WALL[$1]=$(awk '{ print $1 }' "$2" | median)
+    RSS[$1]=$(awk '{ print $2 }' "$2" | median)
+}
+
+for cmd in check baseline; do
+    : >"$WORK/rows"
+    for _ in $(seq "$RUNS"); do timed "$RDBKIT" "$cmd" -q "$SNAP" >>"$WORK/rows"; done
+    record "rdbkit $cmd" "$WORK/rows"
+done
+: >"$WORK/rows"
+for _ in $(seq "$RUNS"); do timed redis-check-rdb "$SNAP" >>"$WORK/rows"; done
+record "redis-check-rdb" "$WORK/rows"
+
+# The server's own load time, from its log line "DB loaded from disk: N seconds".
+: >"$WORK/rows"
+for _ in $(seq "$RUNS"); do
+    d=$(mktemp -d "$WORK/load.XXXX"); cp "$SNAP" "$d/dump.rdb"
+    start_server "$d" --dbfilename dump.rdb
+    grep -o 'DB loaded from disk: [0-9.]*' "$d/server.log" | awk '{ print $5, 0 }' >>"$WORK/rows"
+    stop_server; rm -rf "$d"
+done
+record "server load" "$WORK/rows"
+
+: >"$WORK/rows"
+for _ in $(seq "$RUNS"); do
+    d=$(mktemp -d "$WORK/restore.XXXX"); start_server "$d"
+    timed "$RDBKIT" restore -q "$SNAP" --target "redis://127.0.0.1:$PORT" >>"$WORK/rows"
+    stop_server; rm -rf "$d"
+done
+record "rdbkit restore" "$WORK/rows"
+
+: >"$WORK/rows"
+for _ in $(seq "$RUNS"); do
+    d=$(mktemp -d "$WORK/pipe.XXXX"); start_server "$d"
+    timed sh -c "'$RDBKIT' export --format resp '$SNAP' | '$CLI' -p $PORT --pipe" >>"$WORK/rows"
+    stop_server; rm -rf "$d"
+done
+record "export resp | redis-cli --pipe" "$WORK/rows"
+
+d=$(mktemp -d "$WORK/verify.XXXX"); start_server "$d"
+"$RDBKIT" restore -q "$SNAP" --target "redis://127.0.0.1:$PORT"
+: >"$WORK/rows"
+for _ in $(seq "$RUNS"); do
+    timed "$RDBKIT" verify -q "$SNAP" --target "redis://127.0.0.1:$PORT" >>"$WORK/rows"
+done
+record "rdbkit verify" "$WORK/rows"
+stop_server
+
+echo "Snapshot: $KEYS keys, $SIZE bytes; median of $RUNS runs; $(date -u +%Y-%m-%d)"
+echo
+echo "| command | wall (s) | peak RSS (MB) |"
+echo "|---|---:|---:|"
+for k in "redis-check-rdb" "rdbkit check" "rdbkit baseline" "server load" "rdbkit restore" \
+    "export resp | redis-cli --pipe" "rdbkit verify"; do
+    rss=${RSS[$k]}; [ "$k" = "server load" ] && rss="–"
+    echo "| ${k//|/\\|} | ${WALL[$k]} | $rss |"
+done
+echo
+awk -v c="${WALL[redis-check-rdb]}" -v k="${WALL[rdbkit check]}" -v b="${WALL[rdbkit baseline]}" \
+    -v l="${WALL[server load]}" -v r="${WALL[rdbkit restore]}" -v p="${WALL[export resp | redis-cli --pipe]}" \
+    -v v="${WALL[rdbkit verify]}" 'BEGIN {
+    printf "- check: %.1fx faster than redis-check-rdb (target >= 3x)\n", c / k
+    printf "- baseline: %.1fx faster than redis-check-rdb (target >= 10x)\n", c / b
+    printf "- restore: %.2fx the pipe time (target <= 1), %.2fx the server load (target <= 2.5)\n", r / p, r / l
+    printf "- verify rate: %.2fx the restore rate (target >= 0.5)\n", r / v
+}'
