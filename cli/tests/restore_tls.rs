@@ -11,12 +11,11 @@ mod support;
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
-use std::thread;
-use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use support::{
-    assert_restored, fixture, manifest, manifest_keys, snapshot_keys, temp_dir, Server, REDIS_CLI,
+    assert_restored, fixture, manifest, manifest_keys, snapshot_keys, temp_dir, Cluster, Server,
+    CLUSTER_NODE_ARGS,
 };
 
 fn rdbkit(args: &[&str]) -> Output {
@@ -286,46 +285,13 @@ fn tls_cluster_nodes_verify_against_the_server_name() {
         .map(|_| {
             tls_server(
                 &certs,
-                &[
-                    "--tls-cluster",
-                    "yes",
-                    "--cluster-enabled",
-                    "yes",
-                    "--cluster-config-file",
-                    "nodes.conf",
-                    "--cluster-node-timeout",
-                    "5000",
-                ],
+                &[&["--tls-cluster", "yes"][..], &CLUSTER_NODE_ARGS].concat(),
             )
         })
         .collect();
-    let addrs: Vec<String> = nodes
-        .iter()
-        .map(|n| format!("127.0.0.1:{}", n.port))
-        .collect();
-    let out = Command::new(REDIS_CLI)
-        .args(cli_tls_args(&certs))
-        .arg("--cluster")
-        .arg("create")
-        .args(&addrs)
-        .args(["--cluster-replicas", "0", "--cluster-yes"])
-        .output()
-        .expect("redis-cli --cluster create");
-    assert!(
-        out.status.success(),
-        "cluster create: {}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    let deadline = Instant::now() + Duration::from_secs(20);
-    for n in &nodes {
-        while !n.cli(&["CLUSTER", "INFO"]).contains("cluster_state:ok") {
-            assert!(Instant::now() < deadline, "cluster did not become ok");
-            thread::sleep(Duration::from_millis(50));
-        }
-    }
+    let cluster = Cluster::join(nodes, &cli_tls_args(&certs));
     let f = path(&fixture("redis-7.0.15.rdb"));
-    let url = format!("rediss://127.0.0.1:{}", nodes[0].port);
+    let url = format!("rediss://127.0.0.1:{}", cluster.nodes[0].port);
     let ca = c("ca.crt");
     let base = [
         "restore",
@@ -358,13 +324,13 @@ fn tls_cluster_nodes_verify_against_the_server_name() {
     assert_eq!(j["restored"].as_u64(), Some(expected.len() as u64), "{j}");
     let mut got = BTreeSet::new();
     let mut holding = 0;
-    for n in &nodes {
+    for n in &cluster.nodes {
         let keys = snapshot_keys(&n.save());
         holding += usize::from(!keys.is_empty());
         got.extend(keys);
     }
     assert_eq!(got, expected);
     assert!(holding > 1, "keys on one node only: routing not exercised");
-    drop(nodes);
+    drop(cluster);
     let _ = std::fs::remove_dir_all(&certs);
 }

@@ -308,6 +308,16 @@ pub fn assert_restored(
     }
 }
 
+/// Server options of a cluster node.
+pub const CLUSTER_NODE_ARGS: [&str; 6] = [
+    "--cluster-enabled",
+    "yes",
+    "--cluster-config-file",
+    "nodes.conf",
+    "--cluster-node-timeout",
+    "5000",
+];
+
 /// A 3-master cluster made with `redis-cli --cluster create`, its servers stopped on drop.
 pub struct Cluster {
     /// The masters.
@@ -317,23 +327,19 @@ pub struct Cluster {
 impl Cluster {
     /// Starts 3 cluster-enabled servers and joins them; waits for `cluster_state:ok`.
     pub fn start() -> Cluster {
-        let nodes: Vec<Server> = (0..3)
-            .map(|_| {
-                Server::start(&[
-                    "--cluster-enabled",
-                    "yes",
-                    "--cluster-config-file",
-                    "nodes.conf",
-                    "--cluster-node-timeout",
-                    "5000",
-                ])
-            })
-            .collect();
+        let nodes: Vec<Server> = (0..3).map(|_| Server::start(&CLUSTER_NODE_ARGS)).collect();
+        Cluster::join(nodes, &[])
+    }
+
+    /// Joins started cluster-enabled `nodes` into one cluster (`cli_args`: e.g. the TLS
+    /// options `redis-cli` needs to reach them) and waits for `cluster_state:ok`.
+    pub fn join(nodes: Vec<Server>, cli_args: &[String]) -> Cluster {
         let addrs: Vec<String> = nodes
             .iter()
             .map(|n| format!("127.0.0.1:{}", n.port))
             .collect();
         let out = std::process::Command::new(REDIS_CLI)
+            .args(cli_args)
             .arg("--cluster")
             .arg("create")
             .args(&addrs)
@@ -342,8 +348,9 @@ impl Cluster {
             .expect("redis-cli --cluster create");
         assert!(
             out.status.success(),
-            "cluster create: {}",
-            String::from_utf8_lossy(&out.stdout)
+            "cluster create: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
         );
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
         for n in &nodes {
