@@ -13,7 +13,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::{assert_restored, fixture, temp_dir, Server, REDIS_CLI};
+use support::{assert_restored, fixture, make_ca, make_leaf, temp_dir, Server, REDIS_CLI};
 
 fn rdbkit(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_rdbkit"));
@@ -192,83 +192,11 @@ fn export_resp_through_redis_cli_pipe_equals_restore() {
     assert!(text(&out.stderr).contains("unreadable by the footer version"));
 }
 
-fn openssl(dir: &Path, args: &[&str]) {
-    let st = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .expect("openssl");
-    assert!(st.success(), "openssl {args:?}");
-}
-
-/// A CA and a leaf certificate for 127.0.0.1 signed by it (CA:FALSE).
-fn make_certs(dir: &Path) {
-    openssl(
-        dir,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.crt",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=rdbkit test CA",
-        ],
-    );
-    std::fs::write(
-        dir.join("leaf.ext"),
-        "basicConstraints=CA:FALSE\nsubjectAltName=IP:127.0.0.1\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth,clientAuth\n",
-    )
-    .expect("ext");
-    openssl(
-        dir,
-        &[
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "leaf.key",
-            "-out",
-            "leaf.csr",
-            "-subj",
-            "/CN=127.0.0.1",
-        ],
-    );
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "leaf.csr",
-            "-CA",
-            "ca.crt",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-out",
-            "leaf.crt",
-            "-days",
-            "2",
-            "-extfile",
-            "leaf.ext",
-        ],
-    );
-}
-
 #[test]
 fn tls_with_acl_user_and_no_secret_in_output() {
     let certs = temp_dir("tls");
-    make_certs(&certs);
+    make_ca(&certs, "ca");
+    make_leaf(&certs, "IP:127.0.0.1");
     let c = |n: &str| path(&certs.join(n));
     let admin = "adm-Q7k2pW";
     let secret = "mig-Zx81qR-secret";

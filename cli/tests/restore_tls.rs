@@ -14,8 +14,8 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 use support::{
-    assert_restored, fixture, manifest, manifest_keys, snapshot_keys, temp_dir, Cluster, Server,
-    CLUSTER_NODE_ARGS,
+    assert_restored, fixture, make_ca, make_leaf, manifest, manifest_keys, snapshot_keys, temp_dir,
+    Cluster, Server, CLUSTER_NODE_ARGS,
 };
 
 fn rdbkit(args: &[&str]) -> Output {
@@ -35,91 +35,12 @@ fn path(p: &Path) -> String {
     p.to_string_lossy().into_owned()
 }
 
-fn openssl(dir: &Path, args: &[&str]) {
-    let st = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .expect("openssl");
-    assert!(st.success(), "openssl {args:?}");
-}
-
-/// A self-signed CA `{ca}.crt`/`{ca}.key`.
-fn make_ca(dir: &Path, ca: &str) {
-    openssl(
-        dir,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            &format!("{ca}.key"),
-            "-out",
-            &format!("{ca}.crt"),
-            "-days",
-            "2",
-            "-subj",
-            &format!("/CN=rdbkit {ca}"),
-        ],
-    );
-}
-
-/// `leaf.crt`/`leaf.key` signed by `ca`: CA:FALSE, SAN `DNS:redis.test` only, usable
-/// by the server and as a client certificate.
-fn make_leaf(dir: &Path) {
-    std::fs::write(
-        dir.join("leaf.ext"),
-        "basicConstraints=CA:FALSE\nsubjectAltName=DNS:redis.test\n\
-         keyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth,clientAuth\n",
-    )
-    .expect("ext");
-    openssl(
-        dir,
-        &[
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "leaf.key",
-            "-out",
-            "leaf.csr",
-            "-subj",
-            "/CN=redis.test",
-        ],
-    );
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "leaf.csr",
-            "-CA",
-            "ca.crt",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-out",
-            "leaf.crt",
-            "-days",
-            "2",
-            "-extfile",
-            "leaf.ext",
-        ],
-    );
-}
-
 /// The certificate directory with a CA, a second unrelated CA and the leaf.
 fn certs(tag: &str) -> std::path::PathBuf {
     let dir = temp_dir(tag);
     make_ca(&dir, "ca");
     make_ca(&dir, "other-ca");
-    make_leaf(&dir);
+    make_leaf(&dir, "DNS:redis.test");
     dir
 }
 

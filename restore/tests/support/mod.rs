@@ -401,3 +401,79 @@ pub fn redis62() -> PathBuf {
     );
     bin
 }
+
+fn openssl(dir: &Path, args: &[&str]) {
+    let st = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("openssl");
+    assert!(st.success(), "openssl {args:?}");
+}
+
+/// A self-signed CA `{ca}.crt`/`{ca}.key` in `dir`.
+pub fn make_ca(dir: &Path, ca: &str) {
+    let (key, crt, subj) = (
+        format!("{ca}.key"),
+        format!("{ca}.crt"),
+        format!("/CN=rdbkit {ca}"),
+    );
+    openssl(
+        dir,
+        &[
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", &key, "-out", &crt,
+            "-days", "2", "-subj", &subj,
+        ],
+    );
+}
+
+/// `leaf.crt`/`leaf.key` in `dir`, signed by `ca.crt`: CA:FALSE (rustls refuses a CA as
+/// the server certificate), subject alternative name `san` (e.g. `IP:127.0.0.1`), usable
+/// by servers and as a client certificate.
+pub fn make_leaf(dir: &Path, san: &str) {
+    std::fs::write(
+        dir.join("leaf.ext"),
+        format!(
+            "basicConstraints=CA:FALSE\nsubjectAltName={san}\n\
+             keyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth,clientAuth\n"
+        ),
+    )
+    .expect("ext");
+    openssl(
+        dir,
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "leaf.key",
+            "-out",
+            "leaf.csr",
+            "-subj",
+            "/CN=rdbkit leaf",
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "leaf.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "leaf.crt",
+            "-days",
+            "2",
+            "-extfile",
+            "leaf.ext",
+        ],
+    );
+}
