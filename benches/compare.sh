@@ -91,21 +91,39 @@ for _ in $(seq "$RUNS"); do
 done
 record "server load" "$WORK/rows"
 
-: >"$WORK/rows"
-for _ in $(seq "$RUNS"); do
-    d=$(mktemp -d "$WORK/restore.XXXX"); start_server "$d"
-    timed "$RDBKIT" restore -q "$SNAP" --target "redis://127.0.0.1:$PORT" >>"$WORK/rows"
-    stop_server; rm -rf "$d"
-done
-record "rdbkit restore" "$WORK/rows"
+# server_cpu: CPU seconds (user + system) the last started server has used so far.
+server_cpu() {
+    awk -v t="$(getconf CLK_TCK)" '{ printf "%.2f\n", ($14 + $15) / t }' "/proc/${PIDS[-1]}/stat"
+}
 
-: >"$WORK/rows"
-for _ in $(seq "$RUNS"); do
-    d=$(mktemp -d "$WORK/pipe.XXXX"); start_server "$d"
-    timed sh -c "'$RDBKIT' export --format resp '$SNAP' | '$CLI' -p $PORT --pipe" >>"$WORK/rows"
+# restore_run / pipe_run: one timed run into a fresh server; appends "wall rss" to ROWS_NAME
+# and the server's CPU seconds to ROWS_NAME.cpu.
+restore_run() {
+    local d; d=$(mktemp -d "$WORK/restore.XXXX"); start_server "$d"
+    local before; before=$(server_cpu)
+    timed "$RDBKIT" restore -q "$SNAP" --target "redis://127.0.0.1:$PORT" >>"$WORK/rows.restore"
+    echo "$(server_cpu) $before" | awk '{ print $1 - $2 }' >>"$WORK/rows.restore.cpu"
     stop_server; rm -rf "$d"
+}
+pipe_run() {
+    local d; d=$(mktemp -d "$WORK/pipe.XXXX"); start_server "$d"
+    local before; before=$(server_cpu)
+    timed sh -c "'$RDBKIT' export --format resp '$SNAP' | '$CLI' -p $PORT --pipe" >>"$WORK/rows.pipe"
+    echo "$(server_cpu) $before" | awk '{ print $1 - $2 }' >>"$WORK/rows.pipe.cpu"
+    stop_server; rm -rf "$d"
+}
+
+# Restore and pipe runs are interleaved, alternating which goes first, so that drift in a
+# shared machine's load falls on both alike; each pair also gives one ratio.
+: >"$WORK/rows.restore"; : >"$WORK/rows.pipe"; : >"$WORK/rows.restore.cpu"; : >"$WORK/rows.pipe.cpu"
+for i in $(seq "$RUNS"); do
+    if [ $((i % 2)) -eq 1 ]; then restore_run; pipe_run; else pipe_run; restore_run; fi
 done
-record "export resp | redis-cli --pipe" "$WORK/rows"
+record "rdbkit restore" "$WORK/rows.restore"
+record "export resp | redis-cli --pipe" "$WORK/rows.pipe"
+RATIOS=$(paste -d' ' "$WORK/rows.restore" "$WORK/rows.pipe" | awk '{ printf "%.2f\n", $1 / $3 }')
+SRV_RESTORE=$(median <"$WORK/rows.restore.cpu")
+SRV_PIPE=$(median <"$WORK/rows.pipe.cpu")
 
 d=$(mktemp -d "$WORK/verify.XXXX"); start_server "$d"
 "$RDBKIT" restore -q "$SNAP" --target "redis://127.0.0.1:$PORT"
@@ -134,3 +152,5 @@ awk -v c="${WALL[redis-check-rdb]}" -v k="${WALL[rdbkit check]}" -v b="${WALL[rd
     printf "- restore: %.2fx the pipe time (target <= 1), %.2fx the server load (target <= 2.5)\n", r / p, r / l
     printf "- verify rate: %.2fx the restore rate (target >= 0.5)\n", r / v
 }'
+echo "- restore/pipe per interleaved pair: $(echo $RATIOS | tr ' ' ',') (median $(echo "$RATIOS" | median))"
+echo "- server CPU seconds, median: $SRV_RESTORE under rdbkit restore, $SRV_PIPE under the pipe"

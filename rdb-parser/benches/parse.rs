@@ -1,15 +1,20 @@
-//! Hot paths of the parser: framing, full validation, LZF, CRC-64, and the
-//! hand-written cursor against nom on the same length-prefixed strings.
+//! Hot paths of the parser: framing, full validation, length decoding, listpack and
+//! ziplist walks, LZF, CRC-64, the memory model, and the hand-written cursor against nom
+//! on the same length-prefixed strings.
 //!
-//! Inputs are generated deterministically at startup. Run: `cargo bench -p rdb-parser`.
+//! Inputs are generated deterministically at startup. Run:
+//! `cargo bench -p rdb-parser --features inventory` (the memory-model group needs the
+//! feature; without it the other groups run).
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use rdb_parser::reader::Cursor;
-use rdb_parser::value::{listpack, RawEntry};
-use rdb_parser::write::write_string;
+use rdb_parser::value::listpack::Listpack;
+use rdb_parser::value::ziplist::Ziplist;
+use rdb_parser::value::{listpack, ziplist, RawEntry};
+use rdb_parser::write::{write_len, write_string};
 use rdb_parser::{Rdb, Record};
 
 /// A REDIS0011 file: `keys` keys, 70% strings, 30% listpack hashes of 8 fields.
@@ -169,5 +174,135 @@ fn nom_string(input: &[u8]) -> nom::IResult<&[u8], &[u8]> {
     nom::bytes::complete::take(len)(input)
 }
 
-criterion_group!(benches, framing, lzf, crc, cursor_vs_nom);
+/// 100k RDB lengths of every width (6-bit, 14-bit, 32-bit, 64-bit), in a fixed mix
+/// that leans on the short forms, as real files do.
+fn length_decoding(c: &mut Criterion) {
+    let n = 100_000u64;
+    let mut buf = Vec::new();
+    for i in 0..n {
+        let len = match i % 10 {
+            0..=5 => i % 64,
+            6..=8 => 64 + i % 16_000,
+            _ if i % 20 == 9 => 1 << 20 | i,
+            _ => 1 << 40 | i,
+        };
+        write_len(&mut buf, len);
+    }
+    let mut g = c.benchmark_group("lengths 100k");
+    g.throughput(Throughput::Bytes(buf.len() as u64));
+    g.bench_function("Cursor::read_len", |b| {
+        b.iter(|| {
+            let mut cur = Cursor::new(black_box(&buf), 0);
+            let mut total = 0u64;
+            for _ in 0..n {
+                total = total.wrapping_add(cur.read_len("len").unwrap());
+            }
+            total
+        })
+    });
+    g.finish();
+}
+
+/// Entries of a hash-like container: short strings, small and large integers and a few
+/// longer strings, the mix listpack/ziplist hashes and zsets carry.
+fn container_entries() -> Vec<Vec<u8>> {
+    (0..4000u64)
+        .map(|i| match i % 4 {
+            0 => format!("field:{i}").into_bytes(),
+            1 => (i * 7).to_string().into_bytes(),
+            2 => (i * 1_000_003_001).to_string().into_bytes(),
+            _ => format!("value-{i}-{}", "v".repeat((i % 50) as usize)).into_bytes(),
+        })
+        .collect()
+}
+
+/// Walks every entry of one 4000-entry listpack and one ziplist of the same content.
+fn container_walks(c: &mut Criterion) {
+    let entries = container_entries();
+    let raw: Vec<RawEntry<'_>> = entries
+        .iter()
+        .map(|e| {
+            match std::str::from_utf8(e)
+                .ok()
+                .and_then(|s| s.parse::<i64>().ok())
+            {
+                Some(v) => RawEntry::Int(v),
+                None => RawEntry::Bytes(e),
+            }
+        })
+        .collect();
+    let lp = listpack::encode(&raw);
+    let zl = ziplist::encode(&raw);
+    let mut g = c.benchmark_group("walk 4000 entries");
+    g.throughput(Throughput::Elements(raw.len() as u64));
+    g.bench_function("listpack", |b| {
+        b.iter(|| {
+            let mut total = 0usize;
+            for e in Listpack::new(black_box(&lp), 0).unwrap() {
+                total += entry_weight(&e.unwrap());
+            }
+            total
+        })
+    });
+    g.bench_function("ziplist", |b| {
+        b.iter(|| {
+            let mut total = 0usize;
+            for e in Ziplist::new(black_box(&zl), 0).unwrap() {
+                total += entry_weight(&e.unwrap());
+            }
+            total
+        })
+    });
+    g.finish();
+}
+
+fn entry_weight(e: &RawEntry<'_>) -> usize {
+    match e {
+        RawEntry::Bytes(b) => b.len(),
+        RawEntry::Int(v) => *v as usize & 7,
+    }
+}
+
+/// The memory model over every key of the synthetic file (the per-key cost of
+/// `rdbkit baseline`, without framing: records are framed once, outside the loop).
+#[cfg(feature = "inventory")]
+fn memory_model(c: &mut Criterion) {
+    use rdb_parser::inventory::memory::MemoryModel;
+    let file = synthetic_rdb(200_000);
+    let rdb = Rdb::parse(&file).unwrap();
+    let keys: Vec<_> = rdb
+        .records()
+        .filter_map(|r| match r.unwrap() {
+            Record::Key(k) => Some(k),
+            _ => None,
+        })
+        .collect();
+    let model = MemoryModel::for_redis(7, 0);
+    let mut g = c.benchmark_group("memory model 200k keys");
+    g.throughput(Throughput::Elements(keys.len() as u64));
+    g.bench_function("MemoryModel::key", |b| {
+        b.iter(|| {
+            let mut total = 0u64;
+            for k in &keys {
+                total += model.key(black_box(k)).unwrap().bytes;
+            }
+            total
+        })
+    });
+    g.finish();
+}
+
+#[cfg(not(feature = "inventory"))]
+fn memory_model(_: &mut Criterion) {}
+
+criterion_group!(
+    benches,
+    framing,
+    length_decoding,
+    container_walks,
+    lzf,
+    crc,
+    memory_model,
+    cursor_vs_nom
+);
 criterion_main!(benches);
