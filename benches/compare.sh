@@ -5,6 +5,10 @@
 # /usr/bin/time; RSS includes the pages of memory-mapped files).
 #
 #   benches/compare.sh [KEYS] [RUNS]        # defaults: 2500000 keys, 3 runs
+#   LINK_DELAY_MS=10 benches/compare.sh 500000 5
+#
+# With LINK_DELAY_MS, restore, the pipe and verify reach their server through
+# benches/delay_proxy.py, which adds that one-way delay (a cross-cloud link).
 #
 # Servers are Debian's /usr/bin/redis-server on random loopback ports, stopped by PID.
 set -euo pipefail
@@ -28,6 +32,33 @@ python3 benches/gen_snapshot.py "$SNAP" --keys "$KEYS" >&2
 SIZE=$(stat -c %s "$SNAP")
 
 free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+
+DELAY=${LINK_DELAY_MS:-}
+PROXY_PID=
+
+# link: sets TPORT, the port clients use: the server's, or a delay proxy's in front of it.
+link() {
+    TPORT=$PORT
+    [ -z "$DELAY" ] && return 0
+    TPORT=$(free_port)
+    python3 benches/delay_proxy.py "$TPORT" "$PORT" "$DELAY" 2>/dev/null &
+    PROXY_PID=$!
+    PIDS+=("$PROXY_PID")
+    for _ in $(seq 1 100); do
+        "$CLI" -p "$TPORT" PING 2>/dev/null | grep -q PONG && return 0
+        sleep 0.05
+    done
+    echo "delay proxy on $TPORT did not start" >&2
+    return 1
+}
+
+unlink_proxy() {
+    [ -z "$PROXY_PID" ] && return 0
+    kill "$PROXY_PID" 2>/dev/null || true
+    wait "$PROXY_PID" 2>/dev/null || true
+    unset 'PIDS[-1]'
+    PROXY_PID=
+}
 
 # start_server DIR [extra args...]: sets PORT, records the PID, waits until loaded.
 start_server() {
@@ -101,14 +132,18 @@ server_cpu() {
 restore_run() {
     local d; d=$(mktemp -d "$WORK/restore.XXXX"); start_server "$d"
     local before; before=$(server_cpu)
-    timed "$RDBKIT" restore -q "$SNAP" --target "redis://127.0.0.1:$PORT" >>"$WORK/rows.restore"
+    link
+    timed "$RDBKIT" restore -q "$SNAP" --target "redis://127.0.0.1:$TPORT" >>"$WORK/rows.restore"
+    unlink_proxy
     echo "$(server_cpu) $before" | awk '{ print $1 - $2 }' >>"$WORK/rows.restore.cpu"
     stop_server; rm -rf "$d"
 }
 pipe_run() {
     local d; d=$(mktemp -d "$WORK/pipe.XXXX"); start_server "$d"
     local before; before=$(server_cpu)
-    timed sh -c "'$RDBKIT' export --format resp '$SNAP' | '$CLI' -p $PORT --pipe" >>"$WORK/rows.pipe"
+    link
+    timed sh -c "'$RDBKIT' export --format resp '$SNAP' | '$CLI' -p $TPORT --pipe" >>"$WORK/rows.pipe"
+    unlink_proxy
     echo "$(server_cpu) $before" | awk '{ print $1 - $2 }' >>"$WORK/rows.pipe.cpu"
     stop_server; rm -rf "$d"
 }
@@ -126,15 +161,17 @@ SRV_RESTORE=$(median <"$WORK/rows.restore.cpu")
 SRV_PIPE=$(median <"$WORK/rows.pipe.cpu")
 
 d=$(mktemp -d "$WORK/verify.XXXX"); start_server "$d"
-"$RDBKIT" restore -q "$SNAP" --target "redis://127.0.0.1:$PORT"
+"$RDBKIT" restore -q "$SNAP" --target "redis://127.0.0.1:$PORT" >/dev/null
+link
 : >"$WORK/rows"
 for _ in $(seq "$RUNS"); do
-    timed "$RDBKIT" verify -q "$SNAP" --target "redis://127.0.0.1:$PORT" >>"$WORK/rows"
+    timed "$RDBKIT" verify -q "$SNAP" --target "redis://127.0.0.1:$TPORT" >>"$WORK/rows"
 done
 record "rdbkit verify" "$WORK/rows"
+unlink_proxy
 stop_server
 
-echo "Snapshot: $KEYS keys, $SIZE bytes; median of $RUNS runs; $(date -u +%Y-%m-%d)"
+echo "Snapshot: $KEYS keys, $SIZE bytes; median of $RUNS runs; $(date -u +%Y-%m-%d)${DELAY:+; restore, pipe and verify through a ${DELAY} ms one-way delay}"
 echo
 echo "| command | wall (s) | peak RSS (MB) |"
 echo "|---|---:|---:|"

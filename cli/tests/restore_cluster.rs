@@ -1,6 +1,7 @@
 //! `rdbkit restore` into a real 3-master Redis Cluster made with
 //! `redis-cli --cluster create` (Debian's 7.0), including a `redis-cli --cluster
-//! reshard` running while the restore writes (MOVED/ASK).
+//! reshard` running while the restore writes (MOVED/ASK); `info` and `preflight` on the
+//! cluster URL.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -113,6 +114,79 @@ fn cluster_restore_routes_by_slot_and_refuses_other_dbs() {
     assert_eq!(j["functions"]["skipped"], 4);
     assert_eq!(snapshot_keys(&single.save()), expected);
     let _ = std::fs::remove_dir_all(&dir);
+
+    // `info` on the cluster URL reads every master and sums them.
+    let dbsizes: Vec<u64> = cluster
+        .nodes
+        .iter()
+        .map(|n| n.cli(&["DBSIZE"]).trim().parse().expect("DBSIZE"))
+        .collect();
+    let out = rdbkit(&["info", &url, "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let j: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let nodes = j["nodes"].as_array().expect("nodes");
+    assert_eq!(nodes.len(), 3, "{j:#}");
+    let mut per_node: Vec<u64> = nodes
+        .iter()
+        .map(|n| n["metrics"]["redis.db.keys"]["total"].as_u64().expect("keys"))
+        .collect();
+    per_node.sort_unstable();
+    let mut want = dbsizes.clone();
+    want.sort_unstable();
+    assert_eq!(per_node, want);
+    assert_eq!(j["totals_over_primaries"], 3);
+    assert_eq!(
+        j["metrics"]["redis.db.keys"]["total"].as_u64(),
+        Some(expected.len() as u64)
+    );
+
+    // `preflight` into the cluster: the RESTORE probe goes to the slot's owner, the
+    // fixture's dbs 1, 5 and 15 cannot land on a cluster, the target is not empty.
+    let out = rdbkit(&[
+        "preflight",
+        "--source",
+        &single_url,
+        "--target",
+        &url,
+        "--snapshot",
+        &f,
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    let j: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let check = |id: &str| -> (String, String) {
+        let c = j["checks"]
+            .as_array()
+            .expect("checks")
+            .iter()
+            .find(|c| c["id"] == id)
+            .unwrap_or_else(|| panic!("no check {id}: {j:#}"));
+        (
+            c["status"].as_str().expect("status").to_string(),
+            c["detail"].as_str().expect("detail").to_string(),
+        )
+    };
+    assert_eq!(check("target.restore").0, "pass", "{:?}", check("target.restore"));
+    let dbs = check("cluster-dbs");
+    assert_eq!(dbs.0, "fail", "{dbs:?}");
+    assert!(
+        dbs.1.contains("target cluster") && dbs.1.contains("1,5,15"),
+        "{dbs:?}"
+    );
+    assert_eq!(check("target.empty").0, "warn");
+    assert!(
+        check("versions").1.contains("cluster of 3 masters"),
+        "{:?}",
+        check("versions")
+    );
+    // The probe keys are gone again.
+    let after: Vec<u64> = cluster
+        .nodes
+        .iter()
+        .map(|n| n.cli(&["DBSIZE"]).trim().parse().expect("DBSIZE"))
+        .collect();
+    assert_eq!(after, dbsizes);
 }
 
 /// A snapshot of `n` string keys (`DEBUG POPULATE`), written by a standalone server.

@@ -133,7 +133,14 @@ fn clean_then_exactly_four_differences() {
         "{j}"
     );
     assert!(findings(&j).is_empty(), "{j}");
-    assert_eq!(j["scanned"], 113);
+    // The target holds exactly the 113 keys found: the counts rule extra keys out and
+    // the SCAN may stop early; with --full-scan it covers every key.
+    assert_eq!(j["extra_by_count"], true, "{j}");
+    assert!(j["scanned"].as_u64().unwrap() <= 113, "{j}");
+    let (code, full) = verify_json(&[&f], &url, &["--full-scan"]);
+    assert_eq!(code, Some(0), "{full}");
+    assert_eq!(full["extra_by_count"], false);
+    assert_eq!(full["scanned"], 113);
     assert_eq!(j["counts_match"], true);
     assert_eq!(j["target"]["exact_ttl"], true);
     let dbs: Vec<(u64, u64)> = j["dbs"]
@@ -196,6 +203,10 @@ fn clean_then_exactly_four_differences() {
     assert_eq!(j["different_by"]["value"], 1);
     assert_eq!(j["different_by"]["ttl"], 1);
     assert_eq!(j["different_by"]["type"], 0);
+    // One key deleted and one added: the count is 113 again, but only 112 snapshot keys
+    // were found, so the scan ran to the end and found the extra one.
+    assert_eq!(j["extra_by_count"], false);
+    assert_eq!(j["scanned"], 113);
     let out = rdbkit(&["verify", &f, "--target", &url]);
     assert_eq!(out.status.code(), Some(1));
     let t = text(&out.stderr);
@@ -493,7 +504,9 @@ fn cluster_target_verifies_over_every_master() {
     let (code, j) = verify_json(&[&f], &url, &["--db", "0"]);
     assert_eq!(code, Some(0), "{j}");
     assert_eq!(j["matched"], 104);
-    assert_eq!(j["scanned"], 104);
+    assert_eq!(j["extra_by_count"], true, "{j}");
+    let (_, full) = verify_json(&[&f], &url, &["--db", "0", "--full-scan"]);
+    assert_eq!(full["scanned"], 104, "{full}");
     assert_eq!(j["target"]["cluster"], true);
     assert_eq!(j["target"]["masters"], 3);
     assert_eq!(j["dbs"][0]["target"], 104);

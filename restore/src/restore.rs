@@ -5,8 +5,8 @@
 //! node, and hands full batches (bounded by key count and bytes; a value larger
 //! than the byte bound goes alone) to the node's workers through a bounded channel:
 //! a slow target slows the framer down instead of filling memory. Each worker owns
-//! one connection, keeps up to `pipeline_depth` batches in flight, reads the replies
-//! in order and accounts every key. Function libraries are sent by the framer itself
+//! one connection, keeps up to `pipeline_depth` batches (and about two batches' bytes)
+//! in flight, reads the replies in order and accounts every key. Function libraries are sent by the framer itself
 //! (to every master of a cluster), before the keys that follow them.
 
 use std::borrow::Cow;
@@ -56,7 +56,10 @@ pub struct RestoreOptions {
     /// Connections per node (default 2: on a small client machine more connections
     /// only compete with a single-threaded target; measured in benches/README.md).
     pub connections: usize,
-    /// Batches in flight per connection (default 2).
+    /// Batches in flight per connection at most (default 16); in flight there are also
+    /// never more than about two batches' worth of bytes (`2 × batch_bytes`). The window
+    /// has to cover the round trip: across clouds (20-50 ms) a window of 2 batches
+    /// left the target idle most of the time (measured in benches/README.md).
     pub pipeline_depth: usize,
     /// Commands per batch at most (default 1000).
     pub batch_keys: usize,
@@ -86,7 +89,7 @@ impl Default for RestoreOptions {
             plan: PlanOptions::default(),
             functions: true,
             connections: 2,
-            pipeline_depth: 2,
+            pipeline_depth: 16,
             batch_keys: 1000,
             batch_bytes: 8 << 20,
             max_ops: None,
@@ -447,6 +450,8 @@ struct WorkerCtx<'s, 'p> {
     addr: NodeAddr,
     select: bool,
     depth: usize,
+    /// Bytes in flight beyond which no further batch is sent before a reply.
+    max_inflight_bytes: usize,
     shared: &'s Shared<'p>,
 }
 
@@ -462,9 +467,14 @@ fn worker(ctx: WorkerCtx<'_, '_>, rx: Receiver<Batch<'_>>) {
     };
     let mut current_db: Option<u64> = None;
     let mut inflight: VecDeque<InFlight<'_>> = VecDeque::new();
+    let mut inflight_bytes = 0usize;
     let mut closed = false;
     loop {
-        while !closed && inflight.len() < ctx.depth.max(1) && !shared.aborted() {
+        while !closed
+            && inflight.len() < ctx.depth.max(1)
+            && (inflight.is_empty() || inflight_bytes < ctx.max_inflight_bytes)
+            && !shared.aborted()
+        {
             let next = if inflight.is_empty() {
                 rx.recv().ok()
             } else {
@@ -522,6 +532,7 @@ fn worker(ctx: WorkerCtx<'_, '_>, rx: Receiver<Batch<'_>>) {
             } else if let Err(e) = conn.send_packed_command(&batch.buf) {
                 return shared.fail(ctx.target.error("sending a batch", &e));
             }
+            inflight_bytes += batch.buf.len();
             inflight.push_back(InFlight {
                 batch,
                 selected,
@@ -534,6 +545,7 @@ fn worker(ctx: WorkerCtx<'_, '_>, rx: Receiver<Batch<'_>>) {
             }
             continue;
         };
+        inflight_bytes = inflight_bytes.saturating_sub(f.batch.buf.len());
         let Some(outcomes) = collect(&mut conn, &f, &mut current_db, &ctx, &mut redirects) else {
             return;
         };
@@ -853,6 +865,7 @@ pub fn restore<'a>(
                     addr: addr.clone(),
                     select,
                     depth: options.pipeline_depth,
+                    max_inflight_bytes: batch_bytes.saturating_mul(2),
                     shared: &shared,
                 };
                 let rx = rx.clone();

@@ -443,8 +443,28 @@ impl Target {
     /// 60 s expiry, `DUMP`, `DEL`; the `INFO` version as a fallback), and whether it
     /// has more than database 0 (`CONFIG GET databases`, else whether `SELECT 1` is
     /// accepted; never asked of a cluster).
+    ///
+    /// The six commands go in one pipeline: across clouds every round trip costs tens
+    /// of milliseconds before the first key is sent.
     pub fn probe(&self, conn: &mut Connection) -> Result<TargetCaps> {
-        let server = info_section(conn, "server").unwrap_or_default();
+        let key = format!("rdbkit:probe:{}", unique_suffix());
+        let mut replies = round_trip(
+            conn,
+            &[
+                redis::cmd("INFO").arg("server").clone(),
+                redis::cmd("INFO").arg("cluster").clone(),
+                probe_set(&key),
+                redis::cmd("DUMP").arg(&key).clone(),
+                redis::cmd("DEL").arg(&key).clone(),
+                redis::cmd("CONFIG").arg("GET").arg("databases").clone(),
+            ],
+        )
+        .map_err(|e| self.error("probing the target", &e))?
+        .into_iter();
+        let mut next = || replies.next().unwrap_or(Ok(Value::Nil));
+        let (server, cluster_info, set, dumped, _del, databases) =
+            (next(), next(), next(), next(), next(), next());
+        let server = reply_text(server).unwrap_or_default();
         let field = |name: &str| {
             server.lines().find_map(|l| {
                 l.strip_prefix(name)
@@ -459,11 +479,10 @@ impl Target {
             Family::Redis
         };
         let version = valkey.clone().or_else(|| field("redis_version"));
-        let cluster = info_section(conn, "cluster")
+        let cluster = reply_text(cluster_info)
             .map(|s| s.lines().any(|l| l.trim() == "cluster_enabled:1"))
             .unwrap_or(false);
-        let key = format!("rdbkit:probe:{}", unique_suffix());
-        let probed = match dump_probe(conn, &key) {
+        let probed = match read_probe(set, dumped) {
             Probe::Moved(host, port) => match self.for_node(&host, port).connect() {
                 Ok(mut c) => dump_probe(&mut c, &key),
                 Err(_) => Probe::Failed,
@@ -490,7 +509,7 @@ impl Target {
         let single_db = if cluster {
             Some("cluster mode".to_string())
         } else {
-            single_db_reason(conn)
+            single_db_reason(conn, databases)
         };
         Ok(TargetCaps {
             version,
@@ -501,6 +520,34 @@ impl Target {
             single_db,
         })
     }
+}
+
+/// Sends `cmds` as one pipeline and reads one reply each; a server error is that
+/// command's `Err`, a transport error fails the whole round trip.
+fn round_trip(
+    conn: &mut Connection,
+    cmds: &[redis::Cmd],
+) -> redis::RedisResult<Vec<redis::RedisResult<Value>>> {
+    let mut packed = Vec::new();
+    for c in cmds {
+        c.write_packed_command(&mut packed);
+    }
+    conn.send_packed_command(&packed)?;
+    let mut out = Vec::with_capacity(cmds.len());
+    for _ in cmds {
+        out.push(match conn.recv_response() {
+            Ok(Value::ServerError(e)) => Err(redis::RedisError::from(e)),
+            Ok(v) => Ok(v),
+            Err(e) if matches!(e.kind(), redis::ErrorKind::Server(_)) => Err(e),
+            Err(e) => return Err(e),
+        });
+    }
+    Ok(out)
+}
+
+/// A bulk or status reply as text.
+fn reply_text(reply: redis::RedisResult<Value>) -> Option<String> {
+    redis::from_redis_value(reply.ok()?).ok()
 }
 
 /// `INFO section` as text.
@@ -529,18 +576,37 @@ enum Probe {
     Failed,
 }
 
-/// `SET` the probe `key`, `DUMP` it and read the footer version; `DEL` it again.
-fn dump_probe(conn: &mut Connection, key: &str) -> Probe {
-    let set: redis::RedisResult<Value> = redis::cmd("SET")
+/// `SET key x PX 60000`: the probe key expires by itself should the `DEL` be lost.
+fn probe_set(key: &str) -> redis::Cmd {
+    redis::cmd("SET")
         .arg(key)
         .arg("x")
         .arg("PX")
         .arg(60_000)
-        .query(conn);
-    let set = match set {
-        Ok(Value::ServerError(e)) => Err(redis::RedisError::from(e)),
-        other => other,
-    };
+        .clone()
+}
+
+/// `SET` the probe `key`, `DUMP` it and `DEL` it again, pipelined; reads the version.
+fn dump_probe(conn: &mut Connection, key: &str) -> Probe {
+    let cmds = [
+        probe_set(key),
+        redis::cmd("DUMP").arg(key).clone(),
+        redis::cmd("DEL").arg(key).clone(),
+    ];
+    match round_trip(conn, &cmds) {
+        Ok(mut replies) => {
+            replies.truncate(2);
+            let dumped = replies.pop().unwrap_or(Ok(Value::Nil));
+            let set = replies.pop().unwrap_or(Ok(Value::Nil));
+            read_probe(set, dumped)
+        }
+        Err(_) => Probe::Failed,
+    }
+}
+
+/// The probe's outcome from the `SET` and `DUMP` replies: the version in the
+/// payload's footer, or where a cluster node redirected the key.
+fn read_probe(set: redis::RedisResult<Value>, dumped: redis::RedisResult<Value>) -> Probe {
     match set {
         Ok(Value::Okay) => {}
         Err(e) => {
@@ -557,9 +623,11 @@ fn dump_probe(conn: &mut Connection, key: &str) -> Probe {
         }
         Ok(_) => return Probe::Failed,
     }
-    let dumped: redis::RedisResult<Option<Vec<u8>>> = redis::cmd("DUMP").arg(key).query(conn);
-    let _: redis::RedisResult<Value> = redis::cmd("DEL").arg(key).query(conn);
-    let Some(payload) = dumped.ok().flatten() else {
+    let Some(payload) = dumped
+        .ok()
+        .and_then(|v| redis::from_redis_value::<Option<Vec<u8>>>(v).ok())
+        .flatten()
+    else {
         return Probe::Failed;
     };
     // The footer is read directly: a payload from a version this parser does not
@@ -604,10 +672,13 @@ pub fn rdb_version_for(family: Family, version: &str) -> Option<u16> {
     Some(v)
 }
 
-/// Why a standalone target offers only database 0, or `None`.
-fn single_db_reason(conn: &mut Connection) -> Option<String> {
-    let databases: redis::RedisResult<Vec<String>> =
-        redis::cmd("CONFIG").arg("GET").arg("databases").query(conn);
+/// Why a standalone target offers only database 0, or `None`; `databases` is the
+/// reply to `CONFIG GET databases` (`SELECT 1` is tried when it was refused).
+fn single_db_reason(
+    conn: &mut Connection,
+    databases: redis::RedisResult<Value>,
+) -> Option<String> {
+    let databases = databases.and_then(|v| Ok(redis::from_redis_value::<Vec<String>>(v)?));
     if let Ok(pair) = databases {
         if let Some(n) = pair.get(1).and_then(|v| v.parse::<u64>().ok()) {
             return (n <= 1).then(|| format!("databases {n}"));

@@ -29,6 +29,14 @@
 //!    Databases in scope: the mapped ones of `--db` when given, else every database
 //!    listed in the node's `INFO keyspace`.
 //!
+//!    The scan runs alongside step 2 and is stopped once the key counts settle it:
+//!    when every key was checked (no sample, no filter) and the target held as many
+//!    keys in the databases in scope before and after step 2 as the snapshot keys
+//!    step 2 found on it, there is no room for an extra key
+//!    ([`VerifyReport::extra_by_count`]). `SCAN` is one round trip per call, one call
+//!    after the other, so against a distant target it is the slowest part of a run.
+//!    [`VerifyOptions::full_scan`] keeps it to the end.
+//!
 //! # Sampling
 //!
 //! With [`VerifyOptions::sample`] = N, step 2 checks only a deterministic pseudo-random
@@ -44,12 +52,12 @@
 //! [`Finding::db`] is the *target* database (after `--db-map`), for snapshot and
 //! extra keys alike.
 
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, RwLock};
 use std::time::Instant;
 
-use crossbeam_channel::{bounded, Receiver};
+use crossbeam_channel::{bounded, Receiver, TryRecvError};
 use rdb_parser::digest::{digest_value, key_hash, ValueDigest};
 use rdb_parser::{DumpPayload, KeyRecord, LogicalType, Record};
 use redis::{ConnectionLike, Value};
@@ -62,6 +70,10 @@ use crate::resp;
 use crate::restore::{ClusterMode, SourceFile};
 use crate::target::{info_section, Connection, Target};
 use crate::throttle::Throttle;
+
+/// Snapshot value bytes in flight per connection beyond which no further batch is sent
+/// before a reply (a bound on the `DUMP` replies buffered on both sides).
+pub const MAX_INFLIGHT_VALUE_BYTES: usize = 16 << 20;
 
 /// The default sampling seed (`"verify!!"` in ASCII).
 pub const DEFAULT_SEED: u64 = 0x7665_7269_6679_2121;
@@ -76,6 +88,17 @@ pub struct VerifyOptions {
     pub connections: usize,
     /// Keys per batch (default 500; two commands per key).
     pub batch_keys: usize,
+    /// Batches in flight per connection at most (default 16), and never more than
+    /// [`MAX_INFLIGHT_VALUE_BYTES`] of snapshot values (the size of the `DUMP` replies to
+    /// come): the window has to cover the round trip to a distant target.
+    pub pipeline_depth: usize,
+    /// `COUNT` of each `SCAN` call of the extra-key pass (default 5000). The pass is one
+    /// round trip per call, one after the other: against a distant target a larger count
+    /// keeps it from outlasting the per-key checks, at the price of longer calls.
+    pub scan_count: u64,
+    /// Scan for extra keys to the end even when the key counts rule them out (for a
+    /// target written to during the check).
+    pub full_scan: bool,
     /// Commands per second at most, all connections together (`DUMP` and the TTL
     /// command count as two).
     pub max_ops: Option<u64>,
@@ -101,6 +124,9 @@ impl Default for VerifyOptions {
             plan: PlanOptions::default(),
             connections: 2,
             batch_keys: 500,
+            pipeline_depth: 16,
+            scan_count: 5000,
+            full_scan: false,
             max_ops: None,
             sample: None,
             seed: DEFAULT_SEED,
@@ -237,6 +263,9 @@ pub struct VerifyReport {
     pub expired_since_snapshot: u64,
     /// Keys the extra-key scan looked at.
     pub scanned: u64,
+    /// Extra keys were ruled out by the key counts and the scan stopped early (see the
+    /// [module docs](self)); `scanned` is then what it had looked at until then.
+    pub extra_by_count: bool,
     /// The first findings, up to [`VerifyOptions::max_examples`] per kind.
     pub examples: Vec<Finding>,
     /// Per target database counts, by database number.
@@ -498,6 +527,7 @@ impl Shared<'_> {
 struct WorkerCtx<'s, 'p, 'f> {
     target: Target,
     select: bool,
+    depth: usize,
     mode: TtlMode,
     now: Option<i64>,
     files: &'f [SourceFile<'f>],
@@ -631,11 +661,44 @@ fn worker(ctx: WorkerCtx<'_, '_, '_>, own: NodeAddr, rx: Receiver<Batch<'_>>) {
         conns: HashMap::new(),
     };
     let mut current_db = None;
-    for batch in rx.iter() {
-        if shared.aborted() {
-            return;
+    let mut inflight: VecDeque<SentBatch<'_>> = VecDeque::new();
+    let mut inflight_bytes = 0usize;
+    let mut closed = false;
+    loop {
+        while !closed
+            && inflight.len() < ctx.depth.max(1)
+            && (inflight.is_empty() || inflight_bytes < MAX_INFLIGHT_VALUE_BYTES)
+            && !shared.aborted()
+        {
+            let next = if inflight.is_empty() {
+                rx.recv().ok()
+            } else {
+                match rx.try_recv() {
+                    Ok(b) => Some(b),
+                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Disconnected) => None,
+                }
+            };
+            let Some(batch) = next else {
+                closed = true;
+                break;
+            };
+            match send_batch(&ctx, &mut conn, &mut current_db, batch) {
+                Ok(sent) => {
+                    inflight_bytes += sent.value_bytes;
+                    inflight.push_back(sent);
+                }
+                Err(e) => return shared.fail(e),
+            }
         }
-        match check_batch(&ctx, &mut conn, &mut current_db, &mut redirects, &batch) {
+        let Some(sent) = inflight.pop_front() else {
+            if closed || shared.aborted() {
+                return;
+            }
+            continue;
+        };
+        inflight_bytes = inflight_bytes.saturating_sub(sent.value_bytes);
+        match check_batch(&ctx, &mut conn, &mut redirects, &sent) {
             Ok(local) => {
                 let n = local.checked;
                 let bad = local.missing + local.different;
@@ -648,43 +711,77 @@ fn worker(ctx: WorkerCtx<'_, '_, '_>, own: NodeAddr, rx: Receiver<Batch<'_>>) {
     }
 }
 
-fn check_batch(
+/// A batch whose commands are sent and whose replies are still to be read.
+struct SentBatch<'a> {
+    batch: Batch<'a>,
+    /// A `SELECT` went before it.
+    select: bool,
+    /// Replies to read (the `SELECT`'s included).
+    count: usize,
+    /// Snapshot value bytes of its keys.
+    value_bytes: usize,
+    /// When it was sent (Unix ms): the start of the TTL window.
+    sent_ms: i64,
+}
+
+/// Sends `DUMP` and the TTL command for every key of `batch` (after a `SELECT` when
+/// the connection is on another db).
+fn send_batch<'a>(
     ctx: &WorkerCtx<'_, '_, '_>,
     conn: &mut Connection,
     current_db: &mut Option<u64>,
-    redirects: &mut Redirects<'_>,
-    batch: &Batch<'_>,
-) -> Result<VerifyReport> {
+    batch: Batch<'a>,
+) -> Result<SentBatch<'a>> {
     let mut buf = Vec::with_capacity(batch.items.len() * 64);
     let mut count = 0;
     let select = ctx.select && *current_db != Some(batch.db);
     if select {
         resp::write_select(&mut buf, batch.db);
         count += 1;
+        // A refused SELECT ends the run (see `check_batch`), so the db is taken as
+        // selected from here on.
+        *current_db = Some(batch.db);
     }
+    let mut value_bytes = 0;
     for item in &batch.items {
         resp::write_command(&mut buf, &[b"DUMP", &item.rec.key]);
         resp::write_command(&mut buf, &[ctx.mode.command(), &item.rec.key]);
         count += 2;
+        value_bytes += item.rec.raw.len();
     }
     let sent_ms = now_ms();
-    let replies = conn
-        .req_packed_commands(&buf, 0, count)
-        .map_err(|e| ctx.target.error("reading replies", &e))?;
-    let received_ms = ctx.now.unwrap_or_else(now_ms);
-    if replies.len() != count {
-        return Err(ctx.target.error(
-            "reading replies",
-            &format!("{} replies for {count} commands", replies.len()),
-        ));
+    conn.send_packed_command(&buf)
+        .map_err(|e| ctx.target.error("sending a batch", &e))?;
+    Ok(SentBatch {
+        batch,
+        select,
+        count,
+        value_bytes,
+        sent_ms,
+    })
+}
+
+/// Reads the replies of a sent batch, in order, and compares every key.
+fn check_batch(
+    ctx: &WorkerCtx<'_, '_, '_>,
+    conn: &mut Connection,
+    redirects: &mut Redirects<'_>,
+    sent: &SentBatch<'_>,
+) -> Result<VerifyReport> {
+    let (batch, select, count, sent_ms) = (&sent.batch, sent.select, sent.count, sent.sent_ms);
+    let mut replies = Vec::with_capacity(count);
+    for _ in 0..count {
+        replies.push(
+            conn.recv_response()
+                .map_err(|e| ctx.target.error("reading replies", &e))?,
+        );
     }
+    let received_ms = ctx.now.unwrap_or_else(now_ms);
     let mut it = replies.into_iter();
     if select {
         if let Some(text) = it.next().as_ref().and_then(server_error_text) {
-            *current_db = None;
             return Err(ctx.target.error(&format!("SELECT {}", batch.db), &text));
         }
-        *current_db = Some(batch.db);
     }
     let file = ctx.files.get(batch.file);
     let mut local = VerifyReport::new();
@@ -882,6 +979,7 @@ fn scan_node(
     dbs: &BTreeSet<u64>,
     hashes: &[u128],
     options: &VerifyOptions,
+    stop: &AtomicBool,
 ) -> Result<VerifyReport> {
     let plan = &options.plan;
     let mut conn = target.connect()?;
@@ -895,10 +993,13 @@ fn scan_node(
         }
         let mut cursor = "0".to_string();
         loop {
+            if stop.load(Ordering::Relaxed) {
+                return Ok(local);
+            }
             let (next, keys): (String, Vec<Vec<u8>>) = redis::cmd("SCAN")
                 .arg(&cursor)
                 .arg("COUNT")
-                .arg(1000)
+                .arg(options.scan_count.max(1))
                 .query(&mut conn)
                 .map_err(|e| target.error("SCAN", &e))?;
             local.scanned += keys.len() as u64;
@@ -1030,6 +1131,7 @@ pub fn verify<'a>(
     // Counts per db, summed over the nodes.
     let mut target_counts: BTreeMap<u64, u64> = BTreeMap::new();
     let mut node_dbs: Vec<BTreeSet<u64>> = Vec::new();
+    let mut node_counts: Vec<BTreeMap<u64, u64>> = Vec::new();
     for a in &node_addrs {
         let ks = if is_cluster {
             keyspace(&mut node_target(a).connect()?)
@@ -1051,6 +1153,7 @@ pub fn verify<'a>(
                 .collect()
         };
         node_dbs.push(scope);
+        node_counts.push(ks);
     }
     drop(probe);
     let all_dbs: BTreeSet<u64> = census
@@ -1097,6 +1200,8 @@ pub fn verify<'a>(
     let mut frame_error = None;
     let mut scanned: Vec<Result<VerifyReport>> = Vec::new();
 
+    let scan_stop = AtomicBool::new(false);
+    let mut extra_by_count = false;
     std::thread::scope(|scope| {
         // The extra-key scan runs alongside the per-key checks.
         let scans: Vec<_> = node_addrs
@@ -1105,9 +1210,11 @@ pub fn verify<'a>(
             .map(|(a, dbs)| {
                 let t = node_target(a);
                 let hashes = &census.hashes;
-                scope.spawn(move || scan_node(&t, select, dbs, hashes, options))
+                let stop = &scan_stop;
+                scope.spawn(move || scan_node(&t, select, dbs, hashes, options, stop))
             })
             .collect();
+        let mut workers = Vec::new();
 
         let mut senders = Vec::new();
         for a in &node_addrs {
@@ -1116,6 +1223,7 @@ pub fn verify<'a>(
                 let ctx = WorkerCtx {
                     target: node_target(a),
                     select,
+                    depth: options.pipeline_depth,
                     mode,
                     now: options.now_ms,
                     files,
@@ -1123,7 +1231,7 @@ pub fn verify<'a>(
                 };
                 let rx = rx.clone();
                 let own = a.clone();
-                scope.spawn(move || worker(ctx, own, rx));
+                workers.push(scope.spawn(move || worker(ctx, own, rx)));
             }
             senders.push((tx, None::<Batch<'a>>));
         }
@@ -1215,6 +1323,38 @@ pub fn verify<'a>(
         }
         // Closing the channels lets the workers finish.
         drop(senders);
+        for w in workers {
+            let _ = w.join();
+        }
+        // Every snapshot key checked: the key counts may settle the extra-key question.
+        let settled_by_count = !options.full_scan
+            && options.sample.is_none()
+            && compared
+            && !shared.aborted()
+            && frame_error.is_none()
+            && {
+                let found = {
+                    let r = lock(&shared.report);
+                    r.matched + r.different
+                };
+                let in_scope = |counts: &BTreeMap<u64, u64>, dbs: &BTreeSet<u64>| -> u64 {
+                    dbs.iter().filter_map(|d| counts.get(d)).sum()
+                };
+                let before: u64 = node_dbs.iter().zip(&node_counts).map(|(d, c)| in_scope(c, d)).sum();
+                let after: Option<u64> = node_addrs
+                    .iter()
+                    .zip(&node_dbs)
+                    .map(|(a, d)| {
+                        let mut c = node_target(a).connect().ok()?;
+                        Some(in_scope(&keyspace(&mut c), d))
+                    })
+                    .sum();
+                after == Some(before) && before == found
+            };
+        if settled_by_count {
+            scan_stop.store(true, Ordering::Relaxed);
+            extra_by_count = true;
+        }
         for s in scans {
             scanned.push(s.join().unwrap_or_else(|_| {
                 Err(Error::Probe("the extra-key scan thread panicked".into()))
@@ -1236,6 +1376,7 @@ pub fn verify<'a>(
     for s in scanned {
         report.merge(s?, options.max_examples);
     }
+    report.extra_by_count = extra_by_count;
     report.target = Some(VerifyTarget {
         version,
         cluster: is_cluster,

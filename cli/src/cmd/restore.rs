@@ -79,8 +79,9 @@ pub struct RestoreArgs {
     /// Connections per target node.
     #[arg(long, value_name = "N", default_value_t = 2)]
     connections: usize,
-    /// Batches in flight per connection.
-    #[arg(long, value_name = "N", default_value_t = 2)]
+    /// Batches in flight per connection at most (also bounded to about two batches'
+    /// bytes); the window must cover the round trip to a distant target.
+    #[arg(long, value_name = "N", default_value_t = 16)]
     pipeline_depth: usize,
     /// Commands per batch at most.
     #[arg(long, value_name = "N", default_value_t = 1000)]

@@ -47,6 +47,17 @@ pub struct VerifyArgs {
     /// Keys per pipelined batch (two commands each).
     #[arg(long, value_name = "N", default_value_t = 500)]
     batch_keys: usize,
+    /// Batches in flight per connection at most; the window must cover the round trip
+    /// to a distant target.
+    #[arg(long, value_name = "N", default_value_t = 16)]
+    pipeline_depth: usize,
+    /// COUNT of each SCAN call of the extra-key pass (one round trip per call).
+    #[arg(long, value_name = "N", default_value_t = 5000)]
+    scan_count: u64,
+    /// Finish the extra-key SCAN even when the key counts already rule extra keys out
+    /// (for a target written to during the check).
+    #[arg(long)]
+    full_scan: bool,
     /// Commands per second at most (all connections together; two per key).
     #[arg(long, value_name = "N")]
     max_ops: Option<u64>,
@@ -80,12 +91,15 @@ pub fn run(args: &VerifyArgs, quiet: bool) -> ExitCode {
 
 fn verify(args: &VerifyArgs, quiet: bool) -> Result<VerifyReport> {
     let target = args.conn.target(&args.target)?;
-    if args.connections == 0 || args.batch_keys == 0 {
-        bail!("--connections and --batch-keys must be at least 1");
+    if args.connections == 0 || args.batch_keys == 0 || args.pipeline_depth == 0 {
+        bail!("--connections, --batch-keys and --pipeline-depth must be at least 1");
     }
     let mut options = VerifyOptions {
         connections: args.connections,
         batch_keys: args.batch_keys,
+        pipeline_depth: args.pipeline_depth,
+        scan_count: args.scan_count,
+        full_scan: args.full_scan,
         max_ops: args.max_ops,
         sample: args.sample,
         seed: args.seed,
@@ -140,6 +154,7 @@ fn bytes_json(b: &[u8]) -> Value {
 /// "expired_since_snapshot", "examples": [{"db", "key", "why", "detail"}],
 /// "different_by": {kind: n}, "dbs": [{"db", "snapshot", "snapshot_live", "target",
 /// "compared", "match"}], "counts_match", "snapshot_keys", "checked", "sampled", "scanned",
+/// "extra_by_count",
 /// "seconds", "target": {"version", "cluster", "masters", "exact_ttl"}}`. `db` is the
 /// target database; `why` is `missing`, `type`, `value`, `field_ttls`, `ttl`,
 /// `unreadable`, `extra` or `expired_since_snapshot`; keys are JSON strings when
@@ -190,6 +205,7 @@ fn to_json(r: &VerifyReport) -> Value {
         "checked": r.checked,
         "sampled": r.sampled,
         "scanned": r.scanned,
+        "extra_by_count": r.extra_by_count,
         "seconds": (r.seconds * 1000.0).round() / 1000.0,
         "target": r.target.as_ref().map(|t| json!({
             "version": t.version,
@@ -217,7 +233,7 @@ fn to_text(r: &VerifyReport) -> String {
         .map(|(w, n)| format!("{} {n}", w.name()))
         .collect();
     s.push_str(&format!(
-        "{scope} in {:.2} s: matched {}, missing {}, different {}{}, extra {} (of {} scanned)\n",
+        "{scope} in {:.2} s: matched {}, missing {}, different {}{}, extra {} ({})\n",
         r.seconds,
         r.matched,
         r.missing,
@@ -228,7 +244,11 @@ fn to_text(r: &VerifyReport) -> String {
             format!(" ({})", kinds.join(", "))
         },
         r.extra,
-        r.scanned,
+        if r.extra_by_count {
+            "ruled out by the key counts".to_string()
+        } else {
+            format!("of {} scanned", r.scanned)
+        },
     ));
     if r.expired_since_snapshot > 0 {
         s.push_str(&format!(
