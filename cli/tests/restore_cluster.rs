@@ -128,7 +128,11 @@ fn cluster_restore_routes_by_slot_and_refuses_other_dbs() {
     assert_eq!(nodes.len(), 3, "{j:#}");
     let mut per_node: Vec<u64> = nodes
         .iter()
-        .map(|n| n["metrics"]["redis.db.keys"]["total"].as_u64().expect("keys"))
+        .map(|n| {
+            n["metrics"]["redis.db.keys"]["total"]
+                .as_u64()
+                .expect("keys")
+        })
         .collect();
     per_node.sort_unstable();
     let mut want = dbsizes.clone();
@@ -167,7 +171,12 @@ fn cluster_restore_routes_by_slot_and_refuses_other_dbs() {
             c["detail"].as_str().expect("detail").to_string(),
         )
     };
-    assert_eq!(check("target.restore").0, "pass", "{:?}", check("target.restore"));
+    assert_eq!(
+        check("target.restore").0,
+        "pass",
+        "{:?}",
+        check("target.restore")
+    );
     let dbs = check("cluster-dbs");
     assert_eq!(dbs.0, "fail", "{dbs:?}");
     assert!(

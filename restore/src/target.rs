@@ -674,10 +674,7 @@ pub fn rdb_version_for(family: Family, version: &str) -> Option<u16> {
 
 /// Why a standalone target offers only database 0, or `None`; `databases` is the
 /// reply to `CONFIG GET databases` (`SELECT 1` is tried when it was refused).
-fn single_db_reason(
-    conn: &mut Connection,
-    databases: redis::RedisResult<Value>,
-) -> Option<String> {
+fn single_db_reason(conn: &mut Connection, databases: redis::RedisResult<Value>) -> Option<String> {
     let databases = databases.and_then(|v| Ok(redis::from_redis_value::<Vec<String>>(v)?));
     if let Ok(pair) = databases {
         if let Some(n) = pair.get(1).and_then(|v| v.parse::<u64>().ok()) {

@@ -1340,7 +1340,11 @@ pub fn verify<'a>(
                 let in_scope = |counts: &BTreeMap<u64, u64>, dbs: &BTreeSet<u64>| -> u64 {
                     dbs.iter().filter_map(|d| counts.get(d)).sum()
                 };
-                let before: u64 = node_dbs.iter().zip(&node_counts).map(|(d, c)| in_scope(c, d)).sum();
+                let before: u64 = node_dbs
+                    .iter()
+                    .zip(&node_counts)
+                    .map(|(d, c)| in_scope(c, d))
+                    .sum();
                 let after: Option<u64> = node_addrs
                     .iter()
                     .zip(&node_dbs)
