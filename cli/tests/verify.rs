@@ -542,3 +542,73 @@ fn cluster_target_verifies_over_every_master() {
     );
     assert_eq!(j["matched"], 102);
 }
+
+/// Values bigger than a batch's byte bound: 12 incompressible strings of 1 MiB close
+/// their batches early (8 MiB of values each) and every key is still checked once, and
+/// a changed big value is found.
+#[test]
+fn big_values_split_batches_and_are_all_checked() {
+    let source = Server::start(&[]);
+    let dir = temp_dir("verify-big");
+    for i in 0..12u64 {
+        // Deterministic bytes LZF cannot shrink (an xorshift stream).
+        let mut x = 0x9e37_79b9_7f4a_7c15u64 ^ i;
+        let value: Vec<u8> = (0..1 << 20)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect();
+        let file = dir.join("value.bin");
+        std::fs::write(&file, &value).expect("write value");
+        let out = Command::new(REDIS_CLI)
+            .args([
+                "-p",
+                &source.port.to_string(),
+                "-x",
+                "SET",
+                &format!("big:{i}"),
+            ])
+            .stdin(std::fs::File::open(&file).expect("open value"))
+            .output()
+            .expect("redis-cli -x SET");
+        assert_eq!(text(&out.stdout).trim(), "OK");
+    }
+    let snap = dir.join("big.rdb");
+    let data = source.save();
+    let raw: usize = Rdb::parse(&data)
+        .expect("snapshot")
+        .records()
+        .filter_map(|r| match r.expect("record") {
+            Record::Key(k) => Some(k.raw.len()),
+            _ => None,
+        })
+        .sum();
+    assert!(raw > 12 << 20, "values stored compressed: {raw} bytes");
+    std::fs::write(&snap, data).expect("write snapshot");
+    let f = path(&snap);
+    let target = Server::start(&[]);
+    let url = target.url();
+    let r = restore(&f, &url, &[]);
+    assert_eq!(r["restored"], 12, "{r}");
+
+    let (code, j) = verify_json(&[&f], &url, &[]);
+    assert_eq!(code, Some(0), "{j}");
+    assert_eq!(
+        (j["checked"].as_u64(), j["matched"].as_u64()),
+        (Some(12), Some(12)),
+        "{j}"
+    );
+
+    assert_eq!(
+        target.cli(&["SETRANGE", "big:7", "1000", "X"]).trim(),
+        "1048576"
+    );
+    let (code, j) = verify_json(&[&f], &url, &["--connections", "1"]);
+    assert_eq!(code, Some(1), "{j}");
+    assert_eq!(j["checked"], 12, "{j}");
+    assert_eq!(findings(&j), set(&[(0, "big:7", "value")]), "{j}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

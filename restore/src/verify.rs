@@ -75,6 +75,9 @@ use crate::throttle::Throttle;
 /// before a reply (a bound on the `DUMP` replies buffered on both sides).
 pub const MAX_INFLIGHT_VALUE_BYTES: usize = 16 << 20;
 
+/// Snapshot value bytes after which a batch is closed whatever its key count.
+const MAX_BATCH_VALUE_BYTES: usize = 8 << 20;
+
 /// The default sampling seed (`"verify!!"` in ASCII).
 pub const DEFAULT_SEED: u64 = 0x7665_7269_6679_2121;
 
@@ -86,7 +89,8 @@ pub struct VerifyOptions {
     /// Connections (worker threads) per node (default 2: the server's single thread is
     /// the bottleneck; more connections only add contention on small machines).
     pub connections: usize,
-    /// Keys per batch (default 500; two commands per key).
+    /// Keys per batch (default 500; two commands per key); a batch also closes once
+    /// its snapshot values reach 8 MiB, since its replies are held together.
     pub batch_keys: usize,
     /// Batches in flight per connection at most (default 16), and never more than
     /// [`MAX_INFLIGHT_VALUE_BYTES`] of snapshot values (the size of the `DUMP` replies to
@@ -499,6 +503,8 @@ struct Batch<'a> {
     file: usize,
     db: u64,
     items: Vec<Item<'a>>,
+    /// Snapshot value bytes of the items (about the size of their `DUMP` replies).
+    value_bytes: usize,
 }
 
 struct Shared<'p> {
@@ -742,12 +748,11 @@ fn send_batch<'a>(
         // selected from here on.
         *current_db = Some(batch.db);
     }
-    let mut value_bytes = 0;
+    let value_bytes = batch.value_bytes;
     for item in &batch.items {
         resp::write_command(&mut buf, &[b"DUMP", &item.rec.key]);
         resp::write_command(&mut buf, &[ctx.mode.command(), &item.rec.key]);
         count += 2;
-        value_bytes += item.rec.raw.len();
     }
     let sent_ms = now_ms();
     conn.send_packed_command(&buf)
@@ -1303,9 +1308,13 @@ pub fn verify<'a>(
                     file: fi,
                     db,
                     items: Vec::with_capacity(batch_keys),
+                    value_bytes: 0,
                 });
+                b.value_bytes += k.raw.len();
                 b.items.push(Item { rec: k, db });
-                if b.items.len() >= batch_keys {
+                // Big values make short batches: the replies of one batch are held
+                // in memory together.
+                if b.items.len() >= batch_keys || b.value_bytes >= MAX_BATCH_VALUE_BYTES {
                     if let Some(b) = open.take() {
                         if !dispatch(b, tx) {
                             break 'files;
