@@ -89,6 +89,7 @@ pub mod restore;
 pub mod target;
 pub mod throttle;
 pub mod verify;
+mod window;
 
 pub use error::{Error, Result};
 pub use plan::{ConflictPolicy, PlanOptions, SkipReason};

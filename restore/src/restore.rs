@@ -10,13 +10,13 @@
 //! (to every master of a cluster), before the keys that follow them.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{bounded, Receiver, Sender, TryRecvError};
+use crossbeam_channel::{bounded, Receiver, Sender};
 use rdb_parser::reencode::{reencode, Policy, ReencodeError};
 use rdb_parser::{FunctionLibrary, KeyRecord, Rdb, Record};
 use redis::{ConnectionLike, Value};
@@ -34,6 +34,7 @@ use crate::report::{KeyFailure, Progress, RestoreReport};
 use crate::resp;
 use crate::target::Target;
 use crate::throttle::Throttle;
+use crate::window::Window;
 
 /// Whether to treat the target as a cluster.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -466,33 +467,17 @@ fn worker(ctx: WorkerCtx<'_, '_>, rx: Receiver<Batch<'_>>) {
         conns: HashMap::new(),
     };
     let mut current_db: Option<u64> = None;
-    let mut inflight: VecDeque<InFlight<'_>> = VecDeque::new();
-    let mut inflight_bytes = 0usize;
-    let mut closed = false;
+    let mut window: Window<InFlight<'_>> = Window::new(ctx.depth, ctx.max_inflight_bytes);
     loop {
-        while !closed
-            && inflight.len() < ctx.depth.max(1)
-            && (inflight.is_empty() || inflight_bytes < ctx.max_inflight_bytes)
-            && !shared.aborted()
-        {
-            let next = if inflight.is_empty() {
-                rx.recv().ok()
-            } else {
-                match rx.try_recv() {
-                    Ok(b) => Some(b),
-                    Err(TryRecvError::Empty) => break,
-                    Err(TryRecvError::Disconnected) => None,
-                }
-            };
-            let Some(batch) = next else {
-                closed = true;
+        while !shared.aborted() {
+            let Some(batch) = window.next_batch(&rx) else {
                 break;
             };
             let needs_check = batch.items.iter().any(|i| i.precheck);
             if needs_check {
                 // Command-mode keys under `fail`/`skip`: the EXISTS answers decide
                 // what is sent, so everything in flight is answered first.
-                while let Some(f) = inflight.pop_front() {
+                while let Some(f) = window.pop() {
                     let Some(outcomes) =
                         collect(&mut conn, &f, &mut current_db, &ctx, &mut redirects)
                     else {
@@ -532,20 +517,22 @@ fn worker(ctx: WorkerCtx<'_, '_>, rx: Receiver<Batch<'_>>) {
             } else if let Err(e) = conn.send_packed_command(&batch.buf) {
                 return shared.fail(ctx.target.error("sending a batch", &e));
             }
-            inflight_bytes += batch.buf.len();
-            inflight.push_back(InFlight {
-                batch,
-                selected,
-                pre,
-            });
+            let bytes = batch.buf.len();
+            window.push(
+                InFlight {
+                    batch,
+                    selected,
+                    pre,
+                },
+                bytes,
+            );
         }
-        let Some(f) = inflight.pop_front() else {
-            if closed || shared.aborted() {
+        let Some(f) = window.pop() else {
+            if window.is_closed() || shared.aborted() {
                 return;
             }
             continue;
         };
-        inflight_bytes = inflight_bytes.saturating_sub(f.batch.buf.len());
         let Some(outcomes) = collect(&mut conn, &f, &mut current_db, &ctx, &mut redirects) else {
             return;
         };

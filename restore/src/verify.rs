@@ -3,8 +3,8 @@
 //! The stages are those of [`restore()`](crate::restore()) with reads instead of
 //! writes: **plan** (the same [`PlanOptions`] filters and database mapping),
 //! **route** (standalone, or hash slot → master from `CLUSTER SLOTS`, `MOVED`/`ASK`
-//! followed), **send/ack** (per-node worker threads, one connection each, batches
-//! sent with `req_packed_commands`), then the content digest.
+//! followed), **send/ack** (per-node worker threads, one connection each, up to
+//! [`VerifyOptions::pipeline_depth`] batches in flight), then the content digest.
 //!
 //! # What is checked
 //!
@@ -52,12 +52,12 @@
 //! [`Finding::db`] is the *target* database (after `--db-map`), for snapshot and
 //! extra keys alike.
 
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, RwLock};
 use std::time::Instant;
 
-use crossbeam_channel::{bounded, Receiver, TryRecvError};
+use crossbeam_channel::{bounded, Receiver};
 use rdb_parser::digest::{digest_value, key_hash, ValueDigest};
 use rdb_parser::{DumpPayload, KeyRecord, LogicalType, Record};
 use redis::{ConnectionLike, Value};
@@ -70,6 +70,7 @@ use crate::resp;
 use crate::restore::{ClusterMode, SourceFile};
 use crate::target::{info_section, Connection, Target};
 use crate::throttle::Throttle;
+use crate::window::Window;
 
 /// Snapshot value bytes in flight per connection beyond which no further batch is sent
 /// before a reply (a bound on the `DUMP` replies buffered on both sides).
@@ -667,43 +668,26 @@ fn worker(ctx: WorkerCtx<'_, '_, '_>, own: NodeAddr, rx: Receiver<Batch<'_>>) {
         conns: HashMap::new(),
     };
     let mut current_db = None;
-    let mut inflight: VecDeque<SentBatch<'_>> = VecDeque::new();
-    let mut inflight_bytes = 0usize;
-    let mut closed = false;
+    let mut window: Window<SentBatch<'_>> = Window::new(ctx.depth, MAX_INFLIGHT_VALUE_BYTES);
     loop {
-        while !closed
-            && inflight.len() < ctx.depth.max(1)
-            && (inflight.is_empty() || inflight_bytes < MAX_INFLIGHT_VALUE_BYTES)
-            && !shared.aborted()
-        {
-            let next = if inflight.is_empty() {
-                rx.recv().ok()
-            } else {
-                match rx.try_recv() {
-                    Ok(b) => Some(b),
-                    Err(TryRecvError::Empty) => break,
-                    Err(TryRecvError::Disconnected) => None,
-                }
-            };
-            let Some(batch) = next else {
-                closed = true;
+        while !shared.aborted() {
+            let Some(batch) = window.next_batch(&rx) else {
                 break;
             };
             match send_batch(&ctx, &mut conn, &mut current_db, batch) {
                 Ok(sent) => {
-                    inflight_bytes += sent.value_bytes;
-                    inflight.push_back(sent);
+                    let bytes = sent.value_bytes;
+                    window.push(sent, bytes);
                 }
                 Err(e) => return shared.fail(e),
             }
         }
-        let Some(sent) = inflight.pop_front() else {
-            if closed || shared.aborted() {
+        let Some(sent) = window.pop() else {
+            if window.is_closed() || shared.aborted() {
                 return;
             }
             continue;
         };
-        inflight_bytes = inflight_bytes.saturating_sub(sent.value_bytes);
         match check_batch(&ctx, &mut conn, &mut redirects, &sent) {
             Ok(local) => {
                 let n = local.checked;
