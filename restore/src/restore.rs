@@ -540,6 +540,19 @@ fn worker(ctx: WorkerCtx<'_, '_>, rx: Receiver<Batch<'_>>) {
     }
 }
 
+/// Reads the reply of a `SELECT db` sent ahead of a batch: `Some(Some(text))` when the
+/// server refused it, `None` when the run failed (already reported).
+fn select_reply(conn: &mut Connection, db: u64, ctx: &WorkerCtx<'_, '_>) -> Option<Option<String>> {
+    match classify(conn.recv_response()) {
+        Ok(Reply::Ok) => Some(None),
+        Ok(Reply::Error { text, .. }) => Some(Some(format!("SELECT {db}: {text}"))),
+        Err(e) => {
+            ctx.shared.fail(ctx.target.error("reading replies", &e));
+            None
+        }
+    }
+}
+
 /// A batch sent and not yet answered.
 struct InFlight<'a> {
     batch: Batch<'a>,
@@ -572,19 +585,11 @@ fn precheck(
         shared.fail(ctx.target.error("sending EXISTS", &e));
         return None;
     }
-    let mut select_error = None;
-    if selected {
-        match classify(conn.recv_response()) {
-            Ok(Reply::Ok) => {}
-            Ok(Reply::Error { text, .. }) => {
-                select_error = Some(format!("SELECT {}: {text}", batch.db));
-            }
-            Err(e) => {
-                shared.fail(ctx.target.error("reading replies", &e));
-                return None;
-            }
-        }
-    }
+    let select_error = if selected {
+        select_reply(conn, batch.db, ctx)?
+    } else {
+        None
+    };
     let mut answers = Vec::with_capacity(cmds.len());
     for &(from, to) in &cmds {
         let reply = match conn.recv_response() {
@@ -644,19 +649,13 @@ fn collect(
 ) -> Option<Vec<Outcome>> {
     let shared = ctx.shared;
     let batch = &f.batch;
-    let mut select_error = None;
-    if f.selected {
-        match classify(conn.recv_response()) {
-            Ok(Reply::Ok) => {}
-            Ok(Reply::Error { text, .. }) => {
-                *current_db = None;
-                select_error = Some(format!("SELECT {}: {text}", batch.db));
-            }
-            Err(e) => {
-                shared.fail(ctx.target.error("reading replies", &e));
-                return None;
-            }
-        }
+    let select_error = if f.selected {
+        select_reply(conn, batch.db, ctx)?
+    } else {
+        None
+    };
+    if select_error.is_some() {
+        *current_db = None;
     }
     let mut outcomes = Vec::with_capacity(batch.items.len());
     for (i, item) in batch.items.iter().enumerate() {

@@ -555,7 +555,8 @@ pub fn info_section(conn: &mut Connection, section: &str) -> Option<String> {
     redis::cmd("INFO").arg(section).query::<String>(conn).ok()
 }
 
-fn unique_suffix() -> String {
+/// A value unlikely to collide, for probe key names.
+pub(crate) fn unique_suffix() -> String {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u128(
@@ -594,11 +595,11 @@ fn dump_probe(conn: &mut Connection, key: &str) -> Probe {
         redis::cmd("DEL").arg(key).clone(),
     ];
     match round_trip(conn, &cmds) {
-        Ok(mut replies) => {
-            replies.truncate(2);
-            let dumped = replies.pop().unwrap_or(Ok(Value::Nil));
-            let set = replies.pop().unwrap_or(Ok(Value::Nil));
-            read_probe(set, dumped)
+        Ok(replies) => {
+            let mut replies = replies.into_iter();
+            let mut next = || replies.next().unwrap_or(Ok(Value::Nil));
+            let set = next();
+            read_probe(set, next())
         }
         Err(_) => Probe::Failed,
     }

@@ -136,17 +136,3 @@ pub fn collect(target: &Target) -> Result<Vec<NodeMetrics>> {
     }
     Ok(out)
 }
-
-/// A value unlikely to collide, for probe key names.
-pub(crate) fn unique_suffix() -> String {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0),
-    );
-    h.write_u32(std::process::id());
-    format!("{:016x}", h.finish())
-}

@@ -14,8 +14,9 @@ use rdb_parser::Family;
 use redis::Value;
 
 use super::info::Info;
-use super::{nodes, read_info, unique_suffix};
+use super::{nodes, read_info};
 use crate::cluster::{slot_for_key, SlotMap};
+use crate::target::unique_suffix;
 use crate::target::{rdb_version_for, Connection, Target, TargetCaps};
 
 /// The outcome of one check.
