@@ -29,6 +29,20 @@ pub struct ConnectionArgs {
     /// the host connected to (e.g. a private endpoint's IP); applies to cluster nodes.
     #[arg(long, value_name = "NAME")]
     pub tls_server_name: Option<String>,
+    /// Seconds to wait for a connection and for the server's first answer (a port
+    /// that accepts and never answers fails after this).
+    #[arg(long, value_name = "SECS", default_value_t = 10.0, value_parser = seconds_arg)]
+    pub connect_timeout: f64,
+    /// Seconds to wait for any later reply (a large value or a busy server can be slow).
+    #[arg(long, value_name = "SECS", default_value_t = 120.0, value_parser = seconds_arg)]
+    pub timeout: f64,
+}
+
+fn seconds_arg(s: &str) -> Result<f64, String> {
+    match s.trim().trim_end_matches('s').parse::<f64>() {
+        Ok(v) if v > 0.0 && v.is_finite() && v < 1e7 => Ok(v),
+        _ => Err(format!("expected a positive number of seconds, got {s:?}")),
+    }
 }
 
 fn read_file(path: &Path, what: &str) -> Result<Vec<u8>> {
@@ -78,7 +92,8 @@ impl ConnectionArgs {
             tls_client_key: file(&self.tls_key, "client key")?,
             tls_insecure: tls && self.tls_insecure,
             tls_server_name: self.tls_server_name.clone().filter(|_| tls),
-            ..TargetConfig::default()
+            connect_timeout: Some(std::time::Duration::from_secs_f64(self.connect_timeout)),
+            io_timeout: Some(std::time::Duration::from_secs_f64(self.timeout)),
         })
     }
 }

@@ -6,6 +6,7 @@
 mod cmd;
 mod connect;
 mod input;
+mod interrupt;
 mod output;
 mod progress;
 mod source;

@@ -40,13 +40,13 @@ impl Progress {
         };
         let secs = self.started.elapsed().as_secs_f64().max(1e-3);
         let rate = position as f64 / secs / (1024.0 * 1024.0);
-        let _ = write!(
-            std::io::stderr().lock(),
-            "\r{}: {pct:5.1}% ({} / {} MiB, {rate:.0} MiB/s)\x1b[K",
+        let line = format!(
+            "{}: {pct:5.1}% ({} / {} MiB, {rate:.0} MiB/s)",
             self.label,
             position >> 20,
             self.total >> 20
         );
+        let _ = write!(std::io::stderr().lock(), "\r{}\x1b[K", fit(&line));
     }
 
     /// Clears the line.
@@ -54,5 +54,18 @@ impl Progress {
         if self.enabled {
             let _ = write!(std::io::stderr().lock(), "\r\x1b[K");
         }
+    }
+}
+
+/// `line` cut to the terminal's width (less one column, so the cursor never wraps):
+/// a wrapped progress line would leave a trail of copies behind.
+pub fn fit(line: &str) -> &str {
+    let width = terminal_size::terminal_size_of(std::io::stderr())
+        .map_or(80, |(w, _)| usize::from(w.0))
+        .saturating_sub(1)
+        .max(10);
+    match line.char_indices().nth(width) {
+        Some((i, _)) => &line[..i],
+        None => line,
     }
 }

@@ -98,7 +98,12 @@ pub fn with_progress_line<T: Send>(
             while !done.load(Ordering::Relaxed) {
                 std::thread::sleep(Duration::from_millis(200));
                 let secs = started.elapsed().as_secs_f64().max(1e-3);
-                let _ = write!(std::io::stderr().lock(), "\r{}\x1b[K", line(secs));
+                let text = line(secs);
+                let _ = write!(
+                    std::io::stderr().lock(),
+                    "\r{}\x1b[K",
+                    crate::progress::fit(&text)
+                );
             }
             let _ = write!(std::io::stderr().lock(), "\r\x1b[K");
         });

@@ -23,6 +23,19 @@ pub fn percent(part: u64, total: u64) -> String {
     format!("{:.1}%", part as f64 * 100.0 / total as f64)
 }
 
+/// Time left at the rate so far (`secs` spent to reach `done` of `total`), or `-`.
+pub fn eta(secs: f64, done: u64, total: u64) -> String {
+    if done == 0 || total <= done {
+        return "-".into();
+    }
+    let left = (secs * (total - done) as f64 / done as f64).round() as u64;
+    match left {
+        0..=99 => format!("{left} s"),
+        100..=5999 => format!("{} min", left.div_ceil(60)),
+        _ => format!("{:.1} h", left as f64 / 3600.0),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

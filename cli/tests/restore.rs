@@ -62,7 +62,14 @@ fn json_summary_and_exit_codes() {
     assert_eq!(j["functions"]["restored"], 2);
     assert!(j["bytes"].as_u64().unwrap_or(0) > 1_000_000);
 
-    // Again: every key exists → BUSYKEY failures, exit 1, errors listed.
+    // Again: every key exists → refused before writing (exit 2), naming the options
+    // (cli/tests/false_success.rs has the rest of that case).
+    let out = rdbkit(&["restore", &f, "--target", &url, "--format", "json"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty(), "nothing done, no summary");
+    assert!(text(&out.stderr).contains("--on-conflict skip"));
+
+    // Function libraries that exist: BUSYKEY failures, exit 1, errors listed.
     let out = rdbkit(
         &[
             "restore",
@@ -71,23 +78,16 @@ fn json_summary_and_exit_codes() {
             &url,
             "--format",
             "json",
+            "--on-conflict",
+            "skip",
             "--max-errors",
-            "5",
+            "1",
         ],
         &[],
     );
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(0), "skip covers libraries too");
     let j = json(&out);
-    assert_eq!(j["failed"], 113);
-    let errors = j["errors"].as_array().expect("errors");
-    assert_eq!(errors.len(), 5);
-    for e in errors {
-        assert!(e["db"].is_u64() && e.get("key").is_some(), "{e}");
-        assert!(
-            e["error"].as_str().unwrap_or("").starts_with("BUSYKEY"),
-            "{e}"
-        );
-    }
+    assert_eq!(j["functions"]["skipped"], 2);
 
     // skip: exit 0, counted per reason.
     let out = rdbkit(
@@ -110,17 +110,17 @@ fn json_summary_and_exit_codes() {
         (Some(113), Some(113))
     );
 
-    // Text summary on stderr, nothing on stdout.
+    // Text summary on stdout, nothing on stderr.
     let out = rdbkit(
         &["restore", &f, "--target", &url, "--on-conflict", "replace"],
         &[],
     );
     assert_eq!(out.status.code(), Some(0));
-    assert!(out.stdout.is_empty());
+    assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
     assert!(
-        text(&out.stderr).contains("restored 113 keys"),
+        text(&out.stdout).contains("restored 113 keys"),
         "{}",
-        text(&out.stderr)
+        text(&out.stdout)
     );
 
     // Usage and connection errors: exit 2.

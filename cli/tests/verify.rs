@@ -151,11 +151,11 @@ fn clean_then_exactly_four_differences() {
         .collect();
     assert_eq!(dbs, vec![(0, 104), (1, 4), (5, 4), (15, 1)]);
 
-    // Text summary on stderr, exit 0.
+    // Text summary on stdout, exit 0.
     let out = rdbkit(&["verify", &f, "--target", &url]);
     assert_eq!(out.status.code(), Some(0));
-    assert!(out.stdout.is_empty());
-    let t = text(&out.stderr);
+    assert!(out.stderr.is_empty());
+    let t = text(&out.stdout);
     assert!(
         t.contains("matched 113, missing 0, different 0, extra 0")
             && t.contains("the target matches"),
@@ -209,7 +209,7 @@ fn clean_then_exactly_four_differences() {
     assert_eq!(j["scanned"], 113);
     let out = rdbkit(&["verify", &f, "--target", &url]);
     assert_eq!(out.status.code(), Some(1));
-    let t = text(&out.stderr);
+    let t = text(&out.stdout);
     assert!(
         t.contains("missing: db 0 key \"str:ascii\"")
             && t.contains("different (ttl): db 0 key \"ttl:list\"")
@@ -289,9 +289,9 @@ fn expired_keys_db_map_and_deterministic_sample() {
     );
     let out = rdbkit(&["verify", &snap, "--target", &url, "--db-map", "0:3"]);
     assert!(
-        text(&out.stderr).contains("expired since the snapshot (not counted as missing): 1"),
+        text(&out.stdout).contains("expired since the snapshot (not counted as missing): 1"),
         "{}",
-        text(&out.stderr)
+        text(&out.stdout)
     );
     // Without the mapping every key is missing from db 0 and extra in db 3.
     let (code, j) = verify_json(&[&snap], &url, &[]);

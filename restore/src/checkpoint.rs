@@ -23,8 +23,13 @@
 //! (and `FUNCTION RESTORE ... REPLACE`): a previous run may have written them, and
 //! the snapshot's value is the right one. After `sent` the chosen conflict policy
 //! applies again. So a kill at any moment followed by a resume leaves the target
-//! holding the snapshot. Keys that *failed* in the killed run and lie before `acked`
-//! are not retried; the killed run's summary was the place they were reported.
+//! holding the snapshot.
+//!
+//! Keys that *failed* are not done: their positions go to a log beside the
+//! checkpoint ([`FailedLog`], `FILE.failed`), appended and synced before `acked`
+//! passes them. A resumed run retries every key of that log (with the chosen
+//! conflict policy: a failed `RESTORE` wrote nothing), so a target that ran out of
+//! memory, once enlarged, gets every key by rerunning the same command.
 
 use std::fs;
 use std::io::Write;
@@ -37,7 +42,7 @@ use crate::error::{Error, Result};
 pub const SENT_STEP: u64 = 64 << 20;
 
 /// A position in the run's input: file index, then byte offset.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Position {
     /// Index of the file in the run's file list.
     pub file: usize,
@@ -165,6 +170,181 @@ pub fn store(path: &Path, state: &CheckpointState) -> Result<()> {
     fs::rename(&tmp, path).map_err(io)
 }
 
+/// The log of failed records beside a checkpoint (`FILE.failed`): one line per event,
+/// `failed F O` when the record at file `F`, offset `O` failed and `ok F O` when a
+/// later run retried it successfully (restored, skipped or expired). Append-only
+/// while a run goes, rewritten with only the unresolved failures when it ends.
+#[derive(Debug)]
+pub struct FailedLog {
+    path: PathBuf,
+    file: Option<std::io::BufWriter<fs::File>>,
+    /// Failures not (yet) retried successfully, this run's and earlier runs'.
+    unresolved: std::collections::BTreeSet<Position>,
+}
+
+impl FailedLog {
+    /// The log's path for checkpoint `checkpoint`.
+    pub fn path_for(checkpoint: &Path) -> PathBuf {
+        let mut name = checkpoint
+            .file_name()
+            .map(|n| n.to_os_string())
+            .unwrap_or_default();
+        name.push(".failed");
+        checkpoint.with_file_name(name)
+    }
+
+    /// Opens the log of `checkpoint`, reading the failures earlier runs left.
+    pub fn open(checkpoint: &Path) -> Result<FailedLog> {
+        let path = FailedLog::path_for(checkpoint);
+        let bad = |message: String| Error::Checkpoint {
+            path: path.clone(),
+            message,
+        };
+        let mut unresolved = std::collections::BTreeSet::new();
+        match fs::read_to_string(&path) {
+            Ok(text) => {
+                // A torn last line (killed mid-write) is cut off: it was not synced,
+                // so `acked` did not pass its record either.
+                let whole = text.rfind('\n').map_or(0, |i| i + 1);
+                if whole < text.len() {
+                    let f = fs::OpenOptions::new()
+                        .write(true)
+                        .open(&path)
+                        .map_err(|e| bad(e.to_string()))?;
+                    f.set_len(whole as u64).map_err(|e| bad(e.to_string()))?;
+                }
+                for (n, line) in text[..whole].lines().enumerate() {
+                    let mut w = line.split(' ');
+                    let (kind, f, o) = (w.next(), w.next(), w.next());
+                    let pos = f
+                        .and_then(|f| f.parse().ok())
+                        .zip(o.and_then(|o| o.parse().ok()))
+                        .map(|(f, o)| Position::new(f, o));
+                    match (kind, pos) {
+                        (Some("failed"), Some(p)) => {
+                            unresolved.insert(p);
+                        }
+                        (Some("ok"), Some(p)) => {
+                            unresolved.remove(&p);
+                        }
+                        _ => {
+                            return Err(bad(format!(
+                                "line {}: not a failed-keys log line; remove the file and \
+                                 the checkpoint to start over",
+                                n + 1
+                            )))
+                        }
+                    }
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(bad(e.to_string())),
+        }
+        Ok(FailedLog {
+            path,
+            file: None,
+            unresolved,
+        })
+    }
+
+    /// Whether the record at `pos` failed in an earlier run and is still not done.
+    pub fn is_unresolved(&self, pos: Position) -> bool {
+        self.unresolved.contains(&pos)
+    }
+
+    /// The positions of the failures not resolved so far.
+    pub fn positions(&self) -> impl Iterator<Item = Position> + '_ {
+        self.unresolved.iter().copied()
+    }
+
+    /// Failures not resolved so far.
+    pub fn unresolved(&self) -> usize {
+        self.unresolved.len()
+    }
+
+    fn append(&mut self, kind: &str, pos: Position) -> Result<()> {
+        if self.file.is_none() {
+            let f = fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&self.path)
+                .map_err(|e| self.error(e))?;
+            self.file = Some(std::io::BufWriter::new(f));
+        }
+        let line = format!("{kind} {} {}\n", pos.file, pos.offset);
+        match self.file.as_mut() {
+            Some(f) => f.write_all(line.as_bytes()).map_err(|e| Error::Checkpoint {
+                path: self.path.clone(),
+                message: e.to_string(),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    fn error(&self, e: std::io::Error) -> Error {
+        Error::Checkpoint {
+            path: self.path.clone(),
+            message: e.to_string(),
+        }
+    }
+
+    /// Records that the record at `pos` failed (once).
+    pub fn failed(&mut self, pos: Position) -> Result<()> {
+        if self.unresolved.insert(pos) {
+            self.append("failed", pos)?;
+        }
+        Ok(())
+    }
+
+    /// Records that the record at `pos`, failed earlier, is now done.
+    pub fn resolved(&mut self, pos: Position) -> Result<()> {
+        if self.unresolved.remove(&pos) {
+            self.append("ok", pos)?;
+        }
+        Ok(())
+    }
+
+    /// Makes what was appended durable (before the checkpoint may pass it).
+    pub fn sync(&mut self) -> Result<()> {
+        if let Some(f) = self.file.as_mut() {
+            f.flush().map_err(|e| Error::Checkpoint {
+                path: self.path.clone(),
+                message: e.to_string(),
+            })?;
+            f.get_ref().sync_data().map_err(|e| Error::Checkpoint {
+                path: self.path.clone(),
+                message: e.to_string(),
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Rewrites the log with only the unresolved failures (removes it when none).
+    pub fn compact(&mut self) -> Result<()> {
+        self.file = None;
+        if self.unresolved.is_empty() {
+            return match fs::remove_file(&self.path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(self.error(e)),
+                _ => Ok(()),
+            };
+        }
+        let mut text = String::new();
+        for p in &self.unresolved {
+            text.push_str(&format!("failed {} {}\n", p.file, p.offset));
+        }
+        let mut tmp = self.path.clone().into_os_string();
+        tmp.push(".tmp");
+        let tmp = PathBuf::from(tmp);
+        let write = || -> std::io::Result<()> {
+            let mut f = fs::File::create(&tmp)?;
+            f.write_all(text.as_bytes())?;
+            f.sync_all()?;
+            fs::rename(&tmp, &self.path)
+        };
+        write().map_err(|e| self.error(e))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -186,6 +366,43 @@ mod tests {
         assert_eq!(load(&path, &files).expect("load"), Some(state));
         assert!(load(&path, &files[..1]).is_err());
         assert_eq!(load(&dir.join("missing"), &files).expect("load"), None);
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn failed_log_survives_runs_and_compacts() {
+        let dir = std::env::temp_dir().join(format!("rdbkit-fl-{}", std::process::id()));
+        let _ = fs::create_dir_all(&dir);
+        let cp = dir.join("cp");
+        let mut log = FailedLog::open(&cp).unwrap();
+        log.failed(Position::new(0, 10)).unwrap();
+        log.failed(Position::new(0, 20)).unwrap();
+        log.failed(Position::new(0, 10)).unwrap(); // once only
+        log.sync().unwrap();
+        drop(log);
+        // A torn last line (killed mid-write) is ignored.
+        let mut f = fs::OpenOptions::new()
+            .append(true)
+            .open(FailedLog::path_for(&cp))
+            .unwrap();
+        f.write_all(b"fail").unwrap();
+        drop(f);
+        let mut log = FailedLog::open(&cp).unwrap();
+        assert_eq!(log.unresolved(), 2);
+        assert!(log.is_unresolved(Position::new(0, 20)));
+        log.failed(Position::new(0, 30)).unwrap();
+        log.resolved(Position::new(0, 20)).unwrap();
+        log.sync().unwrap();
+        drop(log);
+        let mut log = FailedLog::open(&cp).unwrap();
+        assert_eq!(log.unresolved(), 2);
+        log.compact().unwrap();
+        let text = fs::read_to_string(FailedLog::path_for(&cp)).unwrap();
+        assert_eq!(text, "failed 0 10\nfailed 0 30\n");
+        log.resolved(Position::new(0, 10)).unwrap();
+        log.resolved(Position::new(0, 30)).unwrap();
+        log.compact().unwrap();
+        assert!(!FailedLog::path_for(&cp).exists());
         let _ = fs::remove_dir_all(&dir);
     }
 }

@@ -11,13 +11,19 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// A snapshot could not be framed (corrupt or truncated file).
-    #[error("{file}: {source}")]
+    /// A snapshot could not be framed (corrupt or truncated file). Restore checks
+    /// every file before its first write, so from restore it means nothing was
+    /// written.
+    #[error(
+        "{file}: damaged snapshot: {error}; download or export the file again \
+         (`rdbkit check FILE` shows the first problem)"
+    )]
     Parse {
         /// The file (as given by the caller).
         file: String,
-        /// The parser's error, with the byte offset.
-        source: rdb_parser::Error,
+        /// The parser's error, with the byte offset (shown in the message, so it is
+        /// not also a `source`).
+        error: rdb_parser::Error,
     },
     /// The target URL or TLS/auth settings are unusable.
     #[error("bad target configuration: {0}")]
@@ -41,6 +47,46 @@ pub enum Error {
         /// The source databases that would land elsewhere than db 0 (comma separated).
         dbs: String,
     },
+    /// The server refused the credentials, or the user lacks a permission.
+    #[error("{target}: {message}")]
+    Auth {
+        /// The target, redacted (`host:port`).
+        target: String,
+        /// The ACL user (`default` when none was named).
+        user: String,
+        /// What is wrong and what to check.
+        message: String,
+    },
+    /// The target cannot take this snapshot as asked; nothing was written.
+    #[error("{target}: {message}")]
+    Refused {
+        /// The target, redacted (`host:port`).
+        target: String,
+        /// Why, and which option or action changes it.
+        message: String,
+    },
+    /// The run stopped part-way (connection lost, too many failures, interrupted,
+    /// a damaged snapshot read without a prior check): `report` accounts for what was
+    /// done before the stop, and the target is partly loaded.
+    #[error("{cause}; {}", stop_summary(report))]
+    Stopped {
+        /// What stopped the run.
+        cause: Box<Error>,
+        /// What was done until then.
+        report: Box<crate::RestoreReport>,
+    },
+    /// More keys failed than `--max-failures` allows; the run stopped (inside
+    /// [`Error::Stopped`]).
+    #[error("stopped after {failed} failed keys (--max-failures {limit})")]
+    TooManyFailures {
+        /// Keys failed when the run stopped.
+        failed: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// The run was cancelled (Ctrl-C, [`crate::Progress::cancel`]).
+    #[error("interrupted")]
+    Interrupted,
     /// The target's capabilities could not be determined.
     #[error("{0}")]
     Probe(String),
@@ -60,6 +106,23 @@ pub enum Error {
         /// The I/O error.
         source: std::io::Error,
     },
+}
+
+fn stop_summary(report: &crate::RestoreReport) -> String {
+    let written = if report.restored == 0 {
+        "no key was written before the stop".to_string()
+    } else {
+        format!(
+            "{} keys were written before the stop, so the target is partly loaded",
+            report.restored
+        )
+    };
+    let resume = if report.checkpointed {
+        "rerun the same command to resume (failed and unfinished keys are retried)"
+    } else {
+        "with --checkpoint FILE a rerun resumes instead of starting over"
+    };
+    format!("{written}; {} keys not done; {resume}", report.not_done())
 }
 
 /// `Result` with this crate's [`Error`].

@@ -87,7 +87,7 @@ pub fn write_resp<W: Write>(
     for record in rdb.records() {
         let record = record.map_err(|e| Error::Parse {
             file: format!("file {file}"),
-            source: e,
+            error: e,
         })?;
         match record {
             Record::Key(k) => match plan_key(&k, &plan, &profile, now, false) {

@@ -123,8 +123,12 @@ pub fn parse_db_map(s: &str) -> Option<(u64, u64)> {
 pub struct PlanOptions {
     /// Source databases to restore (empty: all).
     pub dbs: BTreeSet<u64>,
-    /// Source database → target database (unmapped databases keep their number).
+    /// Source database → target database (unmapped databases keep their number, or
+    /// go to [`PlanOptions::default_db`]).
     pub db_map: BTreeMap<u64, u64>,
+    /// Where source databases that `db_map` does not map go: the database the target
+    /// URL names (`redis://host:port/N`); `None` keeps their numbers.
+    pub default_db: Option<u64>,
     /// Key patterns; a key is restored when it matches any (empty: all keys).
     pub key_patterns: Vec<Glob>,
     /// Logical types to restore (empty: all).
@@ -140,7 +144,11 @@ pub struct PlanOptions {
 impl PlanOptions {
     /// The target database of source database `db`.
     pub fn map_db(&self, db: u64) -> u64 {
-        self.db_map.get(&db).copied().unwrap_or(db)
+        self.db_map
+            .get(&db)
+            .copied()
+            .or(self.default_db)
+            .unwrap_or(db)
     }
 
     /// Whether keys of source database `db` are selected by `--db`.

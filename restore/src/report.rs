@@ -2,7 +2,8 @@
 //! with a reason, expired, failed with the server's error), and live counters for a
 //! progress display.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use crate::plan::SkipReason;
 use crate::target::TargetCaps;
@@ -64,6 +65,19 @@ pub struct RestoreReport {
     /// Re-stamped, re-encoded and command-mode keys, and what their conversion
     /// left out (issue 5).
     pub conversions: crate::commands::ConversionCounts,
+    /// Keys in the snapshots (all of them, selected or not), counted by the check
+    /// that runs before the first write; [`RestoreReport::not_done`] is what a stopped
+    /// run did not reach.
+    pub snapshot_keys: u64,
+    /// Keys (and libraries) that had failed in the run this one resumed and were
+    /// retried; each is counted in the bucket its retry ended in.
+    pub retried: u64,
+    /// Failures per cause: the first word of the server's reply (`OOM`, `BUSYKEY`,
+    /// `READONLY`, ...) or `IO`/`PLAN` for keys that could not be sent; see
+    /// [`cause_hint`].
+    pub failures_by_cause: BTreeMap<String, u64>,
+    /// Whether a checkpoint was kept (a rerun resumes).
+    pub checkpointed: bool,
 }
 
 impl RestoreReport {
@@ -83,6 +97,12 @@ impl RestoreReport {
     /// Whether anything (a key or a function library) failed.
     pub fn has_failures(&self) -> bool {
         self.failed > 0 || self.functions.failed > 0
+    }
+
+    /// Keys of the snapshots that no bucket holds: those a stopped run did not reach
+    /// or whose replies it did not read (0 after a run that went through).
+    pub fn not_done(&self) -> u64 {
+        self.snapshot_keys.saturating_sub(self.keys())
     }
 
     pub(crate) fn add_skip(&mut self, reason: SkipReason, n: u64) {
@@ -110,6 +130,10 @@ impl RestoreReport {
             self.add_skip(r, n);
         }
         self.redirected += other.redirected;
+        self.retried += other.retried;
+        for (cause, n) in &other.failures_by_cause {
+            *self.failures_by_cause.entry(cause.clone()).or_default() += n;
+        }
         self.functions.restored += other.functions.restored;
         self.functions.skipped += other.functions.skipped;
         self.functions.failed += other.functions.failed;
@@ -119,6 +143,45 @@ impl RestoreReport {
             }
         }
     }
+}
+
+/// The cause of a failure: the first word of the server's reply when it is an error
+/// code (upper case, as `OOM`, `BUSYKEY`), else `ERR`.
+pub fn cause_of(error: &str) -> &str {
+    let word = error.split_whitespace().next().unwrap_or("ERR");
+    if !word.is_empty() && word.bytes().all(|b| b.is_ascii_uppercase() || b == b'_') {
+        word
+    } else {
+        "ERR"
+    }
+}
+
+/// What to do about failures of one cause (see [`RestoreReport::failures_by_cause`]),
+/// when there is a clear fix.
+pub fn cause_hint(cause: &str) -> Option<&'static str> {
+    Some(match cause {
+        "OOM" => {
+            "the target is full: raise maxmemory (or scale the cache up) or free memory, \
+             then rerun with the same --checkpoint to retry the failed keys"
+        }
+        "BUSYKEY" => {
+            "the keys already exist on the target: --on-conflict skip keeps the target's \
+             values, --on-conflict replace overwrites them"
+        }
+        "READONLY" => "the target is a read-only replica: connect to its primary",
+        "NOPERM" => {
+            "the ACL user may not run RESTORE on these keys: grant +restore (and ~* key \
+             access) or use another user"
+        }
+        "NOAUTH" | "WRONGPASS" => "authentication: check the user and password",
+        "MOVED" | "ASK" | "CLUSTERDOWN" | "TRYAGAIN" => {
+            "the cluster was changing (resharding or failover): rerun with the same \
+             --checkpoint to retry"
+        }
+        "IO" => "the connection to a node failed: rerun with the same --checkpoint to retry",
+        "PLAN" => "the key cannot be written to this target as asked (see each error)",
+        _ => return None,
+    })
 }
 
 /// Live counters of a run, updated by the library and read by a progress display
@@ -135,9 +198,25 @@ pub struct Progress {
     pub input_position: AtomicU64,
     /// Total input bytes (all files).
     pub input_total: AtomicU64,
+    /// Keys in the snapshots (known once the pre-write check is done; 0 before).
+    pub keys_total: AtomicU64,
+    /// Set by [`Progress::cancel`]: the run stops sending, reads the replies of what
+    /// is in flight, and ends with [`crate::Error::Interrupted`] inside
+    /// [`crate::Error::Stopped`].
+    pub cancelled: AtomicBool,
 }
 
 impl Progress {
+    /// Asks the run to stop (e.g. on Ctrl-C); safe from any thread.
+    pub fn cancel(&self) {
+        self.cancelled.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether [`Progress::cancel`] was called.
+    pub fn is_cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::Relaxed)
+    }
+
     /// A snapshot of the counters: (keys, bytes, failed, input position, input total).
     pub fn snapshot(&self) -> (u64, u64, u64, u64, u64) {
         (

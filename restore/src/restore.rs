@@ -10,20 +10,23 @@
 //! (to every master of a cluster), before the keys that follow them.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::fs::File;
+use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, Receiver, Sender};
+use rdb_parser::export::write_bytes;
 use rdb_parser::reencode::{reencode, Policy, ReencodeError};
 use rdb_parser::{FunctionLibrary, KeyRecord, Rdb, Record};
 use redis::{ConnectionLike, Value};
 
 use crate::target::Connection;
 
-use crate::checkpoint::{self, CheckpointState, Position, SENT_STEP};
+use crate::checkpoint::{self, CheckpointState, FailedLog, Position, SENT_STEP};
 use crate::cluster::{self, NodeAddr, SlotMap};
 use crate::commands::{field_ttl_commands, write_key_commands, CommandOptions, ConversionCounts};
 use crate::error::{Error, Result};
@@ -32,7 +35,7 @@ use crate::plan::{
 };
 use crate::report::{KeyFailure, Progress, RestoreReport};
 use crate::resp;
-use crate::target::Target;
+use crate::target::{Target, TargetCaps};
 use crate::throttle::Throttle;
 use crate::window::Window;
 
@@ -82,6 +85,13 @@ pub struct RestoreOptions {
     /// shows (`--target-rdb-version`): payloads carry it in their footer and types it
     /// does not know are re-encoded.
     pub target_rdb_version: Option<u16>,
+    /// Stop sending after this many failed keys (default 1000; 0: never): a full or
+    /// read-only target fails every key the same way, and the report's
+    /// [`RestoreReport::failures_by_cause`] says why.
+    pub max_failures: u64,
+    /// Write every failed key here as JSON Lines (`{"file", "db", "key", "function",
+    /// "error"}`), not just the first [`RestoreOptions::max_errors`].
+    pub failed_keys: Option<PathBuf>,
 }
 
 impl Default for RestoreOptions {
@@ -100,6 +110,8 @@ impl Default for RestoreOptions {
             now_ms: None,
             cluster: ClusterMode::Auto,
             target_rdb_version: None,
+            max_failures: 1000,
+            failed_keys: None,
         }
     }
 }
@@ -136,6 +148,10 @@ pub fn library_name(f: &FunctionLibrary<'_>) -> Vec<u8> {
 struct Item<'a> {
     db: u64,
     key: Cow<'a, [u8]>,
+    /// Where its record starts in the batch's file (the failed-keys log names it so).
+    offset: u64,
+    /// It failed in the run this one resumes (see [`checkpoint::FailedLog`]).
+    retry: bool,
     bytes: u64,
     start: usize,
     end: usize,
@@ -176,17 +192,111 @@ struct Acc {
     next_seq: u64,
     done: BTreeMap<u64, Position>,
     checkpoint: Option<(PathBuf, CheckpointState)>,
+    /// Failed records, kept beside the checkpoint so a resumed run retries them.
+    failed_log: Option<FailedLog>,
+    /// `--failed-keys FILE`.
+    failed_keys: Option<BufWriter<File>>,
     last_write: Instant,
+}
+
+/// One key (or library) that failed, for [`Acc::failed`].
+struct FailedKey<'k> {
+    pos: Position,
+    /// `None` for a function library.
+    db: Option<u64>,
+    key: &'k [u8],
+    error: String,
+    /// The cause it is counted under ([`crate::report::cause_of`] for server replies).
+    cause: &'k str,
+    /// It was a retry of an earlier run's failure (already in the log).
+    retry: bool,
+}
+
+impl Acc {
+    /// Accounts one failure everywhere it goes: the counts, the cause, the
+    /// failed-keys log of the checkpoint, `--failed-keys`, the listed errors.
+    fn failed(&mut self, f: FailedKey<'_>, names: &[&str], max_errors: usize) -> Result<()> {
+        if f.db.is_some() {
+            self.report.failed += 1;
+        } else {
+            self.report.functions.failed += 1;
+        }
+        *self
+            .report
+            .failures_by_cause
+            .entry(f.cause.to_string())
+            .or_default() += 1;
+        if f.retry {
+            self.report.retried += 1;
+        }
+        if let Some(log) = self.failed_log.as_mut() {
+            log.failed(f.pos)?;
+        }
+        if let Some(out) = self.failed_keys.as_mut() {
+            let mut line = Vec::with_capacity(f.key.len() + f.error.len() + 64);
+            line.extend_from_slice(b"{\"file\":");
+            write_bytes(
+                &mut line,
+                names.get(f.pos.file).copied().unwrap_or("?").as_bytes(),
+            );
+            line.extend_from_slice(b",\"db\":");
+            match f.db {
+                Some(db) => line.extend_from_slice(db.to_string().as_bytes()),
+                None => line.extend_from_slice(b"null"),
+            }
+            line.extend_from_slice(b",\"key\":");
+            write_bytes(&mut line, f.key);
+            line.extend_from_slice(b",\"function\":");
+            line.extend_from_slice(if f.db.is_none() { b"true" } else { b"false" });
+            line.extend_from_slice(b",\"error\":");
+            write_bytes(&mut line, f.error.as_bytes());
+            line.extend_from_slice(b"}\n");
+            out.write_all(&line).map_err(|source| Error::Io {
+                context: "writing --failed-keys".into(),
+                source,
+            })?;
+        }
+        if self.report.errors.len() < max_errors {
+            self.report.errors.push(KeyFailure {
+                file: f.pos.file,
+                db: f.db,
+                key: f.key.to_vec(),
+                error: f.error,
+            });
+        }
+        Ok(())
+    }
+
+    /// A retried key (or library) of an earlier run's failures ended well (restored,
+    /// skipped or expired).
+    fn retried_ok(&mut self, pos: Position) -> Result<()> {
+        self.report.retried += 1;
+        match self.failed_log.as_mut() {
+            Some(log) => log.resolved(pos),
+            None => Ok(()),
+        }
+    }
+
+    /// Failures so far, keys and libraries.
+    fn failures(&self) -> u64 {
+        self.report.failed + self.report.functions.failed
+    }
 }
 
 struct Shared<'p> {
     acc: Mutex<Acc>,
+    /// Set on a fatal error: workers stop at once (the replies in flight are unread).
     abort: AtomicBool,
     fatal: Mutex<Option<Error>>,
+    /// Set by [`Shared::stop`]: nothing more is sent, what is in flight is answered.
+    stop: Mutex<Option<Error>>,
+    stopping: AtomicBool,
     moved: AtomicBool,
     progress: &'p Progress,
     policy: ConflictPolicy,
     max_errors: usize,
+    max_failures: u64,
+    names: Vec<&'p str>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -206,11 +316,48 @@ impl Shared<'_> {
         self.abort.load(Ordering::Relaxed)
     }
 
+    /// Ends the run gracefully with `cause`: the framer sends nothing more, the
+    /// workers read the replies of what is in flight.
+    fn stop(&self, cause: Error) {
+        let mut s = lock(&self.stop);
+        if s.is_none() {
+            *s = Some(cause);
+        }
+        self.stopping.store(true, Ordering::SeqCst);
+    }
+
+    fn stopping(&self) -> bool {
+        self.stopping.load(Ordering::Relaxed)
+    }
+
+    /// Accounts a failure (see [`Acc::failed`]) and stops the run once
+    /// `max_failures` is reached.
+    fn key_failed(&self, acc: &mut Acc, f: FailedKey<'_>) {
+        if let Err(e) = acc.failed(f, &self.names, self.max_errors) {
+            self.fail(e);
+        }
+        let failed = acc.failures();
+        if self.max_failures > 0 && failed >= self.max_failures && !self.stopping() {
+            self.stop(Error::TooManyFailures {
+                failed,
+                limit: self.max_failures,
+            });
+        }
+    }
+
+    /// Accounts a retried key that ended well.
+    fn retried_ok(&self, acc: &mut Acc, pos: Position) {
+        if let Err(e) = acc.retried_ok(pos) {
+            self.fail(e);
+        }
+    }
+
     fn complete(&self, batch: &Batch<'_>, outcomes: Vec<Outcome>) {
         let mut acc = lock(&self.acc);
         let mut bytes = 0;
         let mut failed = 0;
         for (item, outcome) in batch.items.iter().zip(outcomes) {
+            let pos = Position::new(batch.file, item.offset);
             let outcome = match outcome {
                 Outcome::Redirected(inner) => {
                     acc.report.redirected += 1;
@@ -223,22 +370,31 @@ impl Shared<'_> {
                     acc.report.restored += 1;
                     acc.report.bytes += item.bytes;
                     bytes += item.bytes;
+                    if item.retry {
+                        self.retried_ok(&mut acc, pos);
+                    }
                 }
                 Outcome::Exists(_) if self.policy == ConflictPolicy::Skip => {
                     acc.report.add_skip(SkipReason::Exists, 1);
+                    if item.retry {
+                        self.retried_ok(&mut acc, pos);
+                    }
                 }
                 Outcome::Redirected(_) => {}
                 Outcome::Exists(error) | Outcome::Failed(error) => {
-                    acc.report.failed += 1;
                     failed += 1;
-                    if acc.report.errors.len() < self.max_errors {
-                        acc.report.errors.push(KeyFailure {
-                            file: batch.file,
+                    let cause = crate::report::cause_of(&error).to_string();
+                    self.key_failed(
+                        &mut acc,
+                        FailedKey {
+                            pos,
                             db: Some(item.db),
-                            key: item.key.to_vec(),
+                            key: &item.key,
                             error,
-                        });
-                    }
+                            cause: &cause,
+                            retry: item.retry,
+                        },
+                    );
                 }
             }
         }
@@ -261,17 +417,31 @@ impl Shared<'_> {
         }
         if let Some(p) = advanced {
             let due = acc.last_write.elapsed() >= Duration::from_millis(100);
-            if let Some((path, state)) = acc.checkpoint.as_mut() {
+            if let Some((_, state)) = acc.checkpoint.as_mut() {
                 state.acked = state.acked.max(p);
-                if due {
-                    let r = checkpoint::store(path, state);
-                    acc.last_write = Instant::now();
-                    drop(acc);
-                    if let Err(e) = r {
-                        self.fail(e);
-                    }
+            }
+            if due && acc.checkpoint.is_some() {
+                let r = acc.store_checkpoint();
+                acc.last_write = Instant::now();
+                drop(acc);
+                if let Err(e) = r {
+                    self.fail(e);
                 }
             }
+        }
+    }
+}
+
+impl Acc {
+    /// Writes the checkpoint, the failed-keys log first: `acked` may pass a failed
+    /// record only once its failure is on disk.
+    fn store_checkpoint(&mut self) -> Result<()> {
+        if let Some(log) = self.failed_log.as_mut() {
+            log.sync()?;
+        }
+        match self.checkpoint.as_ref() {
+            Some((path, state)) => checkpoint::store(path, state),
+            None => Ok(()),
         }
     }
 }
@@ -717,10 +887,18 @@ struct FunctionSender {
 
 /// Restores `files` (taken as one dataset, e.g. one file per shard) into `target`.
 ///
+/// Before the first write, every file is framed and its CRC-64 checked (unless the
+/// files were opened without checksum verification), the target is probed, and a
+/// target that cannot take the snapshot as asked is refused: a replica, databases it
+/// does not have or that the URL's `/N` would merge, and under
+/// [`ConflictPolicy::Fail`] keys of the snapshot it already holds.
+///
 /// Returns the report when the run went through, even if keys failed (see
-/// [`RestoreReport::has_failures`]); an `Err` means the run could not start (bad
-/// target, databases the target does not have) or stopped (connection lost, corrupt
-/// snapshot). With a checkpoint, a stopped run can be resumed.
+/// [`RestoreReport::has_failures`]). An `Err` means the run could not start (nothing
+/// was written), or [`Error::Stopped`] when it stopped part-way (connection lost,
+/// `max_failures` reached, cancelled through [`Progress::cancel`]): that error carries
+/// the report of what was done. With a checkpoint, rerunning resumes and retries
+/// every key that failed.
 pub fn restore<'a>(
     target: &Target,
     files: &[SourceFile<'a>],
@@ -728,11 +906,28 @@ pub fn restore<'a>(
     progress: &Progress,
 ) -> Result<RestoreReport> {
     let started = Instant::now();
+    let now = options.now_ms.unwrap_or_else(now_ms);
+    let mut options = options.clone();
+    options.plan.default_db = target.database().or(options.plan.default_db);
+    let options = &options;
+    // Nothing is written from a file before it is known good.
+    let survey = survey(files, &options.plan, now)?;
+    progress.keys_total.store(survey.keys, Ordering::Relaxed);
+
     let mut probe_conn = target.connect()?;
     let mut caps = target.probe(&mut probe_conn)?;
     if let Some(v) = options.target_rdb_version {
         caps.rdb_version = v;
         caps.rdb_version_source = "--target-rdb-version";
+    }
+    if let (Some(primary), false) = (&caps.replica_of, caps.cluster) {
+        return Err(Error::Refused {
+            target: target.address().to_string(),
+            message: format!(
+                "this server is a replica of {primary} (role:slave): writes would fail with \
+                 READONLY; restore into the primary"
+            ),
+        });
     }
     let profile = TargetProfile {
         rdb_version: caps.rdb_version,
@@ -754,9 +949,7 @@ pub fn restore<'a>(
     let single_db = caps.single_db.clone().or_else(|| {
         (options.cluster == ClusterMode::Always).then(|| "--cluster given".to_string())
     });
-    if let Some(why) = &single_db {
-        check_single_db(files, options, why)?;
-    }
+    check_databases(&survey, &options.plan, single_db.as_deref(), target)?;
 
     // Checkpoint.
     let file_ids: Vec<(u64, String)> = files
@@ -767,11 +960,30 @@ pub fn restore<'a>(
         Some(path) => checkpoint::load(path, &file_ids)?,
         None => None,
     };
+    let failed_log = match &options.checkpoint {
+        Some(path) => Some(FailedLog::open(path)?),
+        None => None,
+    };
     let (acked, mut sent_bound) = match &resume {
         Some(s) => (s.acked, s.sent),
         None => (Position::default(), Position::default()),
     };
     let resumed = resume.is_some();
+    // Records before `acked` that failed in an earlier run: retried.
+    let retry: HashSet<Position> = match (&failed_log, resumed) {
+        (Some(log), true) => log.positions().collect(),
+        _ => HashSet::new(),
+    };
+    if options.plan.on_conflict == ConflictPolicy::Fail && !resumed {
+        check_conflicts(
+            target,
+            &mut probe_conn,
+            &caps,
+            slot_map.as_ref(),
+            &survey,
+            &options.plan,
+        )?;
+    }
     let overlap_end = sent_bound;
     let cp_state = options.checkpoint.as_ref().map(|path| {
         (
@@ -783,6 +995,15 @@ pub fn restore<'a>(
             },
         )
     });
+    let failed_keys = match &options.failed_keys {
+        Some(path) => Some(BufWriter::new(File::create(path).map_err(|source| {
+            Error::Io {
+                context: format!("creating {}", path.display()),
+                source,
+            }
+        })?)),
+        None => None,
+    };
 
     let shared = Shared {
         acc: Mutex::new(Acc {
@@ -790,14 +1011,20 @@ pub fn restore<'a>(
             next_seq: 0,
             done: BTreeMap::new(),
             checkpoint: cp_state,
+            failed_log,
+            failed_keys,
             last_write: Instant::now(),
         }),
         abort: AtomicBool::new(false),
         fatal: Mutex::new(None),
+        stop: Mutex::new(None),
+        stopping: AtomicBool::new(false),
         moved: AtomicBool::new(false),
         progress,
         policy: options.plan.on_conflict,
         max_errors: options.max_errors,
+        max_failures: options.max_failures,
+        names: files.iter().map(|f| f.name).collect(),
     };
     progress
         .input_total
@@ -818,7 +1045,6 @@ pub fn restore<'a>(
     if let Some(b) = options.max_bytes {
         batch_bytes = batch_bytes.min((b / 10).max(1) as usize);
     }
-    let now = options.now_ms.unwrap_or_else(now_ms);
     let select = single_db.is_none();
     let connections = options.connections.max(1);
 
@@ -893,7 +1119,10 @@ pub fn restore<'a>(
         'files: for (fi, file) in files.iter().enumerate() {
             let mut records = file.rdb.records();
             loop {
-                if shared.aborted() {
+                if progress.is_cancelled() {
+                    shared.stop(Error::Interrupted);
+                }
+                if shared.aborted() || shared.stopping() {
                     break 'files;
                 }
                 let start = records.offset();
@@ -903,7 +1132,7 @@ pub fn restore<'a>(
                     Err(e) => {
                         frame_error = Some(Error::Parse {
                             file: file.name.to_string(),
-                            source: e,
+                            error: e,
                         });
                         break 'files;
                     }
@@ -914,7 +1143,8 @@ pub fn restore<'a>(
                 let pos = Position::new(fi, start);
                 match record {
                     Record::Key(k) => {
-                        if resumed && pos < acked {
+                        let is_retry = resumed && pos < acked && retry.contains(&pos);
+                        if resumed && pos < acked && !is_retry {
                             local.add_skip(SkipReason::Checkpoint, 1);
                             progress.keys.fetch_add(1, Ordering::Relaxed);
                             continue;
@@ -960,17 +1190,21 @@ pub fn restore<'a>(
                                     }
                                 };
                                 let Some(ni) = ni else {
-                                    local.failed += 1;
                                     progress.keys.fetch_add(1, Ordering::Relaxed);
                                     progress.failed.fetch_add(1, Ordering::Relaxed);
-                                    if local.errors.len() < options.max_errors {
-                                        local.errors.push(KeyFailure {
-                                            file: fi,
+                                    shared.key_failed(
+                                        &mut lock(&shared.acc),
+                                        FailedKey {
+                                            pos,
                                             db: Some(k.db),
-                                            key: k.key.to_vec(),
-                                            error: "no cluster node serves this key's slot".into(),
-                                        });
-                                    }
+                                            key: &k.key,
+                                            error: "CLUSTERDOWN no cluster node serves this \
+                                                    key's slot"
+                                                .into(),
+                                            cause: "CLUSTERDOWN",
+                                            retry: is_retry,
+                                        },
+                                    );
                                     continue;
                                 };
                                 while nodes.len() < known.len() {
@@ -1034,6 +1268,8 @@ pub fn restore<'a>(
                                 b.items.push(Item {
                                     db: k.db,
                                     key: k.key,
+                                    offset: pos.offset,
+                                    retry: is_retry,
                                     bytes,
                                     start: from,
                                     end: b.buf.len(),
@@ -1052,42 +1288,82 @@ pub fn restore<'a>(
                             Prepared::Skip(r) => {
                                 local.add_skip(r, 1);
                                 progress.keys.fetch_add(1, Ordering::Relaxed);
+                                if is_retry {
+                                    shared.retried_ok(&mut lock(&shared.acc), pos);
+                                }
                             }
                             Prepared::Expired => {
                                 local.expired += 1;
                                 progress.keys.fetch_add(1, Ordering::Relaxed);
+                                if is_retry {
+                                    shared.retried_ok(&mut lock(&shared.acc), pos);
+                                }
                             }
                             Prepared::Reject(why) => {
-                                local.failed += 1;
                                 progress.keys.fetch_add(1, Ordering::Relaxed);
                                 progress.failed.fetch_add(1, Ordering::Relaxed);
-                                if local.errors.len() < options.max_errors {
-                                    local.errors.push(KeyFailure {
-                                        file: fi,
+                                shared.key_failed(
+                                    &mut lock(&shared.acc),
+                                    FailedKey {
+                                        pos,
                                         db: Some(k.db),
-                                        key: k.key.to_vec(),
+                                        key: &k.key,
                                         error: why,
-                                    });
-                                }
+                                        cause: "PLAN",
+                                        retry: is_retry,
+                                    },
+                                );
                             }
                         }
                     }
                     Record::Function(f) => {
-                        if !options.functions || (resumed && pos < acked) {
+                        let is_retry = resumed && pos < acked && retry.contains(&pos);
+                        if !options.functions || (resumed && pos < acked && !is_retry) {
                             local.functions.skipped += 1;
-                        } else {
-                            let replace = options.plan.on_conflict == ConflictPolicy::Replace
-                                || (resumed && pos < overlap_end);
-                            send_function(
-                                &f,
-                                fi,
-                                replace,
-                                &profile,
-                                options,
-                                &mut functions,
-                                &mut local,
-                                target,
-                            );
+                            continue;
+                        }
+                        let replace = options.plan.on_conflict == ConflictPolicy::Replace
+                            || (resumed && pos < overlap_end);
+                        let outcome = send_function(&f, replace, &profile, &mut functions, target);
+                        let mut acc = lock(&shared.acc);
+                        match outcome {
+                            FunctionOutcome::Restored(bytes) => {
+                                acc.report.functions.restored += 1;
+                                acc.report.bytes += bytes;
+                            }
+                            FunctionOutcome::Exists
+                                if options.plan.on_conflict == ConflictPolicy::Skip =>
+                            {
+                                acc.report.functions.skipped += 1;
+                            }
+                            FunctionOutcome::Exists | FunctionOutcome::Failed(..) => {
+                                let name = library_name(&f);
+                                let (error, cause) = match outcome {
+                                    FunctionOutcome::Failed(e, cause) => (e, cause),
+                                    _ => (
+                                        format!(
+                                            "BUSYKEY library '{}' already exists",
+                                            String::from_utf8_lossy(&name)
+                                        ),
+                                        "BUSYKEY".to_string(),
+                                    ),
+                                };
+                                shared.key_failed(
+                                    &mut acc,
+                                    FailedKey {
+                                        pos,
+                                        db: None,
+                                        key: &name,
+                                        error,
+                                        cause: &cause,
+                                        retry: is_retry,
+                                    },
+                                );
+                                continue;
+                            }
+                        }
+                        if is_retry {
+                            shared.retried_ok(&mut acc, pos);
                         }
                     }
                     _ => {}
@@ -1108,29 +1384,51 @@ pub fn restore<'a>(
         drop(nodes);
     });
 
-    if let Some(e) = lock(&shared.fatal).take() {
-        return Err(e);
+    let cause = lock(&shared.fatal)
+        .take()
+        .or(frame_error)
+        .or_else(|| lock(&shared.stop).take());
+    let mut acc = shared.acc.into_inner().unwrap_or_else(|p| p.into_inner());
+    let mut closing = Ok(());
+    if cause.is_none() {
+        // Everything was answered: the checkpoint moves to the end, and the log
+        // keeps only what still failed.
+        if let Some((_, state)) = acc.checkpoint.as_mut() {
+            let end = Position::new(
+                files.len().saturating_sub(1),
+                files.last().map_or(0, |f| f.rdb.data().len() as u64),
+            );
+            state.acked = end;
+            state.sent = state.sent.max(end);
+        }
+        if let Some(log) = acc.failed_log.as_mut() {
+            closing = log.compact();
+        }
     }
-    if let Some(e) = frame_error {
-        return Err(e);
-    }
-    let acc = shared.acc.into_inner().unwrap_or_else(|p| p.into_inner());
+    let closing = closing
+        .and_then(|()| acc.store_checkpoint())
+        .and_then(|()| match acc.failed_keys.as_mut() {
+            Some(out) => out.flush().map_err(|source| Error::Io {
+                context: "writing --failed-keys".into(),
+                source,
+            }),
+            None => Ok(()),
+        });
     let mut report = acc.report;
     report.merge(&local, options.max_errors);
     report.conversions.merge(&local.conversions);
-    if let Some((path, mut state)) = acc.checkpoint {
-        let end = Position::new(
-            files.len().saturating_sub(1),
-            files.last().map_or(0, |f| f.rdb.data().len() as u64),
-        );
-        state.acked = end;
-        state.sent = state.sent.max(end);
-        checkpoint::store(&path, &state)?;
-    }
     report.seconds = started.elapsed().as_secs_f64();
     report.target = Some(caps);
     report.resumed = resumed;
-    Ok(report)
+    report.snapshot_keys = survey.keys;
+    report.checkpointed = options.checkpoint.is_some();
+    match cause.map_or(closing, Err) {
+        Ok(()) => Ok(report),
+        Err(cause) => Err(Error::Stopped {
+            cause: Box::new(cause),
+            report: Box::new(report),
+        }),
+    }
 }
 
 /// What the framer sends for one key.
@@ -1341,126 +1639,259 @@ fn refresh_map(target: &Target, host: &str, map: &RwLock<Option<SlotMap>>) {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// What became of a function library.
+enum FunctionOutcome {
+    /// Restored on every master; payload bytes.
+    Restored(u64),
+    /// It already exists (and `REPLACE` was not asked for).
+    Exists,
+    /// Refused (or not restorable into this target): why, and the cause it counts under.
+    Failed(String, String),
+}
+
+/// Sends one library with `FUNCTION RESTORE` to every master.
 fn send_function(
     f: &FunctionLibrary<'_>,
-    file: usize,
     replace: bool,
     profile: &TargetProfile,
-    options: &RestoreOptions,
     sender: &mut FunctionSender,
-    report: &mut RestoreReport,
     target: &Target,
-) {
-    let name = library_name(f);
-    let failure = |report: &mut RestoreReport, error: String| {
-        report.functions.failed += 1;
-        if report.errors.len() < options.max_errors {
-            report.errors.push(KeyFailure {
-                file,
-                db: None,
-                key: name.clone(),
-                error,
-            });
-        }
-    };
+) -> FunctionOutcome {
     if f.pre_ga {
-        return failure(
-            report,
+        return FunctionOutcome::Failed(
             "a 7.0 release-candidate function record: FUNCTION RESTORE refuses it".into(),
+            "PLAN".into(),
         );
     }
     if !profile.has_functions() {
-        return failure(
-            report,
+        return FunctionOutcome::Failed(
             format!(
                 "function libraries need Redis 7.0 (RDB 10); the target reads RDB {}",
                 profile.rdb_version
             ),
+            "PLAN".into(),
         );
     }
     let mut cmd = Vec::with_capacity(f.raw.len() + 64);
     resp::write_function_restore(&mut cmd, f.raw, profile.rdb_version, replace);
     let mut exists = false;
     let mut errors = Vec::new();
+    let mut cause = None;
     for (addr, conn) in sender.conns.iter_mut() {
         match classify(conn.req_packed_command(&cmd)) {
             Ok(Reply::Ok) => {}
             Ok(Reply::Error { text, .. }) if text.contains("already exists") => exists = true,
-            Ok(Reply::Error { text, .. }) => errors.push(format!("{addr}: {text}")),
-            Err(e) => errors.push(format!("{addr}: {}", target.scrub(&e.to_string()))),
+            Ok(Reply::Error { code, text }) => {
+                cause.get_or_insert(code);
+                errors.push(format!("{addr}: {text}"));
+            }
+            Err(e) => {
+                cause.get_or_insert_with(|| "IO".to_string());
+                errors.push(format!("{addr}: {}", target.scrub(&e.to_string())));
+            }
         }
     }
     if !errors.is_empty() {
-        failure(report, errors.join("; "));
-    } else if exists && options.plan.on_conflict == ConflictPolicy::Skip {
-        report.functions.skipped += 1;
+        FunctionOutcome::Failed(errors.join("; "), cause.unwrap_or_else(|| "ERR".into()))
     } else if exists {
-        failure(
-            report,
-            format!(
-                "library '{}' already exists",
-                String::from_utf8_lossy(&name)
-            ),
-        );
+        FunctionOutcome::Exists
     } else {
-        report.functions.restored += 1;
-        report.bytes += resp::payload_len(f.raw.len()) as u64;
+        FunctionOutcome::Restored(resp::payload_len(f.raw.len()) as u64)
     }
 }
 
-/// Refuses, before anything is written, a snapshot whose selected keys live in
-/// databases other than 0 after mapping when the target has only database 0.
-fn check_single_db(files: &[SourceFile<'_>], options: &RestoreOptions, why: &str) -> Result<()> {
-    let plan = &options.plan;
-    // With an explicit --db list, the answer does not need the data.
-    let mut bad = BTreeSet::new();
-    if !plan.dbs.is_empty() && plan.dbs.iter().all(|&db| plan.map_db(db) == 0) {
-        return Ok(());
-    }
+/// What the check before the first write learned of the snapshots.
+struct Survey {
+    /// Key records, all of them.
+    keys: u64,
+    /// Source databases holding keys the plan selects.
+    dbs: BTreeSet<u64>,
+    /// The first selected keys not expired (source db, key), for the conflict check.
+    sample: Vec<(u64, Vec<u8>)>,
+}
+
+/// Keys of the snapshot looked up on a non-empty target under `--on-conflict fail`.
+const CONFLICT_SAMPLE: usize = 1000;
+
+/// Frames every record of every file and checks the CRC-64 trailers (as the files
+/// were opened: `--no-crc` turns the checksum off, never the framing), before
+/// anything is written: a truncated or corrupt download is refused whole. Framing
+/// runs at several GB/s, small next to any restore.
+fn survey(files: &[SourceFile<'_>], plan: &PlanOptions, now: i64) -> Result<Survey> {
+    let mut survey = Survey {
+        keys: 0,
+        dbs: BTreeSet::new(),
+        sample: Vec::new(),
+    };
     for file in files {
-        let mut current = 0;
-        let mut checked_current = false;
         for record in file.rdb.records() {
             match record {
-                Ok(Record::SelectDb { db }) => {
-                    current = db;
-                    checked_current = false;
-                }
-                Ok(Record::Key(k)) if !checked_current => {
-                    if plan.db_selected(current)
-                        && plan.map_db(current) != 0
+                Ok(Record::Key(k)) => {
+                    survey.keys += 1;
+                    let selected = plan.db_selected(k.db)
                         && (plan.types.is_empty() || plan.types.contains(&k.value_type.logical()))
                         && (plan.key_patterns.is_empty()
-                            || plan.key_patterns.iter().any(|g| g.matches(&k.key)))
-                    {
-                        bad.insert(current);
-                        checked_current = true;
+                            || plan.key_patterns.iter().any(|g| g.matches(&k.key)));
+                    if !selected {
+                        continue;
+                    }
+                    survey.dbs.insert(k.db);
+                    let live = k.expire_at_ms.is_none_or(|t| t > now);
+                    if live && survey.sample.len() < CONFLICT_SAMPLE {
+                        survey.sample.push((k.db, k.key.to_vec()));
                     }
                 }
                 Ok(_) => {}
                 Err(e) => {
                     return Err(Error::Parse {
                         file: file.name.to_string(),
-                        source: e,
+                        error: e,
                     })
                 }
             }
         }
     }
+    Ok(survey)
+}
+
+/// Refuses, before anything is written, databases the target cannot take: keys
+/// that land elsewhere than db 0 on a single-database target, and several source
+/// databases that the URL's `/N` would merge into one.
+fn check_databases(
+    survey: &Survey,
+    plan: &PlanOptions,
+    single_db: Option<&str>,
+    target: &Target,
+) -> Result<()> {
+    if let Some(n) = plan.default_db {
+        let merged: Vec<String> = survey
+            .dbs
+            .iter()
+            .filter(|d| !plan.db_map.contains_key(d))
+            .map(u64::to_string)
+            .collect();
+        if merged.len() > 1 {
+            return Err(Error::Refused {
+                target: target.address().to_string(),
+                message: format!(
+                    "the URL names database {n}, but the snapshot has keys in databases {}, \
+                     which would be merged there: restore one of them with --db SRC, or \
+                     place each with --db-map SRC:DST (and a URL without /N)",
+                    merged.join(", ")
+                ),
+            });
+        }
+    }
+    let Some(why) = single_db else {
+        return Ok(());
+    };
+    let bad: Vec<String> = survey
+        .dbs
+        .iter()
+        .filter(|&&d| plan.map_db(d) != 0)
+        .map(|&d| match plan.map_db(d) {
+            to if to != d => format!("{d} (mapped to {to})"),
+            _ => d.to_string(),
+        })
+        .collect();
     if bad.is_empty() {
         return Ok(());
     }
     Err(Error::SingleDbTarget {
         why: why.to_string(),
-        dbs: bad
+        dbs: bad.join(", "),
+    })
+}
+
+/// Under `--on-conflict fail`, refuses a target that already holds keys of the
+/// snapshot: the first [`CONFLICT_SAMPLE`] selected keys are looked up with `EXISTS`
+/// (on their cluster node) whenever the target is not empty. A restore into it would
+/// otherwise fail key after key with `BUSYKEY`.
+fn check_conflicts(
+    target: &Target,
+    probe: &mut Connection,
+    caps: &TargetCaps,
+    slot_map: Option<&SlotMap>,
+    survey: &Survey,
+    plan: &PlanOptions,
+) -> Result<()> {
+    if survey.sample.is_empty() {
+        return Ok(());
+    }
+    // A standalone target whose destination databases are empty holds none of them.
+    if slot_map.is_none()
+        && !survey
+            .dbs
             .iter()
-            .map(|d| match plan.db_map.get(d) {
-                Some(to) => format!("{d} (mapped to {to})"),
-                None => d.to_string(),
-            })
-            .collect::<Vec<_>>()
-            .join(", "),
+            .any(|&d| caps.keyspace.get(&plan.map_db(d)).is_some_and(|&n| n > 0))
+    {
+        return Ok(());
+    }
+    let mut by_node: BTreeMap<usize, Vec<&(u64, Vec<u8>)>> = BTreeMap::new();
+    for entry in &survey.sample {
+        let node = match slot_map {
+            Some(m) => m
+                .owner
+                .get(usize::from(cluster::slot_for_key(&entry.1)))
+                .copied()
+                .flatten()
+                .unwrap_or(0),
+            None => 0,
+        };
+        by_node.entry(node).or_default().push(entry);
+    }
+    let mut found: Vec<&(u64, Vec<u8>)> = Vec::new();
+    for (node, keys) in by_node {
+        let mut own;
+        let (conn, who) = match slot_map.and_then(|m| m.nodes.get(node)) {
+            Some((h, p)) => {
+                let t = target.for_node(h, *p);
+                own = t.connect()?;
+                (&mut own, t)
+            }
+            None => (&mut *probe, target.clone()),
+        };
+        let mut pipe = redis::pipe();
+        let mut db = None;
+        for (src, key) in &keys {
+            let to = plan.map_db(*src);
+            if slot_map.is_none() && db != Some(to) {
+                pipe.cmd("SELECT").arg(to).ignore();
+                db = Some(to);
+            }
+            pipe.cmd("EXISTS").arg(key.as_slice());
+        }
+        let exists: Vec<i64> = pipe
+            .query(conn)
+            .map_err(|e| who.error("checking for keys the target already holds", &e))?;
+        found.extend(
+            keys.iter()
+                .zip(exists)
+                .filter(|(_, n)| *n > 0)
+                .map(|(k, _)| *k),
+        );
+    }
+    if slot_map.is_none() {
+        // The probe connection goes back to where the URL put it.
+        let _: redis::RedisResult<()> = redis::cmd("SELECT")
+            .arg(target.database().unwrap_or(0))
+            .query(probe);
+    }
+    let Some((db, key)) = found.first() else {
+        return Ok(());
+    };
+    Err(Error::Refused {
+        target: target.address().to_string(),
+        message: format!(
+            "the target already holds {} of the first {} keys of the snapshot (e.g. db {} \
+             key {:?}); with --on-conflict fail every one would fail with BUSYKEY: use \
+             --on-conflict skip to keep the target's values, --on-conflict replace to \
+             overwrite them, or empty the target first",
+            found.len(),
+            survey.sample.len(),
+            plan.map_db(*db),
+            String::from_utf8_lossy(key)
+        ),
     })
 }
 

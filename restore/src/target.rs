@@ -29,6 +29,7 @@ use rdb_parser::{DumpPayload, Family};
 use redis::{ConnectionAddr, ConnectionInfo, ConnectionLike, IntoConnectionInfo, Value};
 
 use crate::error::{Error, Result};
+use crate::live::info::Info;
 
 // The TLS transport is a private part of the target (the file sits next to this one).
 #[path = "tls.rs"]
@@ -185,29 +186,27 @@ pub struct TargetConfig {
     pub io_timeout: Option<Duration>,
 }
 
+/// Splits `url` into (scheme and `://`, userinfo, rest after the `@`), `None` when it
+/// has no userinfo. The userinfo ends at the *last* `@` before the host: a password
+/// that was not percent-encoded may hold `/`, `?`, `#` or `@` (Azure access keys are
+/// base64 and often contain `/`), and it must still be found to be hidden.
+fn split_userinfo(url: &str) -> Option<(&str, &str, &str)> {
+    let scheme_end = url.find("://")? + 3;
+    let rest = url.get(scheme_end..)?;
+    let at = rest.rfind('@')?;
+    Some((url.get(..scheme_end)?, rest.get(..at)?, rest.get(at + 1..)?))
+}
+
 /// `url` with the password replaced by `***` (user names are kept).
 pub fn redact_url(url: &str) -> String {
-    let Some(scheme_end) = url.find("://") else {
-        return url.to_string();
-    };
-    let rest = &url[scheme_end + 3..];
-    let auth_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let authority = &rest[..auth_end];
-    match authority.rfind('@') {
-        Some(at) => {
-            let userinfo = &authority[..at];
+    match split_userinfo(url) {
+        Some((scheme, userinfo, host)) => {
             let user = match userinfo.split_once(':') {
                 Some((user, _)) => format!("{user}:***"),
                 None if userinfo.is_empty() => String::new(),
                 None => "***".to_string(),
             };
-            format!(
-                "{}{}@{}{}",
-                &url[..scheme_end + 3],
-                user,
-                &authority[at + 1..],
-                &rest[auth_end..]
-            )
+            format!("{scheme}{user}@{host}")
         }
         None => url.to_string(),
     }
@@ -237,6 +236,11 @@ pub struct TargetCaps {
     pub cluster: bool,
     /// Why the target has only database 0 (`None` when it has several).
     pub single_db: Option<String>,
+    /// `host:port` of the primary when the node probed is a replica (`INFO
+    /// replication`); a standalone replica is refused before anything is written.
+    pub replica_of: Option<String>,
+    /// Keys per database on the node probed (`INFO keyspace`).
+    pub keyspace: std::collections::BTreeMap<u64, u64>,
 }
 
 /// A target: connection settings, ready to open connections.
@@ -250,6 +254,10 @@ pub struct Target {
     /// `Some` for `rediss://`: how TLS connections are made.
     tls: Option<TlsSettings>,
     display: String,
+    /// The ACL user (`default` when the URL names none), for messages.
+    user: String,
+    /// The database the URL names (`/N`).
+    database: Option<u64>,
     secrets: Vec<String>,
     connect_timeout: Duration,
     io_timeout: Duration,
@@ -287,18 +295,52 @@ fn percent_decode(s: &str) -> String {
 
 /// The password part of a URL, raw and percent-decoded (for scrubbing).
 fn url_password(url: &str) -> Vec<String> {
-    let Some(scheme_end) = url.find("://") else {
+    let Some((_, userinfo, _)) = split_userinfo(url) else {
         return Vec::new();
     };
-    let rest = &url[scheme_end + 3..];
-    let auth_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let authority = &rest[..auth_end];
-    let Some(at) = authority.rfind('@') else {
-        return Vec::new();
-    };
-    let userinfo = &authority[..at];
     let pw = userinfo.split_once(':').map_or(userinfo, |(_, p)| p);
     vec![pw.to_string(), percent_decode(pw)]
+}
+
+/// The user name of a URL (`default` when it names none), for messages.
+fn url_user(url: &str) -> String {
+    split_userinfo(url)
+        .and_then(|(_, userinfo, _)| userinfo.split_once(':').map(|(u, _)| percent_decode(u)))
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| "default".to_string())
+}
+
+/// The database a URL names (`redis://host:port/N`), `None` when it names none.
+/// An unparsable path is refused by [`Target::new`] (the redis crate reads it too).
+fn url_database(url: &str) -> Option<u64> {
+    let after_scheme = url.get(url.find("://")? + 3..)?;
+    let host_part = match split_userinfo(url) {
+        Some((_, _, host)) => host,
+        None => after_scheme,
+    };
+    let path = &host_part[host_part.find('/')? + 1..];
+    let path = path.split(['?', '#']).next().unwrap_or("");
+    path.trim_end_matches('/').parse().ok()
+}
+
+/// Why a URL is unusable, in words an operator can act on (never the password).
+fn url_problem(url: &str, redacted: &str, cause: &str) -> String {
+    if !url.contains("://") {
+        return format!(
+            "{redacted}: not a URL (no scheme): write redis://HOST:PORT, or rediss://HOST:PORT for TLS"
+        );
+    }
+    let scheme = &url[..url.find("://").unwrap_or(0)];
+    if !matches!(scheme, "redis" | "rediss" | "valkey" | "valkeys") {
+        return format!(
+            "{redacted}: unsupported scheme {scheme:?}: write redis:// (plain) or rediss:// (TLS)"
+        );
+    }
+    format!(
+        "{redacted}: the URL does not parse ({cause}); if the password holds / # ? : @ or %, \
+         percent-encode them (%2F %23 %3F %3A %40 %25), or pass the password with \
+         --password-file FILE or the REDISCLI_AUTH environment variable"
+    )
 }
 
 impl Target {
@@ -313,7 +355,11 @@ impl Target {
         }
         let redacted = redact_url(&config.url);
         let info = config.url.as_str().into_connection_info().map_err(|e| {
-            Error::Config(format!("{redacted}: {}", scrub(&e.to_string(), &secrets)))
+            Error::Config(url_problem(
+                &config.url,
+                &redacted,
+                &scrub(&e.to_string(), &secrets),
+            ))
         })?;
         let mut settings = info.redis_settings().clone().set_skip_set_lib_name();
         if let Some(p) = &config.password {
@@ -369,6 +415,8 @@ impl Target {
         let info = info.set_addr(ConnectionAddr::Tcp(host.clone(), port));
         Ok(Target {
             info,
+            user: url_user(&config.url),
+            database: url_database(&config.url),
             display: format!("{host}:{port}"),
             host,
             port,
@@ -382,6 +430,18 @@ impl Target {
     /// `host:port` of the target (no credentials).
     pub fn address(&self) -> &str {
         &self.display
+    }
+
+    /// The database the URL names (`redis://host:port/N`), `None` when it names none.
+    /// Restore and verify send every source database that `--db-map` does not map
+    /// there (and refuse a snapshot whose databases would be merged by it).
+    pub fn database(&self) -> Option<u64> {
+        self.database
+    }
+
+    /// The ACL user connections authenticate as (`default` when none is named).
+    pub fn user(&self) -> &str {
+        &self.user
     }
 
     /// The same settings (credentials, TLS, TLS server name) for another node
@@ -408,6 +468,62 @@ impl Target {
         }
     }
 
+    /// A connection failure in words: authentication problems name the user,
+    /// timeouts and closed connections say what the port may be instead.
+    fn connect_error(&self, e: &redis::RedisError) -> Error {
+        // The crate reports a refused AUTH as its own kind, without the reply's code.
+        let code = match e.kind() {
+            redis::ErrorKind::AuthenticationFailed => Some("WRONGPASS"),
+            _ => e.code(),
+        };
+        self.connect_failed(
+            code,
+            &explain_transport(e, self.connect_timeout, self.tls.is_some()),
+        )
+    }
+
+    /// A connection failure from its reply code, text and a hint (may be empty).
+    fn connect_failed(&self, code: Option<&str>, text: &str) -> Error {
+        match self.auth_problem(code, text) {
+            Some(auth) => auth,
+            None => self.error("cannot connect", &text),
+        }
+    }
+
+    /// `Some` when a reply (code and text) says the credentials are missing, wrong or
+    /// lack a permission: an error naming the user and what to check.
+    fn auth_problem(&self, code: Option<&str>, text: &str) -> Option<Error> {
+        let code = code.map(str::to_string).or_else(|| {
+            ["NOAUTH", "WRONGPASS", "NOPERM"]
+                .into_iter()
+                .find(|c| text.contains(c))
+                .map(str::to_string)
+        })?;
+        let what = match code.as_str() {
+            "NOAUTH" => "the server requires a password and none was given: put it in the \
+                         URL (redis://USER:PASSWORD@host:port), --password-file FILE or \
+                         REDISCLI_AUTH"
+                .to_string(),
+            "WRONGPASS" => format!(
+                "authentication failed for user '{}': wrong password, or the user does not \
+                 exist or is disabled",
+                self.user
+            ),
+            "NOPERM" => format!(
+                "user '{}' lacks a permission it needs ({}); restore needs at least \
+                 +restore +dump +info +select +exists +ping (or +@all) on ~*",
+                self.user,
+                self.scrub(text)
+            ),
+            _ => return None,
+        };
+        Some(Error::Auth {
+            target: self.display.clone(),
+            user: self.user.clone(),
+            message: what,
+        })
+    }
+
     /// Opens and authenticates one connection (timeouts set).
     pub fn connect(&self) -> Result<Connection> {
         let conn = match &self.tls {
@@ -417,7 +533,7 @@ impl Target {
                 })?;
                 let c = client
                     .get_connection_with_timeout(self.connect_timeout)
-                    .map_err(|e| self.error("cannot connect", &e))?;
+                    .map_err(|e| self.connect_error(&e))?;
                 Connection(Inner::Plain(c))
             }
             Some(tls) => {
@@ -429,13 +545,33 @@ impl Target {
                     self.info.tcp_settings().nodelay(),
                     self.connect_timeout,
                 )
-                .map_err(|e| self.error("cannot connect", &e))?;
+                .map_err(|e| self.connect_failed(None, &e))?;
                 Connection(Inner::Tls(Box::new(c)))
             }
         };
         conn.set_timeouts(self.io_timeout)
             .map_err(|e| self.error("cannot set timeouts", &e))?;
         Ok(conn)
+    }
+
+    /// Checks that `conn` is answered and authenticated (`PING`, bounded by the
+    /// connect timeout): a port that never answers, missing or wrong credentials and
+    /// a missing permission become errors that say so, before any real work.
+    pub fn ping(&self, conn: &mut Connection) -> Result<()> {
+        conn.set_timeouts(self.connect_timeout)
+            .map_err(|e| self.error("cannot set timeouts", &e))?;
+        let reply = round_trip(conn, &[redis::cmd("PING")]).map_err(|e| {
+            let text = explain_transport(&e, self.connect_timeout, self.tls.is_some());
+            self.error("PING", &text)
+        })?;
+        conn.set_timeouts(self.io_timeout)
+            .map_err(|e| self.error("cannot set timeouts", &e))?;
+        match reply.into_iter().next() {
+            Some(Err(e)) => Err(self
+                .auth_problem(e.code(), &e.to_string())
+                .unwrap_or_else(|| self.error("PING", &e))),
+            _ => Ok(()),
+        }
     }
 
     /// Learns what the target can take: version and family (`INFO server`), cluster
@@ -448,7 +584,12 @@ impl Target {
     /// of milliseconds before the first key is sent.
     pub fn probe(&self, conn: &mut Connection) -> Result<TargetCaps> {
         let key = format!("rdbkit:probe:{}", unique_suffix());
-        let mut replies = round_trip(
+        // The first reply is bounded by the connect timeout: a port that accepts and
+        // never answers (a load balancer or Private Link endpoint with no backend, a
+        // TLS port spoken to in plain text) must not hold the run for the I/O timeout.
+        conn.set_timeouts(self.connect_timeout)
+            .map_err(|e| self.error("cannot set timeouts", &e))?;
+        let replies = round_trip(
             conn,
             &[
                 redis::cmd("INFO").arg("server").clone(),
@@ -457,13 +598,33 @@ impl Target {
                 redis::cmd("DUMP").arg(&key).clone(),
                 redis::cmd("DEL").arg(&key).clone(),
                 redis::cmd("CONFIG").arg("GET").arg("databases").clone(),
+                redis::cmd("INFO").arg("replication").clone(),
+                redis::cmd("INFO").arg("keyspace").clone(),
             ],
         )
-        .map_err(|e| self.error("probing the target", &e))?
-        .into_iter();
+        .map_err(|e| {
+            let text = explain_transport(&e, self.connect_timeout, self.tls.is_some());
+            self.error("probing the target", &text)
+        })?;
+        conn.set_timeouts(self.io_timeout)
+            .map_err(|e| self.error("cannot set timeouts", &e))?;
+        if let Some(Err(e)) = replies.first() {
+            if let Some(auth) = self.auth_problem(e.code(), &e.to_string()) {
+                return Err(auth);
+            }
+        }
+        let mut replies = replies.into_iter();
         let mut next = || replies.next().unwrap_or(Ok(Value::Nil));
-        let (server, cluster_info, set, dumped, _del, databases) =
-            (next(), next(), next(), next(), next(), next());
+        let (server, cluster_info, set, dumped, _del, databases, replication, keyspace) = (
+            next(),
+            next(),
+            next(),
+            next(),
+            next(),
+            next(),
+            next(),
+            next(),
+        );
         let server = reply_text(server).unwrap_or_default();
         let field = |name: &str| {
             server.lines().find_map(|l| {
@@ -511,6 +672,19 @@ impl Target {
         } else {
             single_db_reason(conn, databases)
         };
+        let replication = Info::parse(&reply_text(replication).unwrap_or_default());
+        let replica_of = matches!(replication.role(), Some("slave" | "replica")).then(|| {
+            format!(
+                "{}:{}",
+                replication.get("master_host").unwrap_or("?"),
+                replication.get("master_port").unwrap_or("?")
+            )
+        });
+        let keyspace = Info::parse(&reply_text(keyspace).unwrap_or_default())
+            .keyspace()
+            .into_iter()
+            .map(|(db, d)| (db, d.keys))
+            .collect();
         Ok(TargetCaps {
             version,
             family,
@@ -518,8 +692,49 @@ impl Target {
             rdb_version_source,
             cluster,
             single_db,
+            replica_of,
+            keyspace,
         })
     }
+}
+
+/// A transport failure in words, with what the port may be instead of a Redis
+/// server speaking the protocol asked for.
+fn explain_transport(e: &redis::RedisError, timeout: Duration, tls: bool) -> String {
+    let text = e.to_string().to_ascii_lowercase();
+    if e.is_timeout()
+        || text.contains("timed out")
+        || text.contains("would block")
+        || text.contains("temporarily unavailable")
+    {
+        return format!(
+            "no answer within {} s (a firewall, a load balancer or a Private Link endpoint \
+             with no backend, or a TLS port spoken to in plain text{}; the wait is set by \
+             --connect-timeout SECS)",
+            timeout.as_secs_f64(),
+            if tls { "" } else { ": try rediss://" }
+        );
+    }
+    format!("{e}{}", transport_hint(e, &text, tls))
+}
+
+fn transport_hint(e: &redis::RedisError, text: &str, tls: bool) -> &'static str {
+    if text.contains("http/") {
+        return " (this port speaks HTTP, not the Redis protocol: check the port)";
+    }
+    if e.is_connection_refusal() || text.contains("connection refused") {
+        return " (nothing listens there: check the host and port)";
+    }
+    if !tls
+        && (e.is_connection_dropped()
+            || text.contains("reset by peer")
+            || text.contains("end of file")
+            || text.contains("broken pipe"))
+    {
+        return " (the server closed the connection before answering: if this port \
+                expects TLS, use rediss://)";
+    }
+    ""
 }
 
 /// Sends `cmds` as one pipeline and reads one reply each; a server error is that

@@ -824,7 +824,7 @@ fn check_batch(
         )
         .map_err(|e| Error::Parse {
             file: file.map_or_else(|| "?".to_string(), |f| f.name.to_string()),
-            source: e,
+            error: e,
         })?;
         local.checked += 1;
         match verdict {
@@ -892,7 +892,7 @@ fn census(
                 Err(e) => {
                     return Err(Error::Parse {
                         file: file.name.to_string(),
-                        source: e,
+                        error: e,
                     })
                 }
             };
@@ -1048,7 +1048,11 @@ pub fn verify<'a>(
     progress: &Progress,
 ) -> Result<VerifyReport> {
     let started = Instant::now();
+    let mut options = options.clone();
+    options.plan.default_db = target.database().or(options.plan.default_db);
+    let options = &options;
     let mut probe = target.connect()?;
+    target.ping(&mut probe)?;
     let server = info_section(&mut probe, "server").unwrap_or_default();
     let field = |name: &str| {
         server.lines().find_map(|l| {
@@ -1241,7 +1245,7 @@ pub fn verify<'a>(
                     Err(e) => {
                         frame_error = Some(Error::Parse {
                             file: file.name.to_string(),
-                            source: e,
+                            error: e,
                         });
                         break 'files;
                     }

@@ -1,11 +1,11 @@
 //! `rdbkit restore`: pipelined `RESTORE` of snapshots into a live target, with
 //! `rdb_restore::restore` doing the work. This module maps flags to options and the
-//! report to text (stderr) or JSON (stdout).
+//! report to text or JSON, on stdout; progress and errors go to stderr.
 //!
 //! Exit 0 when every key was restored, skipped or expired; 1 when any key (or
-//! function library) failed; 2 on bad input, bad usage or a connection failure.
+//! function library) failed; 2 on bad input, bad usage, a refused target, or a run
+//! that stopped part-way (its summary is still printed: what was done, what not).
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -116,6 +116,13 @@ pub struct RestoreArgs {
     /// Failures listed with their error in the summary.
     #[arg(long, value_name = "N", default_value_t = 20)]
     max_errors: usize,
+    /// Stop sending after this many failed keys (0: never); a full or read-only
+    /// target fails every key alike.
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    max_failures: u64,
+    /// Write every failed key to FILE as JSON Lines ({"file","db","key","function","error"}).
+    #[arg(long, value_name = "FILE")]
+    failed_keys: Option<PathBuf>,
 }
 
 /// `123`, `4k`/`4KiB`, `8M`/`8MiB`, `1G`/`1GiB` (binary units).
@@ -140,6 +147,25 @@ pub fn run(args: &RestoreArgs, quiet: bool) -> ExitCode {
     match restore(args, quiet) {
         Ok(report) => ExitCode::from(if report.has_failures() { 1 } else { 0 }),
         Err(e) => {
+            // A stopped run still prints what it did (the summary, on stdout).
+            let stopped = e
+                .chain()
+                .find_map(|c| match c.downcast_ref::<rdb_restore::Error>() {
+                    Some(rdb_restore::Error::Stopped { report, .. }) => Some(report),
+                    _ => None,
+                });
+            if let Some(report) = stopped {
+                let verdict = "stopped";
+                let summary = match args.format {
+                    Format::Json => {
+                        let mut j = to_json(report, &args.snapshot.files, verdict);
+                        j["error"] = Value::String(format!("{e:#}"));
+                        format!("{j}\n")
+                    }
+                    Format::Text => to_text(report, &args.snapshot.files),
+                };
+                let _ = crate::output::print(&summary);
+            }
             eprintln!("rdbkit: {e:#}");
             ExitCode::from(2)
         }
@@ -167,6 +193,8 @@ fn restore(args: &RestoreArgs, quiet: bool) -> Result<RestoreReport> {
             ClusterMode::Auto
         },
         target_rdb_version: args.target_rdb_version,
+        max_failures: args.max_failures,
+        failed_keys: args.failed_keys.clone(),
         ..RestoreOptions::default()
     };
     options.plan.mode = match args.mode {
@@ -190,30 +218,34 @@ fn restore(args: &RestoreArgs, quiet: bool) -> Result<RestoreReport> {
     let progress = Progress::default();
     let line = |secs: f64| {
         let (keys, bytes, failed, pos, total) = progress.snapshot();
-        let eta = if pos > 0 && total > pos {
-            format!("{:.0} s", secs * (total - pos) as f64 / pos as f64)
-        } else {
-            "-".into()
-        };
+        let keys_total = progress
+            .keys_total
+            .load(std::sync::atomic::Ordering::Relaxed);
         format!(
-            "restoring: {keys} keys ({failed} failed), {:.1} MiB, {:.0} keys/s, {} of input, ETA {eta}",
-            bytes as f64 / (1024.0 * 1024.0),
+            "restoring: {keys} of {keys_total} keys ({failed} failed), {}, {:.0} keys/s, ETA {}",
+            units::bytes(bytes),
             keys as f64 / secs,
-            units::percent(pos, total),
+            units::eta(secs, pos, total),
         )
     };
     let report = with_progress_line(quiet, line, || {
-        rdb_restore::restore(&target, &files, &options, &progress)
+        crate::interrupt::while_running(&progress, || {
+            rdb_restore::restore(&target, &files, &options, &progress)
+        })
     })?;
+    let verdict = if report.has_failures() {
+        "failed"
+    } else {
+        "ok"
+    };
     match args.format {
-        Format::Json => {
-            let mut out = std::io::stdout().lock();
-            writeln!(out, "{}", to_json(&report, &args.snapshot.files))?;
-            out.flush()?;
-        }
+        Format::Json => crate::output::print(&format!(
+            "{}\n",
+            to_json(&report, &args.snapshot.files, verdict)
+        ))?,
         Format::Text => {
             if !quiet || report.has_failures() {
-                eprint!("{}", to_text(&report, &args.snapshot.files));
+                crate::output::print(&to_text(&report, &args.snapshot.files))?;
             }
         }
     }
@@ -229,14 +261,18 @@ fn bytes_json(b: &[u8]) -> Value {
 }
 
 /// The JSON summary:
-/// `{"restored", "skipped", "failed", "expired", "bytes", "seconds", "errors": [{"file",
+/// `{"verdict": "ok"|"failed"|"stopped", "snapshot_keys", "restored", "skipped",
+/// "failed", "expired", "not_done", "retried", "failures_by_cause": {CAUSE: {"count",
+/// "hint"}}, "bytes", "seconds", "errors": [{"file",
 /// "db", "key", "error"}], "skipped_by": {reason: n}, "functions": {"restored",
 /// "skipped", "failed"}, "resumed", "redirected", "target": {"version", "rdb_version", "cluster"},
 /// "conversions": {"restamped", "reencoded", "commands", "field_ttls_dropped",
 /// "expired_fields", "stream_metadata_dropped", "active_times_dropped", "idmp_dropped"}}`.
 /// Keys are JSON strings when valid UTF-8, else `{"hex": ...}`; `db` is `null` for
 /// a function library (its name is the `key`).
-fn to_json(r: &RestoreReport, files: &[String]) -> Value {
+/// `snapshot_keys = restored + skipped + expired + failed + not_done` always holds;
+/// `not_done` is non-zero only for a stopped run, which also has `"error"`.
+fn to_json(r: &RestoreReport, files: &[String], verdict: &str) -> Value {
     let skipped_by: serde_json::Map<String, Value> = r
         .skipped_by
         .iter()
@@ -255,11 +291,26 @@ fn to_json(r: &RestoreReport, files: &[String]) -> Value {
             })
         })
         .collect();
+    let causes: serde_json::Map<String, Value> = r
+        .failures_by_cause
+        .iter()
+        .map(|(cause, n)| {
+            (
+                cause.clone(),
+                json!({ "count": n, "hint": rdb_restore::report::cause_hint(cause) }),
+            )
+        })
+        .collect();
     json!({
+        "verdict": verdict,
+        "snapshot_keys": r.snapshot_keys,
         "restored": r.restored,
         "skipped": r.skipped,
         "failed": r.failed,
         "expired": r.expired,
+        "not_done": r.not_done(),
+        "retried": r.retried,
+        "failures_by_cause": causes,
         "bytes": r.bytes,
         "seconds": (r.seconds * 1000.0).round() / 1000.0,
         "errors": errors,
@@ -312,6 +363,26 @@ fn to_text(r: &RestoreReport, files: &[String]) -> String {
         r.expired,
         r.failed,
     ));
+    if r.not_done() > 0 {
+        s.push_str(&format!(
+            "NOT DONE: {} of the snapshot's {} keys (the run stopped before them or before \
+             their replies)\n",
+            r.not_done(),
+            r.snapshot_keys
+        ));
+    }
+    if r.retried > 0 {
+        s.push_str(&format!(
+            "retried {} keys that had failed in the resumed run\n",
+            r.retried
+        ));
+    }
+    for (cause, n) in &r.failures_by_cause {
+        let hint = rdb_restore::report::cause_hint(cause)
+            .map(|h| format!(": {h}"))
+            .unwrap_or_default();
+        s.push_str(&format!("{n} × {cause}{hint}\n"));
+    }
     let c = &r.conversions;
     if c.restamped + c.reencoded + c.commands > 0 {
         s.push_str(&format!(

@@ -9,7 +9,6 @@
 //! extra key; with `--sample`, also a key count mismatch), 2 on bad input, bad usage
 //! or a connection failure.
 
-use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::{bail, Result};
@@ -120,9 +119,10 @@ fn verify(args: &VerifyArgs, quiet: bool) -> Result<VerifyReport> {
     let line = |secs: f64| {
         let (keys, _, bad, _, total) = progress.snapshot();
         format!(
-            "verifying: {keys} of {total} keys ({}), {bad} missing or different, {:.0} keys/s",
+            "verifying: {keys} of {total} keys ({}), {bad} missing or different, {:.0} keys/s, ETA {}",
             units::percent(keys, total),
             keys as f64 / secs,
+            units::eta(secs, keys, total),
         )
     };
     let report = with_progress_line(quiet, line, || {
@@ -130,13 +130,17 @@ fn verify(args: &VerifyArgs, quiet: bool) -> Result<VerifyReport> {
     })?;
     match args.format {
         Format::Json => {
-            let mut out = std::io::stdout().lock();
-            writeln!(out, "{}", to_json(&report))?;
-            out.flush()?;
+            let mut j = to_json(&report);
+            j["verdict"] = json!(if report.has_differences() {
+                "different"
+            } else {
+                "ok"
+            });
+            crate::output::print(&format!("{j}\n"))?;
         }
         Format::Text => {
             if !quiet || report.has_differences() {
-                eprint!("{}", to_text(&report));
+                crate::output::print(&to_text(&report))?;
             }
         }
     }

@@ -123,6 +123,7 @@ pub fn node_metrics(target: &Target, conn: &mut Connection) -> Result<NodeMetric
 /// server).
 pub fn collect(target: &Target) -> Result<Vec<NodeMetrics>> {
     let mut conn = target.connect()?;
+    target.ping(&mut conn)?;
     let info = read_info(target, &mut conn)?;
     let nodes = nodes(target, &mut conn, &info);
     let mut out = Vec::with_capacity(nodes.len());

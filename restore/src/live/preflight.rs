@@ -949,6 +949,8 @@ mod tests {
             rdb_version_source: "DUMP probe",
             cluster: false,
             single_db: None,
+            replica_of: None,
+            keyspace: Default::default(),
         };
         let mut out = Vec::new();
         rdb_checks(Some((10, "x".into())), None, &caps, &mut out);

@@ -111,7 +111,11 @@ impl Sample {
 
 /// Reads one node (a failure is a [`Sample::failed`], not an error).
 pub fn sample(target: &Target) -> Sample {
-    match target.connect().and_then(|mut c| read_info(target, &mut c)) {
+    let sample = target.connect().and_then(|mut c| {
+        target.ping(&mut c)?;
+        read_info(target, &mut c)
+    });
+    match sample {
         Ok(info) => Sample::from_info(target.address(), &info),
         Err(e) => Sample::failed(target.address(), e.to_string()),
     }
