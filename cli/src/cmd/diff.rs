@@ -332,7 +332,11 @@ fn side_line(name: &str, files: &[String], keys: u64, ctime: Option<i64>) -> Str
         (Some(t), 1) => format!(", taken {}", format_utc_ms(t)),
         (Some(t), _) => format!(", latest taken {}", format_utc_ms(t)),
     };
-    format!("{name}: {} ({} keys{taken})\n", files.join(" "), count(keys))
+    format!(
+        "{name}: {} ({} keys{taken})\n",
+        files.join(" "),
+        count(keys)
+    )
 }
 
 fn text(r: &DiffReport, args: &DiffArgs, identical: bool, a: &[String], b: &[String]) -> String {
