@@ -1298,6 +1298,47 @@ mod tests {
     }
 
     #[test]
+    fn stream_parts_and_times() {
+        use crate::digest::test_stream;
+        let (s1, s2) = (
+            test_stream(9, &[(5, 1_000, 1)], 7),
+            test_stream(9, &[(5, 1_500, 1)], 8),
+        );
+        let a = rdb_file(&[(0, b"s", None, &s1)], &[]);
+        let b = rdb_file(&[(0, b"s", None, &s2)], &[]);
+        let r = run(&[&a], &[&b], 10);
+        assert_eq!(
+            (r.different_value, r.different_stream_delivery_times),
+            (1, 1)
+        );
+        assert_eq!(
+            (r.different_stream_entries, r.different_stream_groups),
+            (0, 0)
+        );
+        assert_eq!(
+            r.examples[0].detail,
+            "stream content differs (0 elements in B): PEL delivery times; \
+             consumer seen/active times differ too (not compared)"
+        );
+        fn parse(d: &[u8]) -> Vec<Rdb<'_>> {
+            vec![Rdb::parse(d).unwrap()]
+        }
+        let no_times = DiffOptions {
+            stream_times: false,
+            ..DiffOptions::default()
+        };
+        let r = diff(&parse(&a), &parse(&b), &no_times).unwrap();
+        assert!(r.is_identical(), "{r:?}");
+        assert_eq!(r.same, 1);
+        // A group change is still one.
+        let s3 = test_stream(9, &[(5, 1_500, 2)], 8);
+        let c = rdb_file(&[(0, b"s", None, &s3)], &[]);
+        let r = diff(&parse(&a), &parse(&c), &no_times).unwrap();
+        assert_eq!((r.different_value, r.different_stream_groups), (1, 1));
+        assert_eq!(r.different_stream_delivery_times, 0, "not compared");
+    }
+
+    #[test]
     fn utc_dates() {
         assert_eq!(format_utc_ms(0), "1970-01-01T00:00:00Z");
         assert_eq!(format_utc_ms(-1), "1969-12-31T23:59:59.999Z");

@@ -507,6 +507,46 @@ fn digest_stream(stream: &Stream<'_>, parts: bool) -> Result<(ValueDigest, Optio
     Ok((simple(LogicalType::Stream, content, n), parts))
 }
 
+/// A stream as a raw type-21 value (`STREAM_LISTPACKS_3`) with no entry nodes and one
+/// group `g` whose PEL holds `pel` (ID ms, delivery time, delivery count), owned by
+/// consumer `c` (seen and active time `seen`), for tests of digests and diffs.
+#[cfg(test)]
+pub(crate) fn test_stream(last_id: u64, pel: &[(u64, i64, u64)], seen: i64) -> Vec<u8> {
+    use crate::write::{write_len, write_string};
+    let mut raw = vec![21u8];
+    write_len(&mut raw, 0); // listpack nodes
+    write_len(&mut raw, 0); // length
+    for n in [last_id, 0, 0, 0, 0, 0, 0] {
+        // last ID, first ID, max deleted ID, entries added
+        write_len(&mut raw, n);
+    }
+    write_len(&mut raw, 1);
+    write_string(&mut raw, b"g");
+    for n in [last_id, 0, 0, pel.len() as u64] {
+        // last delivered ID, entries read, PEL size
+        write_len(&mut raw, n);
+    }
+    let id = |ms: u64| {
+        let mut b = ms.to_be_bytes().to_vec();
+        b.extend_from_slice(&0u64.to_be_bytes());
+        b
+    };
+    for &(ms, time, count) in pel {
+        raw.extend_from_slice(&id(ms));
+        raw.extend_from_slice(&time.to_le_bytes());
+        write_len(&mut raw, count);
+    }
+    write_len(&mut raw, 1);
+    write_string(&mut raw, b"c");
+    raw.extend_from_slice(&seen.to_le_bytes());
+    raw.extend_from_slice(&seen.to_le_bytes());
+    write_len(&mut raw, pel.len() as u64);
+    for &(ms, _, _) in pel {
+        raw.extend_from_slice(&id(ms));
+    }
+    raw
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -763,6 +803,47 @@ mod tests {
         for v in [0i64, 7, -1, 10, -128, i64::MIN, i64::MAX] {
             assert_eq!(t.format(v), v.to_string().as_bytes());
         }
+    }
+
+    #[test]
+    fn stream_parts_name_what_differs() {
+        let parts = |raw: &[u8]| {
+            let v = || crate::value::decode(Family::Redis, raw, 0).unwrap();
+            let (d, p) = digest_value_parts(v()).unwrap();
+            assert_eq!(
+                d,
+                digest_value(v()).unwrap(),
+                "the same digest as digest_value"
+            );
+            (d.content, p.unwrap())
+        };
+        let pel = [(5, 1_000, 1), (6, 2_000, 1)];
+        let (content, base) = parts(&test_stream(9, &pel, 50));
+        // Delivery times: content differs, and only that part.
+        let (c, p) = parts(&test_stream(9, &[(5, 1_001, 1), (6, 2_000, 1)], 50));
+        assert_ne!(c, content);
+        assert_ne!(p.delivery_times, base.delivery_times);
+        assert_eq!(
+            (p.entries, p.groups, p.consumer_times),
+            (base.entries, base.groups, base.consumer_times)
+        );
+        // Consumer times: never in the content, a part of their own.
+        let (c, p) = parts(&test_stream(9, &pel, 51));
+        assert_eq!(c, content);
+        assert_ne!(p.consumer_times, base.consumer_times);
+        assert_eq!(
+            (p.entries, p.groups, p.delivery_times),
+            (base.entries, base.groups, base.delivery_times)
+        );
+        // A delivery count is group metadata; the last ID belongs to the entries.
+        let (_, p) = parts(&test_stream(9, &[(5, 1_000, 2), (6, 2_000, 1)], 50));
+        assert_ne!(p.groups, base.groups);
+        assert_eq!(p.delivery_times, base.delivery_times);
+        let (_, p) = parts(&test_stream(10, &pel, 50));
+        assert_ne!(p.entries, base.entries);
+        // Not a stream: no parts.
+        let v = crate::value::decode(Family::Redis, b"\x00\x01a", 0).unwrap();
+        assert_eq!(digest_value_parts(v).unwrap().1, None);
     }
 
     #[test]
