@@ -53,8 +53,9 @@
 //! most 4 bytes per key) so a lookup costs about two cache misses instead of a binary
 //! search's twenty. Side B is then streamed; each key is looked up, and one bit per A
 //! entry marks the matched ones. Keys found only in B cost 16 bytes each (their hash,
-//! to count B-side duplicates exactly). Total: at most
-//! `53 × keys(A) + 16 × keys only in B` bytes plus a few MiB of batch buffers and
+//! to count B-side duplicates exactly). Streams of A also keep their part digests
+//! (about 100 bytes per stream, to name what differs). Total: at most
+//! `53 × keys(A) + 100 × streams(A) + 16 × keys only in B` bytes plus a few MiB of batch buffers and
 //! examples (10 M keys: about 510 MiB), independent of value sizes. Measured: 1 M keys
 //! against themselves, ~50 MiB of heap. The files themselves are expected to be
 //! memory-mapped by the caller (their pages are the kernel's page cache). Put the
@@ -62,7 +63,7 @@
 //!
 //! Key names of examples are kept only for the first [`DiffOptions::examples`] keys
 //! of each category; names of keys only in A are recovered by a second pass over A's
-//! files (stopping once enough are found).
+//! files (stopping once enough are found, deleted and expired keys apart).
 //!
 //! # Parallelism and determinism
 //!
