@@ -55,11 +55,11 @@
 //! entry marks the matched ones. Keys found only in B cost 16 bytes each (their hash,
 //! to count B-side duplicates exactly). Streams of A also keep their part digests
 //! (about 100 bytes per stream, to name what differs). Total: at most
-//! `53 × keys(A) + 100 × streams(A) + 16 × keys only in B` bytes plus a few MiB of batch buffers and
-//! examples (10 M keys: about 510 MiB), independent of value sizes. Measured: 1 M keys
-//! against themselves, ~50 MiB of heap. The files themselves are expected to be
-//! memory-mapped by the caller (their pages are the kernel's page cache). Put the
-//! smaller side first to save memory.
+//! `53 × keys(A) + 100 × streams(A) + 16 × keys only in B` bytes plus a few MiB of
+//! batch buffers and examples (10 M keys: about 510 MiB), independent of value sizes.
+//! Measured: 1 M keys against themselves, ~50 MiB of heap. The files themselves are
+//! expected to be memory-mapped by the caller (their pages are the kernel's page
+//! cache). Put the smaller side first to save memory.
 //!
 //! Key names of examples are kept only for the first [`DiffOptions::examples`] keys
 //! of each category; names of keys only in A are recovered by a second pass over A's
@@ -290,8 +290,8 @@ pub fn diff_with_progress(
         examples: HashMap::new(),
         streams_a: HashMap::new(),
     };
-    d.report.ctime_a_ms = latest_ctime_ms(a)?;
-    d.report.ctime_b_ms = latest_ctime_ms(b)?;
+    d.report.ctime_a_ms = latest_ctime_ms(a);
+    d.report.ctime_b_ms = latest_ctime_ms(b);
     let cutoff = d
         .report
         .ctime_a_ms
@@ -433,14 +433,15 @@ pub fn diff_with_progress(
 }
 
 /// The latest `ctime` AUX field of `files`, in Unix ms.
-fn latest_ctime_ms(files: &[Rdb<'_>]) -> Result<Option<i64>> {
+fn latest_ctime_ms(files: &[Rdb<'_>]) -> Option<i64> {
     let mut latest = None;
     for rdb in files {
-        if let Some(s) = AuxInfo::read(rdb)?.ctime {
+        // A damaged start is reported by the scan, which names the file.
+        if let Some(s) = AuxInfo::read(rdb).ok().and_then(|aux| aux.ctime) {
             latest = latest.max(Some(s.saturating_mul(1000)));
         }
     }
-    Ok(latest)
+    latest
 }
 
 /// The end of an expired key's detail: when it expired relative to the snapshots.

@@ -345,7 +345,12 @@ fn text(r: &DiffReport, args: &DiffArgs, identical: bool, a: &[String], b: &[Str
     s.push_str(&side_line("B", b, r.keys_b, r.ctime_b_ms));
     let judged = r.expired_by_ms.is_some();
     let only_a = if judged {
-        format!("deleted, {} expired by B's time", count(r.expired_in_a))
+        let by = if r.ctime_b_ms.is_some() {
+            "expired by B's time"
+        } else {
+            "already expired in A"
+        };
+        format!("deleted, {} {by}", count(r.expired_in_a))
     } else {
         String::new()
     };
