@@ -918,6 +918,8 @@ fn expired_between_snapshots_are_not_deletions() {
         "{}",
         out.stderr_text()
     );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("7 deleted, 0 already expired in A"), "{text}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
