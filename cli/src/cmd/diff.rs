@@ -450,3 +450,17 @@ fn text(r: &DiffReport, args: &DiffArgs, identical: bool, a: &[String], b: &[Str
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::count;
+
+    #[test]
+    fn counts_with_separators() {
+        assert_eq!(count(0), "0");
+        assert_eq!(count(999), "999");
+        assert_eq!(count(2323), "2,323");
+        assert_eq!(count(100_000), "100,000");
+        assert_eq!(count(1_234_567), "1,234,567");
+    }
+}
