@@ -764,3 +764,268 @@ fn exit_codes() {
     let out = run(&["diff", "-", "-"]);
     assert_eq!(out.code(), Some(2));
 }
+
+// ---------------------------------------------------------------------------
+// Real servers: keys that expire between two snapshots, and streams written twice.
+
+#[path = "../../restore/tests/support/mod.rs"]
+mod support;
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use support::{temp_dir, Server};
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+/// Saves `server`'s dataset into `dir/name`.
+fn save_as(server: &Server, dir: &Path, name: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, server.save()).unwrap();
+    p
+}
+
+fn diff_json(args: &[&str], a: &Path, b: &Path) -> (Option<i32>, Value, String) {
+    let mut all = vec!["diff", "--format", "json"];
+    all.extend(args);
+    let out = run_paths(&all, &[a, b]);
+    let stderr = out.stderr_text();
+    assert_ne!(out.code(), Some(2), "{stderr}");
+    (out.code(), json_of(&out), stderr)
+}
+
+fn example_keys(v: &Value, category: &str) -> BTreeSet<String> {
+    arr(&v["examples"])
+        .iter()
+        .filter(|e| e["category"] == category)
+        .map(|e| s(&e["key"]))
+        .collect()
+}
+
+/// Issue 12 item 4: keys that expired between A and B are not deletions.
+#[test]
+fn expired_between_snapshots_are_not_deletions() {
+    let server = Server::start(&[]);
+    let dir = temp_dir("diff-expiry");
+    // Margin for a loaded machine: A must be saved before the keys expire.
+    let soon = now_ms() + 2500;
+    let later = now_ms() + 3_600_000;
+    for k in ["keep", "far", "del1", "del2", "soon1", "soon2", "soon3"] {
+        server.cli(&["SET", k, "v"]);
+    }
+    for k in ["soon1", "soon2", "soon3"] {
+        server.cli(&["PEXPIREAT", k, &soon.to_string()]);
+    }
+    server.cli(&["PEXPIREAT", "far", &later.to_string()]);
+    let a = save_as(&server, &dir, "a.rdb");
+
+    server.cli(&["DEL", "del1", "del2"]);
+    server.cli(&["SET", "added", "v"]);
+    while now_ms() <= soon + 50 {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Reading the keys expires them now (not at the next active-expiry cycle).
+    assert_eq!(
+        server.cli(&["EXISTS", "soon1", "soon2", "soon3"]).trim(),
+        "0"
+    );
+    let b = save_as(&server, &dir, "b.rdb");
+
+    // Real deletions and additions next to expirations: each counted apart.
+    let (code, v, stderr) = diff_json(&[], &a, &b);
+    assert_eq!(code, Some(1), "{v}");
+    assert!(stderr.is_empty(), "no notice when B has a ctime: {stderr}");
+    assert_eq!(
+        (num(&v, "only_in_a"), num(&v, "expired_in_a")),
+        (2, 3),
+        "{v}"
+    );
+    assert_eq!((num(&v, "only_in_b"), num(&v, "expired_in_b")), (1, 0));
+    assert_eq!(num(&v, "same"), 2);
+    assert_eq!(
+        example_keys(&v, "only_in_a"),
+        ["del1", "del2"].map(String::from).into()
+    );
+    assert_eq!(
+        example_keys(&v, "expired_in_a"),
+        ["soon1", "soon2", "soon3"].map(String::from).into()
+    );
+    assert_eq!(
+        example_keys(&v, "only_in_b"),
+        ["added"].map(String::from).into()
+    );
+    let b_ctime = v["ctime_b_ms"].as_i64().unwrap();
+    assert!(b_ctime >= soon - 1000 && b_ctime <= now_ms(), "{v}");
+    assert_eq!(v["expired_by_ms"].as_i64(), Some(b_ctime + 999));
+    assert!(v["ctime_b"].as_str().unwrap().ends_with('Z'));
+    assert!(v["notice"].is_null());
+    let soon1 = arr(&v["examples"])
+        .iter()
+        .find(|e| e["key"] == "soon1")
+        .unwrap();
+    assert_eq!(soon1["expire_at_ms"].as_i64(), Some(soon));
+    assert_eq!(
+        soon1["expires"].as_str(),
+        Some(rdb_parser::diff::format_utc_ms(soon).as_str())
+    );
+
+    // The text says it in words, with dates rather than epoch seconds.
+    let out = run_paths(&["diff"], &[&a, &b]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("2 deleted, 3 expired by B's time"), "{text}");
+    assert!(text.contains("1 added, 0 already expired"), "{text}");
+    let taken = format!("taken {}", rdb_parser::diff::format_utc_ms(b_ctime));
+    assert!(text.contains(&taken), "{taken:?} missing from:\n{text}");
+    assert!(!text.contains(&(b_ctime / 1000).to_string()), "{text}");
+
+    // Nothing but expirations: identical (exit 0) unless asked to count them.
+    server.cli(&["SET", "del1", "v"]);
+    server.cli(&["SET", "del2", "v"]);
+    server.cli(&["DEL", "added"]);
+    let c = save_as(&server, &dir, "c.rdb");
+    let (code, v, _) = diff_json(&[], &a, &c);
+    assert_eq!(code, Some(0), "{v}");
+    assert_eq!(v["identical"], true);
+    assert_eq!((num(&v, "only_in_a"), num(&v, "expired_in_a")), (0, 3));
+    let (code, v, _) = diff_json(&["--count-expired"], &a, &c);
+    assert_eq!(code, Some(1), "{v}");
+    assert_eq!(v["identical"], false);
+    let out = run_paths(&["diff"], &[&a, &c]);
+    assert_eq!(out.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout)
+        .contains("result: identical (3 expired keys not counted"));
+    // The other way round (newer snapshot first): the keys only in B were dead by A's time.
+    let (code, v, _) = diff_json(&[], &c, &a);
+    assert_eq!(code, Some(0), "{v}");
+    assert_eq!((num(&v, "only_in_b"), num(&v, "expired_in_b")), (0, 3));
+
+    // B without a ctime (RDB 6, Redis 2.8): not judged against B's time, and said so.
+    let old = fixture("redis-2.8.24");
+    let (code, v, _) = diff_json(&[], &a, &old);
+    assert_eq!(code, Some(1));
+    assert!(v["ctime_b_ms"].is_null() && v["ctime_b"].is_null());
+    assert!(v["notice"]
+        .as_str()
+        .unwrap()
+        .contains("B records no snapshot time"));
+    let out = run_paths(&["diff"], &[&a, &old]);
+    assert!(
+        out.stderr_text()
+            .contains("notice: B records no snapshot time"),
+        "{}",
+        out.stderr_text()
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("7 deleted, 0 already expired in A"), "{text}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The same stream commands sent to two servers, 50 ms apart.
+fn stream_server(consumer_reads: &[(&str, &str)]) -> Server {
+    let server = Server::start(&[]);
+    for (id, value) in [("1-1", "a"), ("1-2", "b"), ("1-3", "c"), ("1-4", "d")] {
+        server.cli(&["XADD", "s", id, "f", value]);
+    }
+    server.cli(&["XGROUP", "CREATE", "s", "g", "0"]);
+    server.cli(&["SET", "plain", "v"]);
+    for (consumer, n) in consumer_reads {
+        server.cli(&[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            consumer,
+            "COUNT",
+            n,
+            "STREAMS",
+            "s",
+            ">",
+        ]);
+    }
+    server
+}
+
+/// Issue 19: only the PEL delivery times differ, and the diff says so.
+#[test]
+fn stream_differences_named() {
+    let dir = temp_dir("diff-streams");
+    let reads = [("c1", "2"), ("c2", "1")];
+    let s1 = stream_server(&reads);
+    std::thread::sleep(Duration::from_millis(50));
+    let s2 = stream_server(&reads);
+    let a = save_as(&s1, &dir, "a.rdb");
+    let b = save_as(&s2, &dir, "b.rdb");
+
+    let (code, v, _) = diff_json(&[], &a, &b);
+    assert_eq!(code, Some(1), "{v}");
+    assert_eq!((num(&v, "different"), num(&v, "same")), (1, 1), "{v}");
+    let stream = &v["different_by"]["stream"];
+    assert_eq!(
+        (
+            num(stream, "entries"),
+            num(stream, "group_metadata"),
+            num(stream, "pel_delivery_times")
+        ),
+        (0, 0, 1),
+        "{v}"
+    );
+    let detail = s(&arr(&v["examples"])[0]["detail"]);
+    assert!(detail.contains(": PEL delivery times;"), "{detail}");
+    assert!(
+        detail.contains("consumer seen/active times differ too"),
+        "{detail}"
+    );
+    let out = run_paths(&["diff"], &[&a, &b]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("PEL delivery times"), "{text}");
+    assert!(!text.contains("entries, group metadata"), "{text}");
+
+    // Independently written servers: the times left out, identical.
+    for ignore in [
+        &["--ignore", "stream-times"][..],
+        &["--ignore=stream-times"],
+    ] {
+        let (code, v, _) = diff_json(ignore, &a, &b);
+        assert_eq!(code, Some(0), "{v}");
+        assert_eq!(num(&v, "same"), 2);
+        assert_eq!(v["ignore"], serde_json::json!(["stream-times"]));
+    }
+    let out = run_paths(&["diff", "--ignore", "stream-times"], &[&a, &b]);
+    assert_eq!(out.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ignored: stream-times"));
+    assert_eq!(
+        run_paths(&["diff", "--ignore", "stream-time"], &[&a, &b]).code(),
+        Some(2),
+        "an unknown --ignore value is a usage error"
+    );
+
+    // Real group and entry changes are still found with the times ignored.
+    s2.cli(&["XACK", "s", "g", "1-1"]);
+    let acked = save_as(&s2, &dir, "acked.rdb");
+    let (code, v, _) = diff_json(&["--ignore", "stream-times"], &a, &acked);
+    assert_eq!(code, Some(1), "{v}");
+    let stream = &v["different_by"]["stream"];
+    assert_eq!(
+        (
+            num(stream, "entries"),
+            num(stream, "group_metadata"),
+            num(stream, "pel_delivery_times")
+        ),
+        (0, 1, 0),
+        "{v}"
+    );
+    s2.cli(&["XADD", "s", "1-5", "f", "e"]);
+    let added = save_as(&s2, &dir, "added.rdb");
+    let (code, v, _) = diff_json(&["--ignore", "stream-times"], &acked, &added);
+    assert_eq!(code, Some(1), "{v}");
+    assert_eq!(num(&v["different_by"]["stream"], "entries"), 1, "{v}");
+    assert_eq!(
+        num(&v["different_by"]["stream"], "group_metadata"),
+        0,
+        "{v}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

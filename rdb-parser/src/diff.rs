@@ -13,6 +13,25 @@
 //! - value: the content digest;
 //! - field_ttls: the hash field TTLs (hashes only).
 //!
+//! For streams, a value difference is named by part (entries, group metadata, PEL
+//! delivery times; see [`digest::StreamDigest`]) in [`DiffReport::different_stream_entries`]
+//! and its siblings and in the example's detail. Two servers fed the same writes stamp
+//! their own delivery times: [`DiffOptions::stream_times`] `false` leaves those out.
+//! Consumers' seen and active times are never compared (any read changes them); the
+//! detail only mentions that they differ too.
+//!
+//! # Keys that expired between the snapshots
+//!
+//! A key only in A whose expiry is at or before B's snapshot time (B's `ctime` AUX
+//! field; the latest one over B's files) did not need deleting: it expired. It is
+//! counted in [`DiffReport::expired_in_a`], not in [`DiffReport::only_in_a`], and does
+//! not make the result non-identical. Symmetrically a key only in B that had already
+//! expired when B (or A) was taken is in [`DiffReport::expired_in_b`], not an addition.
+//! The cut-off is [`DiffReport::expired_by_ms`]: the later snapshot time of the two
+//! sides, at the end of its second (`ctime` has second resolution, and a key due
+//! within that second may have expired before the save began). Without any `ctime`
+//! (RDB < 4.0 has no AUX fields) nothing is judged expired and the cut-off is `None`.
+//!
 //! Function libraries are compared as a set of library codes per side (shards of a
 //! cluster each carry the same libraries, which count once), reported as
 //! [`DiffReport::functions_only_in_a`] / [`DiffReport::functions_only_in_b`].
@@ -34,16 +53,17 @@
 //! most 4 bytes per key) so a lookup costs about two cache misses instead of a binary
 //! search's twenty. Side B is then streamed; each key is looked up, and one bit per A
 //! entry marks the matched ones. Keys found only in B cost 16 bytes each (their hash,
-//! to count B-side duplicates exactly). Total: at most
-//! `53 × keys(A) + 16 × keys only in B` bytes plus a few MiB of batch buffers and
-//! examples (10 M keys: about 510 MiB), independent of value sizes. Measured: 1 M keys
-//! against themselves, ~50 MiB of heap. The files themselves are expected to be
-//! memory-mapped by the caller (their pages are the kernel's page cache). Put the
-//! smaller side first to save memory.
+//! to count B-side duplicates exactly). Streams of A also keep their part digests
+//! (about 100 bytes per stream, to name what differs). Total: at most
+//! `53 × keys(A) + 100 × streams(A) + 16 × keys only in B` bytes plus a few MiB of
+//! batch buffers and examples (10 M keys: about 510 MiB), independent of value sizes.
+//! Measured: 1 M keys against themselves, ~50 MiB of heap. The files themselves are
+//! expected to be memory-mapped by the caller (their pages are the kernel's page
+//! cache). Put the smaller side first to save memory.
 //!
 //! Key names of examples are kept only for the first [`DiffOptions::examples`] keys
 //! of each category; names of keys only in A are recovered by a second pass over A's
-//! files (stopping once enough are found).
+//! files (stopping once enough are found, deleted and expired keys apart).
 //!
 //! # Parallelism and determinism
 //!
@@ -55,7 +75,10 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 
 use rayon::prelude::*;
 
-use crate::digest::{self, digest_value, key_hash, type_code, type_from_code};
+use xxhash_rust::xxh3::xxh3_128_with_seed;
+
+use crate::aux::AuxInfo;
+use crate::digest::{self, digest_value_parts, key_hash, type_code, type_from_code, StreamDigest};
 use crate::error::Result;
 use crate::record::{KeyRecord, Rdb, Record, Records};
 use crate::types::LogicalType;
@@ -64,8 +87,12 @@ use crate::types::LogicalType;
 pub mod category {
     /// The key exists only in side A.
     pub const ONLY_IN_A: &str = "only_in_a";
+    /// The key exists only in side A and expired by B's snapshot time (or A's own).
+    pub const EXPIRED_IN_A: &str = "expired_in_a";
     /// The key exists only in side B.
     pub const ONLY_IN_B: &str = "only_in_b";
+    /// The key exists only in side B and had expired by B's snapshot time (or A's).
+    pub const EXPIRED_IN_B: &str = "expired_in_b";
     /// The key has different logical types.
     pub const DIFFERENT_TYPE: &str = "different_type";
     /// The key's expiry differs.
@@ -84,9 +111,11 @@ pub mod category {
     pub const FUNCTION_ONLY_IN_B: &str = "function_only_in_b";
 
     /// Every category, in report order.
-    pub const ALL: [&str; 10] = [
+    pub const ALL: [&str; 12] = [
         ONLY_IN_A,
+        EXPIRED_IN_A,
         ONLY_IN_B,
+        EXPIRED_IN_B,
         DIFFERENT_TYPE,
         DIFFERENT_TTL,
         DIFFERENT_VALUE,
@@ -103,11 +132,17 @@ pub mod category {
 pub struct DiffOptions {
     /// How many example keys to keep per category (default 10).
     pub examples: usize,
+    /// Compare the delivery times of streams' pending entries (default `true`).
+    /// `false` for servers written independently, which stamp their own times.
+    pub stream_times: bool,
 }
 
 impl Default for DiffOptions {
     fn default() -> Self {
-        DiffOptions { examples: 10 }
+        DiffOptions {
+            examples: 10,
+            stream_times: true,
+        }
     }
 }
 
@@ -120,8 +155,12 @@ pub struct DiffExample {
     pub db: u64,
     /// The key (for function libraries: the library name).
     pub key: Vec<u8>,
-    /// A short human-readable description (types, expiries, element counts).
+    /// A short human-readable description (types, expiries as UTC dates, element
+    /// counts, which parts of a stream differ).
     pub detail: String,
+    /// The key's expiry (Unix ms) on the side the example is about (A's for keys in
+    /// both); `None` without expiry and for function libraries.
+    pub expire_at_ms: Option<i64>,
 }
 
 /// The result of [`diff`].
@@ -131,10 +170,23 @@ pub struct DiffReport {
     pub keys_a: u64,
     /// Key records read from side B (duplicates included).
     pub keys_b: u64,
-    /// Distinct keys only in A.
+    /// Distinct keys only in A and not expired by [`DiffReport::expired_by_ms`]:
+    /// deleted between the snapshots.
     pub only_in_a: u64,
-    /// Distinct keys only in B.
+    /// Distinct keys only in B and not expired by [`DiffReport::expired_by_ms`]: added.
     pub only_in_b: u64,
+    /// Distinct keys only in A that expired by [`DiffReport::expired_by_ms`].
+    pub expired_in_a: u64,
+    /// Distinct keys only in B that had expired by [`DiffReport::expired_by_ms`].
+    pub expired_in_b: u64,
+    /// The latest `ctime` of A's files, in Unix ms; `None` when no file has one.
+    pub ctime_a_ms: Option<i64>,
+    /// The latest `ctime` of B's files, in Unix ms; `None` when no file has one.
+    pub ctime_b_ms: Option<i64>,
+    /// Keys only on one side expiring at or before this (Unix ms) count as expired:
+    /// the end of the second of the later of the two `ctime`s; `None` when neither
+    /// side has one (then no key is judged expired).
+    pub expired_by_ms: Option<i64>,
     /// Keys in both sides that differ in any way.
     pub different: u64,
     /// Of `different`: the logical type differs.
@@ -145,6 +197,14 @@ pub struct DiffReport {
     pub different_value: u64,
     /// Of `different`: same type, different hash field TTLs.
     pub different_field_ttls: u64,
+    /// Of `different_value`: streams whose entries (or last generated ID) differ.
+    pub different_stream_entries: u64,
+    /// Of `different_value`: streams whose consumer groups differ apart from times
+    /// (names, last delivered IDs, pending IDs, owners, delivery counts).
+    pub different_stream_groups: u64,
+    /// Of `different_value`: streams whose PEL delivery times differ (counted only when
+    /// [`DiffOptions::stream_times`] is on).
+    pub different_stream_delivery_times: u64,
     /// Keys in both sides with the same type, expiry, content and field TTLs.
     pub same: u64,
     /// Extra occurrences of keys seen more than once in A.
@@ -166,7 +226,7 @@ pub struct DiffReport {
 
 impl DiffReport {
     /// Whether the two sides hold the same logical content (no difference of any kind,
-    /// no duplicate keys).
+    /// no duplicate keys). Keys that expired ([`DiffReport::expired`]) do not count.
     pub fn is_identical(&self) -> bool {
         self.only_in_a == 0
             && self.only_in_b == 0
@@ -175,6 +235,11 @@ impl DiffReport {
             && self.duplicates_in_b == 0
             && self.functions_only_in_a == 0
             && self.functions_only_in_b == 0
+    }
+
+    /// Keys only on one side that expired: `expired_in_a + expired_in_b`.
+    pub fn expired(&self) -> u64 {
+        self.expired_in_a + self.expired_in_b
     }
 }
 
@@ -223,7 +288,18 @@ pub fn diff_with_progress(
         options: *options,
         report: DiffReport::default(),
         examples: HashMap::new(),
+        streams_a: HashMap::new(),
     };
+    d.report.ctime_a_ms = latest_ctime_ms(a);
+    d.report.ctime_b_ms = latest_ctime_ms(b);
+    let cutoff = d
+        .report
+        .ctime_a_ms
+        .max(d.report.ctime_b_ms)
+        .map(|ms| ms.saturating_add(999));
+    d.report.expired_by_ms = cutoff;
+    let expired = |at: Option<i64>| matches!((at, cutoff), (Some(at), Some(c)) if at <= c);
+    let stream_times = options.stream_times;
     let mut functions_a = BTreeSet::new();
     let mut functions_b = BTreeSet::new();
 
@@ -239,17 +315,30 @@ pub fn diff_with_progress(
                 total: rdb.data().len() as u64,
             })
         };
-        scan(rdb, None, &mut functions_a, &mut report, |_, k| {
-            entries.push(Entry::new(k));
-        })?;
+        let streams_a = &mut d.streams_a;
+        scan(
+            rdb,
+            None,
+            stream_times,
+            &mut functions_a,
+            &mut report,
+            |_, k| {
+                if let Some(parts) = k.stream {
+                    // The first occurrence in file order, like the entry kept for a duplicate.
+                    streams_a.entry(k.key_hash).or_insert(parts);
+                }
+                entries.push(Entry::new(k));
+            },
+        )?;
     }
     d.report.keys_a = entries.len() as u64;
     entries.sort_unstable_by_key(|e| e.key);
     let entries = Table::new(d.resolve_duplicates_in_a(a, entries, progress)?);
     let mut matched = BitSet::new(entries.len());
 
-    // Side B, streamed against A.
+    // Side B, streamed against A. Keys only in B: hashes of live and of expired ones.
     let mut only_b: Vec<u128> = Vec::new();
+    let mut only_b_expired: Vec<u128> = Vec::new();
     let mut only_b_examples: HashSet<u128> = HashSet::new();
     for (i, rdb) in b.iter().enumerate() {
         let mut report = |position| {
@@ -264,6 +353,7 @@ pub fn diff_with_progress(
         scan(
             rdb,
             Some(&entries),
+            stream_times,
             &mut functions_b,
             &mut report,
             |rec, k| {
@@ -280,17 +370,28 @@ pub fn diff_with_progress(
                         }
                     }
                     None => {
-                        only_b.push(k.key_hash);
+                        let gone = expired(rec.expire_at_ms);
+                        let (list, cat) = if gone {
+                            (&mut only_b_expired, category::EXPIRED_IN_B)
+                        } else {
+                            (&mut only_b, category::ONLY_IN_B)
+                        };
+                        list.push(k.key_hash);
                         if only_b_examples.contains(&k.key_hash) {
                             d.example(category::DUPLICATE_IN_B, rec, || "seen again in B".into());
-                        } else if d.wants(category::ONLY_IN_B) {
+                        } else if d.wants(cat) {
                             only_b_examples.insert(k.key_hash);
-                            d.example(category::ONLY_IN_B, rec, || {
-                                describe(
+                            let ctimes = (d.report.ctime_a_ms, d.report.ctime_b_ms);
+                            d.example(cat, rec, || {
+                                let mut s = describe(
                                     k.digest.logical,
                                     rec.expire_at_ms,
                                     Some(k.digest.elements),
-                                )
+                                );
+                                if gone {
+                                    s.push_str(&taken(Side::B, rec.expire_at_ms, ctimes));
+                                }
+                                s
                             });
                         }
                     }
@@ -298,20 +399,101 @@ pub fn diff_with_progress(
             },
         )?;
     }
+    let total_only_b = (only_b.len() + only_b_expired.len()) as u64;
     only_b.sort_unstable();
-    let total_only_b = only_b.len() as u64;
     only_b.dedup();
+    only_b_expired.sort_unstable();
+    only_b_expired.dedup();
+    // A key seen in B both live and expired (two shards) counts as live.
+    only_b_expired.retain(|h| only_b.binary_search(h).is_err());
     d.report.only_in_b = only_b.len() as u64;
-    d.report.duplicates_in_b += total_only_b - d.report.only_in_b;
+    d.report.expired_in_b = only_b_expired.len() as u64;
+    d.report.duplicates_in_b += total_only_b - d.report.only_in_b - d.report.expired_in_b;
     drop(only_b);
+    drop(only_b_expired);
 
-    d.report.only_in_a = entries.len() as u64 - matched.count();
-    if d.report.only_in_a > 0 && d.options.examples > 0 {
-        d.name_only_in_a(a, &entries, &matched, progress)?;
+    // Each unmatched entry is deleted or expired (walked only when some are unmatched).
+    if matched.count() < entries.len() as u64 {
+        for (i, e) in entries.entries.iter().enumerate() {
+            if !matched.get(i) {
+                if expired(e.expire_at_ms()) {
+                    d.report.expired_in_a += 1;
+                } else {
+                    d.report.only_in_a += 1;
+                }
+            }
+        }
+    }
+    if d.report.only_in_a + d.report.expired_in_a > 0 && d.options.examples > 0 {
+        d.name_only_in_a(a, &entries, &matched, &expired, progress)?;
     }
 
     d.functions(&functions_a, &functions_b);
     d.finish()
+}
+
+/// The latest `ctime` AUX field of `files`, in Unix ms.
+fn latest_ctime_ms(files: &[Rdb<'_>]) -> Option<i64> {
+    let mut latest = None;
+    for rdb in files {
+        // A damaged start is reported by the scan, which names the file.
+        if let Some(s) = AuxInfo::read(rdb).ok().and_then(|aux| aux.ctime) {
+            latest = latest.max(Some(s.saturating_mul(1000)));
+        }
+    }
+    latest
+}
+
+/// The end of an expired key's detail: when it expired relative to the snapshots.
+fn taken(side: Side, at: Option<i64>, (ctime_a, ctime_b): (Option<i64>, Option<i64>)) -> String {
+    let own = match side {
+        Side::A => ctime_a,
+        Side::B => ctime_b,
+    };
+    let (name, other) = match side {
+        Side::A => ("A", ctime_b),
+        Side::B => ("B", ctime_a),
+    };
+    // Already dead in its own snapshot (`ctime` has second resolution).
+    let before_own = matches!((at, own), (Some(at), Some(t)) if at <= t.saturating_add(999));
+    match (before_own, own, other) {
+        (true, Some(t), _) => format!(
+            "; already expired when {name} was taken ({})",
+            format_utc_ms(t)
+        ),
+        (_, _, Some(t)) => format!(
+            "; expired before {} was taken ({})",
+            if name == "A" { "B" } else { "A" },
+            format_utc_ms(t)
+        ),
+        _ => String::new(),
+    }
+}
+
+/// Formats Unix milliseconds as an ISO-8601 UTC date, `2026-12-02T17:59:39Z` (with
+/// `.mmm` when the milliseconds are not zero).
+pub fn format_utc_ms(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let milli = ms.rem_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Civil date from days since 1970-01-01 (H. Hinnant's `civil_from_days`).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let (h, m, sec) = (rem / 3600, rem / 60 % 60, rem % 60);
+    let mut out = format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{sec:02}");
+    if milli != 0 {
+        out.push_str(&format!(".{milli:03}"));
+    }
+    out.push('Z');
+    out
 }
 
 /// Compact per-key state of side A.
@@ -436,20 +618,39 @@ struct Digested {
     key_hash: u128,
     expire_at_ms: Option<i64>,
     digest: digest::ValueDigest,
+    /// A stream's parts (`digest.content` then covers the parts compared).
+    stream: Option<StreamDigest>,
     /// Side B: position of the key in side A's table (looked up on the worker, so
     /// the cache misses of the lookups overlap).
     found: Option<usize>,
 }
 
-fn digest_record(rec: &KeyRecord<'_>, table: Option<&Table>) -> Result<Digested> {
-    let digest = digest_value(rec.value()?).map_err(|e| e.with_record(rec.offset))?;
+fn digest_record(
+    rec: &KeyRecord<'_>,
+    table: Option<&Table>,
+    stream_times: bool,
+) -> Result<Digested> {
+    let (mut digest, stream) =
+        digest_value_parts(rec.value()?).map_err(|e| e.with_record(rec.offset))?;
+    if let (Some(p), false) = (stream, stream_times) {
+        digest.content = without_times(&p);
+    }
     let key_hash = key_hash(rec.db, &rec.key);
     Ok(Digested {
         key_hash,
         found: table.and_then(|t| t.find(key_hash)),
         expire_at_ms: rec.expire_at_ms,
         digest,
+        stream,
     })
+}
+
+/// A stream's content without delivery and consumer times: entries and groups.
+fn without_times(p: &StreamDigest) -> u128 {
+    let mut b = [0u8; 32];
+    b[..16].copy_from_slice(&p.entries.to_le_bytes());
+    b[16..].copy_from_slice(&p.groups.to_le_bytes());
+    xxh3_128_with_seed(&b, 0x5354_5245_414d)
 }
 
 struct BitSet {
@@ -521,6 +722,7 @@ fn frame<'a>(
 fn scan<'a>(
     rdb: &Rdb<'a>,
     table: Option<&Table>,
+    stream_times: bool,
     functions: &mut BTreeSet<Vec<u8>>,
     progress: &mut dyn FnMut(u64),
     mut consume: impl FnMut(&KeyRecord<'a>, Digested),
@@ -542,7 +744,7 @@ fn scan<'a>(
             || {
                 current
                     .par_iter()
-                    .map(|rec| digest_record(rec, table))
+                    .map(|rec| digest_record(rec, table, stream_times))
                     .collect::<Vec<Result<Digested>>>()
             },
         );
@@ -593,7 +795,7 @@ fn describe(t: LogicalType, expire: Option<i64>, elements: Option<u64>) -> Strin
         }
     }
     if let Some(ms) = expire {
-        s.push_str(&format!(", expire_at_ms {ms}"));
+        s.push_str(&format!(", expires {}", format_utc_ms(ms)));
     }
     s
 }
@@ -611,7 +813,7 @@ fn describe_change(t: LogicalType, elements_b: u64) -> String {
 
 fn show_expire(e: Option<i64>) -> String {
     match e {
-        Some(ms) => ms.to_string(),
+        Some(ms) => format_utc_ms(ms),
         None => "none".into(),
     }
 }
@@ -624,6 +826,9 @@ struct Differ {
     options: DiffOptions,
     report: DiffReport,
     examples: HashMap<&'static str, Vec<DiffExample>>,
+    /// Side A's streams' parts by key hash, to name what differs (streams are few;
+    /// about 100 bytes each).
+    streams_a: HashMap<u128, StreamDigest>,
 }
 
 impl Differ {
@@ -637,7 +842,7 @@ impl Differ {
         rec: &KeyRecord<'_>,
         detail: impl FnOnce() -> String,
     ) {
-        self.push(category, rec.db, &rec.key, detail);
+        self.push(category, rec.db, &rec.key, rec.expire_at_ms, detail);
     }
 
     fn push(
@@ -645,6 +850,7 @@ impl Differ {
         category: &'static str,
         db: u64,
         key: &[u8],
+        expire_at_ms: Option<i64>,
         detail: impl FnOnce() -> String,
     ) {
         if !self.wants(category) {
@@ -658,6 +864,7 @@ impl Differ {
                 db,
                 key: key.to_vec(),
                 detail: detail(),
+                expire_at_ms,
             });
     }
 
@@ -675,12 +882,8 @@ impl Differ {
         if ea != eb {
             differs = true;
             self.report.different_ttl += 1;
-            self.example(category::DIFFERENT_TTL, rec, || {
-                format!(
-                    "expire_at_ms {} in A, {} in B",
-                    show_expire(ea),
-                    show_expire(eb)
-                )
+            self.push(category::DIFFERENT_TTL, rec.db, &rec.key, ea, || {
+                format!("expires {} in A, {} in B", show_expire(ea), show_expire(eb))
             });
         }
         if ta == tb {
@@ -688,8 +891,16 @@ impl Differ {
             if content != b.digest.content {
                 differs = true;
                 self.report.different_value += 1;
-                self.example(category::DIFFERENT_VALUE, rec, || {
-                    describe_change(b.digest.logical, b.digest.elements)
+                let parts = match (self.streams_a.get(&{ a.key }).copied(), b.stream) {
+                    (Some(pa), Some(pb)) => Some(self.stream_parts(&pa, &pb)),
+                    _ => None,
+                };
+                self.push(category::DIFFERENT_VALUE, rec.db, &rec.key, ea, || {
+                    let mut s = describe_change(b.digest.logical, b.digest.elements);
+                    if let Some(parts) = parts {
+                        s.push_str(&parts);
+                    }
+                    s
                 });
             }
             let field_ttls = a.field_ttls;
@@ -711,6 +922,28 @@ impl Differ {
         } else {
             self.report.same += 1;
         }
+    }
+
+    /// Counts which parts of a differing stream differ; returns them for the detail.
+    fn stream_parts(&mut self, a: &StreamDigest, b: &StreamDigest) -> String {
+        let mut named = Vec::new();
+        if a.entries != b.entries {
+            self.report.different_stream_entries += 1;
+            named.push("entries");
+        }
+        if a.groups != b.groups {
+            self.report.different_stream_groups += 1;
+            named.push("group metadata");
+        }
+        if self.options.stream_times && a.delivery_times != b.delivery_times {
+            self.report.different_stream_delivery_times += 1;
+            named.push("PEL delivery times");
+        }
+        let mut s = format!(": {}", named.join(", "));
+        if a.consumer_times != b.consumer_times {
+            s.push_str("; consumer seen/active times differ too (not compared)");
+        }
+        s
     }
 
     /// Finds keys that occur more than once in A (adjacent after the sort), counts
@@ -749,7 +982,11 @@ impl Differ {
                 let h = key_hash(rec.db, &rec.key);
                 if let Some(slot) = first.get_mut(&h) {
                     if slot.is_none() {
-                        *slot = Some(Entry::new(digest_record(rec, None)?));
+                        *slot = Some(Entry::new(digest_record(
+                            rec,
+                            None,
+                            self.options.stream_times,
+                        )?));
                     } else {
                         self.example(category::DUPLICATE_IN_A, rec, || "seen again in A".into());
                     }
@@ -768,17 +1005,26 @@ impl Differ {
         Ok(entries)
     }
 
-    /// Second pass over A: names of the first keys that B does not have.
+    /// Second pass over A: names of the first keys that B does not have, deleted and
+    /// expired apart; stops once both categories have their examples (or all keys).
     fn name_only_in_a(
         &mut self,
         a: &[Rdb<'_>],
         entries: &Table,
         matched: &BitSet,
+        expired: &dyn Fn(Option<i64>) -> bool,
         progress: &mut dyn FnMut(&DiffProgress),
     ) -> Result<()> {
         let mut named: HashSet<u128> = HashSet::new();
+        let (mut left_deleted, mut left_expired) =
+            (self.report.only_in_a, self.report.expired_in_a);
+        let ctimes = (self.report.ctime_a_ms, self.report.ctime_b_ms);
         for (i, rdb) in a.iter().enumerate() {
-            if !self.wants(category::ONLY_IN_A) {
+            let more = |d: &Differ, deleted: u64, expired: u64| {
+                (deleted > 0 && d.wants(category::ONLY_IN_A))
+                    || (expired > 0 && d.wants(category::EXPIRED_IN_A))
+            };
+            if !more(self, left_deleted, left_expired) {
                 break;
             }
             let mut report = |position| {
@@ -792,14 +1038,31 @@ impl Differ {
             };
             walk(rdb, &mut report, |rec| {
                 let h = key_hash(rec.db, &rec.key);
-                let unmatched = entries.find(h).is_some_and(|i| !matched.get(i));
-                if unmatched && named.insert(h) {
-                    let t = rec.value_type.logical();
-                    self.example(category::ONLY_IN_A, rec, || {
-                        describe(t, rec.expire_at_ms, None)
-                    });
+                // The entry kept for the key (its first occurrence) decides the category.
+                let entry = entries
+                    .find(h)
+                    .filter(|&i| !matched.get(i))
+                    .and_then(|i| entries.get(i));
+                if let Some(e) = entry {
+                    if named.insert(h) {
+                        let at = e.expire_at_ms();
+                        let t = e.logical().unwrap_or(rec.value_type.logical());
+                        if expired(at) {
+                            left_expired -= 1;
+                            self.push(category::EXPIRED_IN_A, rec.db, &rec.key, at, || {
+                                let mut s = describe(t, at, None);
+                                s.push_str(&taken(Side::A, at, ctimes));
+                                s
+                            });
+                        } else {
+                            left_deleted -= 1;
+                            self.push(category::ONLY_IN_A, rec.db, &rec.key, at, || {
+                                describe(t, at, None)
+                            });
+                        }
+                    }
                 }
-                Ok(self.wants(category::ONLY_IN_A))
+                Ok(more(self, left_deleted, left_expired))
             })?;
         }
         Ok(())
@@ -810,15 +1073,23 @@ impl Differ {
         self.report.functions_b = b.len() as u64;
         for code in a.difference(b) {
             self.report.functions_only_in_a += 1;
-            self.push(category::FUNCTION_ONLY_IN_A, 0, &library_name(code), || {
-                "function library".into()
-            });
+            self.push(
+                category::FUNCTION_ONLY_IN_A,
+                0,
+                &library_name(code),
+                None,
+                || "function library".into(),
+            );
         }
         for code in b.difference(a) {
             self.report.functions_only_in_b += 1;
-            self.push(category::FUNCTION_ONLY_IN_B, 0, &library_name(code), || {
-                "function library".into()
-            });
+            self.push(
+                category::FUNCTION_ONLY_IN_B,
+                0,
+                &library_name(code),
+                None,
+                || "function library".into(),
+            );
         }
     }
 
@@ -888,7 +1159,198 @@ mod tests {
     fn run(a: &[&[u8]], b: &[&[u8]], examples: usize) -> DiffReport {
         let a: Vec<Rdb<'_>> = a.iter().map(|d| Rdb::parse(d).unwrap()).collect();
         let b: Vec<Rdb<'_>> = b.iter().map(|d| Rdb::parse(d).unwrap()).collect();
-        diff(&a, &b, &DiffOptions { examples }).unwrap()
+        diff(
+            &a,
+            &b,
+            &DiffOptions {
+                examples,
+                ..DiffOptions::default()
+            },
+        )
+        .unwrap()
+    }
+
+    /// Like [`rdb_file`], with a `ctime` AUX field (Unix seconds) first.
+    fn rdb_file_at(ctime: i64, keys: &[TestKey<'_>]) -> Vec<u8> {
+        let plain = rdb_file(keys, &[]);
+        let mut f = plain[..9].to_vec();
+        f.push(250);
+        let (name, value) = (b"ctime", ctime.to_string());
+        len(&mut f, name.len());
+        f.extend_from_slice(name);
+        len(&mut f, value.len());
+        f.extend_from_slice(value.as_bytes());
+        // The rest without the old trailer, then a fresh one.
+        f.extend_from_slice(&plain[9..plain.len() - 8]);
+        let crc = crate::crc::crc64(0, &f);
+        f.extend_from_slice(&crc.to_le_bytes());
+        f
+    }
+
+    #[test]
+    fn expiry_judged_against_b_time() {
+        let v: &[u8] = b"\x00\x01v";
+        // A taken at 1000 s, B at 2000 s.
+        let a = rdb_file_at(
+            1000,
+            &[
+                (0, b"kept", Some(9_000_000), v),
+                (0, b"deleted", None, v),
+                (0, b"gone", Some(1_500_000), v),
+                (0, b"stale", Some(900_000), v),
+                (0, b"late", Some(3_000_000), v),
+            ],
+        );
+        let b = rdb_file_at(
+            2000,
+            &[
+                (0, b"kept", Some(9_000_000), v),
+                (0, b"new", None, v),
+                // Within B's ctime second: may have expired before the save began.
+                (0, b"deadb", Some(2_000_500), v),
+                (0, b"newttl", Some(5_000_000), v),
+            ],
+        );
+        let r = run(&[&a], &[&b], 10);
+        assert_eq!(
+            (r.ctime_a_ms, r.ctime_b_ms),
+            (Some(1_000_000), Some(2_000_000))
+        );
+        assert_eq!(r.expired_by_ms, Some(2_000_999));
+        assert_eq!((r.only_in_a, r.expired_in_a), (2, 2), "{r:?}");
+        assert_eq!((r.only_in_b, r.expired_in_b), (2, 1), "{r:?}");
+        assert_eq!((r.same, r.different), (1, 0));
+        assert_eq!(r.expired(), 3);
+        assert!(!r.is_identical());
+        assert_eq!(
+            cats(&r),
+            vec![
+                ("only_in_a", "deleted".into()),
+                ("only_in_a", "late".into()),
+                ("expired_in_a", "gone".into()),
+                ("expired_in_a", "stale".into()),
+                ("only_in_b", "new".into()),
+                ("only_in_b", "newttl".into()),
+                ("expired_in_b", "deadb".into()),
+            ]
+        );
+        let detail = |key: &[u8]| {
+            let e = r.examples.iter().find(|e| e.key == key).unwrap();
+            (e.detail.clone(), e.expire_at_ms)
+        };
+        assert_eq!(
+            detail(b"gone"),
+            (
+                "string, expires 1970-01-01T00:25:00Z; expired before B was taken \
+                 (1970-01-01T00:33:20Z)"
+                    .into(),
+                Some(1_500_000)
+            )
+        );
+        assert!(detail(b"stale")
+            .0
+            .ends_with("already expired when A was taken (1970-01-01T00:16:40Z)"));
+        assert!(detail(b"deadb")
+            .0
+            .contains("already expired when B was taken"));
+
+        // Only expirations: identical, and the examples say so.
+        let b2 = rdb_file_at(2000, &[(0, b"kept", Some(9_000_000), v)]);
+        let a2 = rdb_file_at(
+            1000,
+            &[
+                (0, b"kept", Some(9_000_000), v),
+                (0, b"gone", Some(1_500_000), v),
+            ],
+        );
+        let r = run(&[&a2], &[&b2], 10);
+        assert!(r.is_identical(), "{r:?}");
+        assert_eq!((r.expired_in_a, r.only_in_a), (1, 0));
+        assert_eq!(cats(&r), vec![("expired_in_a", "gone".into())]);
+
+        // B's time unknown: only keys already dead in A are judged expired.
+        let b_old = rdb_file(&[(0, b"kept", Some(9_000_000), v)], &[]);
+        let r = run(&[&a], &[&b_old], 10);
+        assert_eq!((r.ctime_b_ms, r.expired_by_ms), (None, Some(1_000_999)));
+        assert_eq!((r.only_in_a, r.expired_in_a), (3, 1), "{r:?}");
+        // Neither side's time known: today's behaviour, every missing key deleted.
+        let a_old = rdb_file(&[(0, b"gone", Some(1_500_000), v)], &[]);
+        let r = run(&[&a_old], &[&b_old], 10);
+        assert_eq!(r.expired_by_ms, None);
+        assert_eq!((r.only_in_a, r.expired_in_a, r.only_in_b), (1, 0, 1));
+    }
+
+    #[test]
+    fn expired_keys_in_b_shards() {
+        let v: &[u8] = b"\x00\x01v";
+        let a = rdb_file_at(1000, &[]);
+        // The same key expired in one shard and live in another counts as live, once.
+        let s1 = rdb_file_at(
+            2000,
+            &[(0, b"k", Some(1_000), v), (0, b"x", Some(1_000), v)],
+        );
+        let s2 = rdb_file_at(1990, &[(0, b"k", None, v), (0, b"x", Some(2_000), v)]);
+        let r = run(&[&a], &[&s1, &s2], 10);
+        assert_eq!(r.ctime_b_ms, Some(2_000_000), "the latest of B's files");
+        assert_eq!(
+            (r.only_in_b, r.expired_in_b, r.duplicates_in_b),
+            (1, 1, 2),
+            "{r:?}"
+        );
+    }
+
+    #[test]
+    fn stream_parts_and_times() {
+        use crate::digest::test_stream;
+        let (s1, s2) = (
+            test_stream(9, &[(5, 1_000, 1)], 7),
+            test_stream(9, &[(5, 1_500, 1)], 8),
+        );
+        let a = rdb_file(&[(0, b"s", None, &s1)], &[]);
+        let b = rdb_file(&[(0, b"s", None, &s2)], &[]);
+        let r = run(&[&a], &[&b], 10);
+        assert_eq!(
+            (r.different_value, r.different_stream_delivery_times),
+            (1, 1)
+        );
+        assert_eq!(
+            (r.different_stream_entries, r.different_stream_groups),
+            (0, 0)
+        );
+        assert_eq!(
+            r.examples[0].detail,
+            "stream content differs (0 elements in B): PEL delivery times; \
+             consumer seen/active times differ too (not compared)"
+        );
+        fn parse(d: &[u8]) -> Vec<Rdb<'_>> {
+            vec![Rdb::parse(d).unwrap()]
+        }
+        let no_times = DiffOptions {
+            stream_times: false,
+            ..DiffOptions::default()
+        };
+        let r = diff(&parse(&a), &parse(&b), &no_times).unwrap();
+        assert!(r.is_identical(), "{r:?}");
+        assert_eq!(r.same, 1);
+        // A group change is still one.
+        let s3 = test_stream(9, &[(5, 1_500, 2)], 8);
+        let c = rdb_file(&[(0, b"s", None, &s3)], &[]);
+        let r = diff(&parse(&a), &parse(&c), &no_times).unwrap();
+        assert_eq!((r.different_value, r.different_stream_groups), (1, 1));
+        assert_eq!(r.different_stream_delivery_times, 0, "not compared");
+    }
+
+    #[test]
+    fn utc_dates() {
+        assert_eq!(format_utc_ms(0), "1970-01-01T00:00:00Z");
+        assert_eq!(format_utc_ms(-1), "1969-12-31T23:59:59.999Z");
+        assert_eq!(format_utc_ms(951_782_400_000), "2000-02-29T00:00:00Z");
+        assert_eq!(format_utc_ms(1_795_609_309_042), "2026-11-25T12:21:49.042Z");
+        assert_eq!(format_utc_ms(4_102_444_800_001), "2100-01-01T00:00:00.001Z");
+        assert_eq!(
+            format_utc_ms(253_402_300_799_999),
+            "9999-12-31T23:59:59.999Z"
+        );
     }
 
     fn cats(r: &DiffReport) -> Vec<(&'static str, String)> {

@@ -39,6 +39,11 @@
 //! unordered) and its consumers (per consumer: name and the set of IDs pending for
 //! it; unordered).
 //!
+//! [`digest_value_parts`] also splits a stream into parts ([`StreamDigest`]: entries,
+//! groups without times, PEL delivery times, consumer times) so a caller can name what
+//! differs, or leave the times out when comparing servers that were written
+//! independently (each stamps its own times).
+//!
 //! Deliberately **excluded**: consumers' seen time and active time, the group's
 //! `entries_read` counter, the stream's `entries_added`, `max_deleted_entry_id` and
 //! recorded first ID, and the v4 IDMP state. Stream v1 files (Redis 5.0–6.2) do not
@@ -66,6 +71,8 @@ mod seed {
     pub const CONSUMER: u64 = 0x1007;
     pub const CONSUMER_ID: u64 = 0x1008;
     pub const GROUP: u64 = 0x1009;
+    pub const PEL_TIMES: u64 = 0x100a;
+    pub const CONSUMER_TIMES: u64 = 0x100b;
 }
 
 /// The 128-bit hash of a key in a database, for joining two keyspaces without
@@ -170,7 +177,7 @@ pub fn digest_value(value: Value<'_>) -> Result<ValueDigest> {
                 elements: n,
             })
         }
-        Value::Stream(stream) => digest_stream(&stream),
+        Value::Stream(stream) => Ok(digest_stream(&stream, false)?.0),
         Value::Module(m) => {
             let mut h = Ordered::new(LogicalType::Module);
             h.raw(&m.module_id.to_le_bytes());
@@ -343,7 +350,46 @@ fn id_bytes(id: StreamId) -> [u8; 16] {
     b
 }
 
-fn digest_stream(stream: &Stream<'_>) -> Result<ValueDigest> {
+/// Per-part digests of a stream, so that a difference can be named: two servers fed
+/// the same writes hold the same entries and group metadata but stamp their own
+/// delivery and consumer times. Computed by [`digest_value_parts`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct StreamDigest {
+    /// The live entries in ID order (ID, field/value pairs) and the last generated ID.
+    pub entries: u128,
+    /// The consumer groups without times: per group its name, last delivered ID,
+    /// pending entries (ID, owning consumer, delivery count) and consumers (name,
+    /// pending IDs).
+    pub groups: u128,
+    /// The pending entries' last delivery times (per group and ID).
+    pub delivery_times: u128,
+    /// The consumers' seen and active times (per group and consumer); never part of
+    /// [`ValueDigest::content`].
+    pub consumer_times: u128,
+}
+
+/// Like [`digest_value`], and for a stream also its [`StreamDigest`] (in the same
+/// walk); `None` for other types. The [`ValueDigest`] is exactly [`digest_value`]'s.
+pub fn digest_value_parts(value: Value<'_>) -> Result<(ValueDigest, Option<StreamDigest>)> {
+    match value {
+        Value::Stream(stream) => {
+            let (d, parts) = digest_stream(&stream, true)?;
+            Ok((d, parts))
+        }
+        other => Ok((digest_value(other)?, None)),
+    }
+}
+
+/// The sum of per-item hashes and the count, hashed (an unordered set's digest).
+fn unordered_set(sum: u128, n: u64, seed: u64) -> u128 {
+    let mut b = [0u8; 24];
+    b[..16].copy_from_slice(&sum.to_le_bytes());
+    b[16..].copy_from_slice(&n.to_le_bytes());
+    xxh3_128_with_seed(&b, seed)
+}
+
+/// The stream's digest; with `parts`, also its [`StreamDigest`].
+fn digest_stream(stream: &Stream<'_>, parts: bool) -> Result<(ValueDigest, Option<StreamDigest>)> {
     let mut h = Ordered::new(LogicalType::Stream);
     let mut n = 0u64;
     for entry in stream.entries() {
@@ -358,9 +404,15 @@ fn digest_stream(stream: &Stream<'_>) -> Result<ValueDigest> {
     }
     h.u64(n);
     h.id(stream.last_id);
+    // The entries part is the running hash so far (a clone, so `h` goes on unchanged).
+    let entries = parts.then(|| h.h.clone().digest128());
 
     let mut groups_sum = 0u128;
+    // Parts: groups without times, delivery times, consumer times (and their counts).
+    let (mut meta_sum, mut times_sum, mut ctimes_sum) = (0u128, 0u128, 0u128);
+    let (mut times_n, mut ctimes_n) = (0u64, 0u64);
     let mut buf = Vec::new();
+    let mut named = Vec::new();
     for group in &stream.groups {
         // Owner of each pending ID, from the consumers' own pending lists.
         let mut owners: Vec<(StreamId, usize)> = Vec::new();
@@ -377,10 +429,26 @@ fn digest_stream(stream: &Stream<'_>) -> Result<ValueDigest> {
             buf.extend_from_slice(&ids_sum.to_le_bytes());
             buf.extend_from_slice(&(consumer.pending.len() as u64).to_le_bytes());
             consumers_sum = consumers_sum.wrapping_add(xxh3_128_with_seed(&buf, seed::CONSUMER));
+            if parts {
+                named.clear();
+                put_element(&mut named, &group.name);
+                put_element(&mut named, &consumer.name);
+                named.extend_from_slice(&consumer.seen_time_ms.to_le_bytes());
+                match consumer.active_time_ms {
+                    Some(t) => {
+                        named.push(1);
+                        named.extend_from_slice(&t.to_le_bytes());
+                    }
+                    None => named.push(0),
+                }
+                ctimes_sum =
+                    ctimes_sum.wrapping_add(xxh3_128_with_seed(&named, seed::CONSUMER_TIMES));
+                ctimes_n += 1;
+            }
         }
         owners.sort_unstable();
 
-        let mut pel_sum = 0u128;
+        let (mut pel_sum, mut pel_meta_sum) = (0u128, 0u128);
         for p in &group.pending {
             buf.clear();
             buf.extend_from_slice(&id_bytes(p.id));
@@ -397,6 +465,15 @@ fn digest_stream(stream: &Stream<'_>) -> Result<ValueDigest> {
                 None => buf.push(0),
             }
             buf.extend_from_slice(&p.delivery_count.to_le_bytes());
+            if parts {
+                pel_meta_sum = pel_meta_sum.wrapping_add(xxh3_128_with_seed(&buf, seed::PEL));
+                named.clear();
+                put_element(&mut named, &group.name);
+                named.extend_from_slice(&id_bytes(p.id));
+                named.extend_from_slice(&p.delivery_time_ms.to_le_bytes());
+                times_sum = times_sum.wrapping_add(xxh3_128_with_seed(&named, seed::PEL_TIMES));
+                times_n += 1;
+            }
             buf.extend_from_slice(&p.delivery_time_ms.to_le_bytes());
             pel_sum = pel_sum.wrapping_add(xxh3_128_with_seed(&buf, seed::PEL));
         }
@@ -404,15 +481,70 @@ fn digest_stream(stream: &Stream<'_>) -> Result<ValueDigest> {
         buf.clear();
         put_element(&mut buf, &group.name);
         buf.extend_from_slice(&id_bytes(group.last_delivered_id));
+        let pel_at = buf.len();
         buf.extend_from_slice(&pel_sum.to_le_bytes());
         buf.extend_from_slice(&(group.pending.len() as u64).to_le_bytes());
         buf.extend_from_slice(&consumers_sum.to_le_bytes());
         buf.extend_from_slice(&(group.consumers.len() as u64).to_le_bytes());
         groups_sum = groups_sum.wrapping_add(xxh3_128_with_seed(&buf, seed::GROUP));
+        if parts {
+            // The same group record with the time-free PEL sum in place.
+            if let Some(slot) = buf.get_mut(pel_at..pel_at + 16) {
+                slot.copy_from_slice(&pel_meta_sum.to_le_bytes());
+            }
+            meta_sum = meta_sum.wrapping_add(xxh3_128_with_seed(&buf, seed::GROUP));
+        }
     }
     h.raw(&groups_sum.to_le_bytes());
     let content = h.finish(stream.groups.len() as u64);
-    Ok(simple(LogicalType::Stream, content, n))
+    let groups_n = stream.groups.len() as u64;
+    let parts = entries.map(|entries| StreamDigest {
+        entries,
+        groups: unordered_set(meta_sum, groups_n, seed::GROUP),
+        delivery_times: unordered_set(times_sum, times_n, seed::PEL_TIMES),
+        consumer_times: unordered_set(ctimes_sum, ctimes_n, seed::CONSUMER_TIMES),
+    });
+    Ok((simple(LogicalType::Stream, content, n), parts))
+}
+
+/// A stream as a raw type-21 value (`STREAM_LISTPACKS_3`) with no entry nodes and one
+/// group `g` whose PEL holds `pel` (ID ms, delivery time, delivery count), owned by
+/// consumer `c` (seen and active time `seen`), for tests of digests and diffs.
+#[cfg(test)]
+pub(crate) fn test_stream(last_id: u64, pel: &[(u64, i64, u64)], seen: i64) -> Vec<u8> {
+    use crate::write::{write_len, write_string};
+    let mut raw = vec![21u8];
+    write_len(&mut raw, 0); // listpack nodes
+    write_len(&mut raw, 0); // length
+    for n in [last_id, 0, 0, 0, 0, 0, 0] {
+        // last ID, first ID, max deleted ID, entries added
+        write_len(&mut raw, n);
+    }
+    write_len(&mut raw, 1);
+    write_string(&mut raw, b"g");
+    for n in [last_id, 0, 0, pel.len() as u64] {
+        // last delivered ID, entries read, PEL size
+        write_len(&mut raw, n);
+    }
+    let id = |ms: u64| {
+        let mut b = ms.to_be_bytes().to_vec();
+        b.extend_from_slice(&0u64.to_be_bytes());
+        b
+    };
+    for &(ms, time, count) in pel {
+        raw.extend_from_slice(&id(ms));
+        raw.extend_from_slice(&time.to_le_bytes());
+        write_len(&mut raw, count);
+    }
+    write_len(&mut raw, 1);
+    write_string(&mut raw, b"c");
+    raw.extend_from_slice(&seen.to_le_bytes());
+    raw.extend_from_slice(&seen.to_le_bytes());
+    write_len(&mut raw, pel.len() as u64);
+    for &(ms, _, _) in pel {
+        raw.extend_from_slice(&id(ms));
+    }
+    raw
 }
 
 #[cfg(test)]
@@ -671,6 +803,47 @@ mod tests {
         for v in [0i64, 7, -1, 10, -128, i64::MIN, i64::MAX] {
             assert_eq!(t.format(v), v.to_string().as_bytes());
         }
+    }
+
+    #[test]
+    fn stream_parts_name_what_differs() {
+        let parts = |raw: &[u8]| {
+            let v = || crate::value::decode(Family::Redis, raw, 0).unwrap();
+            let (d, p) = digest_value_parts(v()).unwrap();
+            assert_eq!(
+                d,
+                digest_value(v()).unwrap(),
+                "the same digest as digest_value"
+            );
+            (d.content, p.unwrap())
+        };
+        let pel = [(5, 1_000, 1), (6, 2_000, 1)];
+        let (content, base) = parts(&test_stream(9, &pel, 50));
+        // Delivery times: content differs, and only that part.
+        let (c, p) = parts(&test_stream(9, &[(5, 1_001, 1), (6, 2_000, 1)], 50));
+        assert_ne!(c, content);
+        assert_ne!(p.delivery_times, base.delivery_times);
+        assert_eq!(
+            (p.entries, p.groups, p.consumer_times),
+            (base.entries, base.groups, base.consumer_times)
+        );
+        // Consumer times: never in the content, a part of their own.
+        let (c, p) = parts(&test_stream(9, &pel, 51));
+        assert_eq!(c, content);
+        assert_ne!(p.consumer_times, base.consumer_times);
+        assert_eq!(
+            (p.entries, p.groups, p.delivery_times),
+            (base.entries, base.groups, base.delivery_times)
+        );
+        // A delivery count is group metadata; the last ID belongs to the entries.
+        let (_, p) = parts(&test_stream(9, &[(5, 1_000, 2), (6, 2_000, 1)], 50));
+        assert_ne!(p.groups, base.groups);
+        assert_eq!(p.delivery_times, base.delivery_times);
+        let (_, p) = parts(&test_stream(10, &pel, 50));
+        assert_ne!(p.entries, base.entries);
+        // Not a stream: no parts.
+        let v = crate::value::decode(Family::Redis, b"\x00\x01a", 0).unwrap();
+        assert_eq!(digest_value_parts(v).unwrap().1, None);
     }
 
     #[test]

@@ -2,24 +2,35 @@
 //! shard files, with `rdb_parser::diff`.
 //!
 //! Exit 0 when identical, 1 when different, 2 on an error (unreadable or corrupt
-//! file, bad usage).
+//! file, bad usage). Keys only on one side that expired by the snapshots' times (B's
+//! `ctime`; see `rdb_parser::diff`) are counted apart and do not make the result
+//! different unless `--count-expired` is given. `--ignore stream-times` leaves out
+//! streams' PEL delivery times (consumers' seen/active times are never compared).
 //!
 //! `--format json` writes one object:
-//! `{"only_in_a", "only_in_b", "different", "same",
-//!   "different_by": {"type", "ttl", "value", "field_ttls"},
+//! `{"only_in_a", "only_in_b", "expired_in_a", "expired_in_b", "different", "same",
+//!   "different_by": {"type", "ttl", "value", "field_ttls",
+//!                    "stream": {"entries", "group_metadata", "pel_delivery_times"}},
 //!   "duplicates_in_a", "duplicates_in_b", "functions_only_in_a", "functions_only_in_b",
-//!   "keys_a", "keys_b", "identical",
-//!   "examples": [{"category", "db", "key", "detail"}]}`
-//! with keys as JSON strings when valid UTF-8, else `{"hex": "..."}`. Categories are
-//! those of `rdb_parser::diff::category`; for function libraries `key` is the library
-//! name and `db` is 0.
+//!   "keys_a", "keys_b",
+//!   "ctime_a_ms", "ctime_a", "ctime_b_ms", "ctime_b", "expired_by_ms", "expired_by",
+//!   "count_expired", "ignore": ["stream-times"], "notice", "identical",
+//!   "examples": [{"category", "db", "key", "detail", "expire_at_ms", "expires"}]}`
+//! with keys as JSON strings when valid UTF-8, else `{"hex": "..."}`. `only_in_a` /
+//! `only_in_b` count keys really deleted / added; `expired_in_a` / `expired_in_b` keys
+//! only on that side that expired by `expired_by` (the later `ctime`, to the end of its
+//! second). Times are Unix ms (`*_ms`) and ISO-8601 UTC; `null` when unknown (no
+//! `ctime` before RDB 4.0: then `notice` says what could not be judged, else it is
+//! `null`). `identical` is the verdict of the exit code. Categories are those of
+//! `rdb_parser::diff::category`; for function libraries `key` is the library name
+//! and `db` is 0.
 
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::process::ExitCode;
 
 use anyhow::{bail, Result};
-use rdb_parser::diff::{DiffOptions, DiffProgress, DiffReport, Side};
+use rdb_parser::diff::{format_utc_ms, DiffOptions, DiffProgress, DiffReport, Side};
 use rdb_parser::{ParseOptions, Rdb};
 
 use crate::input::{self, Input};
@@ -27,12 +38,22 @@ use crate::progress::Progress;
 
 pub use crate::output::Format;
 
+/// What `--ignore` can leave out of the comparison.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Ignore {
+    /// Streams' PEL delivery times (consumer seen/active times are never compared):
+    /// two servers fed the same writes stamp their own.
+    StreamTimes,
+}
+
 /// Arguments of `rdbkit diff`.
 #[derive(Debug, clap::Args)]
 #[command(
     after_help = "Either two files (`rdbkit diff A B`) or two sets of shard files \
                   (`rdbkit diff --a F1 F2 --b G1 G2`); each set is taken as one dataset. \
-                  Exit 0 identical, 1 different, 2 error."
+                  Keys only in A that expired by B's snapshot time (its `ctime`) are \
+                  reported as expired, not deleted, and do not count unless \
+                  --count-expired. Exit 0 identical, 1 different, 2 error."
 )]
 pub struct DiffArgs {
     /// The two snapshots to compare (`-` reads standard input, once).
@@ -53,6 +74,13 @@ pub struct DiffArgs {
     /// Do not verify the CRC-64 trailers.
     #[arg(long)]
     no_crc: bool,
+    /// Count keys that expired between the snapshots as differences (exit 1).
+    #[arg(long)]
+    count_expired: bool,
+    /// Leave out of the comparison (repeatable or comma-separated): `stream-times`
+    /// for servers written independently.
+    #[arg(long, value_enum, value_name = "WHAT", value_delimiter = ',')]
+    ignore: Vec<Ignore>,
 }
 
 /// Runs the diff: exit 0 identical, 1 different, 2 error.
@@ -130,6 +158,7 @@ fn diff(args: &DiffArgs, quiet: bool) -> Result<bool> {
     };
     let opts = DiffOptions {
         examples: args.examples,
+        stream_times: !args.ignore.contains(&Ignore::StreamTimes),
     };
     let result = rdb_parser::diff::diff_with_progress(&rdb_a, &rdb_b, &opts, &mut on_progress);
     if let Some(b) = bar.as_mut() {
@@ -142,43 +171,109 @@ fn diff(args: &DiffArgs, quiet: bool) -> Result<bool> {
             None => bail!("{e}"),
         },
     };
+    let identical = report.is_identical() && !(args.count_expired && report.expired() > 0);
+    let notice = notice(&report);
     let out = match args.format {
-        Format::Json => json(&report),
-        Format::Text => text(&report, &names_a, &names_b).into_bytes(),
+        Format::Json => json(&report, args, identical, notice.as_deref()),
+        Format::Text => {
+            if let Some(n) = &notice {
+                eprintln!("rdbkit: notice: {n}");
+            }
+            text(&report, args, identical, &names_a, &names_b).into_bytes()
+        }
     };
     let mut stdout = std::io::stdout().lock();
     // A closed pipe (`| head`) is not an error worth reporting.
     let _ = stdout.write_all(&out).and_then(|()| stdout.flush());
-    Ok(report.is_identical())
+    Ok(identical)
 }
 
-fn json(r: &DiffReport) -> Vec<u8> {
+/// What could not be judged for lack of snapshot times, if anything.
+fn notice(r: &DiffReport) -> Option<String> {
+    match (r.ctime_a_ms, r.ctime_b_ms) {
+        (_, Some(_)) => None,
+        (Some(_), None) => Some(
+            "B records no snapshot time (no `ctime` AUX field; RDB < 4.0): keys only in A \
+             are not judged against B's time, and each counts as deleted unless it had \
+             already expired when A was taken"
+                .into(),
+        ),
+        (None, None) => Some(
+            "neither side records its snapshot time (no `ctime` AUX field; RDB < 4.0): \
+             keys that expired between the snapshots count as deleted or added"
+                .into(),
+        ),
+    }
+}
+
+fn ignore_name(i: Ignore) -> &'static str {
+    match i {
+        Ignore::StreamTimes => "stream-times",
+    }
+}
+
+/// A time as JSON: ISO-8601 text, or `null`.
+fn json_time(ms: Option<i64>) -> String {
+    ms.map_or_else(|| "null".into(), |ms| format!("\"{}\"", format_utc_ms(ms)))
+}
+
+fn json_opt(v: Option<i64>) -> String {
+    v.map_or_else(|| "null".into(), |v| v.to_string())
+}
+
+fn json(r: &DiffReport, args: &DiffArgs, identical: bool, notice: Option<&str>) -> Vec<u8> {
     use rdb_parser::export::write_bytes;
     let mut o = String::new();
     let _ = write!(
         o,
-        "{{\"only_in_a\":{},\"only_in_b\":{},\"different\":{},\"same\":{},\
-         \"different_by\":{{\"type\":{},\"ttl\":{},\"value\":{},\"field_ttls\":{}}},\
+        "{{\"only_in_a\":{},\"only_in_b\":{},\"expired_in_a\":{},\"expired_in_b\":{},\
+         \"different\":{},\"same\":{},\
+         \"different_by\":{{\"type\":{},\"ttl\":{},\"value\":{},\"field_ttls\":{},\
+         \"stream\":{{\"entries\":{},\"group_metadata\":{},\"pel_delivery_times\":{}}}}},\
          \"duplicates_in_a\":{},\"duplicates_in_b\":{},\
          \"functions_only_in_a\":{},\"functions_only_in_b\":{},\
-         \"keys_a\":{},\"keys_b\":{},\"identical\":{},\"examples\":[",
+         \"keys_a\":{},\"keys_b\":{},\
+         \"ctime_a_ms\":{},\"ctime_a\":{},\"ctime_b_ms\":{},\"ctime_b\":{},\
+         \"expired_by_ms\":{},\"expired_by\":{},\"count_expired\":{},\"ignore\":[{}],",
         r.only_in_a,
         r.only_in_b,
+        r.expired_in_a,
+        r.expired_in_b,
         r.different,
         r.same,
         r.different_type,
         r.different_ttl,
         r.different_value,
         r.different_field_ttls,
+        r.different_stream_entries,
+        r.different_stream_groups,
+        r.different_stream_delivery_times,
         r.duplicates_in_a,
         r.duplicates_in_b,
         r.functions_only_in_a,
         r.functions_only_in_b,
         r.keys_a,
         r.keys_b,
-        r.is_identical(),
+        json_opt(r.ctime_a_ms),
+        json_time(r.ctime_a_ms),
+        json_opt(r.ctime_b_ms),
+        json_time(r.ctime_b_ms),
+        json_opt(r.expired_by_ms),
+        json_time(r.expired_by_ms),
+        args.count_expired,
+        args.ignore
+            .iter()
+            .map(|i| format!("\"{}\"", ignore_name(*i)))
+            .collect::<Vec<_>>()
+            .join(","),
     );
     let mut out = o.into_bytes();
+    out.extend_from_slice(b"\"notice\":");
+    match notice {
+        Some(n) => write_bytes(&mut out, n.as_bytes()),
+        None => out.extend_from_slice(b"null"),
+    }
+    out.extend_from_slice(format!(",\"identical\":{identical},\"examples\":[").as_bytes());
     for (i, e) in r.examples.iter().enumerate() {
         if i > 0 {
             out.push(b',');
@@ -189,7 +284,14 @@ fn json(r: &DiffReport) -> Vec<u8> {
         write_bytes(&mut out, &e.key);
         out.extend_from_slice(b",\"detail\":");
         write_bytes(&mut out, e.detail.as_bytes());
-        out.push(b'}');
+        out.extend_from_slice(
+            format!(
+                ",\"expire_at_ms\":{},\"expires\":{}}}",
+                json_opt(e.expire_at_ms),
+                json_time(e.expire_at_ms)
+            )
+            .as_bytes(),
+        );
     }
     out.extend_from_slice(b"]}\n");
     out
@@ -211,42 +313,117 @@ fn show_key(key: &[u8]) -> String {
     }
 }
 
-fn text(r: &DiffReport, a: &[String], b: &[String]) -> String {
+/// A count with thousands separators: `2,323`.
+fn count(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn side_line(name: &str, files: &[String], keys: u64, ctime: Option<i64>) -> String {
+    let taken = match (ctime, files.len()) {
+        (None, _) => String::new(),
+        (Some(t), 1) => format!(", taken {}", format_utc_ms(t)),
+        (Some(t), _) => format!(", latest taken {}", format_utc_ms(t)),
+    };
+    format!(
+        "{name}: {} ({} keys{taken})\n",
+        files.join(" "),
+        count(keys)
+    )
+}
+
+fn text(r: &DiffReport, args: &DiffArgs, identical: bool, a: &[String], b: &[String]) -> String {
     let mut s = String::new();
-    let _ = writeln!(s, "A: {} ({} keys)", a.join(" "), r.keys_a);
-    let _ = writeln!(s, "B: {} ({} keys)", b.join(" "), r.keys_b);
-    let mut rows: Vec<(&str, u64)> = vec![
-        ("only in A", r.only_in_a),
-        ("only in B", r.only_in_b),
-        ("different", r.different),
-        ("  type", r.different_type),
-        ("  ttl", r.different_ttl),
-        ("  value", r.different_value),
-        ("  field ttls", r.different_field_ttls),
-        ("same", r.same),
+    s.push_str(&side_line("A", a, r.keys_a, r.ctime_a_ms));
+    s.push_str(&side_line("B", b, r.keys_b, r.ctime_b_ms));
+    let judged = r.expired_by_ms.is_some();
+    let only_a = if judged {
+        let by = if r.ctime_b_ms.is_some() {
+            "expired by B's time"
+        } else {
+            "already expired in A"
+        };
+        format!("deleted, {} {by}", count(r.expired_in_a))
+    } else {
+        String::new()
+    };
+    let only_b = if judged {
+        format!("added, {} already expired", count(r.expired_in_b))
+    } else {
+        String::new()
+    };
+    let mut rows: Vec<(&str, u64, String)> = vec![
+        ("only in A", r.only_in_a, only_a),
+        ("only in B", r.only_in_b, only_b),
+        ("different", r.different, String::new()),
+        ("  type", r.different_type, String::new()),
+        ("  ttl", r.different_ttl, String::new()),
+        ("  value", r.different_value, String::new()),
     ];
+    let stream_parts = [
+        ("    stream entries", r.different_stream_entries),
+        ("    stream groups", r.different_stream_groups),
+        ("    PEL delivery times", r.different_stream_delivery_times),
+    ];
+    for (label, n) in stream_parts {
+        if n > 0 {
+            rows.push((label, n, String::new()));
+        }
+    }
+    rows.push(("  field ttls", r.different_field_ttls, String::new()));
+    rows.push(("same", r.same, String::new()));
     if r.duplicates_in_a + r.duplicates_in_b > 0 {
-        rows.push(("duplicates in A", r.duplicates_in_a));
-        rows.push(("duplicates in B", r.duplicates_in_b));
+        rows.push(("duplicates in A", r.duplicates_in_a, String::new()));
+        rows.push(("duplicates in B", r.duplicates_in_b, String::new()));
     }
     if r.functions_a + r.functions_b > 0 {
-        rows.push(("functions only in A", r.functions_only_in_a));
-        rows.push(("functions only in B", r.functions_only_in_b));
+        rows.push(("functions only in A", r.functions_only_in_a, String::new()));
+        rows.push(("functions only in B", r.functions_only_in_b, String::new()));
     }
     let width = rows
         .iter()
-        .map(|(_, n)| n.to_string().len())
+        .map(|(_, n, _)| count(*n).len())
         .max()
         .unwrap_or(1);
-    for (label, n) in &rows {
-        let _ = writeln!(s, "  {label:<20} {n:>width$}");
+    for (label, n, note) in &rows {
+        let line = format!("  {label:<22} {:>width$} {note}", count(*n));
+        let _ = writeln!(s, "{}", line.trim_end());
     }
-    let verdict = if r.is_identical() {
-        "identical"
+    if let Some(t) = r.expired_by_ms {
+        let _ = writeln!(
+            s,
+            "expired: keys only on one side whose expiry is at or before {}",
+            format_utc_ms(t)
+        );
+    }
+    if !args.ignore.is_empty() {
+        let names: Vec<&str> = args.ignore.iter().map(|i| ignore_name(*i)).collect();
+        let _ = writeln!(s, "ignored: {}", names.join(", "));
+    }
+    let verdict = if identical { "identical" } else { "different" };
+    let expired = r.expired();
+    if expired > 0 {
+        let how = if args.count_expired {
+            "counted (--count-expired)"
+        } else {
+            "not counted; --count-expired counts them"
+        };
+        let _ = writeln!(
+            s,
+            "result: {verdict} ({} expired key{} {how})",
+            count(expired),
+            if expired == 1 { "" } else { "s" }
+        );
     } else {
-        "different"
-    };
-    let _ = writeln!(s, "result: {verdict}");
+        let _ = writeln!(s, "result: {verdict}");
+    }
     if !r.examples.is_empty() {
         let _ = writeln!(s, "examples:");
         let cw = r
@@ -272,4 +449,18 @@ fn text(r: &DiffReport, a: &[String], b: &[String]) -> String {
         }
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::count;
+
+    #[test]
+    fn counts_with_separators() {
+        assert_eq!(count(0), "0");
+        assert_eq!(count(999), "999");
+        assert_eq!(count(2323), "2,323");
+        assert_eq!(count(100_000), "100,000");
+        assert_eq!(count(1_234_567), "1,234,567");
+    }
 }
