@@ -14,20 +14,20 @@ pub struct ConnectionArgs {
     #[arg(long, value_name = "FILE")]
     pub password_file: Option<PathBuf>,
     /// PEM CA certificate(s) to verify `rediss://` servers with (default: system roots).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, visible_alias = "cacert", value_name = "FILE")]
     pub tls_ca_cert: Option<PathBuf>,
     /// PEM client certificate for mutual TLS.
-    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    #[arg(long, visible_alias = "cert", value_name = "FILE", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
     /// PEM client private key for mutual TLS.
-    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    #[arg(long, visible_alias = "key", value_name = "FILE", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
     /// Do not verify the server's certificate (dangerous).
-    #[arg(long)]
+    #[arg(long, visible_alias = "insecure")]
     pub tls_insecure: bool,
     /// TLS server name to send (SNI) and verify the certificate against, instead of
     /// the host connected to (e.g. a private endpoint's IP); applies to cluster nodes.
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, visible_alias = "sni", value_name = "NAME")]
     pub tls_server_name: Option<String>,
     /// Seconds to wait for a connection and for the server's first answer (a port
     /// that accepts and never answers fails after this).
@@ -45,6 +45,70 @@ fn seconds_arg(s: &str) -> Result<f64, String> {
     }
 }
 
+/// The server a command works on: a URL, or redis-cli's flags (`-h -p -a --user
+/// --tls -n`). Commands that flatten this free `-h` from help (`--help` stays).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ServerArgs {
+    /// Target URL: redis://[user[:password]@]host:port[/db], rediss:// for TLS.
+    #[arg(long = "target", short = 'u', value_name = "URL")]
+    pub url: Option<String>,
+    /// Server host, instead of a URL (as redis-cli -h).
+    #[arg(short = 'h', long = "host", value_name = "HOST", conflicts_with = "url")]
+    pub host: Option<String>,
+    /// Server port (default 6379; as redis-cli -p).
+    #[arg(short = 'p', long = "port", value_name = "PORT", conflicts_with = "url")]
+    pub port: Option<u16>,
+    /// Password (as redis-cli -a): visible in process lists, so prefer REDISCLI_AUTH
+    /// or --password-file.
+    #[arg(short = 'a', long = "pass", value_name = "PASSWORD", conflicts_with = "url")]
+    pub pass: Option<String>,
+    /// ACL user (as redis-cli --user).
+    #[arg(long = "user", value_name = "USER", conflicts_with = "url")]
+    pub user: Option<String>,
+    /// Connect with TLS (as redis-cli --tls; a URL says so with rediss://).
+    #[arg(long = "tls", conflicts_with = "url")]
+    pub tls: bool,
+    /// Target database (as redis-cli -n; /N in a URL).
+    #[arg(short = 'n', value_name = "DB")]
+    pub db: Option<u64>,
+}
+
+impl ServerArgs {
+    /// The URL the flags name (without the `-a` password, which travels apart).
+    pub fn url(&self) -> Result<String> {
+        let mut url = match (&self.url, &self.host, self.port) {
+            (Some(url), _, _) => url.clone(),
+            (None, None, None) => anyhow::bail!(
+                "no target: give --target URL (or -u URL), or -h HOST [-p PORT] as with redis-cli"
+            ),
+            (None, host, port) => {
+                let user = match &self.user {
+                    Some(u) if u.contains(['@', ':', '/']) => {
+                        anyhow::bail!("--user {u:?}: a user name with @ : / cannot be used")
+                    }
+                    Some(u) => format!("{u}@"),
+                    None => String::new(),
+                };
+                format!(
+                    "{}://{user}{}:{}",
+                    if self.tls { "rediss" } else { "redis" },
+                    host.as_deref().unwrap_or("127.0.0.1"),
+                    port.unwrap_or(6379)
+                )
+            }
+        };
+        if let Some(n) = self.db {
+            let rest = url.split_once("://").map_or("", |(_, r)| r);
+            let host_part = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+            if host_part.contains('/') {
+                anyhow::bail!("-n {n} and a database in the URL: give one of them");
+            }
+            url.push_str(&format!("/{n}"));
+        }
+        Ok(url)
+    }
+}
+
 fn read_file(path: &Path, what: &str) -> Result<Vec<u8>> {
     std::fs::read(path).with_context(|| format!("reading {what} {}", path.display()))
 }
@@ -56,9 +120,16 @@ impl ConnectionArgs {
         self.build(url, false)
     }
 
-    /// A target for `url`.
-    pub fn target(&self, url: &str) -> Result<Target> {
-        Ok(Target::new(&self.config(url)?)?)
+    /// The target `server` names, with its `-a` password.
+    pub fn target_for(&self, server: &ServerArgs) -> Result<Target> {
+        let mut config = self.config(&server.url()?)?;
+        if let Some(p) = &server.pass {
+            if self.password_file.is_some() {
+                anyhow::bail!("-a and --password-file: give one password");
+            }
+            config.password = Some(Secret::new(p.clone()));
+        }
+        Ok(Target::new(&config)?)
     }
 
     /// A target for one of several URLs given to one command (`preflight --source

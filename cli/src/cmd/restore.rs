@@ -15,7 +15,7 @@ use rdb_restore::plan::WriteMode;
 use rdb_restore::{ClusterMode, ConflictPolicy, Progress, RestoreOptions, RestoreReport};
 use serde_json::{json, Value};
 
-use crate::connect::ConnectionArgs;
+use crate::connect::{ConnectionArgs, ServerArgs};
 use crate::source::{with_progress_line, SnapshotArgs};
 use crate::units;
 
@@ -56,17 +56,20 @@ pub use crate::output::Format;
 /// Arguments of `rdbkit restore`.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Password: from the URL, else --password-file, else REDISCLI_AUTH. \
+    disable_help_flag = true,
+    after_help = "Target: --target URL (-u), or -h HOST -p PORT [-a PASSWORD] [--user U] [--tls] [-n DB] as with redis-cli. Password: from the URL or -a, else --password-file, else REDISCLI_AUTH. \
                   Exit 0 all keys restored/skipped/expired, 1 some key failed, 2 error."
 )]
 pub struct RestoreArgs {
     #[command(flatten)]
     snapshot: SnapshotArgs,
-    /// Target URL: redis://[user:password@]host:port, rediss:// for TLS.
-    #[arg(long, value_name = "URL")]
-    target: String,
+    #[command(flatten)]
+    server: ServerArgs,
     #[command(flatten)]
     conn: ConnectionArgs,
+    /// Print help (-h is the host, as in redis-cli).
+    #[arg(long, action = clap::ArgAction::Help)]
+    help: Option<bool>,
     /// What to do with keys that already exist on the target.
     #[arg(long, value_enum, default_value = "fail")]
     on_conflict: OnConflict,
@@ -173,7 +176,7 @@ pub fn run(args: &RestoreArgs, quiet: bool) -> ExitCode {
 }
 
 fn restore(args: &RestoreArgs, quiet: bool) -> Result<RestoreReport> {
-    let target = args.conn.target(&args.target)?;
+    let target = args.conn.target_for(&args.server)?;
     if args.connections == 0 || args.pipeline_depth == 0 || args.batch_keys == 0 {
         bail!("--connections, --pipeline-depth and --batch-keys must be at least 1");
     }

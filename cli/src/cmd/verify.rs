@@ -17,14 +17,15 @@ use rdb_restore::{ClusterMode, Progress, VerifyOptions};
 use serde_json::{json, Value};
 
 use crate::cmd::restore::Format;
-use crate::connect::ConnectionArgs;
+use crate::connect::{ConnectionArgs, ServerArgs};
 use crate::source::{with_progress_line, SnapshotArgs};
 use crate::units;
 
 /// Arguments of `rdbkit verify`.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Password: from the URL, else --password-file, else REDISCLI_AUTH. \
+    disable_help_flag = true,
+    after_help = "Target: --target URL (-u), or -h HOST -p PORT [-a PASSWORD] [--user U] [--tls] [-n DB] as with redis-cli. Password: from the URL or -a, else --password-file, else REDISCLI_AUTH. \
                   --sample N checks the N keys with the smallest seeded key hash \
                   (deterministic; counts and the extra-key scan stay complete). \
                   Exit 0 target matches, 1 something differs, 2 error."
@@ -32,11 +33,13 @@ use crate::units;
 pub struct VerifyArgs {
     #[command(flatten)]
     snapshot: SnapshotArgs,
-    /// Target URL: redis://[user:password@]host:port, rediss:// for TLS.
-    #[arg(long, value_name = "URL")]
-    target: String,
+    #[command(flatten)]
+    server: ServerArgs,
     #[command(flatten)]
     conn: ConnectionArgs,
+    /// Print help (-h is the host, as in redis-cli).
+    #[arg(long, action = clap::ArgAction::Help)]
+    help: Option<bool>,
     /// Route by hash slot even if the target does not report cluster mode.
     #[arg(long)]
     cluster: bool,
@@ -89,7 +92,7 @@ pub fn run(args: &VerifyArgs, quiet: bool) -> ExitCode {
 }
 
 fn verify(args: &VerifyArgs, quiet: bool) -> Result<VerifyReport> {
-    let target = args.conn.target(&args.target)?;
+    let target = args.conn.target_for(&args.server)?;
     if args.connections == 0 || args.batch_keys == 0 || args.pipeline_depth == 0 {
         bail!("--connections, --batch-keys and --pipeline-depth must be at least 1");
     }
