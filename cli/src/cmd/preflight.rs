@@ -226,7 +226,18 @@ fn run_checks(args: &PreflightArgs) -> Result<Vec<Check>> {
         data.push((f.as_str(), input::open(f)?));
     }
     let forced = args.jemalloc_quantum.as_deref();
-    let reader = |memory: Option<&TargetMemory>| snapshot_facts(&data, memory, forced);
+    // The facts as read, for the JSON summary (the library keeps only its checks).
+    let seen = std::cell::RefCell::new(None);
+    let reader = |memory: Option<&TargetMemory>| {
+        let facts = snapshot_facts(&data, memory, forced)?;
+        *seen.borrow_mut() = Some(json!({
+            "files": facts.files.len(),
+            "keys": facts.keyspace.values().sum::<u64>(),
+            "memory_estimate": facts.memory_estimate,
+            "memory_model": facts.memory_model,
+        }));
+        Ok(facts)
+    };
     let options = PreflightOptions {
         source_tls: args
             .source
@@ -257,6 +268,7 @@ fn run_checks(args: &PreflightArgs) -> Result<Vec<Check>> {
                 "ready": failures == 0,
                 "failures": failures,
                 "next": next,
+                "snapshot": seen.borrow().clone(),
                 "checks": checks.iter().map(|c| json!({
                     "id": c.id, "status": c.status.as_str(), "detail": c.detail
                 })).collect::<Vec<_>>(),
