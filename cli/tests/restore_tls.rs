@@ -530,6 +530,34 @@ fn unknown_ca_plain_port_and_client_certificate_in_words() {
     );
     assert_plain_words(&err);
 
+    // A CA of the same name but another key: the signature does not verify.
+    openssl(
+        &certs,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "twin.key",
+            "-out",
+            "twin.crt",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=rdbkit ca",
+        ],
+    );
+    let out = rdbkit(&[&["info", &url, "--tls-ca-cert", &c("twin.crt")][..], &named].concat());
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("signature that does not verify against the CA's key"),
+        "{err}"
+    );
+    assert_plain_words(&err);
+
     let out = rdbkit(&[&["info", &url, "--tls-ca-cert", &c("ca.crt")][..], &named].concat());
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
@@ -538,6 +566,18 @@ fn unknown_ca_plain_port_and_client_certificate_in_words() {
         "{err}"
     );
     assert!(!err.contains("CertificateRequired"), "{err}");
+
+    // The TLS port spoken to in plain text: the server drops the connection; preflight
+    // says what that likely means.
+    let plain_url = format!("redis://127.0.0.1:{}", server.port);
+    let out = rdbkit(&["preflight", "--target", &plain_url]);
+    let report = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{report}");
+    assert!(
+        report.contains("FAIL  target.connect")
+            && report.contains("it may expect TLS: use rediss://"),
+        "{report}"
+    );
 
     // A plain-text server: the TLS greeting gets no TLS answer.
     let plain = Server::start(&[]);

@@ -241,6 +241,24 @@ fn is_loopback(address: &str) -> bool {
     host == "localhost" || host == "::1" || host.starts_with("127.")
 }
 
+/// A hint for a plain-text connection that the server dropped at once: a TLS port
+/// closes on the first bytes that are not a TLS handshake.
+fn tls_hint(msg: &str, tls: bool) -> &'static str {
+    let dropped = [
+        "Connection reset by peer",
+        "connection reset",
+        "unexpected end of file",
+        "Unexpected EOF",
+        "Broken pipe",
+        "broken pipe",
+    ];
+    if !tls && dropped.iter().any(|d| msg.contains(d)) {
+        "; the server closed the connection at once: it may expect TLS: use rediss://"
+    } else {
+        ""
+    }
+}
+
 /// Connects one side: `connect`, `auth` and `tls` checks; `None` when unusable.
 fn open(name: &'static str, target: &Target, tls: bool, out: &mut Vec<Check>) -> Option<Side> {
     let id = |c: &str| format!("{name}.{c}");
@@ -262,7 +280,10 @@ fn open(name: &'static str, target: &Target, tls: bool, out: &mut Vec<Check>) ->
             out.push(check(
                 &id(if auth { "auth" } else { "connect" }),
                 Status::Fail,
-                format!("{msg} (the other {name} checks were not run)"),
+                format!(
+                    "{msg}{} (the other {name} checks were not run)",
+                    tls_hint(&msg, tls)
+                ),
             ));
             return None;
         }
@@ -279,7 +300,10 @@ fn open(name: &'static str, target: &Target, tls: bool, out: &mut Vec<Check>) ->
             out.push(check(
                 &id(if auth { "auth" } else { "connect" }),
                 Status::Fail,
-                format!("PING: {msg} (the other {name} checks were not run)"),
+                format!(
+                    "PING: {msg}{} (the other {name} checks were not run)",
+                    tls_hint(&msg, tls)
+                ),
             ));
             return None;
         }
