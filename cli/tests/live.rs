@@ -546,3 +546,185 @@ fn metrics_crosswalk_is_complete() {
     let text = String::from_utf8(rdbkit(&["metrics"]).stdout).unwrap();
     assert!(text.contains("Works differently") && text.contains("CurrItems"));
 }
+
+/// `memory.estimate` of `rdbkit baseline FILES --target-version V --jemalloc-quantum Q`.
+fn baseline_estimate(files: &[&str], version: &str, quantum: &str) -> u64 {
+    let mut args = vec!["baseline", "-q", "--format", "json"];
+    args.extend_from_slice(files);
+    args.extend(["--target-version", version, "--jemalloc-quantum", quantum]);
+    let out = rdbkit(&args);
+    assert_eq!(out.status.code(), Some(0));
+    json(&out)["memory"]["estimate"].as_u64().unwrap()
+}
+
+/// Issue 12 item 9: no --source (the snapshots stand in for it), one password file
+/// per side, several shard files after one --snapshot, the memory estimate modelled
+/// for the target's version and allocator, and the next step at the end.
+#[test]
+fn preflight_without_source_per_side_passwords_and_next_step() {
+    let dir = temp_dir("preflight-pw");
+    let pw = |name: &str, text: &str| {
+        let p = dir.join(name);
+        std::fs::write(&p, format!("{text}\n")).unwrap();
+        p.to_string_lossy().into_owned()
+    };
+    let (spw, tpw, wrong) = (
+        pw("s.pw", "src-secret"),
+        pw("t.pw", "tgt-secret"),
+        pw("w.pw", "nope"),
+    );
+    let source = Srv::start(REDIS_SERVER, &["--requirepass", "src-secret"]);
+    let target = Srv::start(
+        REDIS_SERVER,
+        &["--requirepass", "tgt-secret", "--maxmemory", "100mb"],
+    );
+    let a = support::fixture("redis-7.0.15.rdb")
+        .to_string_lossy()
+        .into_owned();
+    let b = support::fixture("redis-6.2.14.rdb")
+        .to_string_lossy()
+        .into_owned();
+    let turl = target.url();
+
+    // No source: skipped (not failed), the snapshots checked, ready with the command.
+    let out = rdbkit(&[
+        "preflight",
+        "--target",
+        &turl,
+        "--target-password-file",
+        &tpw,
+        "--snapshot",
+        &a,
+        &b,
+        "--format",
+        "json",
+    ]);
+    let j = json(&out);
+    assert_eq!(out.status.code(), Some(0), "{j:#}");
+    let c = checks(&j);
+    assert_eq!(c["source"].0, "skip", "{:?}", c["source"]);
+    assert!(!c.contains_key("source.connect"), "{c:?}");
+    assert_eq!(c["snapshot"].0, "pass", "{:?}", c["snapshot"]);
+    assert!(
+        c["snapshot"].1.contains("2 file(s) read, 225 key(s)"),
+        "{:?}",
+        c["snapshot"]
+    );
+    assert_eq!(c["target.auth"].0, "pass");
+    assert_eq!(c["capacity"].0, "pass", "{:?}", c["capacity"]);
+    assert!(c["rdb-version"].1.contains("RDB 10") && c["rdb-version"].1.contains("RDB 9"));
+    assert_eq!(j["ready"], true);
+    assert_eq!(
+        j["next"].as_str().unwrap(),
+        format!("ready: rdbkit restore {a} {b} --target {turl} --password-file {tpw}")
+    );
+    // The estimate is the model of the target (Redis 7.0, jemalloc: 8-byte classes),
+    // the same number `baseline --target-version 7.0` gives.
+    assert_eq!(
+        j["snapshot"]["memory_estimate"].as_u64().unwrap(),
+        baseline_estimate(&[&a, &b], "7.0", "8"),
+        "{j:#}"
+    );
+    assert!(
+        j["snapshot"]["memory_model"]
+            .as_str()
+            .unwrap()
+            .contains("Redis 7.0 layouts; jemalloc"),
+        "{j:#}"
+    );
+    let out = rdbkit(&[
+        "preflight",
+        "--target",
+        &turl,
+        "--target-password-file",
+        &tpw,
+        "--snapshot",
+        &a,
+        "--jemalloc-quantum",
+        "16",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(
+        json(&out)["snapshot"]["memory_estimate"].as_u64().unwrap(),
+        baseline_estimate(&[&a], "7.0", "16")
+    );
+
+    // Per-side password files win over the shared one (which is wrong for both); the
+    // text ends with the next step, the URL's password redacted.
+    let src_url = source.url();
+    let secret_url = format!("redis://default:tgt-secret@127.0.0.1:{}", target.port);
+    let out = rdbkit(&[
+        "preflight",
+        "--source",
+        &src_url,
+        "--target",
+        &secret_url,
+        "--password-file",
+        &wrong,
+        "--source-password-file",
+        &spw,
+        "--target-password-file",
+        &tpw,
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("PASS  source.auth") && text.contains("PASS  target.auth"),
+        "{text}"
+    );
+    let last = text.lines().last().unwrap();
+    assert!(
+        last.starts_with(
+            "ready: rdbkit restore SNAPSHOT.rdb... --target redis://default:***@127.0.0.1:"
+        ),
+        "{last}"
+    );
+    assert!(
+        !text.contains("tgt-secret") && !text.contains("src-secret"),
+        "{text}"
+    );
+
+    // The shared wrong password alone: both sides fail, and the last line says so.
+    let out = rdbkit(&[
+        "preflight",
+        "--source",
+        &src_url,
+        "--target",
+        &turl,
+        "--password-file",
+        &wrong,
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert_eq!(
+        text.lines().last(),
+        Some("not ready: fix the 2 failures above"),
+        "{text}"
+    );
+
+    // A Redis 6.2 target (libc malloc): modelled as 6.2 with 16-byte classes.
+    let old = Srv::start(&redis62_checked(), &[]);
+    let out = rdbkit(&[
+        "preflight",
+        "--target",
+        &old.url(),
+        "--snapshot",
+        &a,
+        "--format",
+        "json",
+    ]);
+    let j = json(&out);
+    assert!(
+        j["snapshot"]["memory_model"]
+            .as_str()
+            .unwrap()
+            .contains("Redis 6.2 layouts; libc"),
+        "{j:#}"
+    );
+    assert_eq!(
+        j["snapshot"]["memory_estimate"].as_u64().unwrap(),
+        baseline_estimate(&[&a], "6.2", "16")
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -144,7 +144,10 @@ fn tls_server_name_verifies_the_certificate_name_not_the_address() {
     ]);
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(err.contains("TLS handshake failed"), "{err}");
+    assert!(
+        err.contains("TLS handshake failed") && err.contains("not signed by the CA"),
+        "{err}"
+    );
     assert!(
         !err.contains("--tls-server-name"),
         "not a name problem: {err}"
@@ -253,5 +256,339 @@ fn tls_cluster_nodes_verify_against_the_server_name() {
     assert_eq!(got, expected);
     assert!(holding > 1, "keys on one node only: routing not exercised");
     drop(cluster);
+    let _ = std::fs::remove_dir_all(&certs);
+}
+
+/// Runs `openssl` in `dir` (panics on failure).
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("openssl");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        text(&out.stderr)
+    );
+}
+
+/// `{name}.crt`/`{name}.key`: a self-signed server certificate for 127.0.0.1, as
+/// `openssl req -x509` makes it (CA:TRUE), the way self-signed Redis TLS is set up.
+fn self_signed(dir: &Path, name: &str) {
+    let (key, crt) = (format!("{name}.key"), format!("{name}.crt"));
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            &key,
+            "-out",
+            &crt,
+            "-days",
+            "2",
+            "-subj",
+            "/CN=rdbkit self-signed",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ],
+    );
+}
+
+/// `{name}.crt`/`{name}.key` for 127.0.0.1 valid from `start` to `end`
+/// (`YYYYMMDDHHMMSSZ`), signed by `ca.crt` (or self-signed when `ca` is false):
+/// `openssl ca`, the one OpenSSL 3.0 command that sets both dates.
+fn dated_cert(dir: &Path, name: &str, start: &str, end: &str, ca: bool) {
+    std::fs::write(
+        dir.join("dated.cnf"),
+        "[ca]\ndefault_ca = d\n[d]\ndatabase = index.txt\nnew_certs_dir = .\nserial = serial\n\
+         default_md = sha256\npolicy = p\nunique_subject = no\n[p]\ncommonName = supplied\n\
+         [leaf]\nbasicConstraints = CA:FALSE\nsubjectAltName = IP:127.0.0.1\n\
+         extendedKeyUsage = serverAuth\n",
+    )
+    .expect("cnf");
+    std::fs::write(dir.join("index.txt"), "").expect("index");
+    std::fs::write(dir.join("serial"), "1000\n").expect("serial");
+    let (key, csr, crt) = (
+        format!("{name}.key"),
+        format!("{name}.csr"),
+        format!("{name}.crt"),
+    );
+    let subj = format!("/CN=rdbkit {name}");
+    openssl(
+        dir,
+        &[
+            "req", "-newkey", "rsa:2048", "-nodes", "-keyout", &key, "-out", &csr, "-subj", &subj,
+        ],
+    );
+    let mut args = vec![
+        "ca",
+        "-batch",
+        "-config",
+        "dated.cnf",
+        "-in",
+        &csr,
+        "-out",
+        &crt,
+        "-startdate",
+        start,
+        "-enddate",
+        end,
+        "-extensions",
+        "leaf",
+        "-notext",
+    ];
+    if ca {
+        args.extend(["-cert", "ca.crt", "-keyfile", "ca.key"]);
+    } else {
+        args.extend(["-selfsign", "-keyfile", &key]);
+    }
+    openssl(dir, &args);
+}
+
+/// A TLS server presenting `{name}.crt` (no client certificates asked for).
+fn server_with(certs: &Path, name: &str) -> Server {
+    let c = |n: &str| path(&certs.join(n));
+    let (crt, key) = (c(&format!("{name}.crt")), c(&format!("{name}.key")));
+    Server::start_with(
+        &[
+            "--tls-cert-file",
+            &crt,
+            "--tls-key-file",
+            &key,
+            "--tls-ca-cert-file",
+            &crt,
+            "--tls-auth-clients",
+            "no",
+        ],
+        true,
+        vec!["--tls".into(), "--cacert".into(), crt.clone()],
+    )
+}
+
+/// Text that must never reach an operator: Rust Debug forms and UNIX seconds.
+fn assert_plain_words(err: &str) {
+    for debug in [
+        "CaUsedAsEndEntity",
+        "UnknownIssuer",
+        "ExpiredContext",
+        "NotValidYet",
+        "UnixTime",
+        "InvalidCertificate",
+        "DnsName(",
+        "IpAddress(",
+    ] {
+        assert!(!err.contains(debug), "{debug} in: {err}");
+    }
+}
+
+/// Issue 12 item 10: a self-signed server certificate given as the CA (as with
+/// redis-cli --cacert) is trusted; its name is still checked; another CA gets a
+/// message saying what to pass.
+#[test]
+fn self_signed_certificate_given_as_the_ca_is_accepted() {
+    let certs = temp_dir("tls-self");
+    self_signed(&certs, "self");
+    make_ca(&certs, "ca");
+    let server = server_with(&certs, "self");
+    let f = path(&fixture("redis-7.0.15.rdb"));
+    let url = format!("rediss://127.0.0.1:{}", server.port);
+    let own = path(&certs.join("self.crt"));
+
+    let out = rdbkit(&["restore", &f, "--target", &url, "--tls-ca-cert", &own, "-q"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_restored("redis-7.0.15", &server.save(), |_| true, |d| d, true);
+    let out = rdbkit(&["info", &url, "--tls-ca-cert", &own]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+
+    // The same certificate inside a bundle with another CA is trusted too.
+    let bundle = certs.join("bundle.crt");
+    let mut pem = std::fs::read(certs.join("ca.crt")).unwrap();
+    pem.extend(std::fs::read(certs.join("self.crt")).unwrap());
+    std::fs::write(&bundle, pem).unwrap();
+    let out = rdbkit(&["info", &url, "--tls-ca-cert", &path(&bundle)]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+
+    // Trusting the certificate does not trust it for another name.
+    let out = rdbkit(&[
+        "info",
+        &url,
+        "--tls-ca-cert",
+        &own,
+        "--tls-server-name",
+        "other.test",
+    ]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("not valid for other.test (it is for 127.0.0.1)")
+            && err.contains("--tls-server-name"),
+        "{err}"
+    );
+    assert_plain_words(&err);
+
+    // Another CA: refused, saying what to pass.
+    let out = rdbkit(&["info", &url, "--tls-ca-cert", &path(&certs.join("ca.crt"))]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("self-signed") && err.contains("not in --tls-ca-cert"),
+        "{err}"
+    );
+    assert_plain_words(&err);
+    drop(server);
+    let _ = std::fs::remove_dir_all(&certs);
+}
+
+/// Issue 12 item 10: certificates out of their validity period are refused with
+/// both dates and the current time as ISO-8601, chained or trusted as given.
+#[test]
+fn expired_and_future_certificates_are_refused_with_dates() {
+    let certs = temp_dir("tls-dates");
+    make_ca(&certs, "ca");
+    dated_cert(
+        &certs,
+        "expired",
+        "20240101000000Z",
+        "20240102000000Z",
+        true,
+    );
+    dated_cert(&certs, "future", "20700101000000Z", "20700102000000Z", true);
+    dated_cert(
+        &certs,
+        "expired-self",
+        "20240101000000Z",
+        "20240102000000Z",
+        false,
+    );
+    let ca = path(&certs.join("ca.crt"));
+    let year = |e: &str| e.contains("(it is now 20");
+
+    let expired = server_with(&certs, "expired");
+    let url = format!("rediss://127.0.0.1:{}", expired.port);
+    let out = rdbkit(&["info", &url, "--tls-ca-cert", &ca]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("the server's certificate expired at 2024-01-02T00:00:00Z") && year(&err),
+        "{err}"
+    );
+    assert_plain_words(&err);
+
+    let future = server_with(&certs, "future");
+    let url = format!("rediss://127.0.0.1:{}", future.port);
+    let out = rdbkit(&["info", &url, "--tls-ca-cert", &ca]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("is not valid before 2070-01-01T00:00:00Z") && year(&err),
+        "{err}"
+    );
+    assert_plain_words(&err);
+
+    // A certificate trusted as given (in the CA file) still has its dates checked.
+    let own = server_with(&certs, "expired-self");
+    let url = format!("rediss://127.0.0.1:{}", own.port);
+    let f = path(&fixture("redis-7.0.15.rdb"));
+    let own_crt = path(&certs.join("expired-self.crt"));
+    let out = rdbkit(&["restore", &f, "--target", &url, "--tls-ca-cert", &own_crt]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("expired at 2024-01-02T00:00:00Z"), "{err}");
+    assert_plain_words(&err);
+    let _ = std::fs::remove_dir_all(&certs);
+}
+
+/// Issue 12 item 10: an unknown issuer, a plain-text port given as rediss:// and a
+/// missing client certificate, each in words with what to do.
+#[test]
+fn unknown_ca_plain_port_and_client_certificate_in_words() {
+    let certs = certs("tls-words");
+    let c = |n: &str| path(&certs.join(n));
+    let server = tls_server(&certs, &["--tls-auth-clients", "yes"]);
+    let url = format!("rediss://127.0.0.1:{}", server.port);
+    let named = ["--tls-server-name", "redis.test"];
+
+    let out = rdbkit(
+        &[
+            &["info", &url, "--tls-ca-cert", &c("other-ca.crt")][..],
+            &named,
+        ]
+        .concat(),
+    );
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(
+            "the server's certificate is not signed by the CA in --tls-ca-cert: pass the CA"
+        ),
+        "{err}"
+    );
+    assert_plain_words(&err);
+
+    // A CA of the same name but another key: the signature does not verify.
+    openssl(
+        &certs,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "twin.key",
+            "-out",
+            "twin.crt",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=rdbkit ca",
+        ],
+    );
+    let out = rdbkit(&[&["info", &url, "--tls-ca-cert", &c("twin.crt")][..], &named].concat());
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("signature that does not verify against the CA's key"),
+        "{err}"
+    );
+    assert_plain_words(&err);
+
+    let out = rdbkit(&[&["info", &url, "--tls-ca-cert", &c("ca.crt")][..], &named].concat());
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("requires a TLS client certificate: pass it with --tls-cert and --tls-key"),
+        "{err}"
+    );
+    assert!(!err.contains("CertificateRequired"), "{err}");
+
+    // The TLS port spoken to in plain text: the server drops the connection; preflight
+    // says what that likely means.
+    let plain_url = format!("redis://127.0.0.1:{}", server.port);
+    let out = rdbkit(&["preflight", "--target", &plain_url]);
+    let report = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{report}");
+    assert!(
+        report.contains("FAIL  target.connect")
+            && report.contains("it may expect TLS: use rediss://"),
+        "{report}"
+    );
+
+    // A plain-text server: the TLS greeting gets no TLS answer.
+    let plain = Server::start(&[]);
+    let url = format!("rediss://127.0.0.1:{}", plain.port);
+    let out = rdbkit(&["info", &url, "--tls-ca-cert", &c("ca.crt")]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("plain-text port") && err.contains("redis://"),
+        "{err}"
+    );
+    drop((server, plain));
     let _ = std::fs::remove_dir_all(&certs);
 }

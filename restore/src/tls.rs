@@ -35,10 +35,15 @@ use redis::{
     Cmd, ConnectionLike, ErrorKind, Parser, RedisConnectionInfo, RedisError, RedisResult, Value,
 };
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::{verify_server_name, WebPkiServerVerifier};
 use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
-use rustls::{ClientConfig, ClientConnection, DigitallySignedStruct, RootCertStore, StreamOwned};
+use rustls::server::ParsedCertificate;
+use rustls::{
+    AlertDescription, CertificateError, ClientConfig, ClientConnection, DigitallySignedStruct,
+    RootCertStore, StreamOwned,
+};
 
 /// What the TLS configuration is made from (PEM data as read from the files).
 #[derive(Default)]
@@ -58,6 +63,17 @@ pub(crate) struct TlsOptions<'a> {
 pub(crate) struct TlsSettings {
     config: Arc<ClientConfig>,
     server_name: Option<ServerName<'static>>,
+    /// Where trust comes from, for messages: `--tls-ca-cert`, the system roots, or
+    /// nothing (`--tls-insecure`).
+    trust: Trust,
+}
+
+/// Where the server certificate's trust comes from.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Trust {
+    CaFile,
+    SystemRoots,
+    Insecure,
 }
 
 fn provider() -> Arc<CryptoProvider> {
@@ -101,18 +117,25 @@ impl TlsSettings {
         let builder = ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
             .map_err(|e| format!("TLS configuration: {e}"))?;
+        let trust = match (opts.insecure, opts.ca_cert) {
+            (true, _) => Trust::Insecure,
+            (false, Some(_)) => Trust::CaFile,
+            (false, None) => Trust::SystemRoots,
+        };
         let builder = if opts.insecure {
             builder
                 .dangerous()
                 .with_custom_certificate_verifier(Arc::new(NoCertificateVerification(provider)))
         } else {
             let mut roots = RootCertStore::empty();
+            let mut pinned = Vec::new();
             match opts.ca_cert {
                 Some(pem) => {
                     for cert in certificates(pem, "CA certificate")? {
                         roots
-                            .add(cert)
+                            .add(cert.clone())
                             .map_err(|e| format!("CA certificate: {e}"))?;
+                        pinned.push(cert);
                     }
                 }
                 None => {
@@ -125,7 +148,12 @@ impl TlsSettings {
                     }
                 }
             }
-            builder.with_root_certificates(roots)
+            let inner = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
+                .build()
+                .map_err(|e| format!("TLS configuration: {e}"))?;
+            builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(CaFileVerifier { inner, pinned }))
         };
         let config = match opts.client {
             Some((cert, key)) => {
@@ -141,6 +169,7 @@ impl TlsSettings {
         Ok(TlsSettings {
             config: Arc::new(config),
             server_name,
+            trust,
         })
     }
 
@@ -158,6 +187,190 @@ impl TlsSettings {
                 }),
         }
     }
+}
+
+/// The usual web PKI verification, plus: a server certificate that is itself one of
+/// the certificates of the CA file (byte for byte) is trusted as given, as OpenSSL
+/// and so redis-cli do. That is how self-signed Redis TLS is set up (the server's
+/// own certificate passed as the CA), which webpki alone refuses
+/// (`CaUsedAsEndEntity`, or an unknown issuer for a leaf without CA:TRUE). Its
+/// validity dates and its names are still checked.
+#[derive(Debug)]
+struct CaFileVerifier {
+    inner: Arc<WebPkiServerVerifier>,
+    /// The certificates of the CA file (empty with the system roots).
+    pinned: Vec<CertificateDer<'static>>,
+}
+
+impl ServerCertVerifier for CaFileVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        if self
+            .pinned
+            .iter()
+            .any(|c| c.as_ref() == end_entity.as_ref())
+        {
+            check_dates(end_entity, now)?;
+            let cert = ParsedCertificate::try_from(end_entity)?;
+            verify_server_name(&cert, server_name)?;
+            return Ok(ServerCertVerified::assertion());
+        }
+        self.inner
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
+}
+
+/// The validity period check webpki makes for chained certificates, with the same
+/// errors (so they are worded the same way).
+fn check_dates(cert: &CertificateDer<'_>, now: UnixTime) -> Result<(), rustls::Error> {
+    let (not_before, not_after) = validity(cert.as_ref()).ok_or(CertificateError::BadEncoding)?;
+    let at = |secs: i64| UnixTime::since_unix_epoch(Duration::from_secs(secs.max(0) as u64));
+    let time = now.as_secs() as i64;
+    if time < not_before {
+        return Err(CertificateError::NotValidYetContext {
+            time: now,
+            not_before: at(not_before),
+        }
+        .into());
+    }
+    if time > not_after {
+        return Err(CertificateError::ExpiredContext {
+            time: now,
+            not_after: at(not_after),
+        }
+        .into());
+    }
+    Ok(())
+}
+
+/// One DER TLV: (tag, contents, rest); `None` when it does not fit.
+fn der_tlv(b: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let (&tag, rest) = b.split_first()?;
+    let (&first, rest) = rest.split_first()?;
+    let (len, rest) = if first < 0x80 {
+        (usize::from(first), rest)
+    } else {
+        let n = usize::from(first & 0x7f);
+        if n == 0 || n > 4 {
+            return None;
+        }
+        let len = rest
+            .get(..n)?
+            .iter()
+            .fold(0usize, |a, &x| (a << 8) | usize::from(x));
+        (len, rest.get(n..)?)
+    };
+    Some((tag, rest.get(..len)?, rest.get(len..)?))
+}
+
+/// `notBefore` and `notAfter` of a DER X.509 certificate, in UNIX seconds (webpki
+/// keeps them private).
+fn validity(der: &[u8]) -> Option<(i64, i64)> {
+    let (_, cert, _) = der_tlv(der)?;
+    let (_, tbs, _) = der_tlv(cert)?;
+    let (tag, _, after_version) = der_tlv(tbs)?;
+    // [0] EXPLICIT version is optional (absent in v1 certificates).
+    let mut rest = if tag == 0xA0 { after_version } else { tbs };
+    // serialNumber, signature, issuer.
+    for _ in 0..3 {
+        rest = der_tlv(rest)?.2;
+    }
+    let (_, validity, _) = der_tlv(rest)?;
+    let (t1, not_before, rest) = der_tlv(validity)?;
+    let (t2, not_after, _) = der_tlv(rest)?;
+    Some((der_time(t1, not_before)?, der_time(t2, not_after)?))
+}
+
+/// UTCTime (`YYMMDDHHMMSSZ`, tag 0x17) or GeneralizedTime (`YYYYMMDDHHMMSSZ`, tag
+/// 0x18) in UNIX seconds.
+fn der_time(tag: u8, text: &[u8]) -> Option<i64> {
+    let digits = |r: std::ops::Range<usize>| -> Option<i64> {
+        let s = std::str::from_utf8(text.get(r)?).ok()?;
+        s.bytes()
+            .all(|b| b.is_ascii_digit())
+            .then(|| s.parse().ok())?
+    };
+    let (year, at) = match (tag, text.len()) {
+        (0x17, 13) => {
+            let yy = digits(0..2)?;
+            // RFC 5280: 50..99 are 19xx, 00..49 are 20xx.
+            (if yy >= 50 { 1900 + yy } else { 2000 + yy }, 2)
+        }
+        (0x18, 15) => (digits(0..4)?, 4),
+        _ => return None,
+    };
+    if text.last() != Some(&b'Z') {
+        return None;
+    }
+    let field = |i: usize| digits(at + 2 * i..at + 2 * i + 2);
+    let (month, day, h, m, s) = (field(0)?, field(1)?, field(2)?, field(3)?, field(4)?);
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) {
+        return None;
+    }
+    Some(days_from_civil(year, month, day) * 86_400 + h * 3600 + m * 60 + s)
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// UNIX seconds as an ISO-8601 UTC date and time (`2026-12-02T18:03:05Z`).
+pub(crate) fn iso8601(secs: i64) -> String {
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+fn iso(t: &UnixTime) -> String {
+    iso8601(t.as_secs() as i64)
 }
 
 /// Accepts any server certificate (`--tls-insecure`); handshake signatures are still
@@ -219,9 +432,42 @@ struct Tracked<'a, R> {
 
 impl<R: Read> Read for Tracked<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.inner.read(buf).inspect_err(|e| {
+        self.inner.read(buf).map_err(|e| {
             self.last_error = Some(e.kind());
+            reword_alert(e)
         })
+    }
+}
+
+/// With TLS 1.3 the client's handshake ends before the server has checked the
+/// client certificate, so a refusal arrives as an alert on the first read: say
+/// what it means.
+fn reword_alert(e: io::Error) -> io::Error {
+    let alert = e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        .and_then(|t| match t {
+            rustls::Error::AlertReceived(a) => Some(*a),
+            _ => None,
+        });
+    match alert {
+        Some(AlertDescription::CertificateRequired) => io::Error::new(
+            e.kind(),
+            "the server requires a TLS client certificate: pass it with --tls-cert and --tls-key",
+        ),
+        Some(
+            a @ (AlertDescription::BadCertificate
+            | AlertDescription::UnknownCA
+            | AlertDescription::CertificateExpired
+            | AlertDescription::CertificateUnknown),
+        ) => io::Error::new(
+            e.kind(),
+            format!(
+                "the server refused the TLS client certificate ({})",
+                alert_words(a)
+            ),
+        ),
+        _ => e,
     }
 }
 
@@ -235,34 +481,148 @@ pub(crate) struct TlsConnection {
     messages_to_skip: usize,
 }
 
-/// Why a TLS handshake failed, in words (with a hint for a name mismatch).
-fn handshake_error(e: &io::Error, name: &ServerName<'_>) -> String {
+/// A name as webpki lists it (`DnsName("a.example")`, `IpAddress(10.0.0.1)`), bare.
+fn bare_name(presented: &str) -> &str {
+    let inner = presented
+        .split_once('(')
+        .and_then(|(_, rest)| rest.strip_suffix(')'))
+        .unwrap_or(presented);
+    inner.trim_matches('"')
+}
+
+/// Why a TLS handshake failed, in words: what is wrong and what to do (never Rust
+/// Debug forms or UNIX seconds).
+fn handshake_error(e: &io::Error, name: &ServerName<'_>, trust: Trust) -> String {
+    use CertificateError as C;
     let tls = e
         .get_ref()
         .and_then(|inner| inner.downcast_ref::<rustls::Error>());
+    let cert = "TLS handshake failed: the server's certificate";
     match tls {
-        Some(rustls::Error::InvalidCertificate(
-            rustls::CertificateError::NotValidForName
-            | rustls::CertificateError::NotValidForNameContext { .. },
-        )) => format!(
-            "TLS handshake failed: the server certificate is not valid for {}: {e}; if this \
-             is the right server, give the name its certificate carries with --tls-server-name",
-            name.to_str()
-        ),
-        Some(rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer)) => {
-            format!(
-                "TLS handshake failed: {e}: the server certificate is not signed by a trusted \
-                 CA; give the CA certificate that signed it with --tls-ca-cert"
-            )
+        Some(rustls::Error::InvalidCertificate(c)) => match c {
+            C::NotValidForName | C::NotValidForNameContext { .. } => {
+                let names = match c {
+                    C::NotValidForNameContext { presented, .. } if !presented.is_empty() => {
+                        let list: Vec<&str> = presented.iter().map(|p| bare_name(p)).collect();
+                        format!(" (it is for {})", list.join(", "))
+                    }
+                    _ => String::new(),
+                };
+                format!(
+                    "{cert} is not valid for {}{names}; if this is the right server, give the \
+                     name its certificate carries with --tls-server-name",
+                    name.to_str()
+                )
+            }
+            C::ExpiredContext { time, not_after } => format!(
+                "{cert} expired at {} (it is now {}): the server needs a renewed certificate",
+                iso(not_after),
+                iso(time)
+            ),
+            C::Expired => {
+                format!("{cert} has expired: the server needs a renewed certificate")
+            }
+            C::NotValidYetContext { time, not_before } => format!(
+                "{cert} is not valid before {} (it is now {}): check this machine's clock",
+                iso(not_before),
+                iso(time)
+            ),
+            C::NotValidYet => {
+                format!("{cert} is not valid yet: check this machine's clock")
+            }
+            C::UnknownIssuer => match trust {
+                Trust::SystemRoots => format!(
+                    "{cert} is not signed by any of the system's root CAs: pass the CA that \
+                     signed it with --tls-ca-cert"
+                ),
+                _ => format!(
+                    "{cert} is not signed by the CA in --tls-ca-cert: pass the CA that signed \
+                     it (for a self-signed server, the server's own certificate) with \
+                     --tls-ca-cert"
+                ),
+            },
+            C::BadSignature => format!(
+                "{cert} has a signature that does not verify against the CA's key (signed by \
+                 another CA of the same name?): pass the CA that signed it with --tls-ca-cert"
+            ),
+            C::BadEncoding => format!("{cert} cannot be read (malformed DER)"),
+            C::InvalidPurpose | C::InvalidPurposeContext { .. } => format!(
+                "{cert} is not for server authentication (its extendedKeyUsage lacks serverAuth)"
+            ),
+            C::Revoked => format!("{cert} has been revoked"),
+            // webpki's refusal of a CA certificate as the server's own (one that is in
+            // the CA file is accepted before webpki sees it): typically a self-signed
+            // server certificate.
+            C::Other(o) if o.to_string().contains("CaUsedAsEndEntity") => format!(
+                "{cert} is self-signed (or a CA certificate) and is not {}: pass the server's \
+                 own certificate (or the CA that signed it) with --tls-ca-cert",
+                match trust {
+                    Trust::SystemRoots => "among the system's root CAs",
+                    _ => "in --tls-ca-cert",
+                }
+            ),
+            other => format!("{cert} is refused: {other}"),
+        },
+        Some(rustls::Error::InvalidMessage(_))
+        | Some(rustls::Error::InappropriateMessage { .. }) => {
+            "the server does not speak TLS on this port (a plain-text port?): use redis:// \
+             for it, or the server's TLS port with rediss://"
+                .to_string()
         }
+        Some(rustls::Error::AlertReceived(AlertDescription::CertificateRequired)) => {
+            "TLS handshake failed: the server requires a client certificate: pass it with \
+             --tls-cert and --tls-key"
+                .to_string()
+        }
+        Some(rustls::Error::AlertReceived(alert)) => format!(
+            "TLS handshake failed: the server refused the handshake ({}){}",
+            alert_words(*alert),
+            if matches!(
+                alert,
+                AlertDescription::HandshakeFailure
+                    | AlertDescription::BadCertificate
+                    | AlertDescription::UnknownCA
+            ) {
+                "; if it requires a client certificate, pass one with --tls-cert and --tls-key"
+            } else {
+                ""
+            }
+        ),
         _ if matches!(
             e.kind(),
             io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
         ) =>
         {
-            "TLS handshake timed out".to_string()
+            "TLS handshake timed out: the server did not answer the TLS greeting (a \
+             plain-text port? then use redis://)"
+                .to_string()
+        }
+        _ if matches!(
+            e.kind(),
+            io::ErrorKind::UnexpectedEof
+                | io::ErrorKind::ConnectionReset
+                | io::ErrorKind::ConnectionAborted
+        ) =>
+        {
+            "TLS handshake failed: the server closed the connection (is this its TLS port?)"
+                .to_string()
         }
         _ => format!("TLS handshake failed: {e}"),
+    }
+}
+
+/// A TLS alert in words.
+fn alert_words(alert: AlertDescription) -> String {
+    match alert {
+        AlertDescription::HandshakeFailure => "handshake failure".into(),
+        AlertDescription::BadCertificate => "bad certificate".into(),
+        AlertDescription::UnknownCA => "unknown CA".into(),
+        AlertDescription::CertificateExpired => "certificate expired".into(),
+        AlertDescription::CertificateUnknown => "certificate unknown".into(),
+        AlertDescription::ProtocolVersion => "no TLS version in common".into(),
+        AlertDescription::InsufficientSecurity => "no cipher in common".into(),
+        AlertDescription::AccessDenied => "access denied".into(),
+        other => format!("alert {}", u8::from(other)),
     }
 }
 
@@ -314,7 +674,7 @@ impl TlsConnection {
             stream
                 .conn
                 .complete_io(&mut stream.sock)
-                .map_err(|e| handshake_error(&e, &name))?;
+                .map_err(|e| handshake_error(&e, &name, settings.trust))?;
         }
         let mut c = TlsConnection {
             stream,
@@ -564,5 +924,51 @@ impl ConnectionLike for TlsConnection {
 
     fn is_open(&self) -> bool {
         self.open
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_read_and_written() {
+        assert_eq!(iso8601(0), "1970-01-01T00:00:00Z");
+        assert_eq!(iso8601(-1), "1969-12-31T23:59:59Z");
+        assert_eq!(iso8601(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(iso8601(1_704_153_600), "2024-01-02T00:00:00Z");
+        assert_eq!(der_time(0x17, b"240102000000Z"), Some(1_704_153_600));
+        assert_eq!(der_time(0x17, b"991231235959Z"), Some(946_684_799));
+        assert_eq!(der_time(0x18, b"20300101000000Z"), Some(1_893_456_000));
+        assert_eq!(der_time(0x18, b"2030010100000Z"), None);
+        assert_eq!(der_time(0x17, b"24010200000+Z"), None);
+        assert_eq!(der_time(0x17, b"241302000000Z"), None);
+        for secs in [0, 86_399, 1_893_456_000, 4_102_444_800] {
+            let s = iso8601(secs);
+            let g = format!(
+                "{}{}{}{}{}{}Z",
+                &s[0..4],
+                &s[5..7],
+                &s[8..10],
+                &s[11..13],
+                &s[14..16],
+                &s[17..19]
+            );
+            assert_eq!(der_time(0x18, g.as_bytes()), Some(secs), "{s}");
+        }
+    }
+
+    #[test]
+    fn validity_of_truncated_or_odd_der_is_none() {
+        assert_eq!(validity(&[]), None);
+        assert_eq!(validity(&[0x30, 0x82, 0xff]), None);
+        assert_eq!(validity(&[0x30, 0x03, 0x30, 0x01, 0x02]), None);
+        assert_eq!(der_tlv(&[0x02, 0x85, 1, 1, 1, 1, 1]), None);
+        assert_eq!(
+            der_tlv(&[0x02, 0x01, 0x07]),
+            Some((0x02, &[7u8][..], &[][..]))
+        );
+        assert_eq!(bare_name("DnsName(\"redis.test\")"), "redis.test");
+        assert_eq!(bare_name("IpAddress(10.0.0.1)"), "10.0.0.1");
     }
 }

@@ -6,7 +6,9 @@
 //! on the source; last background save; AOF on both sides.
 //!
 //! Nothing here fails as a whole: an unreachable side becomes a failed check and the
-//! checks that need it are left out (the failed check says so).
+//! checks that need it are left out (the failed check says so). The source is
+//! optional (the old side is often unreachable from the new one): without it, the
+//! source checks are reported as skipped and the snapshots stand in for it.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -22,6 +24,8 @@ use crate::target::{rdb_version_for, Connection, Target, TargetCaps};
 /// The outcome of one check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Status {
+    /// Not run (what it needs was not given, e.g. no source).
+    Skip,
     /// Fine.
     Pass,
     /// Works, but look at it (re-encoding needed, eviction possible, …).
@@ -31,9 +35,10 @@ pub enum Status {
 }
 
 impl Status {
-    /// `"pass"`, `"warn"` or `"fail"`.
+    /// `"skip"`, `"pass"`, `"warn"` or `"fail"`.
     pub fn as_str(self) -> &'static str {
         match self {
+            Status::Skip => "skip",
             Status::Pass => "pass",
             Status::Warn => "warn",
             Status::Fail => "fail",
@@ -81,6 +86,8 @@ pub struct SnapshotFacts {
     pub keyspace: BTreeMap<u64, u64>,
     /// Estimated `used_memory` after loading (sum over files).
     pub memory_estimate: u64,
+    /// What the estimate models, in words (`"as loaded by Redis 7.0.15: …"`).
+    pub memory_model: String,
     /// Keys per RDB type name (`HASH_LISTPACK_EX`, `STREAM_LISTPACKS_3`, …).
     pub rdb_types: BTreeMap<String, u64>,
 }
@@ -111,6 +118,49 @@ impl SnapshotFacts {
         self.count(|n| n.starts_with("MODULE_"))
     }
 }
+
+/// What the target loads data with, from its `INFO`: what the snapshots' memory
+/// estimate should model (see `rdb_parser::inventory::InventoryOptions`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetMemory {
+    /// `major.minor` of the Redis whose memory layouts the target uses (Valkey 7.2
+    /// and 8.x: Redis 7.2's; Valkey 9: 7.4's); `None` when INFO has no version.
+    pub layout_version: Option<(u32, u32)>,
+    /// The target's version as INFO gives it (`7.0.15`, `valkey 8.1.1`).
+    pub version: String,
+    /// `mem_allocator` of INFO (`jemalloc-5.3.0`, `libc`), when reported.
+    pub allocator: Option<String>,
+}
+
+impl TargetMemory {
+    fn from_info(info: &Info) -> TargetMemory {
+        let version = info.version().unwrap_or("unknown").to_string();
+        let mut parts = version.split('.').map(|p| p.parse::<u32>().ok());
+        let major_minor = match (parts.next().flatten(), parts.next().flatten()) {
+            (Some(a), Some(b)) => Some((a, b)),
+            _ => None,
+        };
+        let valkey = info.family() == "valkey";
+        TargetMemory {
+            layout_version: match major_minor {
+                Some((major, _)) if valkey && major >= 9 => Some((7, 4)),
+                Some(_) if valkey => Some((7, 2)),
+                v => v,
+            },
+            version: if valkey {
+                format!("Valkey {version}")
+            } else {
+                format!("Redis {version}")
+            },
+            allocator: info.get("mem_allocator").map(str::to_string),
+        }
+    }
+}
+
+/// Reads the snapshots' facts, with the memory estimate modelled for the target
+/// (`None`: the target could not be read; model the servers that wrote the files).
+/// Called at most once, after the target is connected.
+pub type SnapshotReader<'a> = dyn Fn(Option<&TargetMemory>) -> Result<SnapshotFacts, String> + 'a;
 
 /// Thresholds and side facts of [`preflight`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -191,6 +241,24 @@ fn is_loopback(address: &str) -> bool {
     host == "localhost" || host == "::1" || host.starts_with("127.")
 }
 
+/// A hint for a plain-text connection that the server dropped at once: a TLS port
+/// closes on the first bytes that are not a TLS handshake.
+fn tls_hint(msg: &str, tls: bool) -> &'static str {
+    let dropped = [
+        "Connection reset by peer",
+        "connection reset",
+        "unexpected end of file",
+        "Unexpected EOF",
+        "Broken pipe",
+        "broken pipe",
+    ];
+    if !tls && dropped.iter().any(|d| msg.contains(d)) {
+        "; the server closed the connection at once: it may expect TLS: use rediss://"
+    } else {
+        ""
+    }
+}
+
 /// Connects one side: `connect`, `auth` and `tls` checks; `None` when unusable.
 fn open(name: &'static str, target: &Target, tls: bool, out: &mut Vec<Check>) -> Option<Side> {
     let id = |c: &str| format!("{name}.{c}");
@@ -204,13 +272,18 @@ fn open(name: &'static str, target: &Target, tls: bool, out: &mut Vec<Check>) ->
                 "invalid password",
                 "invalid username",
                 "AUTH",
+                "authentication",
+                "Authentication",
             ]
             .iter()
             .any(|m| msg.contains(m));
             out.push(check(
                 &id(if auth { "auth" } else { "connect" }),
                 Status::Fail,
-                format!("{msg} (the other {name} checks were not run)"),
+                format!(
+                    "{msg}{} (the other {name} checks were not run)",
+                    tls_hint(&msg, tls)
+                ),
             ));
             return None;
         }
@@ -227,7 +300,10 @@ fn open(name: &'static str, target: &Target, tls: bool, out: &mut Vec<Check>) ->
             out.push(check(
                 &id(if auth { "auth" } else { "connect" }),
                 Status::Fail,
-                format!("PING: {msg} (the other {name} checks were not run)"),
+                format!(
+                    "PING: {msg}{} (the other {name} checks were not run)",
+                    tls_hint(&msg, tls)
+                ),
             ));
             return None;
         }
@@ -541,17 +617,57 @@ fn rdb_checks(
     });
 }
 
-/// Runs every check of `source` → `target`, with the snapshot facts when the
-/// migration goes through files.
+/// Runs every check of `source` → `target` (the source checks only when a source is
+/// given), with the snapshots' facts when the migration goes through files.
 pub fn preflight(
-    source: &Target,
+    source: Option<&Target>,
     target: &Target,
-    snapshot: Option<&SnapshotFacts>,
+    snapshot: Option<&SnapshotReader<'_>>,
     options: &PreflightOptions,
 ) -> Vec<Check> {
     let mut out = Vec::new();
-    let mut src = open("source", source, options.source_tls, &mut out);
+    let mut src = match source {
+        Some(s) => open("source", s, options.source_tls, &mut out),
+        None => {
+            out.push(check(
+                "source",
+                Status::Skip,
+                "no --source given: the source checks (connect, auth, versions, modules, \
+                 replication, bgsave, aof) were not run",
+            ));
+            None
+        }
+    };
     let mut tgt = open("target", target, options.target_tls, &mut out);
+
+    let facts = snapshot.and_then(|read| {
+        let memory = tgt.as_ref().map(|t| TargetMemory::from_info(&t.info));
+        match read(memory.as_ref()) {
+            Ok(f) => {
+                let keys: u64 = f.keyspace.values().sum();
+                out.push(check(
+                    "snapshot",
+                    Status::Pass,
+                    format!(
+                        "{} file(s) read, {keys} key(s); memory estimate {} ({})",
+                        f.files.len(),
+                        bytes(f.memory_estimate as i64),
+                        f.memory_model
+                    ),
+                ));
+                Some(f)
+            }
+            Err(e) => {
+                out.push(check(
+                    "snapshot",
+                    Status::Fail,
+                    format!("{e} (the snapshot checks were not run)"),
+                ));
+                None
+            }
+        }
+    });
+    let snapshot = facts.as_ref();
 
     if let (Some(s), Some(t)) = (&src, &tgt) {
         let older = match (s.info.version(), t.info.version()) {
@@ -611,10 +727,13 @@ pub fn preflight(
 
         // Capacity.
         let need = match (snapshot, &src) {
-            (Some(s), _) => Some((s.memory_estimate as i64, "the snapshot's memory estimate")),
+            (Some(s), _) => Some((
+                s.memory_estimate as i64,
+                "the snapshots' memory estimate".to_string(),
+            )),
             (None, Some(s)) => s
                 .sum("used_memory")
-                .map(|u| (u, "the source's used_memory")),
+                .map(|u| (u, "the source's used_memory".to_string())),
             _ => None,
         };
         let maxmemory = t.sum("maxmemory");
@@ -623,7 +742,7 @@ pub fn preflight(
             (None, _) => check(
                 "capacity",
                 Status::Warn,
-                "nothing to size against (no source, no snapshot)",
+                "nothing to size against: give the snapshots with --snapshot (or a --source)",
             ),
             (_, None) => check(
                 "capacity",
