@@ -17,10 +17,20 @@ pub struct ConnectionArgs {
     #[arg(long, visible_alias = "cacert", value_name = "FILE")]
     pub tls_ca_cert: Option<PathBuf>,
     /// PEM client certificate for mutual TLS.
-    #[arg(long, visible_alias = "cert", value_name = "FILE", requires = "tls_key")]
+    #[arg(
+        long,
+        visible_alias = "cert",
+        value_name = "FILE",
+        requires = "tls_key"
+    )]
     pub tls_cert: Option<PathBuf>,
     /// PEM client private key for mutual TLS.
-    #[arg(long, visible_alias = "key", value_name = "FILE", requires = "tls_cert")]
+    #[arg(
+        long,
+        visible_alias = "key",
+        value_name = "FILE",
+        requires = "tls_cert"
+    )]
     pub tls_key: Option<PathBuf>,
     /// Do not verify the server's certificate (dangerous).
     #[arg(long, visible_alias = "insecure")]
@@ -53,14 +63,29 @@ pub struct ServerArgs {
     #[arg(long = "target", short = 'u', value_name = "URL")]
     pub url: Option<String>,
     /// Server host, instead of a URL (as redis-cli -h).
-    #[arg(short = 'h', long = "host", value_name = "HOST", conflicts_with = "url")]
+    #[arg(
+        short = 'h',
+        long = "host",
+        value_name = "HOST",
+        conflicts_with = "url"
+    )]
     pub host: Option<String>,
     /// Server port (default 6379; as redis-cli -p).
-    #[arg(short = 'p', long = "port", value_name = "PORT", conflicts_with = "url")]
+    #[arg(
+        short = 'p',
+        long = "port",
+        value_name = "PORT",
+        conflicts_with = "url"
+    )]
     pub port: Option<u16>,
     /// Password (as redis-cli -a): visible in process lists, so prefer REDISCLI_AUTH
     /// or --password-file.
-    #[arg(short = 'a', long = "pass", value_name = "PASSWORD", conflicts_with = "url")]
+    #[arg(
+        short = 'a',
+        long = "pass",
+        value_name = "PASSWORD",
+        conflicts_with = "url"
+    )]
     pub pass: Option<String>,
     /// ACL user (as redis-cli --user).
     #[arg(long = "user", value_name = "USER", conflicts_with = "url")]

@@ -578,6 +578,13 @@ fn unknown_ca_plain_port_and_client_certificate_in_words() {
             && report.contains("it may expect TLS: use rediss://"),
         "{report}"
     );
+    let f = fixture("redis-7.0.15.rdb").to_string_lossy().into_owned();
+    for cmd in ["restore", "verify"] {
+        let out = rdbkit(&[cmd, &f, "--target", &plain_url]);
+        assert_eq!(out.status.code(), Some(2), "{cmd}");
+        let err = text(&out.stderr);
+        assert!(err.contains("use rediss://"), "{cmd}: {err}");
+    }
 
     // A plain-text server: the TLS greeting gets no TLS answer.
     let plain = Server::start(&[]);
