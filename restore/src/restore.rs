@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{bounded, Receiver, Sender};
 use rdb_parser::export::write_bytes;
 use rdb_parser::reencode::{reencode, Policy, ReencodeError};
-use rdb_parser::{FunctionLibrary, KeyRecord, Rdb, Record};
+use rdb_parser::{FunctionLibrary, KeyRecord, LogicalType, Rdb, Record};
 use redis::{ConnectionLike, Value};
 
 use crate::target::Connection;
@@ -950,6 +950,7 @@ pub fn restore<'a>(
         (options.cluster == ClusterMode::Always).then(|| "--cluster given".to_string())
     });
     check_databases(&survey, &options.plan, single_db.as_deref(), target)?;
+    check_writable(files, options, &profile, now, target)?;
 
     // Checkpoint.
     let file_ids: Vec<(u64, String)> = files
@@ -1801,6 +1802,106 @@ fn check_databases(
         why: why.to_string(),
         dbs: bad.join(", "),
     })
+}
+
+/// Refuses, before anything is written, a snapshot holding keys (or function
+/// libraries) that this target cannot take under the chosen options: hash field TTLs
+/// for a target older than 7.4 under `--hash-field-ttl fail`, module values it cannot
+/// read, functions for a target older than 7.0, types `--mode restore` cannot
+/// re-encode. Everything is said at once, with counts and the option that changes it;
+/// otherwise the run would write the rest and leave a half-filled target. Keys that
+/// need re-encoding are re-encoded here (and again when sent): the price of knowing.
+fn check_writable(
+    files: &[SourceFile<'_>],
+    options: &RestoreOptions,
+    profile: &TargetProfile,
+    now: i64,
+    target: &Target,
+) -> Result<()> {
+    // Why → (count, an example).
+    let mut refused: BTreeMap<String, (u64, String)> = BTreeMap::new();
+    let mut note = |why: &str, example: String| {
+        // Per-key numbers ("3 hash field TTL(s) ...") would split one reason in many.
+        let why = why
+            .split_once(' ')
+            .filter(|(n, _)| n.bytes().all(|b| b.is_ascii_digit()))
+            .map_or(why, |(_, rest)| rest);
+        let e = refused.entry(why.to_string()).or_insert((0, example));
+        e.0 += 1;
+    };
+    let mut scratch = ConversionCounts::default();
+    for file in files {
+        let version = file.rdb.header().version;
+        for record in file.rdb.records() {
+            match record {
+                Ok(Record::Key(k)) => {
+                    let plan = plan_key(&k, &options.plan, profile, now, false);
+                    let check = match &plan {
+                        KeyPlan::Reject(why) => {
+                            note(why, example_of(&k));
+                            continue;
+                        }
+                        KeyPlan::Reencode { .. } => true,
+                        KeyPlan::Commands { .. } => k.value_type.logical() == LogicalType::Module,
+                        _ => false,
+                    };
+                    if check {
+                        if let Prepared::Reject(why) =
+                            prepare(plan, &k, profile, options, now, version, &mut scratch)
+                        {
+                            note(&why, example_of(&k));
+                        }
+                    }
+                }
+                Ok(Record::Function(f)) if options.functions => {
+                    if f.pre_ga {
+                        note(
+                            "function libraries from a 7.0 release candidate (FUNCTION RESTORE \
+                             refuses them; --no-functions leaves them out)",
+                            String::from_utf8_lossy(&library_name(&f)).into_owned(),
+                        );
+                    } else if !profile.has_functions() {
+                        note(
+                            &format!(
+                                "function libraries need Redis 7.0 (RDB 10), the target reads \
+                                 RDB {}; --no-functions leaves them out",
+                                profile.rdb_version
+                            ),
+                            String::from_utf8_lossy(&library_name(&f)).into_owned(),
+                        );
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    return Err(Error::Parse {
+                        file: file.name.to_string(),
+                        error: e,
+                    })
+                }
+            }
+        }
+    }
+    if refused.is_empty() {
+        return Ok(());
+    }
+    let reasons: Vec<String> = refused
+        .iter()
+        .map(|(why, (n, example))| format!("{n} × {why} (e.g. {example})"))
+        .collect();
+    Err(Error::Refused {
+        target: target.address().to_string(),
+        message: format!(
+            "nothing was written: the snapshot holds data this target cannot take as asked: \
+             {}; choose what to do with the options named, or leave those keys out with \
+             --type / --key-pattern / --db",
+            reasons.join("; ")
+        ),
+    })
+}
+
+/// `db N key "name"` for messages.
+fn example_of(k: &KeyRecord<'_>) -> String {
+    format!("db {} key {:?}", k.db, String::from_utf8_lossy(&k.key))
 }
 
 /// Under `--on-conflict fail`, refuses a target that already holds keys of the

@@ -120,16 +120,24 @@ fn conflict_policies() {
     run(&server, &data, &opts(ConflictPolicy::Fail)).expect("first restore");
     server.cli(&["SET", "str:ascii", "changed"]);
 
+    // `fail` into a target holding the snapshot's keys: refused before writing.
+    let err = run(&server, &data, &opts(ConflictPolicy::Fail)).expect_err("fail policy");
+    assert!(matches!(err, Error::Refused { .. }), "{err}");
+    assert!(err.to_string().contains("--on-conflict skip"), "{err}");
+    assert_eq!(server.cli(&["GET", "str:ascii"]).trim(), "changed");
+    // Libraries that exist fail one by one with BUSYKEY (keys flushed, libraries kept).
+    server.cli(&["FLUSHALL"]);
     let r = run(&server, &data, &opts(ConflictPolicy::Fail)).expect("fail policy");
-    assert_eq!((r.restored, r.failed), (0, 113));
+    assert_eq!((r.restored, r.failed, r.functions.failed), (113, 0, 2));
     assert!(r.has_failures());
-    assert_eq!(r.errors.len(), 100);
+    assert_eq!(r.failures_by_cause.get("BUSYKEY"), Some(&2));
     assert!(
         r.errors.iter().all(|e| e.error.starts_with("BUSYKEY")),
         "{:?}",
-        r.errors[0]
+        r.errors
     );
-    assert_eq!(r.functions.failed, 2);
+    // Back to the state before (str:ascii changed) for the policies below.
+    server.cli(&["SET", "str:ascii", "changed"]);
 
     let r = run(&server, &data, &opts(ConflictPolicy::Skip)).expect("skip policy");
     assert_eq!(
@@ -255,20 +263,24 @@ fn expired_keys_are_skipped_and_counted() {
 }
 
 #[test]
-fn newer_types_fail_with_the_reason_and_the_rest_restores() {
-    // Types 7.0 does not read are re-encoded (issue 5); hashes with field TTLs fail
-    // under the default `--hash-field-ttl fail`, naming the flag.
+fn newer_types_are_refused_up_front_then_reencoded() {
+    // Hashes with field TTLs cannot go to 7.0 under the default `--hash-field-ttl
+    // fail`: the run is refused before its first write, naming the flag (a half-filled
+    // target is worse than none); with `drop`, every other type is re-encoded (issue 5).
     let server = Server::start(&[]);
     let data = read("redis-7.4.1.rdb");
-    let r = run(&server, &data, &RestoreOptions::default()).expect("restore");
-    assert!(r.failed > 0 && r.restored > 0);
-    assert!(r.conversions.reencoded > 0);
-    assert_eq!(r.keys(), 118);
+    let err = run(&server, &data, &RestoreOptions::default()).expect_err("refused");
+    let msg = err.to_string();
+    assert!(matches!(err, Error::Refused { .. }), "{msg}");
     assert!(
-        r.errors
-            .iter()
-            .all(|e| e.error.contains("RDB 10") && e.error.contains("--hash-field-ttl drop")),
-        "{:?}",
-        r.errors
+        msg.contains("RDB 10") && msg.contains("--hash-field-ttl drop"),
+        "{msg}"
     );
+    assert_eq!(server.cli(&["DBSIZE"]).trim(), "0");
+    let mut o = RestoreOptions::default();
+    o.plan.field_ttls = rdb_parser::reencode::FieldTtlPolicy::Drop;
+    let r = run(&server, &data, &o).expect("restore");
+    assert_eq!(r.failed, 0, "{:?}", r.errors);
+    assert!(r.conversions.reencoded > 0 && r.conversions.field_ttls_dropped > 0);
+    assert_eq!(r.keys(), 118);
 }
