@@ -129,8 +129,16 @@ fn not_snapshot_message(path: &str, data: &[u8], kind: Option<InputKind>) -> Str
     let name = if path == "-" { "standard input" } else { path };
     let file = if path == "-" { "FILE" } else { path };
     let cmd = subcommand();
-    let what = kind.map_or("not an RDB snapshot", InputKind::description);
-    let head = format!("{name}: {what} (offset 0)");
+    let head = match kind {
+        None => format!("{name}: not an RDB snapshot (offset 0)"),
+        Some(k @ (InputKind::Empty | InputKind::TooShort)) => {
+            format!("{name}: {} (offset 0)", k.description())
+        }
+        Some(k) => format!(
+            "{name}: {}, not an RDB snapshot (offset 0)",
+            k.description()
+        ),
+    };
     let download = "the download failed or fetched the wrong thing: check the URL and the \
                     credentials and download the snapshot again";
     let tail = match kind {
@@ -138,8 +146,7 @@ fn not_snapshot_message(path: &str, data: &[u8], kind: Option<InputKind>) -> Str
             "the save or the copy did not finish: take or copy the snapshot again".to_string()
         }
         Some(InputKind::TooShort) => format!(
-            "only {} bytes, shorter than the 9-byte RDB header: the file is truncated; \
-             copy it again",
+            "only {} bytes: the file is truncated (an interrupted copy or save?); copy it again",
             data.len()
         ),
         Some(k) if k.is_compressed() => {
@@ -158,20 +165,21 @@ fn not_snapshot_message(path: &str, data: &[u8], kind: Option<InputKind>) -> Str
              (`redis-cli --pipe < {file}`) and SAVE, then read the dump.rdb it writes \
              (an AOF with an RDB preamble starts with REDIS and is read directly)"
         ),
-        Some(InputKind::Http) => format!("{}; {download}", first_line(data)),
+        Some(InputKind::Http) => format!("{}: {download}", first_line(data)),
         Some(InputKind::Xml) => match between(data, "<Code>", "</Code>") {
-            Some(code) => format!("error code {code}; {download}"),
-            None => format!("{}; {download}", first_line(data)),
+            Some(code) => format!("error code {code}: {download}"),
+            None => format!("{}: {download}", first_line(data)),
         },
         Some(InputKind::Html | InputKind::Json) => format!(
-            "an error page, not a snapshot: {download} (`head -c 600 {file}` shows the reason)"
+            "an error message, probably: {download} (`head -c 600 {file}` shows the reason)"
         ),
         Some(_) => format!(
             "{}; an RDB file starts with REDIS or VALKEY",
             first_line(data)
         ),
         None => format!(
-            "it starts with bytes {}, an RDB file with REDIS or VALKEY and a version number",
+            "it starts with bytes {}; an RDB file starts with REDIS or VALKEY and a version \
+             number",
             hex_head(data)
         ),
     };
@@ -228,10 +236,12 @@ fn directory_message(path: &str) -> String {
         );
         let after = match incr {
             0 => String::new(),
+            1 => "; the incremental file after it (*.incr.aof) holds later writes in RESP: \
+                  to include them, start a server on this directory and SAVE"
+                .to_string(),
             n => format!(
-                "; the {n} incremental file{} after it (*.incr.aof) hold later writes in \
-                 RESP: to include them, start a server on this directory and SAVE",
-                if n == 1 { "" } else { "s" }
+                "; the {n} incremental files after it (*.incr.aof) hold later writes in \
+                 RESP: to include them, start a server on this directory and SAVE"
             ),
         };
         if base.ends_with(".rdb") {

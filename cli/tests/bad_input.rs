@@ -91,7 +91,7 @@ fn gzip_names_the_decompress_command_and_the_command_works() {
     assert_eq!(out.code(), Some(1));
     let err = out.stderr_text();
     assert!(
-        err.contains("standard input: gzip-compressed data (offset 0)")
+        err.contains("standard input: gzip-compressed data, not an RDB snapshot (offset 0)")
             && err.contains("`gunzip -c FILE | rdbkit check -`"),
         "{err}"
     );
@@ -182,7 +182,11 @@ fn download_error_pages_say_the_download_failed() {
             "page.rdb",
             b"<!DOCTYPE html><html><body>Bad Gateway</body></html>",
         ),
-        &["an HTML page", "download failed", "head -c 600"],
+        &[
+            "an HTML page, not an RDB snapshot",
+            "download failed",
+            "head -c 600",
+        ],
     );
     refused(
         &write(
@@ -224,7 +228,10 @@ fn directories_point_at_the_snapshot_inside() {
         err.contains("a Redis 7+ append-only directory") && err.contains(&hint),
         "{err}"
     );
-    assert!(err.contains("the 1 incremental file after it"), "{err}");
+    assert!(
+        err.contains("the incremental file after it (*.incr.aof) holds"),
+        "{err}"
+    );
     let ok = rdbkit(&["check", base.to_str().unwrap_or_default()], None);
     assert_eq!(
         ok.code(),
