@@ -19,7 +19,7 @@ use rdb_restore::live::watch::{sample, Alert, AlertKind, Sample, WatchOptions, W
 use rdb_restore::Target;
 use serde_json::json;
 
-use crate::connect::ConnectionArgs;
+use crate::connect::{ConnectionArgs, ServerArgs};
 
 /// Output formats of `watch`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -34,14 +34,20 @@ pub enum Format {
 /// Arguments of `rdbkit watch`.
 #[derive(Debug, clap::Args)]
 #[command(
+    disable_help_flag = true,
     after_help = "Password: from each URL, else REDISCLI_AUTH. Give the primary and its \
                         replicas. Runs until --count samples or Ctrl-C. \
                         Exit 0 no alert, 1 some alert was raised, 2 error."
 )]
 pub struct WatchArgs {
-    /// Server URLs (a primary and its replicas).
-    #[arg(required = true, value_name = "URL")]
+    /// Server URLs (a primary and its replicas; or -h/-p for one).
+    #[arg(value_name = "URL")]
     urls: Vec<String>,
+    #[command(flatten)]
+    server: ServerArgs,
+    /// Print help (-h is the host, as in redis-cli).
+    #[arg(long, action = clap::ArgAction::Help)]
+    help: Option<bool>,
     /// Seconds between samples (fractions allowed).
     #[arg(long, value_name = "S", default_value_t = 1.0)]
     interval: f64,
@@ -159,10 +165,11 @@ fn watch(args: &WatchArgs) -> Result<u64> {
         bail!("--stall-after must be a number of seconds >= 0");
     }
     let targets: Vec<Target> = args
-        .urls
-        .iter()
-        .map(|u| args.conn.target_among(u))
-        .collect::<Result<_>>()?;
+        .conn
+        .targets(&args.urls, &args.server)?
+        .into_iter()
+        .map(|(_, t)| t)
+        .collect();
     let mut watcher = Watcher::new(WatchOptions {
         max_gap: args.max_gap,
         stall_after: Duration::from_secs_f64(args.stall_after),
