@@ -87,6 +87,7 @@ pub mod lzf;
 pub mod reader;
 pub mod record;
 pub mod reencode;
+pub mod time;
 pub mod types;
 pub mod value;
 pub mod write;

@@ -1851,13 +1851,21 @@ fn check_writable(
             match record {
                 Ok(Record::Key(k)) => {
                     let plan = plan_key(&k, &options.plan, profile, now, false);
+                    // Only what can be refused is converted here: hashes with field
+                    // TTLs and module values (and, under `--mode restore`, anything
+                    // re-encoded, since there is no fallback to commands). Other
+                    // re-encodings fall back to commands when they cannot carry a value.
+                    let risky = k.value_type.has_field_ttls()
+                        || k.value_type.logical() == LogicalType::Module;
                     let check = match &plan {
                         KeyPlan::Reject(why) => {
                             note(why, example_of(&k));
                             continue;
                         }
-                        KeyPlan::Reencode { .. } => true,
-                        KeyPlan::Commands { .. } => k.value_type.logical() == LogicalType::Module,
+                        KeyPlan::Reencode { .. } => {
+                            risky || options.plan.mode == WriteMode::Restore
+                        }
+                        KeyPlan::Commands { .. } => risky,
                         _ => false,
                     };
                     if check {

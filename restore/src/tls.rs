@@ -351,22 +351,7 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 
 /// UNIX seconds as an ISO-8601 UTC date and time (`2026-12-02T18:03:05Z`).
 pub(crate) fn iso8601(secs: i64) -> String {
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    rdb_parser::time::format_utc_ms(secs.saturating_mul(1000))
 }
 
 fn iso(t: &UnixTime) -> String {

@@ -14,7 +14,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context, Result};
-use rdb_parser::diff::format_utc_ms;
+use rdb_parser::time::format_utc_ms;
 use rdb_restore::live::watch::{sample, Alert, AlertKind, Sample, WatchOptions, Watcher};
 use rdb_restore::Target;
 use serde_json::json;
