@@ -260,11 +260,28 @@ fn comma(out: &mut Vec<u8>, index: usize) {
     }
 }
 
-fn write_int<T: std::fmt::Display>(out: &mut Vec<u8>, v: T) {
-    let _ = write!(out, "{v}");
+/// Decimal digits without the formatter (`write!` costs more than the digits do on
+/// small keys). Every caller's integer is an `i64` or a `u64`.
+fn write_int(out: &mut Vec<u8>, v: impl Into<i128>) {
+    let v: i128 = v.into();
+    if v < 0 {
+        out.push(b'-');
+    }
+    let mut n = u64::try_from(v.unsigned_abs()).unwrap_or(u64::MAX);
+    let mut buf = [0u8; 20];
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(buf.get(at..).unwrap_or(&[]));
 }
 
-fn write_opt_int<T: std::fmt::Display>(out: &mut Vec<u8>, v: Option<T>) {
+fn write_opt_int<T: Into<i128>>(out: &mut Vec<u8>, v: Option<T>) {
     match v {
         Some(v) => write_int(out, v),
         None => out.extend_from_slice(b"null"),
@@ -272,7 +289,11 @@ fn write_opt_int<T: std::fmt::Display>(out: &mut Vec<u8>, v: Option<T>) {
 }
 
 fn write_id(out: &mut Vec<u8>, id: StreamId) {
-    let _ = write!(out, "\"{}-{}\"", id.ms, id.seq);
+    out.push(b'"');
+    write_int(out, id.ms);
+    out.push(b'-');
+    write_int(out, id.seq);
+    out.push(b'"');
 }
 
 fn write_opt_id(out: &mut Vec<u8>, id: Option<StreamId>) {
@@ -286,7 +307,9 @@ fn write_element(out: &mut Vec<u8>, e: &Element<'_>) {
     match e {
         Element::Bytes(b) => write_bytes(out, b),
         Element::Int(i) => {
-            let _ = write!(out, "\"{i}\"");
+            out.push(b'"');
+            write_int(out, *i);
+            out.push(b'"');
         }
     }
 }
@@ -328,14 +351,30 @@ const ESCAPE: [u8; 256] = {
 /// written is dropped for the hex form.
 pub fn write_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
+    // Sixteen `\u0000`: runs of NULs (padded values) are copied in blocks.
+    const NULS: &[u8; 96] = b"\\u0000\\u0000\\u0000\\u0000\\u0000\\u0000\\u0000\\u0000\
+                              \\u0000\\u0000\\u0000\\u0000\\u0000\\u0000\\u0000\\u0000";
     let mark = out.len();
     out.reserve(bytes.len() + 2);
     out.push(b'"');
     let mut start = 0;
     let mut checked = false;
-    for (i, &b) in bytes.iter().enumerate() {
+    let mut i = 0;
+    while i < bytes.len() {
+        // Eight bytes at a time while none of them needs a look.
+        if let Some(word) = bytes
+            .get(i..i + 8)
+            .and_then(|w| <[u8; 8]>::try_from(w).ok())
+        {
+            if !needs_look(u64::from_le_bytes(word), checked) {
+                i += 8;
+                continue;
+            }
+        }
+        let Some(&b) = bytes.get(i) else { break };
         let class = ESCAPE[b as usize];
         if class == 0 {
+            i += 1;
             continue;
         }
         if class == 1 {
@@ -349,27 +388,59 @@ pub fn write_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
                 }
                 checked = true;
             }
+            i += 1;
             continue;
         }
         out.extend_from_slice(bytes.get(start..i).unwrap_or(&[]));
-        if class == b'u' {
-            // Control bytes: the six bytes `\u00XX` straight, no formatter (values
-            // padded with NULs make this the hot path).
-            out.extend_from_slice(&[
-                b'\\',
-                b'u',
-                b'0',
-                b'0',
-                HEX[(b >> 4) as usize],
-                HEX[(b & 15) as usize],
-            ]);
+        if b == 0 {
+            let run = bytes
+                .get(i..)
+                .unwrap_or(&[])
+                .iter()
+                .take_while(|&&c| c == 0)
+                .count();
+            let mut left = run;
+            while left > 0 {
+                let n = left.min(16);
+                out.extend_from_slice(NULS.get(..n * 6).unwrap_or(&[]));
+                left -= n;
+            }
+            i += run;
         } else {
-            out.extend_from_slice(&[b'\\', class]);
+            if class == b'u' {
+                // Other control bytes: `\u00XX` from the table, no formatter.
+                out.extend_from_slice(&[
+                    b'\\',
+                    b'u',
+                    b'0',
+                    b'0',
+                    HEX[(b >> 4) as usize],
+                    HEX[(b & 15) as usize],
+                ]);
+            } else {
+                out.extend_from_slice(&[b'\\', class]);
+            }
+            i += 1;
         }
-        start = i + 1;
+        start = i;
     }
     out.extend_from_slice(bytes.get(start..).unwrap_or(&[]));
     out.push(b'"');
+}
+
+/// Whether any of eight bytes is a control byte, `"`, `\\`, DEL, or (before the
+/// UTF-8 check) non-ASCII. May say yes wrongly (the byte loop then decides), never no.
+#[inline]
+fn needs_look(w: u64, checked: bool) -> bool {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |x: u64| x.wrapping_sub(LO) & !x & HI;
+    let below_space = w.wrapping_sub(LO * 0x20) & !w & HI;
+    let special = has_zero(w ^ (LO * u64::from(b'"')))
+        | has_zero(w ^ (LO * u64::from(b'\\')))
+        | has_zero(w ^ (LO * 0x7f));
+    let high = if checked { 0 } else { w & HI };
+    below_space | special | high != 0
 }
 
 #[cfg(test)]
@@ -450,6 +521,20 @@ mod tests {
         cases.push("ключ\n🔑\0".as_bytes().to_vec());
         cases.push([&"é\t"[..].as_bytes()[..], b"\xff"].concat());
         cases.push([&b"pad\0\0\0"[..], "\u{43a}".as_bytes(), b"\xd0"].concat());
+        // NUL runs around the 16-escape block and the 8-byte word; escapes after a
+        // validated non-ASCII prefix; invalid bytes late in a long string.
+        for n in 0..40 {
+            cases.push([&b"value:12"[..], &vec![0; n], b"x"].concat());
+            cases.push([&vec![b'a'; n], &b"\x01\"\\\x7f"[..], &vec![0; n]].concat());
+        }
+        cases.push(
+            [
+                "ключ".repeat(5).as_bytes(),
+                &b"\"aaaaaaaaaaaaaaaaaaa\x01"[..],
+            ]
+            .concat(),
+        );
+        cases.push([&[b'a'; 37][..], "é".as_bytes(), &[b'b'; 20][..], b"\xc3"].concat());
         // xorshift bytes, mostly ASCII so that some cases stay valid UTF-8.
         let mut x = 0x2545_f491_4f6c_dd1du64;
         for n in 0..2000 {
