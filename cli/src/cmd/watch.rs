@@ -12,6 +12,7 @@ use rdb_restore::Target;
 use serde_json::json;
 
 use crate::connect::ConnectionArgs;
+use crate::units;
 
 /// Output formats of `watch`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -172,7 +173,9 @@ fn watch(args: &WatchArgs) -> Result<u64> {
                 s
             }
             Format::Text => {
-                let mut s = format!("sample {n} (unix ms {unix_ms})\n");
+                let when =
+                    i64::try_from(unix_ms).map_or_else(|_| unix_ms.to_string(), units::utc_ms);
+                let mut s = format!("sample {n} at {when}\n");
                 for x in &samples {
                     s.push_str(&sample_text(x));
                     s.push('\n');
