@@ -519,7 +519,7 @@ mod tests {
         }
         // Valid UTF-8 first, then an escape, then invalid bytes (hex after a partial write).
         cases.push("ключ\n🔑\0".as_bytes().to_vec());
-        cases.push([&"é\t"[..].as_bytes()[..], b"\xff"].concat());
+        cases.push(["é\t".as_bytes(), b"\xff"].concat());
         cases.push([&b"pad\0\0\0"[..], "\u{43a}".as_bytes(), b"\xd0"].concat());
         // NUL runs around the 16-escape block and the 8-byte word; escapes after a
         // validated non-ASCII prefix; invalid bytes late in a long string.
@@ -543,7 +543,7 @@ mod tests {
                 x ^= x << 13;
                 x ^= x >> 7;
                 x ^= x << 17;
-                v.push(if x % 16 == 0 {
+                v.push(if x.is_multiple_of(16) {
                     (x >> 8) as u8
                 } else {
                     (x >> 8) as u8 & 0x7f
