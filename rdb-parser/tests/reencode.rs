@@ -96,8 +96,9 @@ const TARGETS: [(Family, u16); 6] = [
 fn corpus_values_reencode_to_equal_content() {
     let mut files = Vec::new();
     rdb_files(&corpus::versions_dir(), &mut files);
-    if let Some(peers) = corpus::peers_dir() {
-        rdb_files(&peers, &mut files);
+    let peers = corpus::peers_dir();
+    if let Some(peers) = &peers {
+        rdb_files(peers, &mut files);
     }
     files.sort();
     let policy = Policy {
@@ -169,10 +170,17 @@ fn corpus_values_reencode_to_equal_content() {
         (25, 16),
         (25, 13),
         (24, 4),
-        (22, 4),
-        (23, 13),
         (14, 1),
-    ] {
+    ]
+    .into_iter()
+    // The 7.4 release-candidate hash types are only in peer files.
+    .chain(
+        peers
+            .is_some()
+            .then_some([(22, 4), (23, 13)])
+            .into_iter()
+            .flatten(),
+    ) {
         assert!(
             counts.get(&pair).copied().unwrap_or(0) > 0,
             "no {pair:?} conversion seen"
