@@ -193,3 +193,86 @@ fn export_resp<W: Write>(
     out.flush().map_err(ExportError::Io)?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rdb_parser::write::write_string;
+
+    /// `n` string keys (every 7th value padded with NULs, every 1000th 300 KiB so that
+    /// batches also close on size), no checksum.
+    fn snapshot(n: usize, bad_at: Option<usize>) -> Vec<u8> {
+        let mut f = b"REDIS0009".to_vec();
+        for i in 0..n {
+            if bad_at == Some(i) {
+                // A list ziplist (type 10) the framer carries but the formatter refuses.
+                f.push(10);
+                write_string(&mut f, b"bad");
+                write_string(&mut f, b"not a ziplist");
+                continue;
+            }
+            f.push(0);
+            write_string(&mut f, format!("key:{i}").as_bytes());
+            let mut v = format!("value:{i}").into_bytes();
+            if i % 7 == 0 {
+                v.resize(v.len() + 20, 0);
+            }
+            if i % 1000 == 999 {
+                v.resize(300 << 10, b'x');
+            }
+            write_string(&mut f, &v);
+        }
+        f.push(0xff);
+        f.extend_from_slice(&[0; 8]);
+        f
+    }
+
+    fn sequential(rdb: &Rdb<'_>) -> (Vec<u8>, Option<String>) {
+        let mut out = Vec::new();
+        for record in rdb.records() {
+            let record = match record {
+                Ok(r) => r,
+                Err(e) => return (out, Some(e.to_string())),
+            };
+            let mut line = Vec::new();
+            match write_record(&record, &mut line) {
+                Ok(_) => out.extend_from_slice(&line),
+                Err(e) => return (out, Some(e.to_string())),
+            }
+        }
+        (out, None)
+    }
+
+    fn parallel(rdb: &Rdb<'_>, workers: usize) -> (Vec<u8>, Option<String>) {
+        let mut out = Vec::new();
+        let mut progress = Progress::new("test", 0, true);
+        let r = export_jsonl(rdb, workers, &mut out, &mut progress);
+        (out, r.err().map(|e| e.to_string()))
+    }
+
+    #[test]
+    fn parallel_export_keeps_file_order_and_stops_where_the_loop_stops() {
+        let opts = ParseOptions {
+            verify_checksum: false,
+        };
+        let good = snapshot(5000, None);
+        let rdb = Rdb::with_options(&good, opts).unwrap();
+        let want = sequential(&rdb);
+        assert!(want.1.is_none());
+        assert_eq!(want.0.iter().filter(|&&b| b == b'\n').count(), 5000);
+        for workers in [1, 2, 3] {
+            assert!(parallel(&rdb, workers) == want, "{workers} workers");
+        }
+        // Cut inside a value: every line before it, then the framing error.
+        let cut = &good[..good.len() * 2 / 3];
+        let rdb = Rdb::with_options(cut, opts).unwrap();
+        let want = sequential(&rdb);
+        assert!(want.1.is_some());
+        for workers in [1, 2, 3] {
+            assert!(
+                parallel(&rdb, workers) == want,
+                "{workers} workers, truncated"
+            );
+        }
+    }
+}
