@@ -195,6 +195,7 @@ fn export_resp<W: Write>(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use rdb_parser::write::write_string;
