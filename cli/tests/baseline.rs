@@ -109,12 +109,25 @@ fn shard_set_sums_and_text_report() {
         "Biggest keys by memory",
         "Key prefixes",
         "db0 str:1mib",
+        // ctime 1795609276 (the manifest's aux), as a date (`date -u -d @1795609276`).
+        "ctime 2026-11-25 12:21:16 UTC",
+        "mem share",
+        "key share",
     ] {
         assert!(
             text.contains(needle),
             "text report lacks {needle:?}:\n{text}"
         );
     }
+    assert!(
+        !text.contains("1795609276"),
+        "epoch seconds in text:\n{text}"
+    );
+    assert_eq!(da["source"]["ctime_iso"], "2026-11-25T12:21:16Z");
+    assert_eq!(
+        da["source"]["files"][0]["ctime_iso"],
+        "2026-11-25T12:21:16Z"
+    );
 }
 
 #[test]

@@ -164,8 +164,10 @@ fn fail_if_any(problems: Vec<String>, total: usize, what: &str) {
 
 #[test]
 fn peer_files_are_accepted_or_refused_as_indexed() {
-    let dir = common::peers_dir();
-    let rows = common::peer_index();
+    let Some(dir) = common::peers_dir() else {
+        return;
+    };
+    let rows = common::peer_index(&dir);
     assert!(rows.len() > 100, "INDEX.tsv has only {} rows", rows.len());
     let problems: Vec<String> = common::par_map(&rows, |row| {
         let path = dir.join(&row[0]);
@@ -213,7 +215,10 @@ fn peer_files_are_accepted_or_refused_as_indexed() {
 
 #[test]
 fn index_classification_covers_the_known_bad_files() {
-    let rows = common::peer_index();
+    let Some(dir) = common::peers_dir() else {
+        return;
+    };
+    let rows = common::peer_index(&dir);
     let bad = |suffix: &str| {
         let row = rows
             .iter()
@@ -335,7 +340,10 @@ fn damaged_version_files_are_refused_precisely() {
 
 #[test]
 fn enterprise_ram_lru_opcode_is_skipped() {
-    let path = common::peers_dir().join(INDEXER_ONLY_ERRORS[0]);
+    let Some(peers) = common::peers_dir() else {
+        return;
+    };
+    let path = peers.join(INDEXER_ONLY_ERRORS[0]);
     let out = run("export", &path).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(out.code(), Some(0), "{}", out.stderr_text());
     let mut keys: Vec<(String, String)> = String::from_utf8_lossy(&out.stdout)
@@ -375,12 +383,16 @@ fn nochecksum_files_parse() {
 #[test]
 fn stdin_gives_the_same_result_as_the_path() {
     let versions = common::versions_dir();
-    let peers = common::peers_dir();
-    let files = [
+    let mut files = vec![
         versions.join("redis-7.4.1.rdb"),
         versions.join("redis-2.4.18.rdb"),
-        peers.join("sripathikrishnan+redis-rdb-tools/tests/dumps/redis_40_with_module.rdb"),
     ];
+    // A module-type value, when the peers corpus is there.
+    if let Some(peers) = common::peers_dir() {
+        files.push(
+            peers.join("sripathikrishnan+redis-rdb-tools/tests/dumps/redis_40_with_module.rdb"),
+        );
+    }
     let mut problems = Vec::new();
     for f in &files {
         let name = f.display();

@@ -105,7 +105,7 @@ pub fn write_key(key: &KeyRecord<'_>, out: &mut Vec<u8>) -> Result<(), Error> {
                 out.push(b'[');
                 write_element(out, &member);
                 out.extend_from_slice(b",\"");
-                out.extend_from_slice(format_score(score).as_bytes());
+                write_score(out, score);
                 out.extend_from_slice(b"\"]");
             }
             out.push(b']');
@@ -242,6 +242,17 @@ pub fn format_score(score: f64) -> String {
     }
 }
 
+/// `format_score` without the `String`.
+fn write_score(out: &mut Vec<u8>, score: f64) {
+    if score.is_nan() {
+        out.extend_from_slice(b"nan");
+    } else if score.is_infinite() {
+        out.extend_from_slice(if score > 0.0 { b"inf" } else { b"-inf" });
+    } else {
+        let _ = write!(out, "{score:?}");
+    }
+}
+
 #[inline]
 fn comma(out: &mut Vec<u8>, index: usize) {
     if index > 0 {
@@ -249,11 +260,28 @@ fn comma(out: &mut Vec<u8>, index: usize) {
     }
 }
 
-fn write_int<T: std::fmt::Display>(out: &mut Vec<u8>, v: T) {
-    let _ = write!(out, "{v}");
+/// Decimal digits without the formatter (`write!` costs more than the digits do on
+/// small keys). Every caller's integer is an `i64` or a `u64`.
+fn write_int(out: &mut Vec<u8>, v: impl Into<i128>) {
+    let v: i128 = v.into();
+    if v < 0 {
+        out.push(b'-');
+    }
+    let mut n = u64::try_from(v.unsigned_abs()).unwrap_or(u64::MAX);
+    let mut buf = [0u8; 20];
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(buf.get(at..).unwrap_or(&[]));
 }
 
-fn write_opt_int<T: std::fmt::Display>(out: &mut Vec<u8>, v: Option<T>) {
+fn write_opt_int<T: Into<i128>>(out: &mut Vec<u8>, v: Option<T>) {
     match v {
         Some(v) => write_int(out, v),
         None => out.extend_from_slice(b"null"),
@@ -261,7 +289,11 @@ fn write_opt_int<T: std::fmt::Display>(out: &mut Vec<u8>, v: Option<T>) {
 }
 
 fn write_id(out: &mut Vec<u8>, id: StreamId) {
-    let _ = write!(out, "\"{}-{}\"", id.ms, id.seq);
+    out.push(b'"');
+    write_int(out, id.ms);
+    out.push(b'-');
+    write_int(out, id.seq);
+    out.push(b'"');
 }
 
 fn write_opt_id(out: &mut Vec<u8>, id: Option<StreamId>) {
@@ -275,7 +307,9 @@ fn write_element(out: &mut Vec<u8>, e: &Element<'_>) {
     match e {
         Element::Bytes(b) => write_bytes(out, b),
         Element::Int(i) => {
-            let _ = write!(out, "\"{i}\"");
+            out.push(b'"');
+            write_int(out, *i);
+            out.push(b'"');
         }
     }
 }
@@ -288,36 +322,125 @@ fn write_hex(out: &mut Vec<u8>, bytes: &[u8]) {
     }
 }
 
-/// Writes bytes as a JSON string when valid UTF-8, else as `{"hex": "..."}`.
-pub fn write_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
-    if std::str::from_utf8(bytes).is_err() {
-        out.extend_from_slice(b"{\"hex\":\"");
-        write_hex(out, bytes);
-        out.extend_from_slice(b"\"}");
-        return;
+/// What `write_bytes` does with each byte: 0 copies it, 1 starts a non-ASCII
+/// sequence (validated once), anything else is the second byte of a two-byte escape
+/// (`"`, `\\`, `\n`, `\r`, `\t`), or `u` for `\u00XX`.
+const ESCAPE: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        t[b] = match b as u8 {
+            b'"' => b'"',
+            b'\\' => b'\\',
+            b'\n' => b'n',
+            b'\r' => b'r',
+            b'\t' => b't',
+            0x00..=0x1f | 0x7f => b'u',
+            0x80.. => 1,
+            _ => 0,
+        };
+        b += 1;
     }
+    t
+};
+
+/// Writes bytes as a JSON string when valid UTF-8, else as `{"hex": "..."}`.
+///
+/// One pass: ASCII is escaped as it goes; at the first non-ASCII byte the rest is
+/// validated once (valid UTF-8 needs no escapes above 0x7f), and on failure what was
+/// written is dropped for the hex form.
+pub fn write_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    // Sixteen `\u0000`: runs of NULs (padded values) are copied in blocks.
+    const NULS: &[u8; 96] = b"\\u0000\\u0000\\u0000\\u0000\\u0000\\u0000\\u0000\\u0000\
+                              \\u0000\\u0000\\u0000\\u0000\\u0000\\u0000\\u0000\\u0000";
+    let mark = out.len();
+    out.reserve(bytes.len() + 2);
     out.push(b'"');
     let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        let escape: &[u8] = match b {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            0x00..=0x1f | 0x7f => b"",
-            _ => continue,
-        };
-        out.extend_from_slice(bytes.get(start..i).unwrap_or(&[]));
-        if escape.is_empty() {
-            let _ = write!(out, "\\u{:04x}", b);
-        } else {
-            out.extend_from_slice(escape);
+    let mut checked = false;
+    let mut i = 0;
+    while i < bytes.len() {
+        // Eight bytes at a time while none of them needs a look.
+        if let Some(word) = bytes
+            .get(i..i + 8)
+            .and_then(|w| <[u8; 8]>::try_from(w).ok())
+        {
+            if !needs_look(u64::from_le_bytes(word), checked) {
+                i += 8;
+                continue;
+            }
         }
-        start = i + 1;
+        let Some(&b) = bytes.get(i) else { break };
+        let class = ESCAPE[b as usize];
+        if class == 0 {
+            i += 1;
+            continue;
+        }
+        if class == 1 {
+            if !checked {
+                if std::str::from_utf8(bytes.get(i..).unwrap_or(&[])).is_err() {
+                    out.truncate(mark);
+                    out.extend_from_slice(b"{\"hex\":\"");
+                    write_hex(out, bytes);
+                    out.extend_from_slice(b"\"}");
+                    return;
+                }
+                checked = true;
+            }
+            i += 1;
+            continue;
+        }
+        out.extend_from_slice(bytes.get(start..i).unwrap_or(&[]));
+        if b == 0 {
+            let run = bytes
+                .get(i..)
+                .unwrap_or(&[])
+                .iter()
+                .take_while(|&&c| c == 0)
+                .count();
+            let mut left = run;
+            while left > 0 {
+                let n = left.min(16);
+                out.extend_from_slice(NULS.get(..n * 6).unwrap_or(&[]));
+                left -= n;
+            }
+            i += run;
+        } else {
+            if class == b'u' {
+                // Other control bytes: `\u00XX` from the table, no formatter.
+                out.extend_from_slice(&[
+                    b'\\',
+                    b'u',
+                    b'0',
+                    b'0',
+                    HEX[(b >> 4) as usize],
+                    HEX[(b & 15) as usize],
+                ]);
+            } else {
+                out.extend_from_slice(&[b'\\', class]);
+            }
+            i += 1;
+        }
+        start = i;
     }
     out.extend_from_slice(bytes.get(start..).unwrap_or(&[]));
     out.push(b'"');
+}
+
+/// Whether any of eight bytes is a control byte, `"`, `\\`, DEL, or (before the
+/// UTF-8 check) non-ASCII. May say yes wrongly (the byte loop then decides), never no.
+#[inline]
+fn needs_look(w: u64, checked: bool) -> bool {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |x: u64| x.wrapping_sub(LO) & !x & HI;
+    let below_space = w.wrapping_sub(LO * 0x20) & !w & HI;
+    let special = has_zero(w ^ (LO * u64::from(b'"')))
+        | has_zero(w ^ (LO * u64::from(b'\\')))
+        | has_zero(w ^ (LO * 0x7f));
+    let high = if checked { 0 } else { w & HI };
+    below_space | special | high != 0
 }
 
 #[cfg(test)]
@@ -349,6 +472,95 @@ mod tests {
             -0.0,
         ] {
             assert_eq!(format_score(v).parse::<f64>().ok(), Some(v));
+            let mut w = Vec::new();
+            write_score(&mut w, v);
+            assert_eq!(w, format_score(v).into_bytes());
+        }
+    }
+
+    /// The escaper before the one-pass rewrite: separate UTF-8 check, `write!` for
+    /// `\u00XX`. The fast one must match it byte for byte.
+    fn naive(bytes: &[u8]) -> Vec<u8> {
+        let Ok(text) = std::str::from_utf8(bytes) else {
+            let mut out = b"{\"hex\":\"".to_vec();
+            for b in bytes {
+                let _ = write!(out, "{b:02x}");
+            }
+            out.extend_from_slice(b"\"}");
+            return out;
+        };
+        let mut out = vec![b'"'];
+        for c in text.chars() {
+            match c {
+                '"' => out.extend_from_slice(b"\\\""),
+                '\\' => out.extend_from_slice(b"\\\\"),
+                '\n' => out.extend_from_slice(b"\\n"),
+                '\r' => out.extend_from_slice(b"\\r"),
+                '\t' => out.extend_from_slice(b"\\t"),
+                '\0'..='\x1f' | '\x7f' => {
+                    let _ = write!(out, "\\u{:04x}", c as u32);
+                }
+                c => out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes()),
+            }
+        }
+        out.push(b'"');
+        out
+    }
+
+    #[test]
+    fn write_bytes_matches_the_naive_escaper() {
+        let mut cases: Vec<Vec<u8>> = Vec::new();
+        for a in 0..=255u8 {
+            cases.push(vec![a]);
+            for b in [0u8, b'a', b'"', 0x7f, 0x80, 0xba, 0xd0, 0xff] {
+                cases.push(vec![a, b]);
+                cases.push(vec![b'x', a, b, b'y']);
+            }
+        }
+        // Valid UTF-8 first, then an escape, then invalid bytes (hex after a partial write).
+        cases.push("ключ\n🔑\0".as_bytes().to_vec());
+        cases.push(["é\t".as_bytes(), b"\xff"].concat());
+        cases.push([&b"pad\0\0\0"[..], "\u{43a}".as_bytes(), b"\xd0"].concat());
+        // NUL runs around the 16-escape block and the 8-byte word; escapes after a
+        // validated non-ASCII prefix; invalid bytes late in a long string.
+        for n in 0..40 {
+            cases.push([&b"value:12"[..], &vec![0; n], b"x"].concat());
+            cases.push([&vec![b'a'; n], &b"\x01\"\\\x7f"[..], &vec![0; n]].concat());
+        }
+        cases.push(
+            [
+                "ключ".repeat(5).as_bytes(),
+                &b"\"aaaaaaaaaaaaaaaaaaa\x01"[..],
+            ]
+            .concat(),
+        );
+        cases.push([&[b'a'; 37][..], "é".as_bytes(), &[b'b'; 20][..], b"\xc3"].concat());
+        // xorshift bytes, mostly ASCII so that some cases stay valid UTF-8.
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        for n in 0..2000 {
+            let mut v = Vec::new();
+            for _ in 0..n % 40 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                v.push(if x.is_multiple_of(16) {
+                    (x >> 8) as u8
+                } else {
+                    (x >> 8) as u8 & 0x7f
+                });
+            }
+            cases.push(v);
+        }
+        for case in &cases {
+            let mut out = b"prefix".to_vec();
+            write_bytes(&mut out, case);
+            assert!(
+                out[6..] == naive(case)[..],
+                "{case:?}: {} vs {}",
+                String::from_utf8_lossy(&out[6..]),
+                String::from_utf8_lossy(&naive(case))
+            );
+            assert_eq!(&out[..6], b"prefix");
         }
     }
 }

@@ -1,21 +1,12 @@
 //! The key inventory against the corpus manifests, shard sums and batch independence.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+#[path = "../../fixtures/corpus.rs"]
+mod corpus;
+
 use std::path::PathBuf;
 
 use rdb_parser::inventory::{inventory, FileInput, Inventory, InventoryOptions};
-
-fn fixtures() -> PathBuf {
-    let dir = std::env::var_os("RDBKIT_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures"));
-    assert!(
-        dir.join("versions").is_dir(),
-        "conformance corpus not found at {} (set RDBKIT_FIXTURES)",
-        dir.display()
-    );
-    dir
-}
 
 fn run(paths: &[PathBuf], options: &InventoryOptions) -> Inventory {
     let data: Vec<Vec<u8>> = paths.iter().map(|p| std::fs::read(p).unwrap()).collect();
@@ -33,7 +24,7 @@ fn run(paths: &[PathBuf], options: &InventoryOptions) -> Inventory {
 }
 
 fn manifests() -> Vec<(PathBuf, serde_json::Value)> {
-    let dir = fixtures().join("versions");
+    let dir = corpus::versions_dir();
     let mut out = Vec::new();
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();
@@ -118,7 +109,7 @@ fn keyspace_counts_equal_every_manifest() {
 
 #[test]
 fn shard_files_add_up() {
-    let dir = fixtures().join("versions");
+    let dir = corpus::versions_dir();
     let a = dir.join("redis-7.0.15.rdb");
     let b = dir.join("redis-6.2.14.rdb");
     let options = InventoryOptions::default();
@@ -146,7 +137,7 @@ fn shard_files_add_up() {
 
 #[test]
 fn report_does_not_depend_on_batch_boundaries() {
-    let dir = fixtures().join("versions");
+    let dir = corpus::versions_dir();
     let paths = [
         dir.join("redis-7.4.1.rdb"),
         dir.join("valkey-8.0.1.rdb"),
@@ -196,7 +187,7 @@ fn report_does_not_depend_on_batch_boundaries() {
 
 #[test]
 fn prefix_table_is_bounded() {
-    let dir = fixtures().join("versions");
+    let dir = corpus::versions_dir();
     let options = InventoryOptions {
         max_prefixes: 3,
         ..InventoryOptions::default()

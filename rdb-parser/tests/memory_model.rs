@@ -14,6 +14,9 @@
 
 #![cfg(feature = "inventory")]
 
+#[path = "../../fixtures/corpus.rs"]
+mod corpus;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -30,14 +33,6 @@ fn debian_70() -> MemoryModel {
     MemoryModel::for_redis(7, 0).with_size_classes(SizeClasses::Quantum16)
 }
 const TOLERANCE: f64 = 0.10;
-
-fn fixtures_dir() -> PathBuf {
-    match std::env::var_os("RDBKIT_FIXTURES") {
-        Some(d) => PathBuf::from(d),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures"),
-    }
-    .join("versions")
-}
 
 /// The model's total for a snapshot: what the baseline command sums.
 fn estimate(model: &MemoryModel, data: &[u8], dump: Option<&Path>) -> u64 {
@@ -267,9 +262,9 @@ fn print_and_check(rows: &[Row]) {
 
 /// Fixtures Redis 7.0 can load: RDB ≤ 10 and not one of the damaged copies.
 fn loadable_fixtures() -> Vec<PathBuf> {
-    let dir = fixtures_dir();
+    let dir = corpus::versions_dir();
     let mut out: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e} (set RDBKIT_FIXTURES)", dir.display()))
+        .unwrap_or_else(|e| panic!("{}: {e} ", dir.display()))
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "rdb"))
         .filter(|p| {
@@ -306,7 +301,7 @@ fn fixtures_within_ten_percent_of_redis_70() {
 #[test]
 fn for_snapshot_picks_the_writer() {
     use rdb_parser::inventory::memory::Layout;
-    let dir = fixtures_dir();
+    let dir = corpus::versions_dir();
     for (file, layout) in [
         ("redis-6.2.14.rdb", Layout::Legacy),
         ("redis-7.0.15.rdb", Layout::Redis70),

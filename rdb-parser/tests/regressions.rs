@@ -4,6 +4,9 @@
 //! `dump_payload`, `containers`; see `fuzz/README.md`). Each must end in `Ok` or
 //! `Err` without panicking; a failure names the file and the panic message.
 
+#[path = "../../fixtures/corpus.rs"]
+mod corpus;
+
 use std::panic::{self, AssertUnwindSafe};
 use std::path::Path;
 
@@ -59,12 +62,9 @@ fn saved_fuzz_inputs_end_in_ok_or_err() {
 /// (so a broken framer invariant fails here, not only under the fuzzer).
 #[test]
 fn fuzz_checks_pass_on_every_fixture() {
-    let dir = std::env::var_os("RDBKIT_FIXTURES")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures"));
-    let versions = dir.join("versions");
+    let versions = corpus::versions_dir();
     let mut n = 0;
-    for entry in std::fs::read_dir(&versions).expect("conformance corpus (set RDBKIT_FIXTURES)") {
+    for entry in std::fs::read_dir(&versions).expect("conformance corpus") {
         let path = entry.expect("directory entry").path();
         if path.extension().and_then(|e| e.to_str()) == Some("rdb") {
             records(&std::fs::read(&path).expect("fixture"));

@@ -202,6 +202,7 @@ fn to_json(inv: &Inventory, options: &InventoryOptions) -> Value {
                 "redis_ver": f.aux.redis_ver,
                 "valkey_ver": f.aux.valkey_ver,
                 "ctime": f.aux.ctime,
+                "ctime_iso": f.aux.ctime.map(units::iso),
                 "used_mem": f.aux.used_mem,
                 "repl_id": f.aux.repl_id,
                 "repl_offset": f.aux.repl_offset,
@@ -237,6 +238,7 @@ fn to_json(inv: &Inventory, options: &InventoryOptions) -> Value {
             "redis_ver": aux.and_then(|a| a.redis_ver.clone()),
             "valkey_ver": aux.and_then(|a| a.valkey_ver.clone()),
             "ctime": aux.and_then(|a| a.ctime),
+            "ctime_iso": aux.and_then(|a| a.ctime).map(units::iso),
             "used_mem": inv.recorded_used_memory(),
             "repl_id": aux.and_then(|a| a.repl_id.clone()),
             "repl_offset": aux.and_then(|a| a.repl_offset),
@@ -333,7 +335,7 @@ fn to_text(inv: &Inventory, options: &InventoryOptions) -> String {
         );
         let mut facts = Vec::new();
         if let Some(c) = f.aux.ctime {
-            facts.push(format!("ctime {c}"));
+            facts.push(format!("ctime {}", units::utc(c)));
         }
         if let Some(m) = f.aux.used_mem {
             facts.push(format!("used-mem {}", units::bytes(m)));
@@ -411,7 +413,7 @@ fn to_text(inv: &Inventory, options: &InventoryOptions) -> String {
             "elements",
             "in file",
             "memory",
-            "share",
+            "mem share",
         ],
         &rows,
     );
@@ -502,6 +504,6 @@ fn to_text(inv: &Inventory, options: &InventoryOptions) -> String {
             units::percent(n.keys, total_keys),
         ]);
     }
-    table(&mut s, &["prefix", "keys", "memory", "share"], &rows);
+    table(&mut s, &["prefix", "keys", "memory", "key share"], &rows);
     s
 }

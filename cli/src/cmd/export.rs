@@ -5,7 +5,7 @@ use std::io::{BufWriter, Write};
 
 use anyhow::{Context, Result};
 use rdb_parser::export::{write_record, ExportError};
-use rdb_parser::{ParseOptions, Rdb};
+use rdb_parser::{ParseOptions, Rdb, Record};
 
 use rdb_restore::export::{write_resp, RespExportOptions};
 
@@ -38,24 +38,126 @@ pub fn run(
     if target_rdb_version.is_some() {
         anyhow::bail!("--target-rdb-version applies to --format resp only");
     }
-    let mut line = Vec::with_capacity(4096);
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
     for path in files {
         let data = input::open(path)?;
         let rdb = Rdb::with_options(&data, options).with_context(|| path.clone())?;
         let mut progress = Progress::new(&format!("exporting {path}"), data.len() as u64, quiet);
-        let mut records = rdb.records();
-        while let Some(record) = records.next() {
-            let record = record.with_context(|| path.clone())?;
-            line.clear();
-            if write_record(&record, &mut line).with_context(|| path.clone())? {
-                out.write_all(&line).map_err(ExportError::Io)?;
-                progress.update(records.offset());
-            }
-        }
+        export_jsonl(&rdb, workers, &mut out, &mut progress).with_context(|| path.clone())?;
         progress.finish();
     }
     out.flush().map_err(ExportError::Io)?;
     Ok(())
+}
+
+/// Records per batch, and raw bytes after which a batch closes early (big values).
+const BATCH_RECORDS: usize = 512;
+const BATCH_BYTES: u64 = 1 << 20;
+
+/// Records framed in file order, handed to one formatter.
+struct Batch<'a> {
+    records: Vec<Record<'a>>,
+    /// File offset after the last record (for the progress line).
+    end: u64,
+    /// The framing error that ended the file here, reported after these records.
+    error: Option<rdb_parser::Error>,
+}
+
+/// JSON lines of one batch; `error` ends the export after `lines` are written.
+struct Formatted {
+    lines: Vec<u8>,
+    end: u64,
+    error: Option<rdb_parser::Error>,
+}
+
+/// JSON Lines on every core: one thread frames the records into batches, `workers`
+/// threads format them (batch `i` goes to worker `i % workers`, so reading the workers'
+/// results round-robin gives file order back), and this thread writes. Output and
+/// errors are those of a record-by-record loop: every line before the first bad record.
+fn export_jsonl<W: Write>(
+    rdb: &Rdb<'_>,
+    workers: usize,
+    out: &mut W,
+    progress: &mut Progress,
+) -> std::result::Result<(), ExportError> {
+    use std::sync::mpsc::sync_channel;
+    std::thread::scope(|s| {
+        let mut to_workers = Vec::with_capacity(workers);
+        let mut from_workers = Vec::with_capacity(workers);
+        for _ in 0..workers {
+            let (batch_tx, batch_rx) = sync_channel::<Batch<'_>>(2);
+            let (done_tx, done_rx) = sync_channel::<Formatted>(2);
+            to_workers.push(batch_tx);
+            from_workers.push(done_rx);
+            s.spawn(move || {
+                let mut capacity = 1 << 16;
+                for batch in batch_rx {
+                    let mut lines = Vec::with_capacity(capacity);
+                    let mut error = batch.error;
+                    for record in &batch.records {
+                        let start = lines.len();
+                        if let Err(e) = write_record(record, &mut lines) {
+                            // Only whole lines, as the record-by-record loop wrote.
+                            lines.truncate(start);
+                            error = Some(e);
+                            break;
+                        }
+                    }
+                    capacity = capacity.max(lines.len());
+                    let done = Formatted {
+                        lines,
+                        end: batch.end,
+                        error,
+                    };
+                    // A closed channel: the writer stopped (an error); so do we.
+                    if done_tx.send(done).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        s.spawn(move || {
+            let mut records = rdb.records();
+            let mut next = 0usize;
+            let mut batch = Vec::with_capacity(BATCH_RECORDS);
+            let mut start = records.offset();
+            loop {
+                let (error, last) = match records.next() {
+                    Some(Ok(record)) => {
+                        batch.push(record);
+                        if batch.len() < BATCH_RECORDS && records.offset() - start < BATCH_BYTES {
+                            continue;
+                        }
+                        (None, false)
+                    }
+                    Some(Err(e)) => (Some(e), true),
+                    None => (None, true),
+                };
+                let full = Batch {
+                    records: std::mem::replace(&mut batch, Vec::with_capacity(BATCH_RECORDS)),
+                    end: records.offset(),
+                    error,
+                };
+                start = records.offset();
+                if to_workers[next % workers].send(full).is_err() || last {
+                    return;
+                }
+                next += 1;
+            }
+        });
+        for n in 0.. {
+            // A worker's channel closes once the framer is done and it has sent all.
+            let Ok(done) = from_workers[n % workers].recv() else {
+                return Ok(());
+            };
+            out.write_all(&done.lines)?;
+            progress.update(done.end);
+            if let Some(e) = done.error {
+                return Err(ExportError::Parse(e));
+            }
+        }
+        Ok(())
+    })
 }
 
 fn export_resp<W: Write>(
@@ -90,4 +192,88 @@ fn export_resp<W: Write>(
     }
     out.flush().map_err(ExportError::Io)?;
     Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use rdb_parser::write::write_string;
+
+    /// `n` string keys (every 7th value padded with NULs, every 1000th 300 KiB so that
+    /// batches also close on size), no checksum.
+    fn snapshot(n: usize, bad_at: Option<usize>) -> Vec<u8> {
+        let mut f = b"REDIS0009".to_vec();
+        for i in 0..n {
+            if bad_at == Some(i) {
+                // A list ziplist (type 10) the framer carries but the formatter refuses.
+                f.push(10);
+                write_string(&mut f, b"bad");
+                write_string(&mut f, b"not a ziplist");
+                continue;
+            }
+            f.push(0);
+            write_string(&mut f, format!("key:{i}").as_bytes());
+            let mut v = format!("value:{i}").into_bytes();
+            if i % 7 == 0 {
+                v.resize(v.len() + 20, 0);
+            }
+            if i % 1000 == 999 {
+                v.resize(300 << 10, b'x');
+            }
+            write_string(&mut f, &v);
+        }
+        f.push(0xff);
+        f.extend_from_slice(&[0; 8]);
+        f
+    }
+
+    fn sequential(rdb: &Rdb<'_>) -> (Vec<u8>, Option<String>) {
+        let mut out = Vec::new();
+        for record in rdb.records() {
+            let record = match record {
+                Ok(r) => r,
+                Err(e) => return (out, Some(e.to_string())),
+            };
+            let mut line = Vec::new();
+            match write_record(&record, &mut line) {
+                Ok(_) => out.extend_from_slice(&line),
+                Err(e) => return (out, Some(e.to_string())),
+            }
+        }
+        (out, None)
+    }
+
+    fn parallel(rdb: &Rdb<'_>, workers: usize) -> (Vec<u8>, Option<String>) {
+        let mut out = Vec::new();
+        let mut progress = Progress::new("test", 0, true);
+        let r = export_jsonl(rdb, workers, &mut out, &mut progress);
+        (out, r.err().map(|e| e.to_string()))
+    }
+
+    #[test]
+    fn parallel_export_keeps_file_order_and_stops_where_the_loop_stops() {
+        let opts = ParseOptions {
+            verify_checksum: false,
+        };
+        let good = snapshot(5000, None);
+        let rdb = Rdb::with_options(&good, opts).unwrap();
+        let want = sequential(&rdb);
+        assert!(want.1.is_none());
+        assert_eq!(want.0.iter().filter(|&&b| b == b'\n').count(), 5000);
+        for workers in [1, 2, 3] {
+            assert!(parallel(&rdb, workers) == want, "{workers} workers");
+        }
+        // Cut inside a value: every line before it, then the framing error.
+        let cut = &good[..good.len() * 2 / 3];
+        let rdb = Rdb::with_options(cut, opts).unwrap();
+        let want = sequential(&rdb);
+        assert!(want.1.is_some());
+        for workers in [1, 2, 3] {
+            assert!(
+                parallel(&rdb, workers) == want,
+                "{workers} workers, truncated"
+            );
+        }
+    }
 }

@@ -13,30 +13,19 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-/// `RDBKIT_FIXTURES`, else `<repo>/../shared/fixtures`. Panics (fails the test, never skips)
-/// when the directory is missing, naming where it looked.
-pub fn fixtures_dir() -> PathBuf {
-    let (dir, how) = match std::env::var_os("RDBKIT_FIXTURES") {
-        Some(d) => (PathBuf::from(d), "from RDBKIT_FIXTURES"),
-        None => (
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures"),
-            "CARGO_MANIFEST_DIR/../../shared/fixtures; set RDBKIT_FIXTURES to override",
-        ),
-    };
-    assert!(
-        dir.join("versions").is_dir() && dir.join("peers").is_dir(),
-        "fixture directory not found: looked for versions/ and peers/ in {} ({how})",
-        dir.display()
-    );
-    dir
-}
+#[path = "../../../fixtures/corpus.rs"]
+mod corpus;
 
+/// The conformance corpus (`fixtures/versions.tar.xz`, unpacked; `RDBKIT_FIXTURES`
+/// overrides). Panics (fails the test, never skips) when missing.
 pub fn versions_dir() -> PathBuf {
-    fixtures_dir().join("versions")
+    corpus::versions_dir()
 }
 
-pub fn peers_dir() -> PathBuf {
-    fixtures_dir().join("peers")
+/// The peers corpus, or `None` (said once on stderr) when it is not there: peer
+/// tests return early then.
+pub fn peers_dir() -> Option<PathBuf> {
+    corpus::peers_dir()
 }
 
 pub fn bin() -> &'static str {
@@ -269,8 +258,8 @@ pub fn strict_bytes_of(v: &Value) -> Result<Vec<u8>, String> {
 
 /// Rows of `peers/INDEX.tsv`: path, magic, ver, checksum status, types, encodings
 /// (rows starting with `ERROR` have only the first two).
-pub fn peer_index() -> Vec<Vec<String>> {
-    let path = peers_dir().join("INDEX.tsv");
+pub fn peer_index(peers: &Path) -> Vec<Vec<String>> {
+    let path = peers.join("INDEX.tsv");
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     text.lines()

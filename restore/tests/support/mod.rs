@@ -21,20 +21,13 @@ pub const REDIS_SERVER: &str = "/usr/bin/redis-server";
 /// Debian's redis-cli 7.0 (with TLS).
 pub const REDIS_CLI: &str = "/usr/bin/redis-cli";
 
-/// `RDBKIT_FIXTURES`, else `<crate>/../../shared/fixtures`; panics (fails the test)
-/// when missing.
+#[path = "../../../fixtures/corpus.rs"]
+mod corpus;
+
+/// The conformance corpus (`fixtures/versions.tar.xz`, unpacked; `RDBKIT_FIXTURES`
+/// overrides); panics (fails the test) when missing.
 pub fn versions_dir() -> PathBuf {
-    let dir = match std::env::var_os("RDBKIT_FIXTURES") {
-        Some(d) => PathBuf::from(d),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures"),
-    };
-    let v = dir.join("versions");
-    assert!(
-        v.is_dir(),
-        "fixture directory not found: {} (set RDBKIT_FIXTURES)",
-        v.display()
-    );
-    v
+    corpus::versions_dir()
 }
 
 /// Path of a fixture under `versions/`, which must exist.
