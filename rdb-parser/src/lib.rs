@@ -60,6 +60,14 @@
 //!   inventory behind `rdbkit baseline`, its memory model, whole-file validation)
 //!   and [`diff`] (snapshot against snapshot, in bounded memory).
 //!
+//! # Crate features
+//!
+//! - `inventory` (off by default): the `inventory` and `diff` modules, on rayon.
+//! - `serde` (off by default): `serde::Serialize` for the report types ([`Header`],
+//!   [`AuxInfo`], [`Eof`], the inventory, check and diff reports) and
+//!   `serde_bytes`, the one byte-string serializer of every report: keys are JSON
+//!   strings when valid UTF-8, else `{"hex": "..."}`.
+//!
 //! # Limits and safety
 //!
 //! Lengths are checked against the remaining input before anything is allocated or
@@ -87,6 +95,8 @@ pub mod lzf;
 pub mod reader;
 pub mod record;
 pub mod reencode;
+#[cfg(feature = "serde")]
+pub mod serde_bytes;
 pub mod types;
 pub mod value;
 pub mod write;

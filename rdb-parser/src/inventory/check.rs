@@ -11,6 +11,7 @@ use super::FileInput;
 
 /// What a valid file holds.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct FileCheck {
     /// Keys and keys with TTL per database.
     pub dbs: BTreeMap<u64, (u64, u64)>,
