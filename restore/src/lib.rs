@@ -65,6 +65,15 @@
 //! - A lost connection ends the run with an error (the keys in flight are unknown);
 //!   with a checkpoint, rerunning resumes where the target had answered.
 //!
+//! # Crate features
+//!
+//! - `serde` (off by default): `serde::Serialize` for every report type
+//!   ([`RestoreReport`], [`KeyFailure`], [`VerifyReport`], [`TargetCaps`], the
+//!   [`live`] metrics, pre-flight checks and watch samples); enables `rdb-parser/serde`.
+//!   Keys are JSON strings when valid UTF-8, else `{"hex": "..."}`
+//!   (`rdb_parser::serde_bytes`); skip reasons and verify kinds are their short
+//!   names (`{"pattern": 3, ...}`).
+//!
 //! # Errors
 //!
 //! [`Error`] is what stops a run. A key the server refuses is not an error: it is a
@@ -86,6 +95,8 @@ pub mod plan;
 pub mod report;
 pub mod resp;
 pub mod restore;
+#[cfg(feature = "serde")]
+mod ser;
 pub mod target;
 pub mod throttle;
 pub mod verify;

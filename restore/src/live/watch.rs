@@ -16,6 +16,7 @@ use crate::target::Target;
 
 /// One node at one moment.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Sample {
     /// `host:port`.
     pub address: String,
@@ -123,6 +124,11 @@ pub fn sample(target: &Target) -> Sample {
 
 /// What an alert is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize),
+    serde(rename_all = "kebab-case")
+)]
 pub enum AlertKind {
     /// The node could not be read.
     Unreachable,
@@ -157,6 +163,7 @@ impl AlertKind {
 
 /// One alert.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Alert {
     /// The node it is about (a replica for replication alerts).
     pub node: String,
