@@ -56,9 +56,9 @@
 //! - [`export`] writes the JSON Lines export used by `rdbkit export`.
 //! - [`digest`]: an encoding-independent digest of a value ("same content" across
 //!   encodings and RDB versions), used by `diff` and `verify`.
-//! - With the `inventory` feature (rayon): [`inventory`] (the parallel key
+//! - With the `inventory` feature (rayon): the `inventory` module (the parallel key
 //!   inventory behind `rdbkit baseline`, its memory model, whole-file validation)
-//!   and [`diff`] (snapshot against snapshot, in bounded memory).
+//!   and `diff` (snapshot against snapshot, in bounded memory).
 //!
 //! # Crate features
 //!

@@ -255,7 +255,9 @@ pub struct Unavailable {
 pub struct NodeMetrics {
     /// `host:port`.
     pub address: String,
-    /// Scalar metrics by name, in [`SCALARS`] order.
+    /// Scalar metrics by name (`redis.version`, `redis.memory.used`, …), in a fixed
+    /// order; a field missing from `INFO` is left out (see
+    /// [`NodeMetrics::unavailable`]).
     #[cfg_attr(feature = "serde", serde(serialize_with = "crate::ser::pairs_as_map"))]
     pub scalars: Vec<(&'static str, MetricValue)>,
     /// `redis.db.keys` / `redis.db.expires` / `redis.db.avg_ttl` per database.
