@@ -145,6 +145,22 @@ impl ConnectionArgs {
         self.build(url, false)
     }
 
+    /// The servers of a command that takes several URLs: `urls`, then the one
+    /// redis-cli's flags name (if any); each with its URL for display.
+    pub fn targets(&self, urls: &[String], server: &ServerArgs) -> Result<Vec<(String, Target)>> {
+        let mut out = Vec::new();
+        for url in urls {
+            out.push((url.clone(), self.target_among(url)?));
+        }
+        if server.url.is_some() || server.host.is_some() || server.port.is_some() {
+            out.push((server.url()?, self.target_for(server)?));
+        }
+        if out.is_empty() {
+            anyhow::bail!("no server: give URLs, or -h HOST [-p PORT] as with redis-cli");
+        }
+        Ok(out)
+    }
+
     /// The target `server` names, with its `-a` password.
     pub fn target_for(&self, server: &ServerArgs) -> Result<Target> {
         let mut config = self.config(&server.url()?)?;

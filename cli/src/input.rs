@@ -1,11 +1,19 @@
 //! Opening snapshots: memory-mapped files, or standard input read into memory.
+//!
+//! Inputs that are not snapshots (a directory, a compressed file, an AOF, a failed
+//! download, ...) are refused here, before any command reads them, with what the
+//! input is and what to do instead.
 
+use std::fmt;
 use std::fs::File;
 use std::io::Read;
 use std::ops::Deref;
+use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use memmap2::Mmap;
+use rdb_parser::header::InputKind;
+use rdb_parser::{ErrorKind, Header};
 
 /// The bytes of one input, mapped or owned.
 pub enum Input {
@@ -27,7 +35,16 @@ impl Deref for Input {
 }
 
 /// Opens `path`; `-` reads standard input to the end.
+///
+/// A directory is an error with a pointer to the snapshot inside it; bytes that
+/// are not an RDB file fail with [`NotSnapshot`].
 pub fn open(path: &str) -> Result<Input> {
+    let input = open_bytes(path)?;
+    refuse_non_rdb(path, &input)?;
+    Ok(input)
+}
+
+fn open_bytes(path: &str) -> Result<Input> {
     if path == "-" {
         let mut buf = Vec::new();
         std::io::stdin()
@@ -35,6 +52,11 @@ pub fn open(path: &str) -> Result<Input> {
             .read_to_end(&mut buf)
             .context("reading standard input")?;
         return Ok(Input::Owned(buf));
+    }
+    // Opening a directory succeeds on Linux and only mapping it fails, with a
+    // message that does not say why.
+    if std::fs::metadata(path).is_ok_and(|m| m.is_dir()) {
+        bail!("{}", directory_message(path));
     }
     let file = File::open(path).with_context(|| format!("opening {path}"))?;
     let len = file
@@ -53,4 +75,230 @@ pub fn open(path: &str) -> Result<Input> {
     #[cfg(unix)]
     let _ = map.advise(memmap2::Advice::Sequential);
     Ok(Input::Mapped(map))
+}
+
+/// An input whose bytes are not an RDB snapshot (offset 0 of the input).
+///
+/// `check` counts it as an invalid snapshot (exit 1), like a corrupt one: the bytes
+/// were read and they are not a snapshot.
+#[derive(Debug)]
+pub struct NotSnapshot {
+    /// What the input was recognised as; `None` for unrecognised bytes.
+    pub kind: Option<InputKind>,
+    message: String,
+}
+
+impl fmt::Display for NotSnapshot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for NotSnapshot {}
+
+/// Fails when the header is not an RDB magic; a known magic with an unsupported
+/// version, and everything after the header, are left to the command.
+fn refuse_non_rdb(path: &str, data: &[u8]) -> Result<(), NotSnapshot> {
+    let err = match Header::parse(data) {
+        Ok(_) => return Ok(()),
+        Err(e) => e,
+    };
+    let kind = match err.kind() {
+        ErrorKind::NotRdb(k) => Some(k),
+        ErrorKind::BadMagic => None,
+        // A cut-off magic (`REDIS00`): told as "too short" like any short input.
+        ErrorKind::UnexpectedEof => Some(InputKind::TooShort),
+        _ => return Ok(()),
+    };
+    Err(NotSnapshot {
+        kind,
+        message: not_snapshot_message(path, data, kind),
+    })
+}
+
+/// The subcommand being run (`check`, `export`, ...), for the examples in hints.
+fn subcommand() -> String {
+    // The only global flag (`-q`) takes no value, so the first word is the command.
+    std::env::args()
+        .skip(1)
+        .find(|a| !a.starts_with('-'))
+        .unwrap_or_else(|| "check".to_string())
+}
+
+fn not_snapshot_message(path: &str, data: &[u8], kind: Option<InputKind>) -> String {
+    let name = if path == "-" { "standard input" } else { path };
+    let file = if path == "-" { "FILE" } else { path };
+    let cmd = subcommand();
+    let head = match kind {
+        None => format!("{name}: not an RDB snapshot (offset 0)"),
+        Some(k @ (InputKind::Empty | InputKind::TooShort)) => {
+            format!("{name}: {} (offset 0)", k.description())
+        }
+        Some(k) => format!(
+            "{name}: {}, not an RDB snapshot (offset 0)",
+            k.description()
+        ),
+    };
+    let download = "the download failed or fetched the wrong thing: check the URL and the \
+                    credentials and download the snapshot again";
+    let tail = match kind {
+        Some(InputKind::Empty) => {
+            "the save or the copy did not finish: take or copy the snapshot again".to_string()
+        }
+        Some(InputKind::TooShort) => format!(
+            "only {} bytes: the file is truncated (an interrupted copy or save?); copy it again",
+            data.len()
+        ),
+        Some(k) if k.is_compressed() => {
+            let tool = match k {
+                InputKind::Gzip => "gunzip -c",
+                InputKind::Zstd => "zstd -dc",
+                InputKind::Xz => "xz -dc",
+                InputKind::Lz4 => "lz4 -dc",
+                InputKind::Bzip2 => "bzip2 -dc",
+                _ => "unzip -p",
+            };
+            format!("decompress it first, e.g. `{tool} {file} | rdbkit {cmd} -`")
+        }
+        Some(InputKind::Aof) => format!(
+            "its commands are not RDB data: replay it into a server \
+             (`redis-cli --pipe < {file}`) and SAVE, then read the dump.rdb it writes \
+             (an AOF with an RDB preamble starts with REDIS and is read directly)"
+        ),
+        Some(InputKind::Http) => format!("{}: {download}", first_line(data)),
+        Some(InputKind::Xml) => match between(data, "<Code>", "</Code>") {
+            Some(code) => format!("error code {code}: {download}"),
+            None => format!("{}: {download}", first_line(data)),
+        },
+        Some(InputKind::Html | InputKind::Json) => format!(
+            "an error message, probably: {download} (`head -c 600 {file}` shows the reason)"
+        ),
+        Some(_) => format!(
+            "{}; an RDB file starts with REDIS or VALKEY",
+            first_line(data)
+        ),
+        None => format!(
+            "it starts with bytes {}; an RDB file starts with REDIS or VALKEY and a version \
+             number",
+            hex_head(data)
+        ),
+    };
+    format!("{head}: {tail}")
+}
+
+/// The first line of text, clipped, as `starts with "..."`.
+fn first_line(data: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&data[..data.len().min(200)]);
+    let line = text.trim_start().lines().next().unwrap_or_default();
+    let clipped: String = line.chars().take(60).collect();
+    let more = if clipped.len() < line.len() {
+        "..."
+    } else {
+        ""
+    };
+    format!("it starts with {:?}", format!("{clipped}{more}"))
+}
+
+/// The text between the first `open` and the next `close` in the first 4 KiB
+/// (`<Code>AccessDenied</Code>` in an S3 error).
+fn between(data: &[u8], open: &str, close: &str) -> Option<String> {
+    let text = String::from_utf8_lossy(&data[..data.len().min(4096)]);
+    let start = text.find(open)? + open.len();
+    let len = text[start..].find(close)?;
+    let inner = text[start..start + len].trim();
+    (!inner.is_empty() && inner.len() <= 64).then(|| inner.to_string())
+}
+
+fn hex_head(data: &[u8]) -> String {
+    let hex: Vec<String> = data.iter().take(9).map(|b| format!("{b:02x}")).collect();
+    hex.join(" ")
+}
+
+/// Why a directory is not a snapshot, and where the snapshot inside it is.
+fn directory_message(path: &str) -> String {
+    let dir = Path::new(path);
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok())
+                .filter(|e| e.path().is_file())
+                .filter_map(|e| e.file_name().into_string().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    let join = |n: &str| dir.join(n).display().to_string();
+    let cmd = subcommand();
+    let (base, incr) = aof_dir_files(dir, &names);
+    if let Some(base) = base {
+        let head = format!(
+            "{path} is a directory (a Redis 7+ append-only directory), not a snapshot file"
+        );
+        let after = match incr {
+            0 => String::new(),
+            1 => "; the incremental file after it (*.incr.aof) holds later writes in RESP: \
+                  to include them, start a server on this directory and SAVE"
+                .to_string(),
+            n => format!(
+                "; the {n} incremental files after it (*.incr.aof) hold later writes in \
+                 RESP: to include them, start a server on this directory and SAVE"
+            ),
+        };
+        if base.ends_with(".rdb") {
+            return format!(
+                "{head}: its snapshot is the base file: rdbkit {cmd} {}{after}",
+                join(&base)
+            );
+        }
+        return format!(
+            "{head}: its base file {} is an AOF in RESP (aof-use-rdb-preamble no), not RDB: \
+             start a server on this directory and SAVE, then read the dump.rdb it writes",
+            join(&base)
+        );
+    }
+    let rdbs: Vec<String> = names
+        .iter()
+        .filter(|n| n.ends_with(".rdb"))
+        .take(5)
+        .map(|n| join(n))
+        .collect();
+    if rdbs.is_empty() {
+        format!("{path} is a directory, not a snapshot file: name an .rdb file")
+    } else {
+        format!(
+            "{path} is a directory, not a snapshot file: name a snapshot inside it, e.g. {}",
+            rdbs.join(", ")
+        )
+    }
+}
+
+/// The base file of a Redis 7+ append-only directory and the number of incremental
+/// files: from the `*.manifest` (`file NAME seq N type b|h|i` lines), else by name.
+fn aof_dir_files(dir: &Path, names: &[String]) -> (Option<String>, usize) {
+    let manifest = names
+        .iter()
+        .find(|n| n.ends_with(".manifest"))
+        .and_then(|m| std::fs::read_to_string(dir.join(m)).ok());
+    if let Some(text) = manifest {
+        let mut base = None;
+        let mut incr = 0;
+        for line in text.lines() {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let field = |k: &str| words.windows(2).find(|w| w[0] == k).map(|w| w[1]);
+            match (field("file"), field("type")) {
+                (Some(f), Some("b")) => base = Some(f.to_string()),
+                (Some(_), Some("i")) => incr += 1,
+                _ => {}
+            }
+        }
+        if base.is_some() {
+            return (base, incr);
+        }
+    }
+    let base = names
+        .iter()
+        .find(|n| n.ends_with(".base.rdb") || n.ends_with(".base.aof"))
+        .cloned();
+    let incr = names.iter().filter(|n| n.ends_with(".incr.aof")).count();
+    (base, incr)
 }

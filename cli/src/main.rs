@@ -68,6 +68,13 @@ enum Command {
     /// by content digest, expiries, key counts, extra keys).
     Verify(Box<cmd::verify::VerifyArgs>),
     /// Validate every record, value and checksum (like redis-check-rdb) and summarize.
+    #[command(
+        after_help = "Every file is checked. Exit 0 all valid; 1 some file is not a \
+                            valid snapshot (corrupt, truncated, or not RDB: compressed, an AOF, \
+                            an error page, empty); 2 some file could not be read (missing, a \
+                            directory) or a usage error. --format json prints its document \
+                            on stdout in every case."
+    )]
     Check {
         /// Snapshot files (`-` reads standard input).
         #[arg(required = true)]
@@ -75,6 +82,9 @@ enum Command {
         /// Do not verify the CRC-64 trailer.
         #[arg(long)]
         no_crc: bool,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "text")]
+        format: output::Format,
     },
 }
 
@@ -124,18 +134,10 @@ fn main() -> ExitCode {
         Command::Preflight(args) => cmd::preflight::run(&args),
         Command::Watch(args) => cmd::watch::run(&args),
         Command::Verify(args) => cmd::verify::run(&args, cli.quiet),
-        Command::Check { files, no_crc } => {
-            match cmd::check::run(&files, options(no_crc), cli.quiet) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(cmd::check::CheckFailure::Corrupt(msg)) => {
-                    eprintln!("rdbkit: {msg}");
-                    ExitCode::from(1)
-                }
-                Err(cmd::check::CheckFailure::Io(e)) => {
-                    eprintln!("rdbkit: {e:#}");
-                    ExitCode::from(2)
-                }
-            }
-        }
+        Command::Check {
+            files,
+            no_crc,
+            format,
+        } => cmd::check::run(&files, options(no_crc), cli.quiet, format),
     }
 }

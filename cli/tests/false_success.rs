@@ -437,3 +437,68 @@ fn ctrl_c_prints_the_summary() {
     assert!(j["not_done"].as_u64().unwrap() > 0);
     assert_eq!(j["restored"].as_u64().unwrap(), total_keys(&server));
 }
+
+/// Operator ergonomics: redis-cli's connection flags work (`-h` is the host, not
+/// help), and a usage error never exits 0.
+#[test]
+fn redis_cli_flags_and_usage_errors() {
+    let server = Server::start(&["--requirepass", "pw"]);
+    let f = path(&fixture("redis-7.0.15.rdb"));
+    let port = server.port.to_string();
+    let out = rdbkit(&[
+        "restore",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        &port,
+        "-a",
+        "pw",
+        "-n",
+        "4",
+        "--db",
+        "0",
+        &f,
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let keyspace = server.cli(&["-a", "pw", "--no-auth-warning", "INFO", "keyspace"]);
+    assert!(keyspace.contains("db4:keys=104"), "{keyspace}");
+    let out = rdbkit(&[
+        "verify",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        &port,
+        "-a",
+        "pw",
+        "-n",
+        "4",
+        "--db",
+        "0",
+        &f,
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    let out = rdbkit(&["info", "-h", "127.0.0.1", "-p", &port, "-a", "pw"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("redis.db.keys"));
+    // Usage errors: exit 2, never 0.
+    for args in [
+        vec!["restore", f.as_str()],
+        vec!["preflight", "-h", "127.0.0.1"],
+        vec![
+            "restore",
+            f.as_str(),
+            "-u",
+            "redis://127.0.0.1:1",
+            "-h",
+            "x",
+        ],
+    ] {
+        let out = rdbkit(&args);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+    }
+}

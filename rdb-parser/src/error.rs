@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use crate::header::InputKind;
+
 /// What went wrong. `#[non_exhaustive]`: new formats bring new failure modes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -10,6 +12,9 @@ pub enum ErrorKind {
     UnexpectedEof,
     /// The file does not start with `REDIS` or `VALKEY` followed by a version number.
     BadMagic,
+    /// The input is recognisably something other than an RDB file (compressed, an
+    /// AOF, an HTTP error page, empty, ...); see [`sniff`](crate::header::sniff).
+    NotRdb(InputKind),
     /// The header names an RDB version this parser does not know (newer, or in a
     /// range reserved by the other family).
     UnsupportedVersion(u32),
@@ -47,6 +52,7 @@ impl fmt::Display for ErrorKind {
         match *self {
             ErrorKind::UnexpectedEof => f.write_str("unexpected end of input"),
             ErrorKind::BadMagic => f.write_str("not an RDB file (bad magic)"),
+            ErrorKind::NotRdb(k) => write!(f, "not an RDB file: {}", k.description()),
             ErrorKind::UnsupportedVersion(v) => write!(f, "unsupported RDB version {v}"),
             ErrorKind::UnknownType(t) => write!(f, "unknown value type {t}"),
             ErrorKind::UnknownOpcode(t) => write!(f, "unknown opcode {t}"),

@@ -62,8 +62,11 @@
 //!   unless [`TargetConfig::tls_server_name`] (`--tls-server-name`) names it; the
 //!   override also applies to the cluster nodes `CLUSTER SLOTS` reports (by IP on
 //!   Azure). TLS connections use this crate's own rustls transport (see [`target`]).
-//! - A lost connection ends the run with an error (the keys in flight are unknown);
-//!   with a checkpoint, rerunning resumes where the target had answered.
+//! - A lost connection does not end the run: the keys in flight are resent so that
+//!   the snapshot's value wins (`RESTORE ... REPLACE`, or a `DEL` before command-mode
+//!   commands), routed by a fresh slot map after a failover; a node that takes no key
+//!   within [`RestoreOptions::node_timeout`] fails those keys (with a checkpoint, a
+//!   rerun retries them).
 //!
 //! # Crate features
 //!
@@ -87,6 +90,7 @@
 pub mod checkpoint;
 pub mod cluster;
 pub mod commands;
+mod delivery;
 pub mod error;
 pub mod export;
 pub mod glob;

@@ -142,6 +142,26 @@ pub fn write_restore(
     }
 }
 
+/// Appends `cmd`, one packed `RESTORE`, with `REPLACE` added (its array length
+/// raised by one): for a command whose first attempt may have been carried out.
+/// A second `REPLACE` in a command that had one already is accepted by `RESTORE`.
+pub fn with_replace(out: &mut Vec<u8>, cmd: &[u8]) {
+    let head_end = cmd.windows(2).position(|w| w == b"\r\n");
+    let count = head_end
+        .and_then(|e| cmd.get(1..e))
+        .and_then(|d| std::str::from_utf8(d).ok())
+        .and_then(|d| d.parse::<u64>().ok());
+    match (cmd.first(), head_end, count) {
+        (Some(b'*'), Some(e), Some(n)) => {
+            header(out, b'*', n + 1);
+            out.extend_from_slice(cmd.get(e + 2..).unwrap_or(&[]));
+            write_bulk(out, b"REPLACE");
+        }
+        // Not a packed array (never made by this crate): sent as it is.
+        _ => out.extend_from_slice(cmd),
+    }
+}
+
 /// Writes `FUNCTION RESTORE payload [REPLACE]` for one library: the payload is the
 /// `FUNCTION2` opcode, the record body ([`FunctionLibrary::raw`](rdb_parser::FunctionLibrary::raw)),
 /// the footer version and the CRC, as `FUNCTION DUMP` makes it.

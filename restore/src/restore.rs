@@ -29,6 +29,9 @@ use crate::target::Connection;
 use crate::checkpoint::{self, CheckpointState, FailedLog, Position, SENT_STEP};
 use crate::cluster::{self, NodeAddr, SlotMap};
 use crate::commands::{field_ttl_commands, write_key_commands, CommandOptions, ConversionCounts};
+use crate::delivery::{
+    classify, deliver, is_transient, Pending, Redirects, Reply, Router, Settled,
+};
 use crate::error::{Error, Result};
 use crate::plan::{
     plan_key, ConflictPolicy, KeyPlan, PlanOptions, SkipReason, TargetProfile, WriteMode,
@@ -92,6 +95,14 @@ pub struct RestoreOptions {
     /// Write every failed key here as JSON Lines (`{"file", "db", "key", "function",
     /// "error"}`), not just the first [`RestoreOptions::max_errors`].
     pub failed_keys: Option<PathBuf>,
+    /// How long a key waits for a node that takes it (a failover, a restarting server)
+    /// before it fails (default 120 s): a run never hangs on a node that is gone.
+    pub node_timeout: Duration,
+    /// On masters that have replicas, end every batch with `WAIT 1` (default true):
+    /// a master that dies before its replica has the batch would otherwise take
+    /// acknowledged keys with it when the replica takes over. The batch is resent when
+    /// the `WAIT` is not answered.
+    pub wait_replicas: bool,
 }
 
 impl Default for RestoreOptions {
@@ -112,6 +123,8 @@ impl Default for RestoreOptions {
             target_rdb_version: None,
             max_failures: 1000,
             failed_keys: None,
+            node_timeout: Duration::from_secs(120),
+            wait_replicas: true,
         }
     }
 }
@@ -152,6 +165,8 @@ struct Item<'a> {
     offset: u64,
     /// It failed in the run this one resumes (see [`checkpoint::FailedLog`]).
     retry: bool,
+    /// One `RESTORE` (else command-mode commands).
+    restore: bool,
     bytes: u64,
     start: usize,
     end: usize,
@@ -446,176 +461,6 @@ impl Acc {
     }
 }
 
-/// A reply, classified.
-enum Reply {
-    Ok,
-    Error { code: String, text: String },
-}
-
-fn classify(v: redis::RedisResult<Value>) -> std::result::Result<Reply, redis::RedisError> {
-    match v {
-        Ok(Value::ServerError(e)) => Ok(Reply::Error {
-            code: e.code().to_string(),
-            text: match e.details() {
-                Some(d) => format!("{} {d}", e.code()),
-                None => e.code().to_string(),
-            },
-        }),
-        Ok(_) => Ok(Reply::Ok),
-        Err(e) => match e.kind() {
-            redis::ErrorKind::Server(_) => Ok(Reply::Error {
-                code: e.code().unwrap_or("ERR").to_string(),
-                text: e.to_string(),
-            }),
-            _ => Err(e),
-        },
-    }
-}
-
-/// Connections opened on demand to resend redirected commands.
-struct Redirects<'t> {
-    base: &'t Target,
-    conns: HashMap<NodeAddr, Connection>,
-}
-
-impl Redirects<'_> {
-    fn connection(&mut self, addr: &NodeAddr) -> std::result::Result<&mut Connection, Reply> {
-        match self.conns.entry(addr.clone()) {
-            std::collections::hash_map::Entry::Occupied(o) => Ok(o.into_mut()),
-            std::collections::hash_map::Entry::Vacant(v) => {
-                match self.base.for_node(&addr.0, addr.1).connect() {
-                    Ok(c) => Ok(v.insert(c)),
-                    Err(e) => Err(Reply::Error {
-                        code: "IO".into(),
-                        text: e.to_string(),
-                    }),
-                }
-            }
-        }
-    }
-
-    /// Sends `count` commands (`cmd`) to `addr`; the first error reply decides.
-    fn send(&mut self, addr: &NodeAddr, cmd: &[u8], count: usize, asking: bool) -> Reply {
-        let conn = match self.connection(addr) {
-            Ok(c) => c,
-            Err(r) => return r,
-        };
-        if asking {
-            let _ = conn.req_packed_command(&redis::cmd("ASKING").get_packed_command());
-        }
-        let result = if count <= 1 {
-            classify(conn.req_packed_command(cmd))
-        } else {
-            match conn.req_packed_commands(cmd, 0, count) {
-                Ok(values) => {
-                    let mut first = Reply::Ok;
-                    for v in values {
-                        match classify(Ok(v)) {
-                            Ok(r @ Reply::Error { .. }) if matches!(first, Reply::Ok) => first = r,
-                            _ => {}
-                        }
-                    }
-                    Ok(first)
-                }
-                Err(e) => classify(Err(e)),
-            }
-        };
-        match result {
-            Ok(r) => r,
-            Err(e) => {
-                self.conns.remove(addr);
-                Reply::Error {
-                    code: "IO".into(),
-                    text: self.base.scrub(&e.to_string()),
-                }
-            }
-        }
-    }
-
-    /// Resolves a redirected `EXISTS` (`cmd`): whether the key exists.
-    fn exists(
-        &mut self,
-        own: &NodeAddr,
-        cmd: &[u8],
-        first: Reply,
-        shared: &Shared<'_>,
-    ) -> Option<bool> {
-        let mut reply = first;
-        for _ in 0..12 {
-            let Reply::Error { code, text } = &reply else {
-                return None;
-            };
-            let detail = text.get(code.len()..).unwrap_or("").trim();
-            let (addr, asking) = match code.as_str() {
-                "MOVED" => {
-                    shared.moved.store(true, Ordering::Relaxed);
-                    (cluster::parse_redirect(detail)?.1, false)
-                }
-                "ASK" => (cluster::parse_redirect(detail)?.1, true),
-                "TRYAGAIN" | "CLUSTERDOWN" | "LOADING" => {
-                    std::thread::sleep(Duration::from_millis(50));
-                    (own.clone(), false)
-                }
-                _ => return None,
-            };
-            let conn = self.connection(&addr).ok()?;
-            if asking {
-                let _ = conn.req_packed_command(&redis::cmd("ASKING").get_packed_command());
-            }
-            match conn.req_packed_command(cmd) {
-                Ok(Value::Int(n)) => return Some(n > 0),
-                other => reply = classify(other).ok()?,
-            }
-        }
-        None
-    }
-}
-
-fn is_retryable(r: &Reply) -> bool {
-    matches!(r, Reply::Error { code, .. }
-        if matches!(code.as_str(), "MOVED" | "ASK" | "TRYAGAIN" | "CLUSTERDOWN" | "LOADING"))
-}
-
-/// Resolves `MOVED`/`ASK`/`TRYAGAIN`/`CLUSTERDOWN`/`LOADING` for one command by
-/// resending it on a side connection, with backoff; returns the final reply.
-fn resolve(
-    first: Reply,
-    own: &NodeAddr,
-    cmd: &[u8],
-    count: usize,
-    redirects: &mut Redirects<'_>,
-    shared: &Shared<'_>,
-) -> Reply {
-    let mut reply = first;
-    let mut wait = Duration::from_millis(20);
-    for _ in 0..12 {
-        let Reply::Error { code, text } = &reply else {
-            return reply;
-        };
-        let detail = text.get(code.len()..).unwrap_or("").trim();
-        reply = match code.as_str() {
-            "MOVED" => {
-                shared.moved.store(true, Ordering::Relaxed);
-                match cluster::parse_redirect(detail) {
-                    Some((_, addr)) => redirects.send(&addr, cmd, count, false),
-                    None => return reply,
-                }
-            }
-            "ASK" => match cluster::parse_redirect(detail) {
-                Some((_, addr)) => redirects.send(&addr, cmd, count, true),
-                None => return reply,
-            },
-            "TRYAGAIN" | "CLUSTERDOWN" | "LOADING" => {
-                std::thread::sleep(wait);
-                wait = (wait * 2).min(Duration::from_secs(2));
-                redirects.send(own, cmd, count, false)
-            }
-            _ => return reply,
-        };
-    }
-    reply
-}
-
 struct WorkerCtx<'s, 'p> {
     target: Target,
     addr: NodeAddr,
@@ -624,22 +469,54 @@ struct WorkerCtx<'s, 'p> {
     /// Bytes in flight beyond which no further batch is sent before a reply.
     max_inflight_bytes: usize,
     shared: &'s Shared<'p>,
+    /// Where keys go when their first attempt did not settle.
+    router: Router<'s>,
+    /// `RestoreOptions::wait_replicas`.
+    wait_replicas: bool,
 }
 
+/// `WAIT 1 1000`: one replica has everything before it (or 1 s passed).
+const WAIT_ONE_REPLICA: &[u8] = b"*3\r\n$4\r\nWAIT\r\n$1\r\n1\r\n$4\r\n1000\r\n";
+
+/// Whether the node behind `conn` is a master with replicas connected.
+fn has_replicas(conn: &mut Connection) -> bool {
+    crate::target::info_section(conn, "replication")
+        .map(|t| crate::live::info::Info::parse(&t))
+        .and_then(|i| i.uint("connected_slaves"))
+        .is_some_and(|n| n > 0)
+}
+
+/// One worker: one connection to one node, up to `depth` batches in flight.
+///
+/// When the connection fails (a node killed or restarted, a proxy cutting it), the
+/// batches in flight are settled through the [`delivery`](crate::delivery) stage (what
+/// was answered keeps its answer; the rest is resent so that the snapshot's value
+/// wins), the worker reconnects once, and when its node stays away it delivers its
+/// remaining batches through the router: after a failover their keys reach the new
+/// master. Nothing is lost and the run goes on.
 fn worker(ctx: WorkerCtx<'_, '_>, rx: Receiver<Batch<'_>>) {
     let shared = ctx.shared;
-    let mut conn = match ctx.target.connect() {
-        Ok(c) => c,
-        Err(e) => return shared.fail(e),
-    };
     let mut redirects = Redirects {
         base: &ctx.target,
         conns: HashMap::new(),
     };
+    let mut conn = ctx.target.connect().ok();
+    let mut wait = ctx.wait_replicas && conn.as_mut().is_some_and(has_replicas);
     let mut current_db: Option<u64> = None;
     let mut window: Window<InFlight<'_>> = Window::new(ctx.depth, ctx.max_inflight_bytes);
     loop {
-        while !shared.aborted() {
+        let Some(c) = conn.as_mut() else {
+            // The node is gone: every batch goes through the router.
+            if shared.aborted() {
+                return;
+            }
+            let Ok(batch) = rx.recv() else { return };
+            let outcomes = settle(&batch, &[], 0, &ctx, &mut redirects, false);
+            shared.complete(&batch, outcomes);
+            continue;
+        };
+        let mut lost = false;
+        while !shared.aborted() && !lost {
             let Some(batch) = window.next_batch(&rx) else {
                 break;
             };
@@ -648,27 +525,55 @@ fn worker(ctx: WorkerCtx<'_, '_>, rx: Receiver<Batch<'_>>) {
                 // Command-mode keys under `fail`/`skip`: the EXISTS answers decide
                 // what is sent, so everything in flight is answered first.
                 while let Some(f) = window.pop() {
-                    let Some(outcomes) =
-                        collect(&mut conn, &f, &mut current_db, &ctx, &mut redirects)
-                    else {
-                        return;
-                    };
-                    shared.complete(&f.batch, outcomes);
+                    match collect(c, &f, &mut current_db, &ctx, &mut redirects, &mut wait) {
+                        Ok(outcomes) => shared.complete(&f.batch, outcomes),
+                        Err(known) => {
+                            let outcomes =
+                                settle(&f.batch, &f.pre, known.len(), &ctx, &mut redirects, true);
+                            shared.complete(&f.batch, merge_known(known, outcomes));
+                            lost = true;
+                            break;
+                        }
+                    }
+                }
+                if lost {
+                    window.push(
+                        InFlight {
+                            batch,
+                            selected: false,
+                            pre: Vec::new(),
+                            sent: false,
+                            waited: false,
+                        },
+                        0,
+                    );
+                    break;
                 }
             }
             let mut selected = false;
             if ctx.select && current_db != Some(batch.db) {
                 let mut cmd = Vec::with_capacity(32);
                 resp::write_select(&mut cmd, batch.db);
-                if let Err(e) = conn.send_packed_command(&cmd) {
-                    return shared.fail(ctx.target.error("sending SELECT", &e));
+                if c.send_packed_command(&cmd).is_err() {
+                    window.push(
+                        InFlight {
+                            batch,
+                            selected: false,
+                            pre: Vec::new(),
+                            sent: false,
+                            waited: false,
+                        },
+                        0,
+                    );
+                    lost = true;
+                    break;
                 }
                 selected = true;
                 current_db = Some(batch.db);
             }
             let mut pre: Vec<Option<Outcome>> = Vec::new();
-            if needs_check {
-                let Some(p) = precheck(&mut conn, &batch, selected, &ctx, &mut redirects) else {
+            let sent = if needs_check {
+                let Some(p) = precheck(c, &batch, selected, &ctx, &mut redirects) else {
                     return;
                 };
                 pre = p;
@@ -679,47 +584,119 @@ fn worker(ctx: WorkerCtx<'_, '_>, rx: Receiver<Batch<'_>>) {
                         buf.extend_from_slice(batch.buf.get(item.start..item.end).unwrap_or(&[]));
                     }
                 }
-                if !buf.is_empty() {
-                    if let Err(e) = conn.send_packed_command(&buf) {
-                        return shared.fail(ctx.target.error("sending a batch", &e));
-                    }
-                }
-            } else if let Err(e) = conn.send_packed_command(&batch.buf) {
-                return shared.fail(ctx.target.error("sending a batch", &e));
-            }
+                buf.is_empty() || c.send_packed_command(&buf).is_ok()
+            } else {
+                c.send_packed_command(&batch.buf).is_ok()
+            };
+            let sent = sent && (!wait || c.send_packed_command(WAIT_ONE_REPLICA).is_ok());
+            lost = !sent;
             let bytes = batch.buf.len();
             window.push(
                 InFlight {
                     batch,
                     selected,
                     pre,
+                    sent: true,
+                    waited: wait,
                 },
                 bytes,
             );
         }
-        let Some(f) = window.pop() else {
-            if window.is_closed() || shared.aborted() {
-                return;
+        if !lost {
+            let Some(f) = window.pop() else {
+                if window.is_closed() || shared.aborted() {
+                    return;
+                }
+                continue;
+            };
+            match collect(c, &f, &mut current_db, &ctx, &mut redirects, &mut wait) {
+                Ok(outcomes) => {
+                    shared.complete(&f.batch, outcomes);
+                    continue;
+                }
+                Err(known) => {
+                    let outcomes =
+                        settle(&f.batch, &f.pre, known.len(), &ctx, &mut redirects, true);
+                    shared.complete(&f.batch, merge_known(known, outcomes));
+                }
             }
-            continue;
-        };
-        let Some(outcomes) = collect(&mut conn, &f, &mut current_db, &ctx, &mut redirects) else {
-            return;
-        };
-        shared.complete(&f.batch, outcomes);
+        }
+        // The connection is lost: what is in flight is settled in order (the
+        // checkpoint moves batch by batch), then one reconnection is tried.
+        while let Some(f) = window.pop() {
+            let outcomes = settle(&f.batch, &f.pre, 0, &ctx, &mut redirects, f.sent);
+            shared.complete(&f.batch, outcomes);
+        }
+        current_db = None;
+        conn = ctx.target.connect().ok();
+        wait = ctx.wait_replicas && conn.as_mut().is_some_and(has_replicas);
     }
 }
 
-/// Reads the reply of a `SELECT db` sent ahead of a batch: `Some(Some(text))` when the
-/// server refused it, `None` when the run failed (already reported).
-fn select_reply(conn: &mut Connection, db: u64, ctx: &WorkerCtx<'_, '_>) -> Option<Option<String>> {
-    match classify(conn.recv_response()) {
-        Ok(Reply::Ok) => Some(None),
-        Ok(Reply::Error { text, .. }) => Some(Some(format!("SELECT {db}: {text}"))),
-        Err(e) => {
-            ctx.shared.fail(ctx.target.error("reading replies", &e));
-            None
+/// The outcomes of a batch's items from the `known`-th on, settled through the
+/// delivery stage: items decided before sending (`pre`) keep their outcome, the
+/// others are resent (`sent`: they may have been carried out, so the snapshot's value
+/// must win).
+fn settle(
+    batch: &Batch<'_>,
+    pre: &[Option<Outcome>],
+    known: usize,
+    ctx: &WorkerCtx<'_, '_>,
+    redirects: &mut Redirects<'_>,
+    sent: bool,
+) -> Vec<Outcome> {
+    let mut out: Vec<Option<Outcome>> = Vec::with_capacity(batch.items.len());
+    let mut pending = Vec::new();
+    let mut slots = Vec::new();
+    for (i, item) in batch.items.iter().enumerate().skip(known) {
+        if let Some(Some(o)) = pre.get(i) {
+            out.push(Some(o.clone()));
+            continue;
         }
+        out.push(None);
+        slots.push(out.len() - 1);
+        pending.push(Pending {
+            db: batch.db,
+            key: &item.key,
+            cmd: batch.buf.get(item.start..item.end).unwrap_or(&[]),
+            replies: item.replies.max(1),
+            restore: item.restore,
+            // A command-mode key never sent skipped its EXISTS check: DEL first too.
+            unknown: sent || item.precheck,
+        });
+    }
+    let delivered = deliver(&pending, &ctx.router, redirects);
+    for (slot, d) in slots.into_iter().zip(delivered) {
+        if let Some(o) = out.get_mut(slot) {
+            *o = Some(Outcome::Redirected(Box::new(outcome_of(d))));
+        }
+    }
+    out.into_iter()
+        .map(|o| o.unwrap_or_else(|| Outcome::Failed("IO not delivered".into())))
+        .collect()
+}
+
+fn outcome_of(s: Settled) -> Outcome {
+    match s {
+        Settled::Ok => Outcome::Restored,
+        Settled::Exists(text) => Outcome::Exists(text),
+        Settled::Failed(text) => Outcome::Failed(text),
+    }
+}
+
+/// `known` outcomes followed by the settled rest.
+fn merge_known(mut known: Vec<Outcome>, rest: Vec<Outcome>) -> Vec<Outcome> {
+    known.extend(rest);
+    known
+}
+
+/// Reads the reply of a `SELECT db` sent ahead of a batch: `Ok(Some(text))` when the
+/// server refused it, `Err` when the connection failed.
+fn select_reply(conn: &mut Connection, db: u64) -> std::result::Result<Option<String>, ()> {
+    match classify(conn.recv_response()) {
+        Ok(Reply::Ok) => Ok(None),
+        Ok(Reply::Error { text, .. }) => Ok(Some(format!("SELECT {db}: {text}"))),
+        Err(_) => Err(()),
     }
 }
 
@@ -731,6 +708,11 @@ struct InFlight<'a> {
     /// Outcomes decided before sending (keys found by the EXISTS check), per item;
     /// empty when there was no check.
     pre: Vec<Option<Outcome>>,
+    /// It was (perhaps partly) sent; `false` for a batch taken from the queue when
+    /// the connection failed before it went out.
+    sent: bool,
+    /// A `WAIT 1` follows it: its keys count as done once a replica has them.
+    waited: bool,
 }
 
 /// Sends `EXISTS` for the batch's checked items (after the pending `SELECT`, whose
@@ -756,7 +738,16 @@ fn precheck(
         return None;
     }
     let select_error = if selected {
-        select_reply(conn, batch.db, ctx)?
+        match select_reply(conn, batch.db) {
+            Ok(e) => e,
+            Err(()) => {
+                shared.fail(
+                    ctx.target
+                        .error("reading replies", &"the connection was lost"),
+                );
+                return None;
+            }
+        }
     } else {
         None
     };
@@ -765,9 +756,10 @@ fn precheck(
         let reply = match conn.recv_response() {
             Ok(Value::Int(n)) => Ok(n > 0),
             other => match classify(other) {
-                Ok(r @ Reply::Error { .. }) if is_retryable(&r) => {
+                Ok(r @ Reply::Error { .. }) if matches!(&r, Reply::Error { code, .. } if is_transient(code)) =>
+                {
                     let cmd = buf.get(from..to).unwrap_or(&[]);
-                    match redirects.exists(&ctx.addr, cmd, r, shared) {
+                    match redirects.exists(&ctx.addr, cmd, r, &shared.moved) {
                         Some(b) => Ok(b),
                         None => Err("EXISTS: no answer after redirection".to_string()),
                     }
@@ -808,19 +800,24 @@ fn precheck(
     )
 }
 
-/// Reads the replies of an in-flight batch (resolving redirections) into outcomes.
-/// `None`: the run failed (already reported).
+/// Reads the replies of an in-flight batch into outcomes; replies that do not settle
+/// a key (redirections, a cluster or server busy changing) are settled through the
+/// delivery stage. `Err` holds the outcomes of the items answered before the
+/// connection failed.
 fn collect(
     conn: &mut Connection,
     f: &InFlight<'_>,
     current_db: &mut Option<u64>,
     ctx: &WorkerCtx<'_, '_>,
     redirects: &mut Redirects<'_>,
-) -> Option<Vec<Outcome>> {
-    let shared = ctx.shared;
+    wait: &mut bool,
+) -> std::result::Result<Vec<Outcome>, Vec<Outcome>> {
     let batch = &f.batch;
+    // A batch followed by `WAIT` is done only once a replica has it: when the
+    // connection fails before that answer, all of it is resent.
+    let lost = |outcomes: Vec<Outcome>| if f.waited { Vec::new() } else { outcomes };
     let select_error = if f.selected {
-        select_reply(conn, batch.db, ctx)?
+        select_reply(conn, batch.db).map_err(|()| Vec::new())?
     } else {
         None
     };
@@ -828,6 +825,7 @@ fn collect(
         *current_db = None;
     }
     let mut outcomes = Vec::with_capacity(batch.items.len());
+    let mut deferred = Vec::new();
     for (i, item) in batch.items.iter().enumerate() {
         if let Some(Some(o)) = f.pre.get(i) {
             outcomes.push(o.clone());
@@ -836,42 +834,58 @@ fn collect(
         // The first error among the item's replies decides.
         let mut reply = Reply::Ok;
         for _ in 0..item.replies.max(1) {
-            let r = match classify(conn.recv_response()) {
-                Ok(r) => r,
-                Err(e) => {
-                    shared.fail(ctx.target.error("reading replies", &e));
-                    return None;
-                }
+            let Ok(r) = classify(conn.recv_response()) else {
+                return Err(lost(outcomes));
             };
             if matches!(reply, Reply::Ok) {
                 reply = r;
             }
         }
-        let mut redirected = false;
-        let reply = match (&select_error, reply) {
-            (Some(e), _) => Reply::Error {
-                code: "SELECT".into(),
-                text: e.clone(),
-            },
-            (None, r @ Reply::Error { .. }) => {
-                let cmd = batch.buf.get(item.start..item.end).unwrap_or(&[]);
-                redirected = is_retryable(&r);
-                resolve(r, &ctx.addr, cmd, item.replies.max(1), redirects, shared)
+        let outcome = match (&select_error, reply) {
+            (Some(e), _) => Outcome::Failed(e.clone()),
+            (None, Reply::Ok) => Outcome::Restored,
+            (None, Reply::Error { code, text }) if code == "BUSYKEY" => Outcome::Exists(text),
+            (None, Reply::Error { code, .. }) if is_transient(&code) => {
+                deferred.push(i);
+                Outcome::Failed(String::new())
             }
-            (None, r) => r,
+            (None, Reply::Error { text, .. }) => Outcome::Failed(text),
         };
-        let outcome = match reply {
-            Reply::Ok => Outcome::Restored,
-            Reply::Error { code, text } if code == "BUSYKEY" => Outcome::Exists(text),
-            Reply::Error { text, .. } => Outcome::Failed(text),
-        };
-        outcomes.push(if redirected {
-            Outcome::Redirected(Box::new(outcome))
-        } else {
-            outcome
-        });
+        outcomes.push(outcome);
     }
-    Some(outcomes)
+    if f.waited {
+        match conn.recv_response() {
+            Ok(Value::Int(n)) if n >= 1 => {}
+            // No replica within the second (it is down or far behind): stop waiting on
+            // this connection; the keys are on the master all the same.
+            Ok(_) => *wait = false,
+            Err(_) => return Err(Vec::new()),
+        }
+    }
+    if !deferred.is_empty() {
+        // Not carried out (a redirection or "not now"): resent as they were.
+        let pending: Vec<Pending<'_>> = deferred
+            .iter()
+            .filter_map(|&i| batch.items.get(i))
+            .map(|item| Pending {
+                db: batch.db,
+                key: &item.key,
+                cmd: batch.buf.get(item.start..item.end).unwrap_or(&[]),
+                replies: item.replies.max(1),
+                restore: item.restore,
+                unknown: false,
+            })
+            .collect();
+        for (i, d) in deferred
+            .into_iter()
+            .zip(deliver(&pending, &ctx.router, redirects))
+        {
+            if let Some(o) = outcomes.get_mut(i) {
+                *o = Outcome::Redirected(Box::new(outcome_of(d)));
+            }
+        }
+    }
+    Ok(outcomes)
 }
 
 /// A master node during the run: where its batches go.
@@ -1063,6 +1077,15 @@ pub fn restore<'a>(
     }
     drop(probe_conn);
 
+    let router_for = |own: NodeAddr| Router {
+        target,
+        host: &host,
+        slots: &slot_owner,
+        own,
+        select,
+        deadline: options.node_timeout,
+        moved: &shared.moved,
+    };
     let mut frame_error: Option<Error> = None;
     std::thread::scope(|scope| {
         let mut nodes: Vec<Node<'a>> = Vec::new();
@@ -1080,6 +1103,8 @@ pub fn restore<'a>(
                     depth: options.pipeline_depth,
                     max_inflight_bytes: batch_bytes.saturating_mul(2),
                     shared: &shared,
+                    router: router_for(addr.clone()),
+                    wait_replicas: options.wait_replicas,
                 };
                 let rx = rx.clone();
                 scope.spawn(move || worker(ctx, rx));
@@ -1166,7 +1191,7 @@ pub fn restore<'a>(
                             Prepared::Send { db, send } => {
                                 // Route.
                                 if shared.moved.swap(false, Ordering::Relaxed) {
-                                    refresh_map(target, &host, &slot_owner);
+                                    router_for((host.clone(), port_of(target))).refresh();
                                 }
                                 let ni = {
                                     let map = slot_owner.read().unwrap_or_else(|p| p.into_inner());
@@ -1243,6 +1268,7 @@ pub fn restore<'a>(
                                     cut: pos,
                                 });
                                 let from = b.buf.len();
+                                let is_restore = matches!(send, Send::Restore { .. });
                                 let (bytes, replies, precheck) = match send {
                                     Send::Restore {
                                         ttl,
@@ -1271,6 +1297,7 @@ pub fn restore<'a>(
                                     key: k.key,
                                     offset: pos.offset,
                                     retry: is_retry,
+                                    restore: is_restore,
                                     bytes,
                                     start: from,
                                     end: b.buf.len(),
@@ -1626,18 +1653,6 @@ fn port_of(target: &Target) -> u16 {
         .rsplit_once(':')
         .and_then(|(_, p)| p.parse().ok())
         .unwrap_or(6379)
-}
-
-/// Re-reads `CLUSTER SLOTS` after a `MOVED` (best effort: the redirected command
-/// was already resent by its worker).
-fn refresh_map(target: &Target, host: &str, map: &RwLock<Option<SlotMap>>) {
-    if let Ok(mut c) = target.connect() {
-        if let Ok(Some(m)) = SlotMap::fetch(&mut c, host) {
-            if let Ok(mut g) = map.write() {
-                *g = Some(m);
-            }
-        }
-    }
 }
 
 /// What became of a function library.

@@ -1,35 +1,124 @@
 //! `rdbkit check`: validate every record, every value and the checksum, like
 //! `redis-check-rdb`, and print a summary.
+//!
+//! Every file is checked, even after a bad one. Exit status: 0 every file is a valid
+//! snapshot; 1 some file was read and is not a valid snapshot (corrupt, truncated,
+//! or not RDB at all: compressed, an AOF, an error page, empty); 2 some file could
+//! not be read (missing, a directory, unreadable), which wins over 1.
+//!
+//! `--format json` prints one document on stdout whatever the outcome:
+//! `{"verdict": "ok"|"corrupt"|"error", "files": [...]}`. Each file has `path` and
+//! its own `verdict`; a valid one has `magic`, `rdb_version`, `redis_ver`,
+//! `valkey_ver`, `bytes`, `keys`, `elements`, `dbs` (`{"0": {"keys": N, "expires":
+//! M}}`, the shape of `baseline`'s `keyspace`), `types`, `functions`, `module_aux`,
+//! `skipped_opcodes`, `checksum` (`{"status": "ok"|"disabled"|"not-verified"|"none",
+//! "stored": hex or null}`) and `trailing_bytes`; a corrupt one has `error` and
+//! `offset` (plus `input_kind`, such as `gzip` or `aof`, when the input is not RDB);
+//! an unreadable one has `error`.
 
 use std::fmt::Write as _;
-use std::io::Write;
+use std::process::ExitCode;
 
 use rdb_parser::inventory::check::{check, FileCheck};
 use rdb_parser::inventory::FileInput;
 use rdb_parser::{AuxInfo, ParseOptions, Rdb};
+use serde_json::{json, Map, Value};
 
-use crate::input;
+use crate::input::{self, NotSnapshot};
+use crate::output::Format;
 use crate::progress::Progress;
 
-/// Why a check failed: the file is corrupt (exit 1) or could not be read (exit 2).
-pub enum CheckFailure {
-    /// The file is not a valid snapshot.
-    Corrupt(String),
-    /// The file could not be opened or read.
-    Io(anyhow::Error),
+/// What checking one file found.
+enum Outcome {
+    /// A valid snapshot.
+    Ok(Box<Valid>),
+    /// The bytes are not a valid snapshot (exit 1).
+    Corrupt {
+        message: String,
+        offset: u64,
+        input_kind: Option<&'static str>,
+    },
+    /// The file could not be read (exit 2).
+    Unreadable(String),
 }
 
-/// Checks each file in turn; stops at the first corrupt one.
-pub fn run(files: &[String], options: ParseOptions, quiet: bool) -> Result<(), CheckFailure> {
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
+/// The facts about a valid file that both output formats show.
+struct Valid {
+    magic: String,
+    rdb_version: u32,
+    redis_ver: Option<String>,
+    valkey_ver: Option<String>,
+    bytes: usize,
+    report: FileCheck,
+}
+
+/// Checks every file, prints the results and returns the exit status (see the
+/// module docs).
+pub fn run(files: &[String], options: ParseOptions, quiet: bool, format: Format) -> ExitCode {
+    let mut results = Vec::with_capacity(files.len());
+    let mut status = 0u8;
     for path in files {
-        let data = input::open(path).map_err(CheckFailure::Io)?;
-        let summary = check_one(path, &data, options, quiet)
-            .map_err(|e| CheckFailure::Corrupt(format!("{path}: {e}")))?;
-        let _ = out.write_all(summary.as_bytes());
+        let outcome = check_path(path, options, quiet);
+        status = status.max(match outcome {
+            Outcome::Ok(_) => 0,
+            Outcome::Corrupt { .. } => 1,
+            Outcome::Unreadable(_) => 2,
+        });
+        if format == Format::Text {
+            // Results as they come: a run over many shard files shows progress.
+            match &outcome {
+                Outcome::Ok(v) => {
+                    if crate::output::print(&summary(path, v)).is_err() {
+                        return ExitCode::from(2);
+                    }
+                }
+                Outcome::Corrupt { message, .. } | Outcome::Unreadable(message) => {
+                    eprintln!("rdbkit: {message}");
+                }
+            }
+        }
+        results.push((path, outcome));
     }
-    Ok(())
+    if format == Format::Json {
+        let verdict = ["ok", "corrupt", "error"][usize::from(status)];
+        let doc = json!({
+            "verdict": verdict,
+            "files": results.iter().map(|(p, o)| file_json(p, o)).collect::<Vec<_>>(),
+        });
+        let text = serde_json::to_string_pretty(&doc).unwrap_or_default();
+        if let Err(e) = crate::output::print(&format!("{text}\n")) {
+            eprintln!("rdbkit: {e:#}");
+            return ExitCode::from(2);
+        }
+    }
+    ExitCode::from(status)
+}
+
+fn check_path(path: &str, options: ParseOptions, quiet: bool) -> Outcome {
+    let data = match input::open(path) {
+        Ok(d) => d,
+        Err(e) => {
+            return match e.downcast_ref::<NotSnapshot>() {
+                Some(n) => Outcome::Corrupt {
+                    message: n.to_string(),
+                    offset: 0,
+                    input_kind: n.kind.map(|k| k.name()),
+                },
+                None => Outcome::Unreadable(format!("{e:#}")),
+            }
+        }
+    };
+    match check_one(path, &data, options, quiet) {
+        Ok(v) => Outcome::Ok(Box::new(v)),
+        Err(e) => Outcome::Corrupt {
+            message: format!("{path}: {e}"),
+            offset: e.offset(),
+            input_kind: match e.kind() {
+                rdb_parser::ErrorKind::NotRdb(k) => Some(k.name()),
+                _ => None,
+            },
+        },
+    }
 }
 
 fn check_one(
@@ -37,7 +126,7 @@ fn check_one(
     data: &[u8],
     options: ParseOptions,
     quiet: bool,
-) -> Result<String, rdb_parser::Error> {
+) -> Result<Valid, rdb_parser::Error> {
     let rdb = Rdb::with_options(data, options)?;
     let aux = AuxInfo::read(&rdb)?;
     let progress = std::sync::Mutex::new(Progress::new(
@@ -59,21 +148,87 @@ fn check_one(
         p.finish();
     }
     let report = result?.pop().unwrap_or_default();
-    Ok(summary(path, data.len(), &rdb, &aux, &report))
+    Ok(Valid {
+        magic: rdb.header().magic(),
+        rdb_version: rdb.header().version,
+        redis_ver: aux.redis_ver,
+        valkey_ver: aux.valkey_ver,
+        bytes: data.len(),
+        report,
+    })
 }
 
-fn summary(path: &str, len: usize, rdb: &Rdb<'_>, aux: &AuxInfo, c: &FileCheck) -> String {
+/// The checksum's state: a stable word for JSON and a sentence for text.
+fn checksum(c: &FileCheck) -> (&'static str, String) {
+    match c.eof {
+        Some(e) if e.checksum_verified => (
+            "ok",
+            format!("ok ({:016x})", e.stored_checksum.unwrap_or(0)),
+        ),
+        Some(e) if e.stored_checksum == Some(0) => (
+            "disabled",
+            "disabled by the writer (zero trailer)".to_string(),
+        ),
+        Some(e) if e.stored_checksum.is_some() => {
+            ("not-verified", "not verified (--no-crc)".to_string())
+        }
+        _ => ("none", "none (RDB version < 5)".to_string()),
+    }
+}
+
+fn file_json(path: &str, outcome: &Outcome) -> Value {
+    let v = match outcome {
+        Outcome::Ok(v) => v,
+        Outcome::Corrupt {
+            message,
+            offset,
+            input_kind,
+        } => {
+            return json!({"path": path, "verdict": "corrupt", "error": message,
+                          "offset": offset, "input_kind": input_kind})
+        }
+        Outcome::Unreadable(message) => {
+            return json!({"path": path, "verdict": "error", "error": message})
+        }
+    };
+    let c = &v.report;
+    let mut dbs = Map::new();
+    for (db, (keys, expires)) in &c.dbs {
+        dbs.insert(db.to_string(), json!({"keys": keys, "expires": expires}));
+    }
+    let stored = c
+        .eof
+        .and_then(|e| e.stored_checksum)
+        .map(|s| format!("{s:016x}"));
+    json!({
+        "path": path,
+        "verdict": "ok",
+        "magic": v.magic,
+        "rdb_version": v.rdb_version,
+        "redis_ver": v.redis_ver,
+        "valkey_ver": v.valkey_ver,
+        "bytes": v.bytes,
+        "keys": c.keys(),
+        "elements": c.elements,
+        "dbs": dbs,
+        "types": c.types,
+        "functions": c.functions,
+        "module_aux": c.module_aux,
+        "skipped_opcodes": c.skipped_opcodes,
+        "checksum": {"status": checksum(c).0, "stored": stored},
+        "trailing_bytes": c.eof.map_or(0, |e| e.trailing_bytes),
+    })
+}
+
+fn summary(path: &str, v: &Valid) -> String {
+    let c = &v.report;
     let mut s = String::new();
-    let server = match (&aux.valkey_ver, &aux.redis_ver) {
-        (Some(v), _) => format!("valkey {v}"),
-        (None, Some(v)) => format!("redis {v}"),
+    let server = match (&v.valkey_ver, &v.redis_ver) {
+        (Some(ver), _) => format!("valkey {ver}"),
+        (None, Some(ver)) => format!("redis {ver}"),
         _ => "server version not recorded".to_string(),
     };
-    let _ = writeln!(
-        s,
-        "{path}: {} ({server}), {len} bytes",
-        rdb.header().magic()
-    );
+    let _ = writeln!(s, "{path}: {} ({server}), {} bytes", v.magic, v.bytes);
     let _ = writeln!(s, "  keys: {} ({} elements checked)", c.keys(), c.elements);
     for (db, (keys, expires)) in &c.dbs {
         let _ = writeln!(s, "  db {db}: {keys} keys, {expires} with expiry");
@@ -96,15 +251,7 @@ fn summary(path: &str, len: usize, rdb: &Rdb<'_>, aux: &AuxInfo, c: &FileCheck) 
             c.skipped_opcodes
         );
     }
-    let crc = match c.eof {
-        Some(e) if e.checksum_verified => format!("ok ({:016x})", e.stored_checksum.unwrap_or(0)),
-        Some(e) if e.stored_checksum == Some(0) => {
-            "disabled by the writer (zero trailer)".to_string()
-        }
-        Some(e) if e.stored_checksum.is_some() => "not verified (--no-crc)".to_string(),
-        _ => "none (RDB version < 5)".to_string(),
-    };
-    let _ = writeln!(s, "  checksum: {crc}");
+    let _ = writeln!(s, "  checksum: {}", checksum(c).1);
     if let Some(e) = c.eof {
         if e.trailing_bytes > 0 {
             let _ = writeln!(

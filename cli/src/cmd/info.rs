@@ -9,7 +9,7 @@ use rdb_restore::live::info::{totals, DbKeys, MetricValue, NodeMetrics, Totals};
 use rdb_restore::target::redact_url;
 use serde_json::{json, Map, Value};
 
-use crate::connect::ConnectionArgs;
+use crate::connect::{ConnectionArgs, ServerArgs};
 use crate::units;
 
 pub use crate::output::Format;
@@ -17,14 +17,20 @@ pub use crate::output::Format;
 /// Arguments of `rdbkit info`.
 #[derive(Debug, clap::Args)]
 #[command(
+    disable_help_flag = true,
     after_help = "Password: from the URL, else --password-file, else REDISCLI_AUTH. A cluster URL reads every master. \
                   Totals sum the primaries only (replicas hold the same keys). \
                   Exit 0 read, 2 error."
 )]
 pub struct InfoArgs {
-    /// Server URLs: redis://[user:password@]host:port, rediss:// for TLS.
-    #[arg(required = true, value_name = "URL")]
+    /// Server URLs: redis://[user:password@]host:port, rediss:// for TLS (or -h/-p).
+    #[arg(value_name = "URL")]
     urls: Vec<String>,
+    #[command(flatten)]
+    server: ServerArgs,
+    /// Print help (-h is the host, as in redis-cli).
+    #[arg(long, action = clap::ArgAction::Help)]
+    help: Option<bool>,
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
     format: Format,
@@ -45,10 +51,9 @@ pub fn run(args: &InfoArgs) -> ExitCode {
 
 fn info(args: &InfoArgs) -> Result<()> {
     let mut nodes: Vec<(String, NodeMetrics)> = Vec::new();
-    for url in &args.urls {
-        let target = args.conn.target_among(url)?;
+    for (url, target) in args.conn.targets(&args.urls, &args.server)? {
         for n in rdb_restore::live::collect(&target)? {
-            nodes.push((redact_url(url), n));
+            nodes.push((redact_url(&url), n));
         }
     }
     let all: Vec<NodeMetrics> = nodes.iter().map(|(_, n)| n.clone()).collect();

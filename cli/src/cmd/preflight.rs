@@ -21,6 +21,7 @@ pub use crate::output::Format;
 /// Arguments of `rdbkit preflight`.
 #[derive(Debug, clap::Args)]
 #[command(
+    disable_help_flag = true,
     after_help = "Password: from each URL, else --source-password-file / --target-password-file, \
                   else --password-file, else REDISCLI_AUTH. The target gets two short-lived \
                   probe keys (SET, DUMP, RESTORE), removed at once. Without --source the \
@@ -29,6 +30,9 @@ pub use crate::output::Format;
                   2 usage error or unreadable input."
 )]
 pub struct PreflightArgs {
+    /// Print help (-h is not help here: redis-cli habits would take it for a host).
+    #[arg(long, action = clap::ArgAction::Help)]
+    help: Option<bool>,
     /// Source URL (e.g. the ElastiCache primary endpoint); optional: the snapshot
     /// checks do not need it.
     #[arg(long, value_name = "URL")]

@@ -126,6 +126,14 @@ pub struct RestoreArgs {
     /// Write every failed key to FILE as JSON Lines ({"file","db","key","function","error"}).
     #[arg(long, value_name = "FILE")]
     failed_keys: Option<PathBuf>,
+    /// Seconds a key waits for a node that takes it (a failover, a restarting server)
+    /// before it fails.
+    #[arg(long, value_name = "SECS", default_value_t = 120)]
+    node_timeout: u64,
+    /// Do not end batches with WAIT 1 on masters that have replicas (faster; keys
+    /// acknowledged just before a master dies may then be lost in the failover).
+    #[arg(long)]
+    no_wait_replicas: bool,
 }
 
 /// `123`, `4k`/`4KiB`, `8M`/`8MiB`, `1G`/`1GiB` (binary units).
@@ -198,6 +206,8 @@ fn restore(args: &RestoreArgs, quiet: bool) -> Result<RestoreReport> {
         target_rdb_version: args.target_rdb_version,
         max_failures: args.max_failures,
         failed_keys: args.failed_keys.clone(),
+        node_timeout: std::time::Duration::from_secs(args.node_timeout.max(1)),
+        wait_replicas: !args.no_wait_replicas,
         ..RestoreOptions::default()
     };
     options.plan.mode = match args.mode {

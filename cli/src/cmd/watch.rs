@@ -1,38 +1,53 @@
 //! `rdbkit watch`: periodic `INFO` samples of a primary and its replicas after a
 //! cutover, flagging replication offsets that stall or diverge, AOF growth without
 //! rewrites, and failed or slower background saves.
+//!
+//! Each sample has a verdict: `fail` when a node is unreachable, a replica's link
+//! is down or a background save failed; `warn` for the other alerts (stalled or
+//! diverging offsets, AOF growth, slower saves); `ok` with no alert. `--format
+//! jsonl` (alias `json`) prints one object per sample with `sample`, `time_ms`
+//! (Unix ms; `unix_ms` is the same, kept for older scripts), `time` (ISO-8601
+//! UTC), `verdict`, `nodes` and `alerts`.
 
 use std::io::Write;
 use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context, Result};
-use rdb_restore::live::watch::{sample, Alert, Sample, WatchOptions, Watcher};
+use rdb_parser::diff::format_utc_ms;
+use rdb_restore::live::watch::{sample, Alert, AlertKind, Sample, WatchOptions, Watcher};
 use rdb_restore::Target;
 use serde_json::json;
 
-use crate::connect::ConnectionArgs;
+use crate::connect::{ConnectionArgs, ServerArgs};
 
 /// Output formats of `watch`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
     /// A few lines per sample.
     Text,
-    /// One JSON object per sample.
+    /// One JSON object per sample (JSON Lines).
+    #[value(alias = "json")]
     Jsonl,
 }
 
 /// Arguments of `rdbkit watch`.
 #[derive(Debug, clap::Args)]
 #[command(
+    disable_help_flag = true,
     after_help = "Password: from each URL, else REDISCLI_AUTH. Give the primary and its \
                         replicas. Runs until --count samples or Ctrl-C. \
                         Exit 0 no alert, 1 some alert was raised, 2 error."
 )]
 pub struct WatchArgs {
-    /// Server URLs (a primary and its replicas).
-    #[arg(required = true, value_name = "URL")]
+    /// Server URLs (a primary and its replicas; or -h/-p for one).
+    #[arg(value_name = "URL")]
     urls: Vec<String>,
+    #[command(flatten)]
+    server: ServerArgs,
+    /// Print help (-h is the host, as in redis-cli).
+    #[arg(long, action = clap::ArgAction::Help)]
+    help: Option<bool>,
     /// Seconds between samples (fractions allowed).
     #[arg(long, value_name = "S", default_value_t = 1.0)]
     interval: f64,
@@ -61,6 +76,23 @@ pub fn run(args: &WatchArgs) -> ExitCode {
             eprintln!("rdbkit: {e:#}");
             ExitCode::from(2)
         }
+    }
+}
+
+/// The sample's verdict (see the module docs).
+fn verdict(alerts: &[Alert]) -> &'static str {
+    let fail = |k: AlertKind| {
+        matches!(
+            k,
+            AlertKind::Unreachable | AlertKind::LinkDown | AlertKind::BgsaveFailed
+        )
+    };
+    if alerts.iter().any(|a| fail(a.kind)) {
+        "fail"
+    } else if alerts.is_empty() {
+        "ok"
+    } else {
+        "warn"
     }
 }
 
@@ -133,10 +165,11 @@ fn watch(args: &WatchArgs) -> Result<u64> {
         bail!("--stall-after must be a number of seconds >= 0");
     }
     let targets: Vec<Target> = args
-        .urls
-        .iter()
-        .map(|u| args.conn.target_among(u))
-        .collect::<Result<_>>()?;
+        .conn
+        .targets(&args.urls, &args.server)?
+        .into_iter()
+        .map(|(_, t)| t)
+        .collect();
     let mut watcher = Watcher::new(WatchOptions {
         max_gap: args.max_gap,
         stall_after: Duration::from_secs_f64(args.stall_after),
@@ -157,11 +190,16 @@ fn watch(args: &WatchArgs) -> Result<u64> {
         let samples: Vec<Sample> = targets.iter().map(sample).collect();
         let alerts: Vec<Alert> = watcher.observe(&samples, Instant::now());
         alerts_total += alerts.len() as u64;
+        let time = i64::try_from(unix_ms).map_or_else(|_| String::new(), format_utc_ms);
+        let verdict = verdict(&alerts);
         let out = match args.format {
             Format::Jsonl => {
                 let mut s = serde_json::to_string(&json!({
                     "sample": n,
+                    "time_ms": unix_ms,
+                    "time": time,
                     "unix_ms": unix_ms,
+                    "verdict": verdict,
                     "nodes": samples.iter().map(sample_json).collect::<Vec<_>>(),
                     "alerts": alerts.iter().map(|a| json!({
                         "node": a.node, "kind": a.kind.as_str(), "detail": a.detail
@@ -172,7 +210,7 @@ fn watch(args: &WatchArgs) -> Result<u64> {
                 s
             }
             Format::Text => {
-                let mut s = format!("sample {n} (unix ms {unix_ms})\n");
+                let mut s = format!("sample {n} {time} (unix ms {unix_ms}): {verdict}\n");
                 for x in &samples {
                     s.push_str(&sample_text(x));
                     s.push('\n');

@@ -61,12 +61,19 @@ pub fn temp_dir(tag: &str) -> PathBuf {
     dir
 }
 
-/// A free loopback port (bound then released; good enough for tests).
+/// A free loopback port (bound then released; good enough for tests), below 55535:
+/// a cluster node's bus port is its port + 10000.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
+    for _ in 0..1000 {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("free port");
+        if port < 55535 {
+            return port;
+        }
+    }
+    panic!("no free loopback port below 55535")
 }
 
 /// A running redis-server, killed (by PID) and reaped on drop.
@@ -154,6 +161,12 @@ impl Server {
             .expect("redis-cli");
         assert!(out.status.success(), "redis-cli {args:?} failed");
         String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Kills the server at once (SIGKILL), as a crash or a lost machine would.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// `SAVE`s and returns the bytes of the server's `dump.rdb`.
@@ -334,6 +347,34 @@ impl Cluster {
     /// Joins started cluster-enabled `nodes` into one cluster (`cli_args`: e.g. the TLS
     /// options `redis-cli` needs to reach them) and waits for `cluster_state:ok`.
     pub fn join(nodes: Vec<Server>, cli_args: &[String]) -> Cluster {
+        Cluster::join_with(nodes, cli_args, 0)
+    }
+
+    /// 3 masters with one replica each, failing over after `node_timeout_ms`.
+    pub fn start_with_replicas(node_timeout_ms: u64) -> Cluster {
+        let timeout = node_timeout_ms.to_string();
+        let mut args = CLUSTER_NODE_ARGS.to_vec();
+        args[5] = &timeout;
+        let nodes: Vec<Server> = (0..6).map(|_| Server::start(&args)).collect();
+        let cluster = Cluster::join_with(nodes, &[], 1);
+        // Every replica in sync before any test writes.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        for n in &cluster.nodes {
+            loop {
+                let info = n.cli(&["INFO", "replication"]);
+                let synced = info.contains("role:master") || info.contains("master_link_status:up");
+                if synced {
+                    break;
+                }
+                assert!(std::time::Instant::now() < deadline, "replica not in sync");
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+        }
+        cluster
+    }
+
+    /// Joins `nodes` with `replicas` replicas per master.
+    pub fn join_with(nodes: Vec<Server>, cli_args: &[String], replicas: usize) -> Cluster {
         let addrs: Vec<String> = nodes
             .iter()
             .map(|n| format!("127.0.0.1:{}", n.port))
@@ -343,7 +384,7 @@ impl Cluster {
             .arg("--cluster")
             .arg("create")
             .args(&addrs)
-            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .args(["--cluster-replicas", &replicas.to_string(), "--cluster-yes"])
             .output()
             .expect("redis-cli --cluster create");
         assert!(
