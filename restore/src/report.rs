@@ -361,6 +361,17 @@ mod serde_tests {
             serde_json::to_value(&alert)?["kind"],
             AlertKind::OffsetStalled.as_str()
         );
+
+        // Watch samples use the names of `rdbkit watch --format json`.
+        let mut sample = crate::live::watch::Sample::failed("p:6379", "down".into());
+        sample.link = Some("up".into());
+        sample.bgsave_secs = Some(3);
+        let v = serde_json::to_value(&sample)?;
+        assert_eq!(v["address"], "p:6379");
+        assert_eq!(v["error"], "down");
+        assert_eq!(v["master_link_status"], "up");
+        assert_eq!(v["rdb_last_bgsave_time_sec"], 3);
+        assert_eq!(v["rdb_last_bgsave_status"], json!(null));
         Ok(())
     }
 }

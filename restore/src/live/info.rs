@@ -34,7 +34,9 @@ pub struct ReplicaLine {
     pub state: String,
     /// `offset=`: the replication offset the replica acknowledged.
     pub offset: i64,
-    /// `lag=`: seconds since its last acknowledgement.
+    /// `lag=`: seconds since its last acknowledgement (`lag_seconds` when
+    /// serialized).
+    #[cfg_attr(feature = "serde", serde(rename = "lag_seconds"))]
     pub lag: Option<i64>,
 }
 

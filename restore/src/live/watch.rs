@@ -30,7 +30,8 @@ pub struct Sample {
     pub replica_offset: Option<i64>,
     /// A replica's `master_host:master_port`.
     pub master: Option<String>,
-    /// A replica's `master_link_status`.
+    /// A replica's `master_link_status` (serialized under that name).
+    #[cfg_attr(feature = "serde", serde(rename = "master_link_status"))]
     pub link: Option<String>,
     /// A primary's replicas.
     pub replicas: Vec<ReplicaLine>,
@@ -44,11 +45,15 @@ pub struct Sample {
     pub aof_rewriting: bool,
     /// `aof_rewrites` (Redis 7.0+), counts completed rewrites.
     pub aof_rewrites: Option<i64>,
-    /// `rdb_last_bgsave_status` (`ok`/`err`).
+    /// `rdb_last_bgsave_status` (`ok`/`err`; serialized under that name).
+    #[cfg_attr(feature = "serde", serde(rename = "rdb_last_bgsave_status"))]
     pub bgsave_status: Option<String>,
-    /// `rdb_last_bgsave_time_sec` (duration of the last save, -1 none).
+    /// `rdb_last_bgsave_time_sec` (duration of the last save, -1 none; serialized
+    /// under that name).
+    #[cfg_attr(feature = "serde", serde(rename = "rdb_last_bgsave_time_sec"))]
     pub bgsave_secs: Option<i64>,
-    /// `rdb_last_save_time` (Unix seconds).
+    /// `rdb_last_save_time` (Unix seconds; serialized under that name).
+    #[cfg_attr(feature = "serde", serde(rename = "rdb_last_save_time"))]
     pub last_save_time: Option<i64>,
 }
 
