@@ -8,7 +8,8 @@
 //!
 //! Use [`serialize`] on a field with `#[serde(serialize_with = "...")]`,
 //! [`serialize_option`] on an `Option` of bytes, or wrap a slice in [`Bytes`] where
-//! a value is built by hand (a map key, an element of a list).
+//! a value is built by hand (an element of a list, a field of a hand-written
+//! `Serialize`). Not for JSON object keys, which must be strings.
 //!
 //! ```
 //! use rdb_parser::serde_bytes::Bytes;
