@@ -34,11 +34,20 @@ fi
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -q -- -D warnings
+# The optional `serde` feature (report types, byte-string serializer) and the docs.
+cargo clippy --workspace --all-targets -q --features rdb-parser/serde,rdb-restore/serde -- -D warnings
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -q -p rdb-parser -p rdb-restore \
+    --features rdb-parser/inventory,rdb-restore/serde
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 set +e
 cargo test --workspace 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
+for features in "rdb-parser serde,inventory" "rdb-restore serde"; do
+    set -- $features
+    cargo test -p "$1" --features "$2" --lib 2>&1 | tee -a "$log"
+    [ "${PIPESTATUS[0]}" = 0 ] || status=1
+done
 set -e
 # One closing line over every test binary (cargo prints one per binary, the last
 # often being an empty doc-test run).

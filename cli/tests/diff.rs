@@ -768,6 +768,9 @@ fn exit_codes() {
 // ---------------------------------------------------------------------------
 // Real servers: keys that expire between two snapshots, and streams written twice.
 
+// `support` (servers) and `common` both include the corpus module: two copies of a
+// few small functions, harmless in a test binary.
+#[allow(clippy::duplicate_mod)]
 #[path = "../../restore/tests/support/mod.rs"]
 mod support;
 

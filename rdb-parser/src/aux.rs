@@ -7,6 +7,7 @@ use crate::record::{Rdb, Record};
 
 /// Well-known AUX fields, plus every field as text.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct AuxInfo {
     /// `redis-ver`: version of the Redis server (or Valkey ≥ 8 pretending 7.2.4).

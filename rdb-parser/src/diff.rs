@@ -148,12 +148,17 @@ impl Default for DiffOptions {
 
 /// One example of a difference.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct DiffExample {
     /// One of the [`category`] constants.
     pub category: &'static str,
     /// Database number (0 for function libraries).
     pub db: u64,
     /// The key (for function libraries: the library name).
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "crate::serde_bytes::serialize")
+    )]
     pub key: Vec<u8>,
     /// A short human-readable description (types, expiries as UTC dates, element
     /// counts, which parts of a stream differ).
@@ -165,6 +170,7 @@ pub struct DiffExample {
 
 /// The result of [`diff`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct DiffReport {
     /// Key records read from side A (duplicates included).
     pub keys_a: u64,

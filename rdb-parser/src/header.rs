@@ -13,6 +13,11 @@ use crate::error::{Error, ErrorKind, Result};
 /// since their format is Redis' RDB 11. The server that wrote them is in the
 /// `valkey-ver` AUX field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize),
+    serde(rename_all = "lowercase")
+)]
 pub enum Family {
     /// `REDIS0001` … `REDIS0014`.
     Redis,
@@ -27,6 +32,7 @@ pub const VALKEY_VERSIONS: [u32; 2] = [80, 81];
 
 /// The file header: family and RDB version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Header {
     /// Format family (decides the meaning of type bytes 22/23 and opcode 243).
     pub family: Family,

@@ -56,9 +56,17 @@
 //! - [`export`] writes the JSON Lines export used by `rdbkit export`.
 //! - [`digest`]: an encoding-independent digest of a value ("same content" across
 //!   encodings and RDB versions), used by `diff` and `verify`.
-//! - With the `inventory` feature (rayon): [`inventory`] (the parallel key
+//! - With the `inventory` feature (rayon): the `inventory` module (the parallel key
 //!   inventory behind `rdbkit baseline`, its memory model, whole-file validation)
-//!   and [`diff`] (snapshot against snapshot, in bounded memory).
+//!   and `diff` (snapshot against snapshot, in bounded memory).
+//!
+//! # Crate features
+//!
+//! - `inventory` (off by default): the `inventory` and `diff` modules, on rayon.
+//! - `serde` (off by default): `serde::Serialize` for the report types ([`Header`],
+//!   [`AuxInfo`], [`Eof`], the inventory, check and diff reports) and
+//!   `serde_bytes`, the one byte-string serializer of every report: keys are JSON
+//!   strings when valid UTF-8, else `{"hex": "..."}`.
 //!
 //! # Limits and safety
 //!
@@ -87,6 +95,8 @@ pub mod lzf;
 pub mod reader;
 pub mod record;
 pub mod reencode;
+#[cfg(feature = "serde")]
+pub mod serde_bytes;
 pub mod time;
 pub mod types;
 pub mod value;

@@ -207,6 +207,7 @@ pub enum Record<'a> {
 
 /// What follows the `EOF` opcode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Eof {
     /// Offset of the `EOF` opcode.
     pub offset: u64,

@@ -507,6 +507,7 @@ fn write_stream(
 /// How the keys of a run were converted for the target, counted when they are
 /// framed (before the target answers: a key counted here may still fail).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ConversionCounts {
     /// Keys sent with only the footer version re-stamped (source file newer than the
     /// target, type known to it).

@@ -68,6 +68,15 @@
 //!   within [`RestoreOptions::node_timeout`] fails those keys (with a checkpoint, a
 //!   rerun retries them).
 //!
+//! # Crate features
+//!
+//! - `serde` (off by default): `serde::Serialize` for every report type
+//!   ([`RestoreReport`], [`KeyFailure`], [`VerifyReport`], [`TargetCaps`], the
+//!   [`live`] metrics, pre-flight checks and watch samples); enables `rdb-parser/serde`.
+//!   Keys are JSON strings when valid UTF-8, else `{"hex": "..."}`
+//!   (`rdb_parser::serde_bytes`); skip reasons and verify kinds are their short
+//!   names (`{"pattern": 3, ...}`).
+//!
 //! # Errors
 //!
 //! [`Error`] is what stops a run. A key the server refuses is not an error: it is a
@@ -90,6 +99,8 @@ pub mod plan;
 pub mod report;
 pub mod resp;
 pub mod restore;
+#[cfg(feature = "serde")]
+mod ser;
 pub mod target;
 pub mod throttle;
 pub mod verify;

@@ -119,7 +119,11 @@ pub fn parse_db_map(s: &str) -> Option<(u64, u64)> {
 }
 
 /// Which keys go where, and how.
+///
+/// `#[non_exhaustive]`: start from [`PlanOptions::default`] and set fields, so new
+/// options do not break callers.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct PlanOptions {
     /// Source databases to restore (empty: all).
     pub dbs: BTreeSet<u64>,

@@ -10,12 +10,17 @@ use crate::target::TargetCaps;
 
 /// One key (or function library) that could not be restored.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct KeyFailure {
     /// Index of the snapshot file in the run's file list.
     pub file: usize,
     /// Source database (`None` for a function library).
     pub db: Option<u64>,
     /// The key (for a function library: the library name).
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "rdb_parser::serde_bytes::serialize")
+    )]
     pub key: Vec<u8>,
     /// The server's error reply (e.g. `BUSYKEY Target key name already exists.`) or
     /// why the key could not be sent.
@@ -24,6 +29,7 @@ pub struct KeyFailure {
 
 /// Counts per bucket for function libraries.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct FunctionCounts {
     /// Restored with `FUNCTION RESTORE`.
     pub restored: u64,
@@ -36,12 +42,14 @@ pub struct FunctionCounts {
 
 /// The outcome of a restore.
 #[derive(Debug, Clone, Default, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct RestoreReport {
     /// Keys the server acknowledged.
     pub restored: u64,
     /// Keys not restored on purpose, all reasons together.
     pub skipped: u64,
     /// Per reason, in [`SkipReason::ALL`] order (reasons with 0 included).
+    #[cfg_attr(feature = "serde", serde(serialize_with = "crate::ser::pairs_as_map"))]
     pub skipped_by: Vec<(SkipReason, u64)>,
     /// Keys already expired at restore time (not sent).
     pub expired: u64,
@@ -226,5 +234,144 @@ impl Progress {
             self.input_position.load(Ordering::Relaxed),
             self.input_total.load(Ordering::Relaxed),
         )
+    }
+}
+
+#[cfg(all(test, feature = "serde"))]
+mod serde_tests {
+    use super::*;
+    use crate::verify::{Finding, VerifyReport, Why};
+    use rdb_parser::Family;
+    use serde_json::json;
+
+    #[test]
+    fn restore_report_json_keys_follow_the_bytes_convention(
+    ) -> std::result::Result<(), serde_json::Error> {
+        let mut report = RestoreReport::new();
+        report.restored = 3;
+        report.failed = 2;
+        report.snapshot_keys = 6;
+        report.add_skip(SkipReason::Pattern, 1);
+        report.errors = vec![
+            KeyFailure {
+                file: 0,
+                db: Some(0),
+                key: b"bin\xff\x00key".to_vec(),
+                error: "BUSYKEY Target key name already exists.".into(),
+            },
+            KeyFailure {
+                file: 1,
+                db: None,
+                key: b"mylib".to_vec(),
+                error: "ERR Library 'mylib' already exists".into(),
+            },
+        ];
+        report.failures_by_cause.insert("BUSYKEY".into(), 1);
+        report.target = Some(TargetCaps {
+            version: Some("7.2.4".into()),
+            family: Family::Valkey,
+            rdb_version: 11,
+            rdb_version_source: "DUMP probe",
+            cluster: false,
+            single_db: None,
+            replica_of: None,
+            keyspace: [(0, 3)].into_iter().collect(),
+        });
+
+        let v = serde_json::to_value(&report)?;
+        assert_eq!(v["errors"][0]["key"], json!({"hex": "62696eff006b6579"}));
+        assert_eq!(v["errors"][0]["db"], 0);
+        assert_eq!(v["errors"][1]["key"], "mylib");
+        assert_eq!(v["errors"][1]["db"], json!(null));
+        assert_eq!(
+            v["skipped_by"],
+            json!({"db": 0, "pattern": 1, "type": 0, "exists": 0, "checkpoint": 0, "no_functions": 0})
+        );
+        assert_eq!(v["restored"], 3);
+        assert_eq!(v["skipped"], 1);
+        assert_eq!(v["failures_by_cause"], json!({"BUSYKEY": 1}));
+        assert_eq!(
+            v["functions"],
+            json!({"restored": 0, "skipped": 0, "failed": 0})
+        );
+        assert_eq!(v["conversions"]["reencoded"], 0);
+        assert_eq!(v["target"]["family"], "valkey");
+        assert_eq!(v["target"]["keyspace"], json!({"0": 3}));
+        Ok(())
+    }
+
+    #[test]
+    fn verify_report_json() -> std::result::Result<(), serde_json::Error> {
+        let report = VerifyReport {
+            missing: 1,
+            different_by: vec![(Why::Type, 0), (Why::Ttl, 2)],
+            examples: vec![Finding {
+                db: 2,
+                key: b"\xc3\x28".to_vec(),
+                why: Why::Missing,
+                detail: String::new(),
+            }],
+            ..VerifyReport::default()
+        };
+        let v = serde_json::to_value(&report)?;
+        assert_eq!(v["different_by"], json!({"type": 0, "ttl": 2}));
+        assert_eq!(
+            v["examples"][0],
+            json!({"db": 2, "key": {"hex": "c328"}, "why": "missing", "detail": ""})
+        );
+        assert_eq!(v["target"], json!(null));
+        Ok(())
+    }
+
+    #[test]
+    fn live_types_json() -> std::result::Result<(), serde_json::Error> {
+        use crate::live::info::{Info, NodeMetrics};
+        use crate::live::preflight::{Check, Status};
+        use crate::live::watch::{Alert, AlertKind};
+
+        let info = Info::parse(
+            "# Server\r\nredis_version:7.2.4\r\nrole:master\r\nused_memory:1024\r\n\
+             mem_fragmentation_ratio:1.5\r\n# Keyspace\r\ndb0:keys=5,expires=1,avg_ttl=0\r\n",
+        );
+        let v = serde_json::to_value(NodeMetrics::from_info("10.0.0.1:6379", &info))?;
+        assert_eq!(v["address"], "10.0.0.1:6379");
+        assert_eq!(v["scalars"]["redis.version"], "7.2.4");
+        assert_eq!(v["scalars"]["redis.memory.used"], 1024);
+        assert_eq!(v["scalars"]["redis.memory.fragmentation_ratio"], 1.5);
+        assert_eq!(
+            v["keyspace"]["0"],
+            json!({"keys": 5, "expires": 1, "avg_ttl": 0})
+        );
+
+        let check = Check {
+            id: "target.restore".into(),
+            status: Status::Warn,
+            detail: "x".into(),
+        };
+        assert_eq!(
+            serde_json::to_value(&check)?,
+            json!({"id": "target.restore", "status": "warn", "detail": "x"})
+        );
+        let alert = Alert {
+            node: "r1".into(),
+            kind: AlertKind::OffsetStalled,
+            detail: String::new(),
+        };
+        assert_eq!(
+            serde_json::to_value(&alert)?["kind"],
+            AlertKind::OffsetStalled.as_str()
+        );
+
+        // Watch samples use the names of `rdbkit watch --format json`.
+        let mut sample = crate::live::watch::Sample::failed("p:6379", "down".into());
+        sample.link = Some("up".into());
+        sample.bgsave_secs = Some(3);
+        let v = serde_json::to_value(&sample)?;
+        assert_eq!(v["address"], "p:6379");
+        assert_eq!(v["error"], "down");
+        assert_eq!(v["master_link_status"], "up");
+        assert_eq!(v["rdb_last_bgsave_time_sec"], 3);
+        assert_eq!(v["rdb_last_bgsave_status"], json!(null));
+        Ok(())
     }
 }

@@ -223,6 +223,7 @@ pub fn scrub(text: &str, secrets: &[String]) -> String {
 
 /// What the target can take.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct TargetCaps {
     /// `redis_version` (or `valkey_version`) from `INFO server`, when readable.
     pub version: Option<String>,

@@ -197,10 +197,15 @@ impl Why {
 
 /// One reported key.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Finding {
     /// Target database.
     pub db: u64,
     /// The key.
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "rdb_parser::serde_bytes::serialize")
+    )]
     pub key: Vec<u8>,
     /// Its category.
     pub why: Why,
@@ -210,6 +215,7 @@ pub struct Finding {
 
 /// Key counts of one target database.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct DbCounts {
     /// Target database.
     pub db: u64,
@@ -234,6 +240,7 @@ impl DbCounts {
 
 /// What the target turned out to be.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct VerifyTarget {
     /// `redis_version` / `valkey_version` from `INFO server`, when readable.
     pub version: Option<String>,
@@ -247,6 +254,7 @@ pub struct VerifyTarget {
 
 /// The outcome of a verification.
 #[derive(Debug, Clone, Default, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct VerifyReport {
     /// Selected snapshot keys (after filters).
     pub snapshot_keys: u64,
@@ -261,6 +269,7 @@ pub struct VerifyReport {
     /// Keys present with a difference (all kinds; see [`VerifyReport::different_by`]).
     pub different: u64,
     /// Per kind of difference, in [`Why::DIFFERENCES`] order.
+    #[cfg_attr(feature = "serde", serde(serialize_with = "crate::ser::pairs_as_map"))]
     pub different_by: Vec<(Why, u64)>,
     /// Target keys the snapshot does not hold.
     pub extra: u64,

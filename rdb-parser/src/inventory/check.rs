@@ -11,8 +11,11 @@ use super::FileInput;
 
 /// What a valid file holds.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct FileCheck {
-    /// Keys and keys with TTL per database.
+    /// Keys and keys with TTL per database (serialized as `{"0": {"keys": N,
+    /// "expires": M}}`, the shape of the inventory's keyspace).
+    #[cfg_attr(feature = "serde", serde(serialize_with = "dbs_ser"))]
     pub dbs: BTreeMap<u64, (u64, u64)>,
     /// Keys per RDB type name.
     pub types: BTreeMap<&'static str, u64>,
@@ -26,6 +29,26 @@ pub struct FileCheck {
     pub skipped_opcodes: u64,
     /// The `EOF` record.
     pub eof: Option<Eof>,
+}
+
+/// [`FileCheck::dbs`] as `{db: {"keys", "expires"}}`.
+#[cfg(feature = "serde")]
+fn dbs_ser<S: serde::Serializer>(
+    dbs: &BTreeMap<u64, (u64, u64)>,
+    serializer: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+
+    #[derive(serde::Serialize)]
+    struct Counts {
+        keys: u64,
+        expires: u64,
+    }
+    let mut map = serializer.serialize_map(Some(dbs.len()))?;
+    for (db, &(keys, expires)) in dbs {
+        map.serialize_entry(db, &Counts { keys, expires })?;
+    }
+    map.end()
 }
 
 impl FileCheck {
@@ -116,4 +139,25 @@ pub fn check(
         }
     }
     Ok(reports)
+}
+
+#[cfg(all(test, feature = "serde"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serializes_dbs_as_keyspace() -> std::result::Result<(), serde_json::Error> {
+        let mut c = FileCheck::default();
+        c.dbs.insert(0, (5, 2));
+        c.dbs.insert(3, (1, 0));
+        c.types.insert("STRING", 6);
+        let v = serde_json::to_value(&c)?;
+        assert_eq!(
+            v["dbs"],
+            serde_json::json!({"0": {"keys": 5, "expires": 2}, "3": {"keys": 1, "expires": 0}})
+        );
+        assert_eq!(v["types"], serde_json::json!({"STRING": 6}));
+        assert_eq!(v["eof"], serde_json::json!(null));
+        Ok(())
+    }
 }

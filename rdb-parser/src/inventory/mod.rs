@@ -74,6 +74,7 @@ impl Default for InventoryOptions {
 
 /// Per-database counts.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct DbStats {
     /// Keys in the file.
     pub keys: u64,
@@ -88,6 +89,7 @@ pub struct DbStats {
 
 /// Per (type, in-memory encoding) counts.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct TypeStats {
     /// Keys.
     pub keys: u64,
@@ -101,16 +103,22 @@ pub struct TypeStats {
 
 /// A key in a top-N list.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct TopKey {
     /// The ranking measure (bytes or elements).
     pub measure: u64,
     /// Database.
     pub db: u64,
     /// Key name.
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "crate::serde_bytes::serialize")
+    )]
     pub key: Vec<u8>,
     /// Index of the file (in the input order) holding the key.
     pub file: usize,
-    /// Logical type name.
+    /// Logical type name (`type` when serialized).
+    #[cfg_attr(feature = "serde", serde(rename = "type"))]
     pub type_name: &'static str,
     /// In-memory encoding.
     pub encoding: &'static str,
@@ -122,6 +130,7 @@ pub struct TopKey {
 
 /// Keys and memory under one prefix.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct PrefixStats {
     /// Keys.
     pub keys: u64,
@@ -162,6 +171,7 @@ pub const FREQ_BUCKETS: [(&str, u8); 5] = [
 
 /// What one file contributes.
 #[derive(Debug, Clone, Default, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct FileReport {
     /// File name as given.
     pub name: String,
@@ -189,12 +199,14 @@ pub struct FileReport {
 
 /// The inventory of a set of files.
 #[derive(Debug, Clone, Default, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Inventory {
     /// Per-file breakdown, in input order.
     pub files: Vec<FileReport>,
     /// Per database, over all files.
     pub keyspace: BTreeMap<u64, DbStats>,
     /// Per (logical type, in-memory encoding).
+    #[cfg_attr(feature = "serde", serde(serialize_with = "ser::types"))]
     pub types: BTreeMap<(&'static str, &'static str), TypeStats>,
     /// Keys per RDB type byte name (`LIST_QUICKLIST_2`, ...).
     pub rdb_types: BTreeMap<&'static str, u64>,
@@ -215,6 +227,7 @@ pub struct Inventory {
     /// Biggest keys by element count, largest first.
     pub top_by_elements: Vec<TopKey>,
     /// Keys and memory per prefix.
+    #[cfg_attr(feature = "serde", serde(serialize_with = "ser::prefixes"))]
     pub prefixes: HashMap<Vec<u8>, PrefixStats>,
     /// Keys counted under `(other)` because the prefix table was full.
     pub prefixes_other: PrefixStats,
@@ -247,6 +260,71 @@ impl Inventory {
     /// The `used-mem` values recorded by the servers that wrote the files, summed.
     pub fn recorded_used_memory(&self) -> Option<u64> {
         self.files.iter().map(|f| f.aux.used_mem).sum()
+    }
+}
+
+/// Serialized shapes of the [`Inventory`] fields whose keys are not strings.
+#[cfg(feature = "serde")]
+mod ser {
+    use std::collections::{BTreeMap, HashMap};
+
+    use serde::ser::{SerializeSeq, SerializeStruct, Serializer};
+    use serde::Serialize;
+
+    use super::{PrefixStats, TypeStats};
+    use crate::serde_bytes::Bytes;
+
+    /// [`Inventory::types`](super::Inventory::types) as a list of
+    /// `{"type", "encoding", "keys", "elements", "serialized_bytes", "memory"}`.
+    pub(super) fn types<S: Serializer>(
+        types: &BTreeMap<(&'static str, &'static str), TypeStats>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        struct Row<'a>(&'static str, &'static str, &'a TypeStats);
+        impl Serialize for Row<'_> {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                let mut row = serializer.serialize_struct("TypeRow", 6)?;
+                row.serialize_field("type", self.0)?;
+                row.serialize_field("encoding", self.1)?;
+                row.serialize_field("keys", &self.2.keys)?;
+                row.serialize_field("elements", &self.2.elements)?;
+                row.serialize_field("serialized_bytes", &self.2.serialized_bytes)?;
+                row.serialize_field("memory", &self.2.memory)?;
+                row.end()
+            }
+        }
+        let mut seq = serializer.serialize_seq(Some(types.len()))?;
+        for (&(t, e), stats) in types {
+            seq.serialize_element(&Row(t, e, stats))?;
+        }
+        seq.end()
+    }
+
+    /// [`Inventory::prefixes`](super::Inventory::prefixes) as a list of `{"prefix":
+    /// <bytes>, "keys", "memory", "expires"}`, largest memory first (ties by prefix),
+    /// so the output does not depend on hash order.
+    pub(super) fn prefixes<S: Serializer>(
+        prefixes: &HashMap<Vec<u8>, PrefixStats>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        struct Row<'a>(&'a [u8], &'a PrefixStats);
+        impl Serialize for Row<'_> {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                let mut row = serializer.serialize_struct("PrefixRow", 4)?;
+                row.serialize_field("prefix", &Bytes(self.0))?;
+                row.serialize_field("keys", &self.1.keys)?;
+                row.serialize_field("memory", &self.1.memory)?;
+                row.serialize_field("expires", &self.1.expires)?;
+                row.end()
+            }
+        }
+        let mut rows: Vec<_> = prefixes.iter().collect();
+        rows.sort_by(|a, b| b.1.memory.cmp(&a.1.memory).then_with(|| a.0.cmp(b.0)));
+        let mut seq = serializer.serialize_seq(Some(rows.len()))?;
+        for (prefix, stats) in rows {
+            seq.serialize_element(&Row(prefix, stats))?;
+        }
+        seq.end()
     }
 }
 
@@ -702,5 +780,63 @@ mod tests {
         assert_eq!(prefix_of(b"user:42:cart", b":", 3), None);
         assert_eq!(prefix_of(b"plain", b":", 1), None);
         assert_eq!(prefix_of(b"a::b", b"::", 1), Some(&b"a::"[..]));
+    }
+
+    /// An RDB 10 file of string keys in db 0 (with its CRC-64 trailer).
+    #[cfg(feature = "serde")]
+    fn strings_rdb(pairs: &[(&[u8], &[u8])]) -> Vec<u8> {
+        let mut file = b"REDIS0010\xfe\x00".to_vec();
+        for (key, value) in pairs {
+            file.push(0);
+            crate::write::write_string(&mut file, key);
+            crate::write::write_string(&mut file, value);
+        }
+        file.push(0xff);
+        let crc = crate::crc::crc64(0, &file);
+        file.extend_from_slice(&crc.to_le_bytes());
+        file
+    }
+
+    #[cfg(feature = "serde")]
+    #[test]
+    fn serializes_with_bytes_convention() -> std::result::Result<(), Box<dyn std::error::Error>> {
+        let data = strings_rdb(&[(b"user:1", b"alice"), (b"\xff:bin", b"0123456789")]);
+        let files = [FileInput {
+            name: "a.rdb",
+            data: &data,
+            mtime_ms: None,
+        }];
+        let inv = inventory(&files, &InventoryOptions::default(), &|_| {})?;
+        let json = serde_json::to_value(&inv)?;
+
+        let file = &json["files"][0];
+        assert_eq!(file["name"], "a.rdb");
+        assert_eq!(
+            file["header"],
+            serde_json::json!({"family": "redis", "version": 10})
+        );
+        assert_eq!(file["keys"], 2);
+        assert_eq!(json["keyspace"]["0"]["keys"], 2);
+        assert_eq!(json["types"][0]["type"], "string");
+        assert_eq!(json["types"][0]["keys"], 2);
+
+        // Keys and prefixes: text when UTF-8, else {"hex": ...}.
+        let top: Vec<&serde_json::Value> = json["top_by_memory"]
+            .as_array()
+            .map(|a| a.iter().map(|t| &t["key"]).collect())
+            .unwrap_or_default();
+        assert_eq!(top.len(), 2);
+        assert!(top.contains(&&serde_json::json!("user:1")));
+        assert!(top.contains(&&serde_json::json!({"hex": "ff3a62696e"})));
+        assert_eq!(json["top_by_memory"][0]["type"], "string");
+        let prefixes = json["prefixes"].as_array().cloned().unwrap_or_default();
+        assert_eq!(prefixes.len(), 2);
+        assert!(prefixes
+            .iter()
+            .any(|p| p["prefix"] == "user:" && p["keys"] == 1));
+        assert!(prefixes
+            .iter()
+            .any(|p| p["prefix"] == serde_json::json!({"hex": "ff3a"}) && p["keys"] == 1));
+        Ok(())
     }
 }

@@ -19,6 +19,7 @@
 
 /// One concept across every platform.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Row {
     /// Short stable id (`key-count`, `used-memory`, …).
     pub id: &'static str,

@@ -7,12 +7,14 @@ use std::collections::BTreeMap;
 /// A parsed `INFO` reply: `field:value` lines (section headers and blank lines
 /// dropped). Later duplicates replace earlier ones.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize), serde(transparent))]
 pub struct Info {
     fields: BTreeMap<String, String>,
 }
 
 /// One `dbN` line of `# Keyspace`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct DbKeys {
     /// `keys=`.
     pub keys: u64,
@@ -24,6 +26,7 @@ pub struct DbKeys {
 
 /// One `slaveN:` line of a primary's `# Replication`.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ReplicaLine {
     /// `ip:port` the replica announced.
     pub address: String,
@@ -31,7 +34,9 @@ pub struct ReplicaLine {
     pub state: String,
     /// `offset=`: the replication offset the replica acknowledged.
     pub offset: i64,
-    /// `lag=`: seconds since its last acknowledgement.
+    /// `lag=`: seconds since its last acknowledgement (`lag_seconds` when
+    /// serialized).
+    #[cfg_attr(feature = "serde", serde(rename = "lag_seconds"))]
     pub lag: Option<i64>,
 }
 
@@ -156,6 +161,7 @@ impl Info {
 
 /// A metric value.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize), serde(untagged))]
 pub enum MetricValue {
     /// An integer (counters, bytes, offsets, 0/1 flags).
     Int(i64),
@@ -237,6 +243,7 @@ const SCALARS: &[(&str, &str, Kind)] = &[
 
 /// Something `rdbkit info` could not read, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Unavailable {
     /// What (`INFO field used_memory_peak`, `CONFIG GET databases`, …).
     pub what: String,
@@ -246,10 +253,14 @@ pub struct Unavailable {
 
 /// The metrics of one node.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct NodeMetrics {
     /// `host:port`.
     pub address: String,
-    /// Scalar metrics by name, in [`SCALARS`] order.
+    /// Scalar metrics by name (`redis.version`, `redis.memory.used`, …), in a fixed
+    /// order; a field missing from `INFO` is left out (see
+    /// [`NodeMetrics::unavailable`]).
+    #[cfg_attr(feature = "serde", serde(serialize_with = "crate::ser::pairs_as_map"))]
     pub scalars: Vec<(&'static str, MetricValue)>,
     /// `redis.db.keys` / `redis.db.expires` / `redis.db.avg_ttl` per database.
     pub keyspace: BTreeMap<u64, DbKeys>,
@@ -356,12 +367,14 @@ impl NodeMetrics {
 
 /// The counters summed over a set of nodes.
 #[derive(Debug, Clone, Default, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Totals {
     /// Primaries summed (replicas duplicate the keyspace and are left out).
     pub primaries: usize,
     /// Keys per database, summed.
     pub keyspace: BTreeMap<u64, DbKeys>,
     /// Summed integer metrics by name (`redis.memory.used`, `redis.keyspace.hits`, …).
+    #[cfg_attr(feature = "serde", serde(serialize_with = "crate::ser::pairs_as_map"))]
     pub sums: Vec<(&'static str, i64)>,
 }
 

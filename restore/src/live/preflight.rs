@@ -23,6 +23,11 @@ use crate::target::{rdb_version_for, Connection, Target, TargetCaps};
 
 /// The outcome of one check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize),
+    serde(rename_all = "lowercase")
+)]
 pub enum Status {
     /// Not run (what it needs was not given, e.g. no source).
     Skip,
@@ -48,6 +53,7 @@ impl Status {
 
 /// One check.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Check {
     /// Stable id (`source.connect`, `rdb-version`, `target.restore`, …).
     pub id: String,
@@ -67,6 +73,7 @@ fn check(id: &str, status: Status, detail: impl Into<String>) -> Check {
 
 /// One snapshot file's header facts.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct SnapshotFile {
     /// File name as given.
     pub name: String,
@@ -79,6 +86,7 @@ pub struct SnapshotFile {
 /// What the snapshot side of the checks needs (built from
 /// `rdb_parser::inventory::Inventory` by the caller).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct SnapshotFacts {
     /// The files.
     pub files: Vec<SnapshotFile>,
@@ -122,6 +130,7 @@ impl SnapshotFacts {
 /// What the target loads data with, from its `INFO`: what the snapshots' memory
 /// estimate should model (see `rdb_parser::inventory::InventoryOptions`).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct TargetMemory {
     /// `major.minor` of the Redis whose memory layouts the target uses (Valkey 7.2
     /// and 8.x: Redis 7.2's; Valkey 9: 7.4's); `None` when INFO has no version.

@@ -16,6 +16,7 @@ use crate::target::Target;
 
 /// One node at one moment.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Sample {
     /// `host:port`.
     pub address: String,
@@ -29,7 +30,8 @@ pub struct Sample {
     pub replica_offset: Option<i64>,
     /// A replica's `master_host:master_port`.
     pub master: Option<String>,
-    /// A replica's `master_link_status`.
+    /// A replica's `master_link_status` (serialized under that name).
+    #[cfg_attr(feature = "serde", serde(rename = "master_link_status"))]
     pub link: Option<String>,
     /// A primary's replicas.
     pub replicas: Vec<ReplicaLine>,
@@ -43,11 +45,15 @@ pub struct Sample {
     pub aof_rewriting: bool,
     /// `aof_rewrites` (Redis 7.0+), counts completed rewrites.
     pub aof_rewrites: Option<i64>,
-    /// `rdb_last_bgsave_status` (`ok`/`err`).
+    /// `rdb_last_bgsave_status` (`ok`/`err`; serialized under that name).
+    #[cfg_attr(feature = "serde", serde(rename = "rdb_last_bgsave_status"))]
     pub bgsave_status: Option<String>,
-    /// `rdb_last_bgsave_time_sec` (duration of the last save, -1 none).
+    /// `rdb_last_bgsave_time_sec` (duration of the last save, -1 none; serialized
+    /// under that name).
+    #[cfg_attr(feature = "serde", serde(rename = "rdb_last_bgsave_time_sec"))]
     pub bgsave_secs: Option<i64>,
-    /// `rdb_last_save_time` (Unix seconds).
+    /// `rdb_last_save_time` (Unix seconds; serialized under that name).
+    #[cfg_attr(feature = "serde", serde(rename = "rdb_last_save_time"))]
     pub last_save_time: Option<i64>,
 }
 
@@ -123,6 +129,11 @@ pub fn sample(target: &Target) -> Sample {
 
 /// What an alert is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize),
+    serde(rename_all = "kebab-case")
+)]
 pub enum AlertKind {
     /// The node could not be read.
     Unreachable,
@@ -157,6 +168,7 @@ impl AlertKind {
 
 /// One alert.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Alert {
     /// The node it is about (a replica for replication alerts).
     pub node: String,
