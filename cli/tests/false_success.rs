@@ -502,3 +502,34 @@ fn redis_cli_flags_and_usage_errors() {
         );
     }
 }
+
+/// One JSON convention: every command's document opens with a `verdict`.
+#[test]
+fn every_json_document_has_a_verdict() {
+    let f = path(&fixture("redis-7.0.15.rdb"));
+    let server = Server::start(&[]);
+    let url = server.url();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["baseline", &f, "--format", "json"], "ok"),
+        (vec!["check", &f, "--format", "json"], "ok"),
+        (vec!["diff", &f, &f, "--format", "json"], "identical"),
+        (vec!["info", &url, "--format", "json"], "ok"),
+        (
+            vec!["restore", &f, "--target", &url, "--format", "json"],
+            "ok",
+        ),
+        (
+            vec!["verify", &f, "--target", &url, "--format", "json"],
+            "ok",
+        ),
+        (
+            vec!["preflight", "--target", &url, "--format", "json"],
+            "ready",
+        ),
+    ];
+    for (args, verdict) in cases {
+        let out = rdbkit(&args);
+        let j = json(&out);
+        assert_eq!(j["verdict"], verdict, "{args:?}: {}", text(&out.stderr));
+    }
+}

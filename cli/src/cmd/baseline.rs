@@ -234,6 +234,7 @@ fn to_json(inv: &Inventory, options: &InventoryOptions) -> Value {
         .map(|(p, s)| json!({"prefix": bytes_json(p), "keys": s.keys, "memory": s.memory, "expires": s.expires}))
         .collect();
     let mut doc = json!({
+        "verdict": "ok",
         "source": {
             "redis_ver": aux.and_then(|a| a.redis_ver.clone()),
             "valkey_ver": aux.and_then(|a| a.valkey_ver.clone()),

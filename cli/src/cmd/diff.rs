@@ -8,7 +8,7 @@
 //! streams' PEL delivery times (consumers' seen/active times are never compared).
 //!
 //! `--format json` writes one object:
-//! `{"only_in_a", "only_in_b", "expired_in_a", "expired_in_b", "different", "same",
+//! `{"verdict": "identical"|"different", "only_in_a", "only_in_b", "expired_in_a", "expired_in_b", "different", "same",
 //!   "different_by": {"type", "ttl", "value", "field_ttls",
 //!                    "stream": {"entries", "group_metadata", "pel_delivery_times"}},
 //!   "duplicates_in_a", "duplicates_in_b", "functions_only_in_a", "functions_only_in_b",
@@ -224,9 +224,10 @@ fn json_opt(v: Option<i64>) -> String {
 fn json(r: &DiffReport, args: &DiffArgs, identical: bool, notice: Option<&str>) -> Vec<u8> {
     use rdb_parser::export::write_bytes;
     let mut o = String::new();
+    // The verdict first, as in every command's JSON.
     let _ = write!(
         o,
-        "{{\"only_in_a\":{},\"only_in_b\":{},\"expired_in_a\":{},\"expired_in_b\":{},\
+        "{{\"verdict\":\"{}\",\"only_in_a\":{},\"only_in_b\":{},\"expired_in_a\":{},\"expired_in_b\":{},\
          \"different\":{},\"same\":{},\
          \"different_by\":{{\"type\":{},\"ttl\":{},\"value\":{},\"field_ttls\":{},\
          \"stream\":{{\"entries\":{},\"group_metadata\":{},\"pel_delivery_times\":{}}}}},\
@@ -235,6 +236,7 @@ fn json(r: &DiffReport, args: &DiffArgs, identical: bool, notice: Option<&str>) 
          \"keys_a\":{},\"keys_b\":{},\
          \"ctime_a_ms\":{},\"ctime_a\":{},\"ctime_b_ms\":{},\"ctime_b\":{},\
          \"expired_by_ms\":{},\"expired_by\":{},\"count_expired\":{},\"ignore\":[{}],",
+        if identical { "identical" } else { "different" },
         r.only_in_a,
         r.only_in_b,
         r.expired_in_a,

@@ -61,6 +61,7 @@ fn info(args: &InfoArgs) -> Result<()> {
     let out = match args.format {
         Format::Json => {
             let doc = json!({
+                "verdict": "ok",
                 "nodes": nodes.iter().map(|(url, n)| node_json(url, n)).collect::<Vec<_>>(),
                 "totals_over_primaries": t.primaries,
                 "metrics": totals_json(&t),

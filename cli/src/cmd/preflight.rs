@@ -269,6 +269,7 @@ fn run_checks(args: &PreflightArgs) -> Result<Vec<Check>> {
     let out = match args.format {
         Format::Json => {
             let doc = json!({
+                "verdict": if failures == 0 { "ready" } else { "not_ready" },
                 "ready": failures == 0,
                 "failures": failures,
                 "next": next,
