@@ -7,8 +7,12 @@
 #[path = "../../restore/tests/support/mod.rs"]
 mod support;
 
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -128,6 +132,165 @@ fn cluster_master_killed_mid_restore() {
     }
     let out = Command::new(env!("CARGO_BIN_EXE_rdbkit"))
         .args(["verify", &f, "--target", &live[0].url()])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+}
+
+/// A manual `CLUSTER FAILOVER` mid-restore: the master is demoted while batches are in
+/// flight (`MOVED`/`READONLY` for what follows), and every key still arrives.
+#[test]
+fn cluster_manual_failover_mid_restore() {
+    let dir = temp_dir("failover-manual");
+    let file = populated_snapshot(&dir);
+    let f = file.to_string_lossy().into_owned();
+    let cluster = Cluster::start_with_replicas(1000);
+    let master = (0..cluster.nodes.len())
+        .find(|&i| cluster.nodes[i].cli(&["ROLE"]).starts_with("master"))
+        .unwrap();
+    let master_id = cluster.nodes[master]
+        .cli(&["CLUSTER", "MYID"])
+        .trim()
+        .to_string();
+    let replica = (0..cluster.nodes.len())
+        .find(|&i| {
+            cluster.nodes[i].cli(&["CLUSTER", "MYID"]).trim() != master_id
+                && cluster.nodes[i]
+                    .cli(&["CLUSTER", "NODES"])
+                    .lines()
+                    .any(|l| l.contains("myself") && l.contains(&master_id))
+        })
+        .expect("the master's replica");
+    let url = cluster.nodes[master].url();
+    let child = spawn_restore(&[
+        &f,
+        "--target",
+        &url,
+        "--max-ops",
+        "5000",
+        "--format",
+        "json",
+    ]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while dbsize(cluster.nodes[master].port) < 1000 {
+        assert!(Instant::now() < deadline, "restore did not start");
+        thread::sleep(Duration::from_millis(20));
+    }
+    let r = cluster.nodes[replica].cli(&["CLUSTER", "FAILOVER"]);
+    assert_eq!(r.trim(), "OK");
+    let out = finish(child, Duration::from_secs(60));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(j["restored"].as_u64(), Some(KEYS), "{j}");
+    assert!(cluster.nodes[replica].cli(&["ROLE"]).starts_with("master"));
+    let total: u64 = cluster
+        .nodes
+        .iter()
+        .filter(|n| n.cli(&["ROLE"]).starts_with("master"))
+        .map(|n| dbsize(n.port))
+        .sum();
+    assert_eq!(total, KEYS);
+    let out = Command::new(env!("CARGO_BIN_EXE_rdbkit"))
+        .args(["verify", &f, "--target", &url])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+}
+
+/// A TCP proxy to `upstream` that cuts every connection once `limit` bytes went from
+/// the client to the server (a flaky load balancer); runs until `stop` is set.
+fn cutting_proxy(upstream: u16, limit: usize, stop: Arc<AtomicBool>) -> (u16, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    listener.set_nonblocking(true).unwrap();
+    let cuts = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&cuts);
+    thread::spawn(move || {
+        while !stop.load(Ordering::Relaxed) {
+            let Ok((client, _)) = listener.accept() else {
+                thread::sleep(Duration::from_millis(5));
+                continue;
+            };
+            let _ = client.set_nonblocking(false);
+            let Ok(server) = TcpStream::connect(("127.0.0.1", upstream)) else {
+                continue;
+            };
+            let (mut c_read, mut s_write) =
+                (client.try_clone().unwrap(), server.try_clone().unwrap());
+            let (mut s_read, mut c_write) = (server, client);
+            let cuts = Arc::clone(&counted);
+            thread::spawn(move || {
+                let mut buf = vec![0u8; 64 << 10];
+                let mut sent = 0;
+                while let Ok(n) = c_read.read(&mut buf) {
+                    if n == 0 || s_write.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                    sent += n;
+                    if sent >= limit {
+                        cuts.fetch_add(1, Ordering::Relaxed);
+                        break;
+                    }
+                }
+                let _ = s_write.shutdown(Shutdown::Both);
+                let _ = c_read.shutdown(Shutdown::Both);
+            });
+            thread::spawn(move || {
+                let _ = std::io::copy(&mut s_read, &mut c_write);
+                let _ = c_write.shutdown(Shutdown::Both);
+            });
+        }
+    });
+    (port, cuts)
+}
+
+/// Connections cut every 256 KiB by a proxy: every key still arrives, once.
+#[test]
+fn connections_cut_by_a_proxy() {
+    let dir = temp_dir("failover-proxy");
+    let file = populated_snapshot(&dir);
+    let f = file.to_string_lossy().into_owned();
+    let server = Server::start(&[]);
+    let stop = Arc::new(AtomicBool::new(false));
+    let (port, cuts) = cutting_proxy(server.port, 256 << 10, Arc::clone(&stop));
+    let url = format!("redis://127.0.0.1:{port}");
+    let child = spawn_restore(&[&f, "--target", &url, "--format", "json"]);
+    let out = finish(child, Duration::from_secs(60));
+    stop.store(true, Ordering::Relaxed);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(
+        cuts.load(Ordering::Relaxed) >= 3,
+        "the proxy cut too little"
+    );
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(j["restored"].as_u64(), Some(KEYS), "{j}");
+    assert_eq!(dbsize(server.port), KEYS);
+    let out = Command::new(env!("CARGO_BIN_EXE_rdbkit"))
+        .args(["verify", &f, "--target", &server.url()])
         .output()
         .unwrap();
     assert_eq!(
