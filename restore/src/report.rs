@@ -67,8 +67,9 @@ pub struct RestoreReport {
     pub target: Option<TargetCaps>,
     /// Whether this run resumed from a checkpoint.
     pub resumed: bool,
-    /// Commands resent after a cluster redirection (`MOVED`, `ASK`) or a
-    /// `TRYAGAIN`/`CLUSTERDOWN`/`LOADING` reply; each key is still counted once.
+    /// Commands resent after a cluster redirection (`MOVED`, `ASK`), a
+    /// `TRYAGAIN`/`CLUSTERDOWN`/`LOADING`/`MASTERDOWN`/`READONLY` reply or a lost
+    /// connection; each key is still counted once.
     pub redirected: u64,
     /// Re-stamped, re-encoded and command-mode keys, and what their conversion
     /// left out (issue 5).

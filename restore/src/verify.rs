@@ -550,16 +550,9 @@ struct WorkerCtx<'s, 'p, 'f> {
     shared: &'s Shared<'p>,
 }
 
-fn is_retryable(code: &str) -> bool {
-    matches!(
-        code,
-        "MOVED" | "ASK" | "TRYAGAIN" | "CLUSTERDOWN" | "LOADING"
-    )
-}
-
 fn retry_error(v: &Value) -> Option<(String, String)> {
     match v {
-        Value::ServerError(e) if is_retryable(e.code()) => {
+        Value::ServerError(e) if crate::delivery::is_transient(e.code()) => {
             Some((e.code().to_string(), e.details().unwrap_or("").to_string()))
         }
         _ => None,
