@@ -138,7 +138,7 @@ pub(crate) struct Router<'r> {
 
 impl Router<'_> {
     /// The node that owns `key` now (`None`: no node serves its slot yet).
-    fn owner(&self, key: &[u8]) -> Option<NodeAddr> {
+    pub(crate) fn owner(&self, key: &[u8]) -> Option<NodeAddr> {
         let map = self.slots.read().unwrap_or_else(|p| p.into_inner());
         match map.as_ref() {
             Some(m) => {

@@ -63,6 +63,7 @@ use rdb_parser::{DumpPayload, KeyRecord, LogicalType, Record};
 use redis::{ConnectionLike, Value};
 
 use crate::cluster::{self, NodeAddr, SlotMap};
+use crate::delivery::Router;
 use crate::error::{Error, Result};
 use crate::plan::PlanOptions;
 use crate::report::Progress;
@@ -121,6 +122,9 @@ pub struct VerifyOptions {
     pub now_ms: Option<i64>,
     /// Cluster detection.
     pub cluster: ClusterMode,
+    /// How long a key waits for a node that answers (a failover, a restarting
+    /// server) before the check stops with an error (default 120 s).
+    pub node_timeout: std::time::Duration,
 }
 
 impl Default for VerifyOptions {
@@ -139,6 +143,7 @@ impl Default for VerifyOptions {
             max_examples: 20,
             now_ms: None,
             cluster: ClusterMode::Auto,
+            node_timeout: std::time::Duration::from_secs(120),
         }
     }
 }
@@ -548,6 +553,8 @@ struct WorkerCtx<'s, 'p, 'f> {
     now: Option<i64>,
     files: &'f [SourceFile<'f>],
     shared: &'s Shared<'p>,
+    /// Where keys are read again when the worker's connection is lost.
+    router: Router<'s>,
 }
 
 fn retry_error(v: &Value) -> Option<(String, String)> {
@@ -574,6 +581,9 @@ struct Redirects<'t> {
     base: &'t Target,
     own: NodeAddr,
     conns: HashMap<NodeAddr, Connection>,
+    /// The database the next reads are for (standalone targets with several
+    /// databases: a side connection selects it first).
+    db: Option<u64>,
 }
 
 impl Redirects<'_> {
@@ -593,6 +603,9 @@ impl Redirects<'_> {
             }
         };
         let mut buf = Vec::with_capacity(64 + 2 * key.len());
+        if let Some(db) = self.db {
+            resp::write_select(&mut buf, db);
+        }
         if asking {
             resp::write_command(&mut buf, &[b"ASKING"]);
         }
@@ -601,7 +614,7 @@ impl Redirects<'_> {
             resp::write_command(&mut buf, &[b"ASKING"]);
         }
         resp::write_command(&mut buf, &[mode.command(), key]);
-        let n = if asking { 4 } else { 2 };
+        let n = if asking { 4 } else { 2 } + usize::from(self.db.is_some());
         let replies = match conn.req_packed_commands(&buf, 0, n) {
             Ok(r) => r,
             Err(e) => {
@@ -610,6 +623,11 @@ impl Redirects<'_> {
             }
         };
         let mut it = replies.into_iter();
+        if let Some(db) = self.db {
+            if let Some(text) = it.next().as_ref().and_then(server_error_text) {
+                return Err(self.base.error(&format!("SELECT {db}"), &text));
+            }
+        }
         if asking {
             it.next();
         }
@@ -658,49 +676,164 @@ impl Redirects<'_> {
     }
 }
 
+/// Why reading a batch stopped.
+enum Stop {
+    /// The connection failed: the batch is read again elsewhere ([`recheck`]).
+    Lost,
+    /// Anything else ends the run.
+    Fatal(Error),
+}
+
+/// One worker: one connection to one node, up to `depth` batches in flight. When the
+/// connection fails (a node killed or restarted, a proxy cutting it), the batches in
+/// flight are read again key by key from whichever node owns each key now, the worker
+/// reconnects once, and when its node stays away it reads its remaining batches that
+/// way too: a failover during a check costs time, not the check.
 fn worker(ctx: WorkerCtx<'_, '_, '_>, own: NodeAddr, rx: Receiver<Batch<'_>>) {
     let shared = ctx.shared;
-    let mut conn = match ctx.target.connect() {
-        Ok(c) => c,
-        Err(e) => return shared.fail(e),
-    };
+    let mut conn = ctx.target.connect().ok();
     let mut redirects = Redirects {
         base: &ctx.target,
         own,
         conns: HashMap::new(),
+        db: None,
     };
     let mut current_db = None;
     let mut window: Window<SentBatch<'_>> = Window::new(ctx.depth, MAX_INFLIGHT_VALUE_BYTES);
-    loop {
-        while !shared.aborted() {
-            let Some(batch) = window.next_batch(&rx) else {
-                break;
-            };
-            match send_batch(&ctx, &mut conn, &mut current_db, batch) {
-                Ok(sent) => {
-                    let bytes = sent.value_bytes;
-                    window.push(sent, bytes);
-                }
-                Err(e) => return shared.fail(e),
-            }
+    let account = |local: Result<VerifyReport>| match local {
+        Ok(local) => {
+            let n = local.checked;
+            let bad = local.missing + local.different;
+            lock(&shared.report).merge(local, shared.max_examples);
+            shared.progress.keys.fetch_add(n, Ordering::Relaxed);
+            shared.progress.failed.fetch_add(bad, Ordering::Relaxed);
+            true
         }
-        let Some(sent) = window.pop() else {
-            if window.is_closed() || shared.aborted() {
+        Err(e) => {
+            shared.fail(e);
+            false
+        }
+    };
+    loop {
+        let Some(c) = conn.as_mut() else {
+            // The node is gone: every batch is read through the router.
+            if shared.aborted() {
+                return;
+            }
+            let Ok(batch) = rx.recv() else { return };
+            if !account(recheck(&ctx, &mut redirects, &batch)) {
                 return;
             }
             continue;
         };
-        match check_batch(&ctx, &mut conn, &mut redirects, &sent) {
-            Ok(local) => {
-                let n = local.checked;
-                let bad = local.missing + local.different;
-                lock(&shared.report).merge(local, shared.max_examples);
-                shared.progress.keys.fetch_add(n, Ordering::Relaxed);
-                shared.progress.failed.fetch_add(bad, Ordering::Relaxed);
+        let mut lost = None;
+        while !shared.aborted() && lost.is_none() {
+            let Some(batch) = window.next_batch(&rx) else {
+                break;
+            };
+            match send_batch(&ctx, c, &mut current_db, batch) {
+                Ok(sent) => {
+                    let bytes = sent.value_bytes;
+                    window.push(sent, bytes);
+                }
+                Err(batch) => lost = Some(batch),
             }
-            Err(e) => return shared.fail(e),
         }
+        if lost.is_none() {
+            let Some(sent) = window.pop() else {
+                if window.is_closed() || shared.aborted() {
+                    return;
+                }
+                continue;
+            };
+            match check_batch(&ctx, c, &mut redirects, &sent) {
+                Ok(local) => {
+                    if !account(Ok(local)) {
+                        return;
+                    }
+                    continue;
+                }
+                Err(Stop::Fatal(e)) => return shared.fail(e),
+                Err(Stop::Lost) => {
+                    if !account(recheck(&ctx, &mut redirects, &sent.batch)) {
+                        return;
+                    }
+                }
+            }
+        }
+        // The connection is lost: what was in flight (and the batch that could not
+        // be sent) is read again, then one reconnection is tried.
+        while let Some(sent) = window.pop() {
+            if !account(recheck(&ctx, &mut redirects, &sent.batch)) {
+                return;
+            }
+        }
+        if let Some(batch) = lost {
+            if !account(recheck(&ctx, &mut redirects, &batch)) {
+                return;
+            }
+        }
+        current_db = None;
+        conn = ctx.target.connect().ok();
     }
+}
+
+/// Reads every key of `batch` again, one by one, from the node that owns it now (the
+/// slot map re-read from any node that answers), waiting out a failover up to the
+/// node deadline; then compares them as [`check_batch`] does.
+fn recheck(
+    ctx: &WorkerCtx<'_, '_, '_>,
+    redirects: &mut Redirects<'_>,
+    batch: &Batch<'_>,
+) -> Result<VerifyReport> {
+    let mut local = VerifyReport::new();
+    redirects.db = ctx.select.then_some(batch.db);
+    let deadline = ctx.router.deadline;
+    for item in &batch.items {
+        let key = &item.rec.key;
+        let started = std::time::Instant::now();
+        let mut wait = std::time::Duration::from_millis(50);
+        let (dump, ttl, sent_ms) = loop {
+            let sent_ms = now_ms();
+            let attempt = match ctx.router.owner(key) {
+                Some(addr) => redirects
+                    .send(&addr, key, ctx.mode, false)
+                    .and_then(|r| redirects.resolve(key, ctx.mode, r, ctx.shared)),
+                None => Err(ctx
+                    .target
+                    .error("reading a key", &"no cluster node serves its slot")),
+            };
+            match attempt {
+                Ok((dump, ttl)) if retry_error(&dump).is_none() && retry_error(&ttl).is_none() => {
+                    break (dump, ttl, sent_ms)
+                }
+                Ok(_) => {}
+                Err(e) if started.elapsed() >= deadline => return Err(e),
+                Err(_) => {}
+            }
+            if started.elapsed() >= deadline {
+                return Err(ctx.target.error(
+                    "reading a key",
+                    &format!("no node answered within {} s", deadline.as_secs()),
+                ));
+            }
+            ctx.router.refresh();
+            std::thread::sleep(wait);
+            wait = (wait * 2).min(std::time::Duration::from_secs(2));
+        };
+        let received_ms = ctx.now.unwrap_or_else(now_ms);
+        judge(
+            ctx,
+            batch,
+            item,
+            (dump, ttl),
+            sent_ms,
+            received_ms,
+            &mut local,
+        )?;
+    }
+    redirects.db = None;
+    Ok(local)
 }
 
 /// A batch whose commands are sent and whose replies are still to be read.
@@ -723,7 +856,7 @@ fn send_batch<'a>(
     conn: &mut Connection,
     current_db: &mut Option<u64>,
     batch: Batch<'a>,
-) -> Result<SentBatch<'a>> {
+) -> std::result::Result<SentBatch<'a>, Batch<'a>> {
     let mut buf = Vec::with_capacity(batch.items.len() * 64);
     let mut count = 0;
     let select = ctx.select && *current_db != Some(batch.db);
@@ -741,8 +874,9 @@ fn send_batch<'a>(
         count += 2;
     }
     let sent_ms = now_ms();
-    conn.send_packed_command(&buf)
-        .map_err(|e| ctx.target.error("sending a batch", &e))?;
+    if conn.send_packed_command(&buf).is_err() {
+        return Err(batch);
+    }
     Ok(SentBatch {
         batch,
         select,
@@ -758,91 +892,108 @@ fn check_batch(
     conn: &mut Connection,
     redirects: &mut Redirects<'_>,
     sent: &SentBatch<'_>,
-) -> Result<VerifyReport> {
+) -> std::result::Result<VerifyReport, Stop> {
     let (batch, select, count, sent_ms) = (&sent.batch, sent.select, sent.count, sent.sent_ms);
     let mut replies = Vec::with_capacity(count);
     for _ in 0..count {
-        replies.push(
-            conn.recv_response()
-                .map_err(|e| ctx.target.error("reading replies", &e))?,
-        );
+        replies.push(conn.recv_response().map_err(|_| Stop::Lost)?);
     }
     let received_ms = ctx.now.unwrap_or_else(now_ms);
     let mut it = replies.into_iter();
     if select {
         if let Some(text) = it.next().as_ref().and_then(server_error_text) {
-            return Err(ctx.target.error(&format!("SELECT {}", batch.db), &text));
+            return Err(Stop::Fatal(
+                ctx.target.error(&format!("SELECT {}", batch.db), &text),
+            ));
         }
     }
-    let file = ctx.files.get(batch.file);
     let mut local = VerifyReport::new();
+    redirects.db = ctx.select.then_some(batch.db);
     for item in &batch.items {
         let (Some(dump), Some(ttl)) = (it.next(), it.next()) else {
             break;
         };
-        let (dump, ttl) = if retry_error(&dump).is_some() || retry_error(&ttl).is_some() {
-            redirects.resolve(&item.rec.key, ctx.mode, (dump, ttl), ctx.shared)?
+        let replies = if retry_error(&dump).is_some() || retry_error(&ttl).is_some() {
+            redirects
+                .resolve(&item.rec.key, ctx.mode, (dump, ttl), ctx.shared)
+                .map_err(Stop::Fatal)?
         } else {
             (dump, ttl)
         };
-        let key_text = || String::from_utf8_lossy(&item.rec.key).into_owned();
-        if let Some(text) = server_error_text(&dump).or_else(|| server_error_text(&ttl)) {
-            return Err(ctx.target.error(
-                &format!("reading db {} key {:?}", item.db, key_text()),
-                &text,
-            ));
-        }
-        let payload: Option<&[u8]> = match &dump {
-            Value::BulkString(b) => Some(b),
-            Value::Nil => None,
-            other => {
-                return Err(ctx.target.error(
-                    &format!("DUMP of {:?}", key_text()),
-                    &format!("unexpected reply {other:?}"),
-                ))
-            }
-        };
-        let ttl = match ttl {
-            Value::Int(n) => n,
-            other => {
-                return Err(ctx.target.error(
-                    &format!("TTL of {:?}", key_text()),
-                    &format!("unexpected reply {other:?}"),
-                ))
-            }
-        };
-        let observed = Observed {
-            dump: payload,
-            ttl,
-            sent_ms,
-            received_ms,
-        };
-        let rec = &item.rec;
-        let verdict = compare_key(
-            || rec.value().and_then(digest_value),
-            rec.expire_at_ms,
-            &observed,
-            ctx.mode,
-        )
-        .map_err(|e| Error::Parse {
-            file: file.map_or_else(|| "?".to_string(), |f| f.name.to_string()),
-            error: e,
-        })?;
-        local.checked += 1;
-        match verdict {
-            None => local.matched += 1,
-            Some((why, detail)) => local.add(
-                Finding {
-                    db: item.db,
-                    key: rec.key.to_vec(),
-                    why,
-                    detail,
-                },
-                ctx.shared.max_examples,
-            ),
-        }
+        judge(ctx, batch, item, replies, sent_ms, received_ms, &mut local).map_err(Stop::Fatal)?;
     }
+    redirects.db = None;
     Ok(local)
+}
+
+/// Compares one key with what the target answered (`DUMP` and the TTL command).
+fn judge(
+    ctx: &WorkerCtx<'_, '_, '_>,
+    batch: &Batch<'_>,
+    item: &Item<'_>,
+    (dump, ttl): (Value, Value),
+    sent_ms: i64,
+    received_ms: i64,
+    local: &mut VerifyReport,
+) -> Result<()> {
+    let key_text = || String::from_utf8_lossy(&item.rec.key).into_owned();
+    if let Some(text) = server_error_text(&dump).or_else(|| server_error_text(&ttl)) {
+        return Err(ctx.target.error(
+            &format!("reading db {} key {:?}", item.db, key_text()),
+            &text,
+        ));
+    }
+    let payload: Option<&[u8]> = match &dump {
+        Value::BulkString(b) => Some(b),
+        Value::Nil => None,
+        other => {
+            return Err(ctx.target.error(
+                &format!("DUMP of {:?}", key_text()),
+                &format!("unexpected reply {other:?}"),
+            ))
+        }
+    };
+    let ttl = match ttl {
+        Value::Int(n) => n,
+        other => {
+            return Err(ctx.target.error(
+                &format!("TTL of {:?}", key_text()),
+                &format!("unexpected reply {other:?}"),
+            ))
+        }
+    };
+    let observed = Observed {
+        dump: payload,
+        ttl,
+        sent_ms,
+        received_ms,
+    };
+    let rec = &item.rec;
+    let file = ctx.files.get(batch.file);
+    let verdict = compare_key(
+        || rec.value().and_then(digest_value),
+        rec.expire_at_ms,
+        &observed,
+        ctx.mode,
+    )
+    .map_err(|e| Error::Parse {
+        file: file.map_or_else(|| "?".to_string(), |f| f.name.to_string()),
+        error: e,
+    })?;
+    local.checked += 1;
+    match verdict {
+        None => local.matched += 1,
+        Some((why, detail)) => local.add(
+            Finding {
+                db: item.db,
+                key: rec.key.to_vec(),
+                why,
+                detail,
+            },
+            ctx.shared.max_examples,
+        ),
+    }
+    Ok(())
 }
 
 /// `dbN:keys=K,...` lines of `INFO keyspace`.
@@ -972,68 +1123,118 @@ fn scan_node(
     options: &VerifyOptions,
     stop: &AtomicBool,
 ) -> Result<VerifyReport> {
-    let plan = &options.plan;
-    let mut conn = target.connect()?;
     let mut local = VerifyReport::new();
+    let mut conn = target.connect().ok();
     for &db in dbs {
-        if select {
-            redis::cmd("SELECT")
-                .arg(db)
-                .query::<()>(&mut conn)
-                .map_err(|e| target.error(&format!("SELECT {db}"), &e))?;
-        }
-        let mut cursor = "0".to_string();
-        loop {
-            if stop.load(Ordering::Relaxed) {
-                return Ok(local);
-            }
-            let (next, keys): (String, Vec<Vec<u8>>) = redis::cmd("SCAN")
-                .arg(&cursor)
-                .arg("COUNT")
-                .arg(options.scan_count.max(1))
-                .query(&mut conn)
-                .map_err(|e| target.error("SCAN", &e))?;
-            local.scanned += keys.len() as u64;
-            let mut candidates: Vec<Vec<u8>> = keys
-                .into_iter()
-                .filter(|k| {
-                    (plan.key_patterns.is_empty() || plan.key_patterns.iter().any(|g| g.matches(k)))
-                        && hashes.binary_search(&key_hash(db, k)).is_err()
-                })
-                .collect();
-            if !plan.types.is_empty() && !candidates.is_empty() {
-                let mut pipe = redis::pipe();
-                for k in &candidates {
-                    pipe.cmd("TYPE").arg(k.as_slice());
+        // A lost connection (a restart, a proxy) restarts this database's scan from
+        // cursor 0 on a new connection, until the node deadline: what it had found is
+        // dropped so that nothing counts twice.
+        let started = std::time::Instant::now();
+        let found = loop {
+            let attempt = match conn.as_mut() {
+                Some(c) => scan_db(c, target, select, db, hashes, options, stop),
+                None => Err(Stop::Lost),
+            };
+            match attempt {
+                Ok(found) => break found,
+                Err(Stop::Fatal(e)) => return Err(e),
+                Err(Stop::Lost) if started.elapsed() >= options.node_timeout => {
+                    return Err(target.error(
+                        "SCAN",
+                        &format!(
+                            "the connection was lost and not back within {} s",
+                            options.node_timeout.as_secs()
+                        ),
+                    ))
                 }
-                let types: Vec<String> = pipe
-                    .query(&mut conn)
-                    .map_err(|e| target.error("TYPE", &e))?;
-                candidates = candidates
-                    .into_iter()
-                    .zip(types)
-                    .filter(|(_, t)| t != "none" && plan.types.contains(&type_of_reply(t)))
-                    .map(|(k, _)| k)
-                    .collect();
+                Err(Stop::Lost) => {
+                    std::thread::sleep(std::time::Duration::from_millis(200));
+                    conn = target.connect().ok();
+                }
             }
-            for key in candidates {
-                local.add(
-                    Finding {
-                        db,
-                        key,
-                        why: Why::Extra,
-                        detail: "on the target, not in the snapshot".to_string(),
-                    },
-                    options.max_examples,
-                );
-            }
-            if next == "0" {
-                break;
-            }
-            cursor = next;
+        };
+        local.merge(found, options.max_examples);
+        if stop.load(Ordering::Relaxed) {
+            break;
         }
     }
     Ok(local)
+}
+
+/// The extra keys of one database (see [`scan_node`]).
+fn scan_db(
+    conn: &mut Connection,
+    target: &Target,
+    select: bool,
+    db: u64,
+    hashes: &[u128],
+    options: &VerifyOptions,
+    stop: &AtomicBool,
+) -> std::result::Result<VerifyReport, Stop> {
+    let plan = &options.plan;
+    let mut local = VerifyReport::new();
+    // A transport error may pass with a new connection; a server's refusal does not.
+    let stop_for = |what: &str, e: redis::RedisError| {
+        if e.is_io_error() || e.is_connection_dropped() || e.is_timeout() {
+            Stop::Lost
+        } else {
+            Stop::Fatal(target.error(what, &e))
+        }
+    };
+    if select {
+        redis::cmd("SELECT")
+            .arg(db)
+            .query::<()>(conn)
+            .map_err(|e| stop_for(&format!("SELECT {db}"), e))?;
+    }
+    let mut cursor = "0".to_string();
+    loop {
+        if stop.load(Ordering::Relaxed) {
+            return Ok(local);
+        }
+        let (next, keys): (String, Vec<Vec<u8>>) = redis::cmd("SCAN")
+            .arg(&cursor)
+            .arg("COUNT")
+            .arg(options.scan_count.max(1))
+            .query(conn)
+            .map_err(|e| stop_for("SCAN", e))?;
+        local.scanned += keys.len() as u64;
+        let mut candidates: Vec<Vec<u8>> = keys
+            .into_iter()
+            .filter(|k| {
+                (plan.key_patterns.is_empty() || plan.key_patterns.iter().any(|g| g.matches(k)))
+                    && hashes.binary_search(&key_hash(db, k)).is_err()
+            })
+            .collect();
+        if !plan.types.is_empty() && !candidates.is_empty() {
+            let mut pipe = redis::pipe();
+            for k in &candidates {
+                pipe.cmd("TYPE").arg(k.as_slice());
+            }
+            let types: Vec<String> = pipe.query(conn).map_err(|e| stop_for("TYPE", e))?;
+            candidates = candidates
+                .into_iter()
+                .zip(types)
+                .filter(|(_, t)| t != "none" && plan.types.contains(&type_of_reply(t)))
+                .map(|(k, _)| k)
+                .collect();
+        }
+        for key in candidates {
+            local.add(
+                Finding {
+                    db,
+                    key,
+                    why: Why::Extra,
+                    detail: "on the target, not in the snapshot".to_string(),
+                },
+                options.max_examples,
+            );
+        }
+        if next == "0" {
+            return Ok(local);
+        }
+        cursor = next;
+    }
 }
 
 /// Checks that `target` holds exactly the selected keys of `files` (one dataset,
@@ -1223,6 +1424,15 @@ pub fn verify<'a>(
                     now: options.now_ms,
                     files,
                     shared: &shared,
+                    router: Router {
+                        target,
+                        host: &host,
+                        slots: &slot_owner,
+                        own: a.clone(),
+                        select,
+                        deadline: options.node_timeout,
+                        moved: &shared.moved,
+                    },
                 };
                 let rx = rx.clone();
                 let own = a.clone();

@@ -78,6 +78,10 @@ pub struct VerifyArgs {
     /// Example keys listed per kind of finding.
     #[arg(long, value_name = "N", default_value_t = 20)]
     max_examples: usize,
+    /// Seconds a key waits for a node that answers (a failover, a restarting server)
+    /// before the check stops.
+    #[arg(long, value_name = "SECS", default_value_t = 120)]
+    node_timeout: u64,
 }
 
 /// Runs `rdbkit verify`.
@@ -107,6 +111,7 @@ fn verify(args: &VerifyArgs, quiet: bool) -> Result<VerifyReport> {
         seed: args.seed,
         ttl_tolerance_ms: args.ttl_tolerance,
         max_examples: args.max_examples,
+        node_timeout: std::time::Duration::from_secs(args.node_timeout.max(1)),
         cluster: if args.cluster {
             ClusterMode::Always
         } else {
