@@ -34,17 +34,6 @@ fn populated_snapshot(dir: &Path) -> PathBuf {
     path
 }
 
-fn spawn_restore(args: &[&str]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_rdbkit"))
-        .arg("restore")
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
-}
-
 fn finish(child: Child, limit: Duration) -> Output {
     let started = Instant::now();
     let mut child = child;
@@ -66,35 +55,33 @@ fn dbsize(port: u16) -> u64 {
     text(&out.stdout).trim().parse().unwrap_or(0)
 }
 
-#[test]
-fn cluster_master_killed_mid_restore() {
-    let dir = temp_dir("failover-cluster");
-    let file = populated_snapshot(&dir);
-    let f = file.to_string_lossy().into_owned();
-    let mut cluster = Cluster::start_with_replicas(1000);
-    let masters: Vec<usize> = (0..cluster.nodes.len())
-        .filter(|&i| cluster.nodes[i].cli(&["ROLE"]).starts_with("master"))
-        .collect();
-    assert_eq!(masters.len(), 3);
-    let url = cluster.nodes[masters[0]].url();
-    // Throttled so that the kill lands mid-run.
-    let child = spawn_restore(&[
-        &f,
-        "--target",
-        &url,
-        "--max-ops",
-        "5000",
-        "--format",
-        "json",
-    ]);
+/// `rdbkit restore FILE --target URL --format json`, throttled (`--max-ops`) when a
+/// test needs to act mid-run.
+fn spawn_restore(f: &str, url: &str, max_ops: Option<&str>) -> Child {
+    let mut args = vec!["restore", f, "--target", url, "--format", "json"];
+    if let Some(ops) = max_ops {
+        args.extend(["--max-ops", ops]);
+    }
+    Command::new(env!("CARGO_BIN_EXE_rdbkit"))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits (20 s at most) until `ready`, failing the test with `what` otherwise.
+fn wait_until(what: &str, mut ready: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(20);
-    let victim = masters[0];
-    while dbsize(cluster.nodes[victim].port) < 1000 {
-        assert!(Instant::now() < deadline, "restore did not start");
+    while !ready() {
+        assert!(Instant::now() < deadline, "{what}");
         thread::sleep(Duration::from_millis(20));
     }
-    // The seed node itself dies: routing must learn the map from the others.
-    cluster.nodes[victim].kill();
+}
+
+/// The restore's output: exit 0, every key restored; its JSON summary.
+fn assert_all_restored(child: Child) -> serde_json::Value {
     let out = finish(child, Duration::from_secs(60));
     assert_eq!(
         out.status.code(),
@@ -105,33 +92,14 @@ fn cluster_master_killed_mid_restore() {
     );
     let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(j["restored"].as_u64(), Some(KEYS), "{j}");
-    assert!(j["redirected"].as_u64().unwrap() > 0, "{j}");
-    // Every key is on the surviving masters.
-    let live: Vec<&Server> = cluster
-        .nodes
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| *i != victim)
-        .map(|(_, n)| n)
-        .collect();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let total: u64 = live
-            .iter()
-            .filter(|n| n.cli(&["ROLE"]).starts_with("master"))
-            .map(|n| dbsize(n.port))
-            .sum();
-        if total == KEYS {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{total} of {KEYS} keys on the masters"
-        );
-        thread::sleep(Duration::from_millis(100));
-    }
+    j
+}
+
+/// `rdbkit verify FILE --target URL EXTRA...` exits 0; its stdout.
+fn assert_verifies(f: &str, url: &str, extra: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_rdbkit"))
-        .args(["verify", &f, "--target", &live[0].url()])
+        .args(["verify", f, "--target", url])
+        .args(extra)
         .output()
         .unwrap();
     assert_eq!(
@@ -141,6 +109,51 @@ fn cluster_master_killed_mid_restore() {
         text(&out.stdout),
         text(&out.stderr)
     );
+    text(&out.stdout)
+}
+
+/// Keys on the nodes of `nodes` that are masters now.
+fn keys_on_masters<'a>(nodes: impl Iterator<Item = &'a Server>) -> u64 {
+    nodes
+        .filter(|n| n.cli(&["ROLE"]).starts_with("master"))
+        .map(|n| dbsize(n.port))
+        .sum()
+}
+
+#[test]
+fn cluster_master_killed_mid_restore() {
+    let dir = temp_dir("failover-cluster");
+    let f = populated_snapshot(&dir).to_string_lossy().into_owned();
+    let mut cluster = Cluster::start_with_replicas(1000);
+    let masters: Vec<usize> = (0..cluster.nodes.len())
+        .filter(|&i| cluster.nodes[i].cli(&["ROLE"]).starts_with("master"))
+        .collect();
+    assert_eq!(masters.len(), 3);
+    let victim = masters[0];
+    let url = cluster.nodes[victim].url();
+    // Throttled so that the kill lands mid-run.
+    let child = spawn_restore(&f, &url, Some("5000"));
+    wait_until("restore did not start", || {
+        dbsize(cluster.nodes[victim].port) >= 1000
+    });
+    // The seed node itself dies: routing must learn the map from the others.
+    cluster.nodes[victim].kill();
+    let j = assert_all_restored(child);
+    assert!(j["redirected"].as_u64().unwrap() > 0, "{j}");
+    // Every key is on the surviving masters (the replica took over the victim's slots).
+    let live = || {
+        cluster
+            .nodes
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != victim)
+            .map(|(_, n)| n)
+    };
+    wait_until("keys missing on the masters", || {
+        keys_on_masters(live()) == KEYS
+    });
+    let seed = live().next().unwrap().url();
+    assert_verifies(&f, &seed, &[]);
 }
 
 /// A manual `CLUSTER FAILOVER` mid-restore: the master is demoted while batches are in
@@ -148,8 +161,7 @@ fn cluster_master_killed_mid_restore() {
 #[test]
 fn cluster_manual_failover_mid_restore() {
     let dir = temp_dir("failover-manual");
-    let file = populated_snapshot(&dir);
-    let f = file.to_string_lossy().into_owned();
+    let f = populated_snapshot(&dir).to_string_lossy().into_owned();
     let cluster = Cluster::start_with_replicas(1000);
     let master = (0..cluster.nodes.len())
         .find(|&i| cluster.nodes[i].cli(&["ROLE"]).starts_with("master"))
@@ -160,59 +172,25 @@ fn cluster_manual_failover_mid_restore() {
         .to_string();
     let replica = (0..cluster.nodes.len())
         .find(|&i| {
-            cluster.nodes[i].cli(&["CLUSTER", "MYID"]).trim() != master_id
-                && cluster.nodes[i]
-                    .cli(&["CLUSTER", "NODES"])
-                    .lines()
-                    .any(|l| l.contains("myself") && l.contains(&master_id))
+            cluster.nodes[i]
+                .cli(&["CLUSTER", "NODES"])
+                .lines()
+                .any(|l| l.contains("myself") && l.contains(&format!("slave {master_id}")))
         })
         .expect("the master's replica");
     let url = cluster.nodes[master].url();
-    let child = spawn_restore(&[
-        &f,
-        "--target",
-        &url,
-        "--max-ops",
-        "5000",
-        "--format",
-        "json",
-    ]);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while dbsize(cluster.nodes[master].port) < 1000 {
-        assert!(Instant::now() < deadline, "restore did not start");
-        thread::sleep(Duration::from_millis(20));
-    }
-    let r = cluster.nodes[replica].cli(&["CLUSTER", "FAILOVER"]);
-    assert_eq!(r.trim(), "OK");
-    let out = finish(child, Duration::from_secs(60));
+    let child = spawn_restore(&f, &url, Some("5000"));
+    wait_until("restore did not start", || {
+        dbsize(cluster.nodes[master].port) >= 1000
+    });
     assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
+        cluster.nodes[replica].cli(&["CLUSTER", "FAILOVER"]).trim(),
+        "OK"
     );
-    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(j["restored"].as_u64(), Some(KEYS), "{j}");
+    assert_all_restored(child);
     assert!(cluster.nodes[replica].cli(&["ROLE"]).starts_with("master"));
-    let total: u64 = cluster
-        .nodes
-        .iter()
-        .filter(|n| n.cli(&["ROLE"]).starts_with("master"))
-        .map(|n| dbsize(n.port))
-        .sum();
-    assert_eq!(total, KEYS);
-    let out = Command::new(env!("CARGO_BIN_EXE_rdbkit"))
-        .args(["verify", &f, "--target", &url])
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
+    assert_eq!(keys_on_masters(cluster.nodes.iter()), KEYS);
+    assert_verifies(&f, &url, &[]);
 }
 
 /// A TCP proxy to `upstream` that cuts every connection once `limit` bytes went from
@@ -262,52 +240,27 @@ fn cutting_proxy(upstream: u16, limit: usize, stop: Arc<AtomicBool>) -> (u16, Ar
     (port, cuts)
 }
 
-/// Connections cut every 256 KiB by a proxy: every key still arrives, once.
+/// Connections cut every 256 KiB by a proxy: every key still arrives, once; verify
+/// through the same proxy is cut too and reads again.
 #[test]
 fn connections_cut_by_a_proxy() {
     let dir = temp_dir("failover-proxy");
-    let file = populated_snapshot(&dir);
-    let f = file.to_string_lossy().into_owned();
+    let f = populated_snapshot(&dir).to_string_lossy().into_owned();
     let server = Server::start(&[]);
     let stop = Arc::new(AtomicBool::new(false));
     let (port, cuts) = cutting_proxy(server.port, 256 << 10, Arc::clone(&stop));
     let url = format!("redis://127.0.0.1:{port}");
-    let child = spawn_restore(&[&f, "--target", &url, "--format", "json"]);
-    let out = finish(child, Duration::from_secs(60));
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
+    assert_all_restored(spawn_restore(&f, &url, None));
     let restore_cuts = cuts.load(Ordering::Relaxed);
     assert!(restore_cuts >= 3, "the proxy cut too little");
-    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(j["restored"].as_u64(), Some(KEYS), "{j}");
     assert_eq!(dbsize(server.port), KEYS);
-    // Verify through the same proxy: its reads are cut too, and read again.
-    let out = Command::new(env!("CARGO_BIN_EXE_rdbkit"))
-        .args(["verify", &f, "--target", &url, "--full-scan"])
-        .output()
-        .unwrap();
+    let report = assert_verifies(&f, &url, &["--full-scan"]);
     stop.store(true, Ordering::Relaxed);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
     assert!(
         cuts.load(Ordering::Relaxed) > restore_cuts,
         "verify was not cut"
     );
-    assert!(
-        text(&out.stdout).contains(&format!("matched {KEYS}")),
-        "{}",
-        text(&out.stdout)
-    );
+    assert!(report.contains(&format!("matched {KEYS}")), "{report}");
 }
 
 /// A redis-server on a given port and directory (to restart one in place).
@@ -351,27 +304,14 @@ fn start_at(port: u16, dir: &Path) -> Child {
 #[test]
 fn standalone_server_restarted_mid_restore() {
     let dir = temp_dir("failover-standalone");
-    let file = populated_snapshot(&dir);
-    let f = file.to_string_lossy().into_owned();
+    let f = populated_snapshot(&dir).to_string_lossy().into_owned();
     let data_dir = dir.join("server");
     std::fs::create_dir_all(&data_dir).unwrap();
     let port = free_port();
     let mut server = start_at(port, &data_dir);
     let url = format!("redis://127.0.0.1:{port}");
-    let child = spawn_restore(&[
-        &f,
-        "--target",
-        &url,
-        "--max-ops",
-        "5000",
-        "--format",
-        "json",
-    ]);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while dbsize(port) < 3000 {
-        assert!(Instant::now() < deadline, "restore did not start");
-        thread::sleep(Duration::from_millis(20));
-    }
+    let child = spawn_restore(&f, &url, Some("5000"));
+    wait_until("restore did not start", || dbsize(port) >= 3000);
     // A restart that keeps what was written (SHUTDOWN SAVE), then back after a pause.
     let _ = Command::new(support::REDIS_CLI)
         .args(["-p", &port.to_string(), "SHUTDOWN", "SAVE"])
@@ -379,26 +319,9 @@ fn standalone_server_restarted_mid_restore() {
     let _ = server.wait();
     thread::sleep(Duration::from_millis(700));
     let mut server = start_at(port, &data_dir);
-    let out = finish(child, Duration::from_secs(60));
-    let code = out.status.code();
-    let _ = Command::new(support::REDIS_CLI)
-        .args(["-p", &port.to_string(), "SAVE"])
-        .output();
-    assert_eq!(code, Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
-    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(j["restored"].as_u64(), Some(KEYS), "{j}");
+    assert_all_restored(child);
     assert_eq!(dbsize(port), KEYS);
-    let out = Command::new(env!("CARGO_BIN_EXE_rdbkit"))
-        .args(["verify", &f, "--target", &url])
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
+    assert_verifies(&f, &url, &[]);
     let _ = server.kill();
     let _ = server.wait();
 }

@@ -37,5 +37,11 @@ mod tests {
         assert_eq!(format_utc_ms(-1000), "1969-12-31T23:59:59Z");
         assert_eq!(format_utc_ms(951_782_400_000), "2000-02-29T00:00:00Z");
         assert_eq!(format_utc_ms(1_796_236_779_123), "2026-12-02T18:39:39.123Z");
+        assert_eq!(format_utc_ms(-1), "1969-12-31T23:59:59.999Z");
+        assert_eq!(format_utc_ms(4_102_444_800_001), "2100-01-01T00:00:00.001Z");
+        assert_eq!(
+            format_utc_ms(253_402_300_799_999),
+            "9999-12-31T23:59:59.999Z"
+        );
     }
 }

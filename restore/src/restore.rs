@@ -318,13 +318,16 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// Keeps the first `cause` in `slot` and raises `flag`.
+fn end(slot: &Mutex<Option<Error>>, flag: &AtomicBool, cause: Error) {
+    lock(slot).get_or_insert(cause);
+    flag.store(true, Ordering::SeqCst);
+}
+
 impl Shared<'_> {
+    /// Ends the run at once with `e`: workers stop without reading what is in flight.
     fn fail(&self, e: Error) {
-        let mut f = lock(&self.fatal);
-        if f.is_none() {
-            *f = Some(e);
-        }
-        self.abort.store(true, Ordering::SeqCst);
+        end(&self.fatal, &self.abort, e);
     }
 
     fn aborted(&self) -> bool {
@@ -334,11 +337,7 @@ impl Shared<'_> {
     /// Ends the run gracefully with `cause`: the framer sends nothing more, the
     /// workers read the replies of what is in flight.
     fn stop(&self, cause: Error) {
-        let mut s = lock(&self.stop);
-        if s.is_none() {
-            *s = Some(cause);
-        }
-        self.stopping.store(true, Ordering::SeqCst);
+        end(&self.stop, &self.stopping, cause);
     }
 
     fn stopping(&self) -> bool {
