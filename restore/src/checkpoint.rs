@@ -247,6 +247,23 @@ impl FailedLog {
         })
     }
 
+    /// A new log for a run that starts over (no checkpoint to resume): a log left by
+    /// another run is removed, so that its failures are not taken for this one's.
+    pub fn start(checkpoint: &Path) -> Result<FailedLog> {
+        let path = FailedLog::path_for(checkpoint);
+        match fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::Checkpoint {
+                path,
+                message: e.to_string(),
+            }),
+            _ => Ok(FailedLog {
+                path,
+                file: None,
+                unresolved: std::collections::BTreeSet::new(),
+            }),
+        }
+    }
+
     /// Whether the record at `pos` failed in an earlier run and is still not done.
     pub fn is_unresolved(&self, pos: Position) -> bool {
         self.unresolved.contains(&pos)

@@ -974,9 +974,10 @@ pub fn restore<'a>(
         Some(path) => checkpoint::load(path, &file_ids)?,
         None => None,
     };
-    let failed_log = match &options.checkpoint {
-        Some(path) => Some(FailedLog::open(path)?),
-        None => None,
+    let failed_log = match (&options.checkpoint, &resume) {
+        (Some(path), Some(_)) => Some(FailedLog::open(path)?),
+        (Some(path), None) => Some(FailedLog::start(path)?),
+        (None, _) => None,
     };
     let (acked, mut sent_bound) = match &resume {
         Some(s) => (s.acked, s.sent),
