@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use rdb_parser::{LogicalType, ParseOptions, Rdb};
 use rdb_restore::glob::Glob;
-use rdb_restore::plan::{parse_db_map, parse_type};
+use rdb_restore::plan::{parse_db_map, parse_type, KeyList};
 use rdb_restore::{PlanOptions, SourceFile};
 
 use crate::input::{self, Input};
@@ -34,6 +34,53 @@ pub struct SnapshotArgs {
     /// Do not verify the snapshots' CRC-64 trailers.
     #[arg(long)]
     pub no_crc: bool,
+    /// Only the keys listed in FILE: JSON Lines with "db" and "key" (a string, or
+    /// {"hex": ...}), as `restore --failed-keys` writes them (a targeted retry).
+    #[arg(long, value_name = "FILE")]
+    pub keys_from: Option<std::path::PathBuf>,
+}
+
+/// The keys (source db, name) and function libraries of a `--failed-keys` file.
+fn read_key_list(path: &std::path::Path) -> Result<KeyList> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading --keys-from {}", path.display()))?;
+    let mut list = KeyList::default();
+    for (n, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let bad = || {
+            anyhow::anyhow!(
+                "{}: line {}: expected {{\"db\": N, \"key\": ...}}",
+                path.display(),
+                n + 1
+            )
+        };
+        let v: serde_json::Value = serde_json::from_str(line).map_err(|_| bad())?;
+        let key = match &v["key"] {
+            serde_json::Value::String(s) => s.as_bytes().to_vec(),
+            serde_json::Value::Object(o) => {
+                let hex = o.get("hex").and_then(|h| h.as_str()).ok_or_else(bad)?;
+                (0..hex.len() / 2)
+                    .map(|i| {
+                        hex.get(2 * i..2 * i + 2)
+                            .and_then(|h| u8::from_str_radix(h, 16).ok())
+                    })
+                    .collect::<Option<Vec<u8>>>()
+                    .filter(|b| b.len() * 2 == hex.len())
+                    .ok_or_else(bad)?
+            }
+            _ => return Err(bad()),
+        };
+        if v["function"] == serde_json::Value::Bool(true) {
+            list.functions.insert(key);
+        } else {
+            let db = v["db"].as_u64().ok_or_else(bad)?;
+            list.keys.entry(db).or_default().insert(key);
+        }
+    }
+    Ok(list)
 }
 
 fn db_map_arg(s: &str) -> Result<(u64, u64), String> {
@@ -48,7 +95,10 @@ fn type_arg(s: &str) -> Result<LogicalType, String> {
 
 impl SnapshotArgs {
     /// Sets the filters and the database mapping of a plan.
-    pub fn apply(&self, plan: &mut PlanOptions) {
+    pub fn apply(&self, plan: &mut PlanOptions) -> Result<()> {
+        if let Some(path) = &self.keys_from {
+            plan.keys = Some(read_key_list(path)?);
+        }
         plan.dbs = self.dbs.iter().copied().collect();
         plan.db_map = self.db_map.iter().copied().collect();
         plan.key_patterns = self
@@ -57,6 +107,7 @@ impl SnapshotArgs {
             .map(|p| Glob::new(p.as_bytes()))
             .collect();
         plan.types = self.types.clone();
+        Ok(())
     }
 
     /// Opens (maps) every file.

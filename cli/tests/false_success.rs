@@ -533,3 +533,58 @@ fn every_json_document_has_a_verdict() {
         assert_eq!(j["verdict"], verdict, "{args:?}: {}", text(&out.stderr));
     }
 }
+
+/// Item 6: `--failed-keys` then `--keys-from`: a targeted retry of exactly the keys
+/// that failed (no checkpoint needed).
+#[test]
+fn failed_keys_feed_a_targeted_retry() {
+    let server = Server::start(&["--maxmemory", "2mb"]);
+    let dir = temp_dir("targeted-retry");
+    let failed_keys = path(&dir.join("failed.jsonl"));
+    let f = path(&fixture("redis-7.0.15.rdb"));
+    let url = server.url();
+    let out = rdbkit(&[
+        "restore",
+        &f,
+        "--target",
+        &url,
+        "--failed-keys",
+        &failed_keys,
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let failed = json(&out)["failed"].as_u64().unwrap();
+    assert!(failed > 0);
+    server.cli(&["CONFIG", "SET", "maxmemory", "0"]);
+    let out = rdbkit(&[
+        "restore",
+        &f,
+        "--target",
+        &url,
+        "--keys-from",
+        &failed_keys,
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let j = json(&out);
+    assert_eq!(j["restored"].as_u64(), Some(failed), "{j}");
+    assert_eq!(
+        j["skipped_by"]["not_listed"].as_u64(),
+        Some(113 - failed),
+        "{j}"
+    );
+    let out = rdbkit(&["verify", &f, "--target", &url]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    // A list that is not JSON Lines is refused, naming the line.
+    let bad = dir.join("bad.jsonl");
+    std::fs::write(&bad, "not json\n").unwrap();
+    let out = rdbkit(&["restore", &f, "--target", &url, "--keys-from", &path(&bad)]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("line 1"),
+        "{}",
+        text(&out.stderr)
+    );
+}

@@ -15,7 +15,7 @@
 //! Redis 8.6 key metadata (`KEY_META`, [`KeyRecord::key_meta`]) is not sent: the
 //! payload starts at the type byte, which every target reads.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fmt;
 
 use rdb_parser::reencode::{readable, FieldTtlPolicy};
@@ -65,17 +65,20 @@ pub enum SkipReason {
     Checkpoint,
     /// Function libraries with `--no-functions`.
     NoFunctions,
+    /// Not among the keys listed with `--keys-from` (a targeted retry).
+    NotListed,
 }
 
 impl SkipReason {
     /// Every reason, in report order.
-    pub const ALL: [SkipReason; 6] = [
+    pub const ALL: [SkipReason; 7] = [
         SkipReason::Db,
         SkipReason::Pattern,
         SkipReason::Type,
         SkipReason::Exists,
         SkipReason::Checkpoint,
         SkipReason::NoFunctions,
+        SkipReason::NotListed,
     ];
 
     /// Stable short name (used as a JSON key).
@@ -87,6 +90,7 @@ impl SkipReason {
             SkipReason::Exists => "exists",
             SkipReason::Checkpoint => "checkpoint",
             SkipReason::NoFunctions => "no_functions",
+            SkipReason::NotListed => "not_listed",
         }
     }
 }
@@ -118,6 +122,16 @@ pub fn parse_db_map(s: &str) -> Option<(u64, u64)> {
     Some((a.trim().parse().ok()?, b.trim().parse().ok()?))
 }
 
+/// Keys (per source database) and function libraries (by name) to restore, and no
+/// others: a targeted retry.
+#[derive(Debug, Clone, Default)]
+pub struct KeyList {
+    /// Source database → key names.
+    pub keys: BTreeMap<u64, HashSet<Vec<u8>>>,
+    /// Function library names.
+    pub functions: HashSet<Vec<u8>>,
+}
+
 /// Which keys go where, and how.
 ///
 /// `#[non_exhaustive]`: start from [`PlanOptions::default`] and set fields, so new
@@ -137,6 +151,9 @@ pub struct PlanOptions {
     pub key_patterns: Vec<Glob>,
     /// Logical types to restore (empty: all).
     pub types: Vec<LogicalType>,
+    /// Only these keys and function libraries (`--keys-from`, e.g. what a run wrote
+    /// with `--failed-keys`); `None`: everything.
+    pub keys: Option<KeyList>,
     /// Conflict policy.
     pub on_conflict: ConflictPolicy,
     /// `RESTORE`, re-encoded `RESTORE` or commands.
@@ -158,6 +175,28 @@ impl PlanOptions {
     /// Whether keys of source database `db` are selected by `--db`.
     pub fn db_selected(&self, db: u64) -> bool {
         self.dbs.is_empty() || self.dbs.contains(&db)
+    }
+
+    /// Whether `key` of source database `db` is among [`PlanOptions::keys`].
+    pub fn key_listed(&self, db: u64, key: &[u8]) -> bool {
+        self.keys
+            .as_ref()
+            .is_none_or(|k| k.keys.get(&db).is_some_and(|set| set.contains(key)))
+    }
+
+    /// Whether the function library `name` is among [`PlanOptions::keys`].
+    pub fn function_listed(&self, name: &[u8]) -> bool {
+        self.keys
+            .as_ref()
+            .is_none_or(|k| k.functions.contains(name))
+    }
+
+    /// Whether the filters select `k`: `--db`, `--type`, `--key-pattern`, `--keys-from`.
+    pub fn selects(&self, k: &KeyRecord<'_>) -> bool {
+        self.db_selected(k.db)
+            && (self.types.is_empty() || self.types.contains(&k.value_type.logical()))
+            && (self.key_patterns.is_empty() || self.key_patterns.iter().any(|g| g.matches(&k.key)))
+            && self.key_listed(k.db, &k.key)
     }
 }
 
@@ -244,6 +283,9 @@ pub fn plan_key(
     if !options.key_patterns.is_empty() && !options.key_patterns.iter().any(|g| g.matches(&key.key))
     {
         return KeyPlan::Skip(SkipReason::Pattern);
+    }
+    if !options.key_listed(key.db, &key.key) {
+        return KeyPlan::Skip(SkipReason::NotListed);
     }
     if let Some(at) = key.expire_at_ms {
         if at <= now_ms {

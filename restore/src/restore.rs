@@ -1346,7 +1346,10 @@ pub fn restore<'a>(
                     }
                     Record::Function(f) => {
                         let is_retry = resumed && pos < acked && retry.contains(&pos);
-                        if !options.functions || (resumed && pos < acked && !is_retry) {
+                        if !options.functions
+                            || (resumed && pos < acked && !is_retry)
+                            || !options.plan.function_listed(&library_name(&f))
+                        {
                             local.functions.skipped += 1;
                             continue;
                         }
@@ -1744,11 +1747,7 @@ fn survey(files: &[SourceFile<'_>], plan: &PlanOptions, now: i64) -> Result<Surv
             match record {
                 Ok(Record::Key(k)) => {
                     survey.keys += 1;
-                    let selected = plan.db_selected(k.db)
-                        && (plan.types.is_empty() || plan.types.contains(&k.value_type.logical()))
-                        && (plan.key_patterns.is_empty()
-                            || plan.key_patterns.iter().any(|g| g.matches(&k.key)));
-                    if !selected {
+                    if !plan.selects(&k) {
                         continue;
                     }
                     survey.dbs.insert(k.db);

@@ -498,13 +498,6 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Whether the plan's filters select `k` (`--db`, `--type`, `--key-pattern`).
-fn selected(k: &KeyRecord<'_>, plan: &PlanOptions) -> bool {
-    plan.db_selected(k.db)
-        && (plan.types.is_empty() || plan.types.contains(&k.value_type.logical()))
-        && (plan.key_patterns.is_empty() || plan.key_patterns.iter().any(|g| g.matches(&k.key)))
-}
-
 fn sample_hash(db: u64, key: &[u8], seed: u64) -> u128 {
     key_hash(db ^ seed, key)
 }
@@ -1049,7 +1042,7 @@ fn census(
                     })
                 }
             };
-            if !selected(&k, plan) {
+            if !plan.selects(&k) {
                 continue;
             }
             let db = plan.map_db(k.db);
@@ -1462,7 +1455,7 @@ pub fn verify<'a>(
                         break 'files;
                     }
                 };
-                if !selected(&k, &options.plan) {
+                if !options.plan.selects(&k) {
                     continue;
                 }
                 let db = options.plan.map_db(k.db);

@@ -219,7 +219,7 @@ fn restore(args: &RestoreArgs, quiet: bool) -> Result<RestoreReport> {
         HashFieldTtl::Fail => FieldTtlPolicy::Fail,
         HashFieldTtl::Drop => FieldTtlPolicy::Drop,
     };
-    args.snapshot.apply(&mut options.plan);
+    args.snapshot.apply(&mut options.plan)?;
     options.plan.on_conflict = match args.on_conflict {
         OnConflict::Fail => ConflictPolicy::Fail,
         OnConflict::Skip => ConflictPolicy::Skip,

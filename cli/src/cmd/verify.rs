@@ -119,7 +119,7 @@ fn verify(args: &VerifyArgs, quiet: bool) -> Result<VerifyReport> {
         },
         ..VerifyOptions::default()
     };
-    args.snapshot.apply(&mut options.plan);
+    args.snapshot.apply(&mut options.plan)?;
     let inputs = args.snapshot.open()?;
     let files = args.snapshot.sources(&inputs)?;
 
