@@ -286,7 +286,7 @@ mod serde_tests {
         assert_eq!(v["errors"][1]["db"], json!(null));
         assert_eq!(
             v["skipped_by"],
-            json!({"db": 0, "pattern": 1, "type": 0, "exists": 0, "checkpoint": 0, "no_functions": 0})
+            json!({"db": 0, "pattern": 1, "type": 0, "exists": 0, "checkpoint": 0, "no_functions": 0, "not_listed": 0})
         );
         assert_eq!(v["restored"], 3);
         assert_eq!(v["skipped"], 1);
