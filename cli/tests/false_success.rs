@@ -115,6 +115,10 @@ fn resume_retries_the_keys_that_failed() {
     for line in lines.lines() {
         let l: Value = serde_json::from_str(line).unwrap();
         assert!(l["error"].as_str().unwrap().starts_with("OOM"), "{l}");
+        assert_eq!(l["cause"], "OOM", "{l}");
+    }
+    for e in first["errors"].as_array().unwrap() {
+        assert_eq!(e["cause"], "OOM", "{e}");
     }
     let restored_first = first["restored"].as_u64().unwrap();
     assert_eq!(total_keys(&server), restored_first);

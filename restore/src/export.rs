@@ -148,6 +148,7 @@ pub fn write_resp<W: Write>(
                                     db: Some(k.db),
                                     key: k.key.to_vec(),
                                     error: e.to_string(),
+                                    cause: "PLAN".into(),
                                 });
                             }
                         }
@@ -163,6 +164,7 @@ pub fn write_resp<W: Write>(
                             db: Some(k.db),
                             key: k.key.to_vec(),
                             error: why,
+                            cause: "PLAN".into(),
                         });
                     }
                 }
@@ -177,6 +179,7 @@ pub fn write_resp<W: Write>(
                             key: library_name(&f),
                             error: "FUNCTION RESTORE cannot carry this library to this version"
                                 .into(),
+                            cause: "PLAN".into(),
                         });
                     }
                 } else {

@@ -25,6 +25,11 @@ pub struct KeyFailure {
     /// The server's error reply (e.g. `BUSYKEY Target key name already exists.`) or
     /// why the key could not be sent.
     pub error: String,
+    /// What kind of failure it is, for a program to act on: the reply's error code
+    /// (`OOM`, `BUSYKEY`, `READONLY`, `NOPERM`, ...), `IO` (no node took the key),
+    /// `PLAN` (the key cannot be written to this target as asked). The counts per
+    /// cause are [`RestoreReport::failures_by_cause`], the fixes [`cause_hint`].
+    pub cause: String,
 }
 
 /// Counts per bucket for function libraries.
@@ -259,12 +264,14 @@ mod serde_tests {
                 db: Some(0),
                 key: b"bin\xff\x00key".to_vec(),
                 error: "BUSYKEY Target key name already exists.".into(),
+                cause: "BUSYKEY".into(),
             },
             KeyFailure {
                 file: 1,
                 db: None,
                 key: b"mylib".to_vec(),
                 error: "ERR Library 'mylib' already exists".into(),
+                cause: "ERR".into(),
             },
         ];
         report.failures_by_cause.insert("BUSYKEY".into(), 1);

@@ -93,7 +93,7 @@ pub struct RestoreOptions {
     /// [`RestoreReport::failures_by_cause`] says why.
     pub max_failures: u64,
     /// Write every failed key here as JSON Lines (`{"file", "db", "key", "function",
-    /// "error"}`), not just the first [`RestoreOptions::max_errors`].
+    /// "cause", "error"}`), not just the first [`RestoreOptions::max_errors`].
     pub failed_keys: Option<PathBuf>,
     /// How long a key waits for a node that takes it (a failover, a restarting server)
     /// before it fails (default 120 s): a run never hangs on a node that is gone.
@@ -263,6 +263,8 @@ impl Acc {
             write_bytes(&mut line, f.key);
             line.extend_from_slice(b",\"function\":");
             line.extend_from_slice(if f.db.is_none() { b"true" } else { b"false" });
+            line.extend_from_slice(b",\"cause\":");
+            write_bytes(&mut line, f.cause.as_bytes());
             line.extend_from_slice(b",\"error\":");
             write_bytes(&mut line, f.error.as_bytes());
             line.extend_from_slice(b"}\n");
@@ -277,6 +279,7 @@ impl Acc {
                 db: f.db,
                 key: f.key.to_vec(),
                 error: f.error,
+                cause: f.cause.to_string(),
             });
         }
         Ok(())

@@ -123,7 +123,7 @@ pub struct RestoreArgs {
     /// target fails every key alike.
     #[arg(long, value_name = "N", default_value_t = 1000)]
     max_failures: u64,
-    /// Write every failed key to FILE as JSON Lines ({"file","db","key","function","error"}).
+    /// Write every failed key to FILE as JSON Lines ({"file","db","key","function","cause","error"}).
     #[arg(long, value_name = "FILE")]
     failed_keys: Option<PathBuf>,
     /// Seconds a key waits for a node that takes it (a failover, a restarting server)
@@ -276,7 +276,7 @@ fn bytes_json(b: &[u8]) -> Value {
 /// The JSON summary:
 /// `{"verdict": "ok"|"failed"|"stopped", "snapshot_keys", "restored", "skipped",
 /// "failed", "expired", "not_done", "retried", "failures_by_cause": {CAUSE: {"count",
-/// "hint"}}, "bytes", "seconds", "errors": [{"file",
+/// "hint"}}, "bytes", "seconds", "errors": [{"file", "cause",
 /// "db", "key", "error"}], "skipped_by": {reason: n}, "functions": {"restored",
 /// "skipped", "failed"}, "resumed", "redirected", "target": {"version", "rdb_version", "cluster"},
 /// "conversions": {"restamped", "reencoded", "commands", "field_ttls_dropped",
@@ -300,6 +300,7 @@ fn to_json(r: &RestoreReport, files: &[String], verdict: &str) -> Value {
                 "db": e.db,
                 "key": bytes_json(&e.key),
                 "function": e.db.is_none(),
+                "cause": e.cause,
                 "error": e.error,
             })
         })
