@@ -483,7 +483,7 @@ impl Target {
         )
     }
 
-    /// A connection failure from its reply code, text and a hint (may be empty).
+    /// A connection failure from its reply code (if any) and its text.
     fn connect_failed(&self, code: Option<&str>, text: &str) -> Error {
         match self.auth_problem(code, text) {
             Some(auth) => auth,
@@ -559,20 +559,40 @@ impl Target {
     /// connect timeout): a port that never answers, missing or wrong credentials and
     /// a missing permission become errors that say so, before any real work.
     pub fn ping(&self, conn: &mut Connection) -> Result<()> {
+        match self
+            .first_exchange(conn, &[redis::cmd("PING")], "PING")?
+            .pop()
+        {
+            Some(Err(e)) => Err(self.error("PING", &e)),
+            _ => Ok(()),
+        }
+    }
+
+    /// The first round trip on a new connection: bounded by the connect timeout (a
+    /// port that accepts and never answers — a load balancer or Private Link endpoint
+    /// with no backend, a TLS port spoken to in plain text — must not hold the run for
+    /// the I/O timeout), transport failures explained, and an authentication refusal
+    /// of the first command turned into [`Error::Auth`].
+    fn first_exchange(
+        &self,
+        conn: &mut Connection,
+        cmds: &[redis::Cmd],
+        what: &str,
+    ) -> Result<Vec<redis::RedisResult<Value>>> {
         conn.set_timeouts(self.connect_timeout)
             .map_err(|e| self.error("cannot set timeouts", &e))?;
-        let reply = round_trip(conn, &[redis::cmd("PING")]).map_err(|e| {
+        let replies = round_trip(conn, cmds).map_err(|e| {
             let text = explain_transport(&e, self.connect_timeout, self.tls.is_some());
-            self.error("PING", &text)
+            self.error(what, &text)
         })?;
         conn.set_timeouts(self.io_timeout)
             .map_err(|e| self.error("cannot set timeouts", &e))?;
-        match reply.into_iter().next() {
-            Some(Err(e)) => Err(self
-                .auth_problem(e.code(), &e.to_string())
-                .unwrap_or_else(|| self.error("PING", &e))),
-            _ => Ok(()),
+        if let Some(Err(e)) = replies.first() {
+            if let Some(auth) = self.auth_problem(e.code(), &e.to_string()) {
+                return Err(auth);
+            }
         }
+        Ok(replies)
     }
 
     /// Learns what the target can take: version and family (`INFO server`), cluster
@@ -585,12 +605,7 @@ impl Target {
     /// of milliseconds before the first key is sent.
     pub fn probe(&self, conn: &mut Connection) -> Result<TargetCaps> {
         let key = format!("rdbkit:probe:{}", unique_suffix());
-        // The first reply is bounded by the connect timeout: a port that accepts and
-        // never answers (a load balancer or Private Link endpoint with no backend, a
-        // TLS port spoken to in plain text) must not hold the run for the I/O timeout.
-        conn.set_timeouts(self.connect_timeout)
-            .map_err(|e| self.error("cannot set timeouts", &e))?;
-        let replies = round_trip(
+        let replies = self.first_exchange(
             conn,
             &[
                 redis::cmd("INFO").arg("server").clone(),
@@ -602,18 +617,8 @@ impl Target {
                 redis::cmd("INFO").arg("replication").clone(),
                 redis::cmd("INFO").arg("keyspace").clone(),
             ],
-        )
-        .map_err(|e| {
-            let text = explain_transport(&e, self.connect_timeout, self.tls.is_some());
-            self.error("probing the target", &text)
-        })?;
-        conn.set_timeouts(self.io_timeout)
-            .map_err(|e| self.error("cannot set timeouts", &e))?;
-        if let Some(Err(e)) = replies.first() {
-            if let Some(auth) = self.auth_problem(e.code(), &e.to_string()) {
-                return Err(auth);
-            }
-        }
+            "probing the target",
+        )?;
         let mut replies = replies.into_iter();
         let mut next = || replies.next().unwrap_or(Ok(Value::Nil));
         let (server, cluster_info, set, dumped, _del, databases, replication, keyspace) = (
