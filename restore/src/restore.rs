@@ -513,7 +513,7 @@ fn worker(ctx: WorkerCtx<'_, '_>, rx: Receiver<Batch<'_>>) {
                 return;
             }
             let Ok(batch) = rx.recv() else { return };
-            let outcomes = settle(&batch, &[], 0, &ctx, &mut redirects, false);
+            let outcomes = settle(&batch, &[], Vec::new(), &ctx, &mut redirects, false);
             shared.complete(&batch, outcomes);
             continue;
         };
@@ -531,8 +531,8 @@ fn worker(ctx: WorkerCtx<'_, '_>, rx: Receiver<Batch<'_>>) {
                         Ok(outcomes) => shared.complete(&f.batch, outcomes),
                         Err(known) => {
                             let outcomes =
-                                settle(&f.batch, &f.pre, known.len(), &ctx, &mut redirects, true);
-                            shared.complete(&f.batch, merge_known(known, outcomes));
+                                settle(&f.batch, &f.pre, known, &ctx, &mut redirects, true);
+                            shared.complete(&f.batch, outcomes);
                             lost = true;
                             break;
                         }
@@ -617,16 +617,15 @@ fn worker(ctx: WorkerCtx<'_, '_>, rx: Receiver<Batch<'_>>) {
                     continue;
                 }
                 Err(known) => {
-                    let outcomes =
-                        settle(&f.batch, &f.pre, known.len(), &ctx, &mut redirects, true);
-                    shared.complete(&f.batch, merge_known(known, outcomes));
+                    let outcomes = settle(&f.batch, &f.pre, known, &ctx, &mut redirects, true);
+                    shared.complete(&f.batch, outcomes);
                 }
             }
         }
         // The connection is lost: what is in flight is settled in order (the
         // checkpoint moves batch by batch), then one reconnection is tried.
         while let Some(f) = window.pop() {
-            let outcomes = settle(&f.batch, &f.pre, 0, &ctx, &mut redirects, f.sent);
+            let outcomes = settle(&f.batch, &f.pre, Vec::new(), &ctx, &mut redirects, f.sent);
             shared.complete(&f.batch, outcomes);
         }
         current_db = None;
@@ -635,61 +634,65 @@ fn worker(ctx: WorkerCtx<'_, '_>, rx: Receiver<Batch<'_>>) {
     }
 }
 
-/// The outcomes of a batch's items from the `known`-th on, settled through the
-/// delivery stage: items decided before sending (`pre`) keep their outcome, the
-/// others are resent (`sent`: they may have been carried out, so the snapshot's value
-/// must win).
+/// A batch's outcomes: `known` (those of its first items, answered before the
+/// connection failed), then the rest settled through the delivery stage: items decided
+/// before sending (`pre`) keep their outcome, the others are resent (`sent`: they may
+/// have been carried out, so the snapshot's value must win).
 fn settle(
     batch: &Batch<'_>,
     pre: &[Option<Outcome>],
-    known: usize,
+    mut known: Vec<Outcome>,
     ctx: &WorkerCtx<'_, '_>,
     redirects: &mut Redirects<'_>,
     sent: bool,
 ) -> Vec<Outcome> {
-    let mut out: Vec<Option<Outcome>> = Vec::with_capacity(batch.items.len());
+    let first = known.len();
     let mut pending = Vec::new();
     let mut slots = Vec::new();
-    for (i, item) in batch.items.iter().enumerate().skip(known) {
-        if let Some(Some(o)) = pre.get(i) {
-            out.push(Some(o.clone()));
-            continue;
-        }
-        out.push(None);
-        slots.push(out.len() - 1);
-        pending.push(Pending {
-            db: batch.db,
-            key: &item.key,
-            cmd: batch.buf.get(item.start..item.end).unwrap_or(&[]),
-            replies: item.replies.max(1),
-            restore: item.restore,
-            // A command-mode key never sent skipped its EXISTS check: DEL first too.
-            unknown: sent || item.precheck,
-        });
-    }
-    let delivered = deliver(&pending, &ctx.router, redirects);
-    for (slot, d) in slots.into_iter().zip(delivered) {
-        if let Some(o) = out.get_mut(slot) {
-            *o = Some(Outcome::Redirected(Box::new(outcome_of(d))));
+    for (i, item) in batch.items.iter().enumerate().skip(first) {
+        match pre.get(i) {
+            Some(Some(o)) => known.push(o.clone()),
+            _ => {
+                slots.push(known.len());
+                known.push(Outcome::Failed("IO not delivered".into()));
+                // A command-mode key never sent skipped its EXISTS check: DEL first too.
+                pending.push(pending_of(batch, item, sent || item.precheck));
+            }
         }
     }
-    out.into_iter()
-        .map(|o| o.unwrap_or_else(|| Outcome::Failed("IO not delivered".into())))
-        .collect()
-}
-
-fn outcome_of(s: Settled) -> Outcome {
-    match s {
-        Settled::Ok => Outcome::Restored,
-        Settled::Exists(text) => Outcome::Exists(text),
-        Settled::Failed(text) => Outcome::Failed(text),
-    }
-}
-
-/// `known` outcomes followed by the settled rest.
-fn merge_known(mut known: Vec<Outcome>, rest: Vec<Outcome>) -> Vec<Outcome> {
-    known.extend(rest);
+    redeliver(&mut known, &slots, &pending, ctx, redirects);
     known
+}
+
+/// The delivery stage's view of one item.
+fn pending_of<'b>(batch: &'b Batch<'_>, item: &'b Item<'_>, unknown: bool) -> Pending<'b> {
+    Pending {
+        db: batch.db,
+        key: &item.key,
+        cmd: batch.buf.get(item.start..item.end).unwrap_or(&[]),
+        replies: item.replies.max(1),
+        restore: item.restore,
+        unknown,
+    }
+}
+
+/// Delivers `pending` and puts each outcome at its slot of `outcomes`.
+fn redeliver(
+    outcomes: &mut [Outcome],
+    slots: &[usize],
+    pending: &[Pending<'_>],
+    ctx: &WorkerCtx<'_, '_>,
+    redirects: &mut Redirects<'_>,
+) {
+    for (&slot, settled) in slots.iter().zip(deliver(pending, &ctx.router, redirects)) {
+        if let Some(o) = outcomes.get_mut(slot) {
+            *o = Outcome::Redirected(Box::new(match settled {
+                Settled::Ok => Outcome::Restored,
+                Settled::Exists(text) => Outcome::Exists(text),
+                Settled::Failed(text) => Outcome::Failed(text),
+            }));
+        }
+    }
 }
 
 /// Reads the reply of a `SELECT db` sent ahead of a batch: `Ok(Some(text))` when the
@@ -864,29 +867,13 @@ fn collect(
             Err(_) => return Err(Vec::new()),
         }
     }
-    if !deferred.is_empty() {
-        // Not carried out (a redirection or "not now"): resent as they were.
-        let pending: Vec<Pending<'_>> = deferred
-            .iter()
-            .filter_map(|&i| batch.items.get(i))
-            .map(|item| Pending {
-                db: batch.db,
-                key: &item.key,
-                cmd: batch.buf.get(item.start..item.end).unwrap_or(&[]),
-                replies: item.replies.max(1),
-                restore: item.restore,
-                unknown: false,
-            })
-            .collect();
-        for (i, d) in deferred
-            .into_iter()
-            .zip(deliver(&pending, &ctx.router, redirects))
-        {
-            if let Some(o) = outcomes.get_mut(i) {
-                *o = Outcome::Redirected(Box::new(outcome_of(d)));
-            }
-        }
-    }
+    // Not carried out (a redirection or "not now"): resent as they were.
+    let pending: Vec<Pending<'_>> = deferred
+        .iter()
+        .filter_map(|&i| batch.items.get(i))
+        .map(|item| pending_of(batch, item, false))
+        .collect();
+    redeliver(&mut outcomes, &deferred, &pending, ctx, redirects);
     Ok(outcomes)
 }
 
@@ -926,9 +913,6 @@ pub fn restore<'a>(
     let mut options = options.clone();
     options.plan.default_db = target.database().or(options.plan.default_db);
     let options = &options;
-    // Nothing is written from a file before it is known good.
-    let survey = survey(files, &options.plan, now)?;
-    progress.keys_total.store(survey.keys, Ordering::Relaxed);
 
     let mut probe_conn = target.connect()?;
     let mut caps = target.probe(&mut probe_conn)?;
@@ -949,6 +933,10 @@ pub fn restore<'a>(
         rdb_version: caps.rdb_version,
         family: caps.family,
     };
+    // Nothing is written from a file before it is known good, nor before everything
+    // the target cannot take is known: one pass over every record.
+    let survey = survey(files, options, &profile, now)?;
+    progress.keys_total.store(survey.keys, Ordering::Relaxed);
 
     // Topology: one node, or the masters of a cluster.
     let cluster_wanted = caps.cluster || options.cluster == ClusterMode::Always;
@@ -966,7 +954,7 @@ pub fn restore<'a>(
         (options.cluster == ClusterMode::Always).then(|| "--cluster given".to_string())
     });
     check_databases(&survey, &options.plan, single_db.as_deref(), target)?;
-    check_writable(files, options, &profile, now, target)?;
+    check_writable(&survey, target)?;
 
     // Checkpoint.
     let file_ids: Vec<(u64, String)> = files
@@ -1170,10 +1158,12 @@ pub fn restore<'a>(
                     .input_position
                     .store(base + records.offset(), Ordering::Relaxed);
                 let pos = Position::new(fi, start);
+                // Answered by the run this one resumes: skipped, unless it failed there.
+                let answered = resumed && pos < acked;
+                let is_retry = answered && retry.contains(&pos);
                 match record {
                     Record::Key(k) => {
-                        let is_retry = resumed && pos < acked && retry.contains(&pos);
-                        if resumed && pos < acked && !is_retry {
+                        if answered && !is_retry {
                             local.add_skip(SkipReason::Checkpoint, 1);
                             progress.keys.fetch_add(1, Ordering::Relaxed);
                             continue;
@@ -1348,10 +1338,10 @@ pub fn restore<'a>(
                         }
                     }
                     Record::Function(f) => {
-                        let is_retry = resumed && pos < acked && retry.contains(&pos);
+                        let name = library_name(&f);
                         if !options.functions
-                            || (resumed && pos < acked && !is_retry)
-                            || !options.plan.function_listed(&library_name(&f))
+                            || (answered && !is_retry)
+                            || !options.plan.function_listed(&name)
                         {
                             local.functions.skipped += 1;
                             continue;
@@ -1371,7 +1361,6 @@ pub fn restore<'a>(
                                 acc.report.functions.skipped += 1;
                             }
                             FunctionOutcome::Exists | FunctionOutcome::Failed(..) => {
-                                let name = library_name(&f);
                                 let (error, cause) = match outcome {
                                     FunctionOutcome::Failed(e, cause) => (e, cause),
                                     _ => (
@@ -1722,7 +1711,7 @@ fn send_function(
     }
 }
 
-/// What the check before the first write learned of the snapshots.
+/// What the pass before the first write learned of the snapshots.
 struct Survey {
     /// Key records, all of them.
     keys: u64,
@@ -1730,22 +1719,53 @@ struct Survey {
     dbs: BTreeSet<u64>,
     /// The first selected keys not expired (source db, key), for the conflict check.
     sample: Vec<(u64, Vec<u8>)>,
+    /// What this target cannot take as asked: why → (count, an example).
+    refused: BTreeMap<String, (u64, String)>,
+}
+
+impl Survey {
+    /// Notes a key or library the target cannot take, under `why`.
+    fn refuse(&mut self, why: &str, example: String) {
+        // Per-key numbers ("3 hash field TTL(s) ...") would split one reason in many.
+        let why = why
+            .split_once(' ')
+            .filter(|(n, _)| n.bytes().all(|b| b.is_ascii_digit()))
+            .map_or(why, |(_, rest)| rest);
+        self.refused
+            .entry(why.to_string())
+            .or_insert((0, example))
+            .0 += 1;
+    }
 }
 
 /// Keys of the snapshot looked up on a non-empty target under `--on-conflict fail`.
 const CONFLICT_SAMPLE: usize = 1000;
 
-/// Frames every record of every file and checks the CRC-64 trailers (as the files
-/// were opened: `--no-crc` turns the checksum off, never the framing), before
-/// anything is written: a truncated or corrupt download is refused whole. Framing
-/// runs at several GB/s, small next to any restore.
-fn survey(files: &[SourceFile<'_>], plan: &PlanOptions, now: i64) -> Result<Survey> {
+/// The one pass before anything is written. It frames every record of every file and
+/// checks the CRC-64 trailers (as the files were opened: `--no-crc` turns the
+/// checksum off, never the framing), so a truncated or corrupt download is refused
+/// whole; framing runs at several GB/s, small next to any restore. It also counts
+/// the keys, finds the databases in use, samples keys for the conflict check, and
+/// notes what this target cannot take as asked ([`check_writable`]): only keys that
+/// can be refused are converted here (hashes with field TTLs and module values, and
+/// under `--mode restore` anything re-encoded, since there is no fallback to
+/// commands); they are converted again when sent, the price of knowing.
+fn survey(
+    files: &[SourceFile<'_>],
+    options: &RestoreOptions,
+    profile: &TargetProfile,
+    now: i64,
+) -> Result<Survey> {
+    let plan = &options.plan;
     let mut survey = Survey {
         keys: 0,
         dbs: BTreeSet::new(),
         sample: Vec::new(),
+        refused: BTreeMap::new(),
     };
+    let mut scratch = ConversionCounts::default();
     for file in files {
+        let version = file.rdb.header().version;
         for record in file.rdb.records() {
             match record {
                 Ok(Record::Key(k)) => {
@@ -1757,6 +1777,50 @@ fn survey(files: &[SourceFile<'_>], plan: &PlanOptions, now: i64) -> Result<Surv
                     let live = k.expire_at_ms.is_none_or(|t| t > now);
                     if live && survey.sample.len() < CONFLICT_SAMPLE {
                         survey.sample.push((k.db, k.key.to_vec()));
+                    }
+                    let risky = k.value_type.has_field_ttls()
+                        || k.value_type.logical() == LogicalType::Module;
+                    let plan = plan_key(&k, plan, profile, now, false);
+                    let convert = match &plan {
+                        KeyPlan::Reject(why) => {
+                            survey.refuse(why, example_of(&k));
+                            continue;
+                        }
+                        KeyPlan::Reencode { .. } => {
+                            risky || options.plan.mode == WriteMode::Restore
+                        }
+                        KeyPlan::Commands { .. } => risky,
+                        _ => false,
+                    };
+                    if convert {
+                        if let Prepared::Reject(why) =
+                            prepare(plan, &k, profile, options, now, version, &mut scratch)
+                        {
+                            survey.refuse(&why, example_of(&k));
+                        }
+                    }
+                }
+                Ok(Record::Function(f)) if options.functions => {
+                    let listed = library_name(&f);
+                    if !plan.function_listed(&listed) {
+                        continue;
+                    }
+                    let name = || String::from_utf8_lossy(&listed).into_owned();
+                    if f.pre_ga {
+                        survey.refuse(
+                            "function libraries from a 7.0 release candidate (FUNCTION RESTORE \
+                             refuses them; --no-functions leaves them out)",
+                            name(),
+                        );
+                    } else if !profile.has_functions() {
+                        survey.refuse(
+                            &format!(
+                                "function libraries need Redis 7.0 (RDB 10), the target reads \
+                                 RDB {}; --no-functions leaves them out",
+                                profile.rdb_version
+                            ),
+                            name(),
+                        );
                     }
                 }
                 Ok(_) => {}
@@ -1822,94 +1886,18 @@ fn check_databases(
 }
 
 /// Refuses, before anything is written, a snapshot holding keys (or function
-/// libraries) that this target cannot take under the chosen options: hash field TTLs
-/// for a target older than 7.4 under `--hash-field-ttl fail`, module values it cannot
-/// read, functions for a target older than 7.0, types `--mode restore` cannot
-/// re-encode. Everything is said at once, with counts and the option that changes it;
-/// otherwise the run would write the rest and leave a half-filled target. Keys that
-/// need re-encoding are re-encoded here (and again when sent): the price of knowing.
-fn check_writable(
-    files: &[SourceFile<'_>],
-    options: &RestoreOptions,
-    profile: &TargetProfile,
-    now: i64,
-    target: &Target,
-) -> Result<()> {
-    // Why → (count, an example).
-    let mut refused: BTreeMap<String, (u64, String)> = BTreeMap::new();
-    let mut note = |why: &str, example: String| {
-        // Per-key numbers ("3 hash field TTL(s) ...") would split one reason in many.
-        let why = why
-            .split_once(' ')
-            .filter(|(n, _)| n.bytes().all(|b| b.is_ascii_digit()))
-            .map_or(why, |(_, rest)| rest);
-        let e = refused.entry(why.to_string()).or_insert((0, example));
-        e.0 += 1;
-    };
-    let mut scratch = ConversionCounts::default();
-    for file in files {
-        let version = file.rdb.header().version;
-        for record in file.rdb.records() {
-            match record {
-                Ok(Record::Key(k)) => {
-                    let plan = plan_key(&k, &options.plan, profile, now, false);
-                    // Only what can be refused is converted here: hashes with field
-                    // TTLs and module values (and, under `--mode restore`, anything
-                    // re-encoded, since there is no fallback to commands). Other
-                    // re-encodings fall back to commands when they cannot carry a value.
-                    let risky = k.value_type.has_field_ttls()
-                        || k.value_type.logical() == LogicalType::Module;
-                    let check = match &plan {
-                        KeyPlan::Reject(why) => {
-                            note(why, example_of(&k));
-                            continue;
-                        }
-                        KeyPlan::Reencode { .. } => {
-                            risky || options.plan.mode == WriteMode::Restore
-                        }
-                        KeyPlan::Commands { .. } => risky,
-                        _ => false,
-                    };
-                    if check {
-                        if let Prepared::Reject(why) =
-                            prepare(plan, &k, profile, options, now, version, &mut scratch)
-                        {
-                            note(&why, example_of(&k));
-                        }
-                    }
-                }
-                Ok(Record::Function(f)) if options.functions => {
-                    if f.pre_ga {
-                        note(
-                            "function libraries from a 7.0 release candidate (FUNCTION RESTORE \
-                             refuses them; --no-functions leaves them out)",
-                            String::from_utf8_lossy(&library_name(&f)).into_owned(),
-                        );
-                    } else if !profile.has_functions() {
-                        note(
-                            &format!(
-                                "function libraries need Redis 7.0 (RDB 10), the target reads \
-                                 RDB {}; --no-functions leaves them out",
-                                profile.rdb_version
-                            ),
-                            String::from_utf8_lossy(&library_name(&f)).into_owned(),
-                        );
-                    }
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    return Err(Error::Parse {
-                        file: file.name.to_string(),
-                        error: e,
-                    })
-                }
-            }
-        }
-    }
-    if refused.is_empty() {
+/// libraries) that this target cannot take under the chosen options (found by
+/// [`survey`]): hash field TTLs for a target older than 7.4 under
+/// `--hash-field-ttl fail`, module values it cannot read, functions for a target older
+/// than 7.0, types `--mode restore` cannot re-encode. Everything is said at once, with
+/// counts and the option that changes it; otherwise the run would write the rest and
+/// leave a half-filled target.
+fn check_writable(survey: &Survey, target: &Target) -> Result<()> {
+    if survey.refused.is_empty() {
         return Ok(());
     }
-    let reasons: Vec<String> = refused
+    let reasons: Vec<String> = survey
+        .refused
         .iter()
         .map(|(why, (n, example))| format!("{n} × {why} (e.g. {example})"))
         .collect();
