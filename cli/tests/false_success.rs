@@ -63,6 +63,17 @@ fn total_keys(server: &Server) -> u64 {
         .sum()
 }
 
+/// `rdbkit restore FILE --target URL EXTRA... --format json`, which must exit with
+/// `code`; its output.
+fn restore_json(code: i32, f: &str, url: &str, extra: &[&str]) -> Output {
+    let mut args = vec!["restore", f, "--target", url];
+    args.extend(extra);
+    args.extend(["--format", "json"]);
+    let out = rdbkit(&args);
+    assert_eq!(out.status.code(), Some(code), "{}", text(&out.stderr));
+    out
+}
+
 /// `snapshot_keys = restored + skipped + expired + failed + not_done`.
 fn assert_totals_add_up(j: &Value) {
     let n = |f: &str| j[f].as_u64().unwrap_or_else(|| panic!("no {f}: {j}"));
@@ -83,19 +94,12 @@ fn resume_retries_the_keys_that_failed() {
     let failed_keys = path(&dir.join("failed.jsonl"));
     let f = path(&fixture("redis-7.0.15.rdb"));
     let url = server.url();
-    let out = rdbkit(&[
-        "restore",
+    let out = restore_json(
+        1,
         &f,
-        "--target",
         &url,
-        "--checkpoint",
-        &cp,
-        "--failed-keys",
-        &failed_keys,
-        "--format",
-        "json",
-    ]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+        &["--checkpoint", &cp, "--failed-keys", &failed_keys],
+    );
     let first = json(&out);
     assert_totals_add_up(&first);
     let failed = first["failed"].as_u64().unwrap();
@@ -125,17 +129,7 @@ fn resume_retries_the_keys_that_failed() {
 
     // Capacity raised: the same command restores what failed, and only that.
     server.cli(&["CONFIG", "SET", "maxmemory", "0"]);
-    let out = rdbkit(&[
-        "restore",
-        &f,
-        "--target",
-        &url,
-        "--checkpoint",
-        &cp,
-        "--format",
-        "json",
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = restore_json(0, &f, &url, &["--checkpoint", &cp]);
     let second = json(&out);
     assert_totals_add_up(&second);
     assert_eq!(second["retried"].as_u64(), Some(failed), "{second}");
@@ -145,17 +139,7 @@ fn resume_retries_the_keys_that_failed() {
     let out = rdbkit(&["verify", &f, "--target", &url]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
     // Nothing left to retry: a third run restores nothing and still exits 0.
-    let out = rdbkit(&[
-        "restore",
-        &f,
-        "--target",
-        &url,
-        "--checkpoint",
-        &cp,
-        "--format",
-        "json",
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = restore_json(0, &f, &url, &["--checkpoint", &cp]);
     assert_eq!(json(&out)["retried"].as_u64(), Some(0));
 }
 
@@ -165,23 +149,21 @@ fn resume_retries_the_keys_that_failed() {
 fn max_failures_stops_the_run_with_its_summary() {
     let server = Server::start(&["--maxmemory", "1mb"]);
     let f = path(&fixture("redis-7.0.15.rdb"));
-    let out = rdbkit(&[
-        "restore",
+    let out = restore_json(
+        2,
         &f,
-        "--target",
         &server.url(),
-        "--max-failures",
-        "3",
-        "--batch-keys",
-        "1",
-        "--connections",
-        "1",
-        "--pipeline-depth",
-        "1",
-        "--format",
-        "json",
-    ]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+        &[
+            "--max-failures",
+            "3",
+            "--batch-keys",
+            "1",
+            "--connections",
+            "1",
+            "--pipeline-depth",
+            "1",
+        ],
+    );
     let j = json(&out);
     assert_eq!(j["verdict"], "stopped");
     assert_totals_add_up(&j);
@@ -547,31 +529,11 @@ fn failed_keys_feed_a_targeted_retry() {
     let failed_keys = path(&dir.join("failed.jsonl"));
     let f = path(&fixture("redis-7.0.15.rdb"));
     let url = server.url();
-    let out = rdbkit(&[
-        "restore",
-        &f,
-        "--target",
-        &url,
-        "--failed-keys",
-        &failed_keys,
-        "--format",
-        "json",
-    ]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let out = restore_json(1, &f, &url, &["--failed-keys", &failed_keys]);
     let failed = json(&out)["failed"].as_u64().unwrap();
     assert!(failed > 0);
     server.cli(&["CONFIG", "SET", "maxmemory", "0"]);
-    let out = rdbkit(&[
-        "restore",
-        &f,
-        "--target",
-        &url,
-        "--keys-from",
-        &failed_keys,
-        "--format",
-        "json",
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = restore_json(0, &f, &url, &["--keys-from", &failed_keys]);
     let j = json(&out);
     assert_eq!(j["restored"].as_u64(), Some(failed), "{j}");
     assert_eq!(
