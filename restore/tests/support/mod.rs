@@ -436,6 +436,29 @@ pub fn redis62() -> PathBuf {
     bin
 }
 
+/// The test venv that `scripts/test.sh` fills (`venv_need`): `RDBKIT_VENV`, default
+/// `~/.cache/rdbkit/venv`. Python tools live there so they never shadow Debian's.
+pub fn venv_dir() -> PathBuf {
+    match std::env::var_os("RDBKIT_VENV") {
+        Some(dir) => PathBuf::from(dir),
+        None => {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/rdbkit/venv")
+        }
+    }
+}
+
+/// A program from the test venv's `bin/` (fails the test, naming `scripts/test.sh`, when
+/// it is not installed).
+pub fn venv_bin(name: &str) -> PathBuf {
+    let bin = venv_dir().join("bin").join(name);
+    assert!(
+        bin.is_file(),
+        "{} not found: scripts/test.sh installs it (set RDBKIT_VENV to use another venv)",
+        bin.display()
+    );
+    bin
+}
+
 fn openssl(dir: &Path, args: &[&str]) {
     let st = Command::new("openssl")
         .args(args)
