@@ -37,6 +37,10 @@
 //!    after the other, so against a distant target it is the slowest part of a run.
 //!    [`VerifyOptions::full_scan`] keeps it to the end.
 //!
+//!    When a master fails over mid-scan, its scan restarts (from cursor 0, what it had
+//!    found dropped) on the nodes that own its slots now, counting only keys of those
+//!    slots there: every key is scanned once.
+//!
 //! # Sampling
 //!
 //! With [`VerifyOptions::sample`] = N, step 2 checks only a deterministic pseudo-random
@@ -106,7 +110,8 @@ pub struct VerifyOptions {
     /// target written to during the check).
     pub full_scan: bool,
     /// Commands per second at most, all connections together (`DUMP` and the TTL
-    /// command count as two).
+    /// command count as two; a `SCAN` call of the extra-key pass as the keys it
+    /// returns, plus one).
     pub max_ops: Option<u64>,
     /// Check only this many keys, chosen as described in the [module docs](self).
     pub sample: Option<u64>,
@@ -1106,69 +1111,160 @@ fn type_of_reply(name: &str) -> LogicalType {
     }
 }
 
+/// The slots a node served when the run began: after a failover, its scan goes on on
+/// the nodes that own them now, and counts only keys of those slots there (so a key
+/// is counted once, whatever else the new owner serves).
+struct ScanSlots<'r> {
+    router: &'r Router<'r>,
+    served: Vec<bool>,
+}
+
+impl ScanSlots<'_> {
+    /// The nodes that own the slots now (`None`: some slot has no owner yet).
+    fn owners(&self) -> Option<Vec<NodeAddr>> {
+        let map = self.router.slots.read().unwrap_or_else(|p| p.into_inner());
+        let m = map.as_ref()?;
+        let mut owners: Vec<NodeAddr> = Vec::new();
+        for (slot, _) in self.served.iter().enumerate().filter(|(_, s)| **s) {
+            let addr = m
+                .owner
+                .get(slot)
+                .copied()
+                .flatten()
+                .and_then(|i| m.nodes.get(i))?;
+            if !owners.contains(addr) {
+                owners.push(addr.clone());
+            }
+        }
+        Some(owners)
+    }
+
+    fn contains(&self, key: &[u8]) -> bool {
+        self.served
+            .get(usize::from(cluster::slot_for_key(key)))
+            .copied()
+            .unwrap_or(false)
+    }
+}
+
 /// `SCAN`s the databases in scope on one node and counts the keys the snapshot does
 /// not hold (see the [module docs](self)).
+///
+/// A lost connection (a restart, a proxy) restarts the database's scan from cursor 0
+/// (what it had found is dropped, so nothing counts twice) until the node deadline.
+/// In a cluster the slot map is read again first: when the node's slots moved (its
+/// replica took over), the scan restarts on the nodes that own them now, limited to
+/// those slots.
 fn scan_node(
     target: &Target,
+    own: &NodeAddr,
+    slots: Option<&ScanSlots<'_>>,
     select: bool,
     dbs: &BTreeSet<u64>,
     hashes: &[u128],
-    options: &VerifyOptions,
-    stop: &AtomicBool,
+    scan: &ScanCtx<'_>,
 ) -> Result<VerifyReport> {
+    let options = scan.options;
     let mut local = VerifyReport::new();
-    let mut conn = target.connect().ok();
+    let mut conns: HashMap<NodeAddr, Connection> = HashMap::new();
+    // Where the scan goes: the node itself until a connection to it is lost.
+    let mut moved_on = false;
     for &db in dbs {
-        // A lost connection (a restart, a proxy) restarts this database's scan from
-        // cursor 0 on a new connection, until the node deadline: what it had found is
-        // dropped so that nothing counts twice.
         let started = std::time::Instant::now();
         let found = loop {
-            let attempt = match conn.as_mut() {
-                Some(c) => scan_db(c, target, select, db, hashes, options, stop),
-                None => Err(Stop::Lost),
+            let nodes = match (moved_on, slots) {
+                (true, Some(s)) => s.owners(),
+                _ => Some(vec![own.clone()]),
             };
-            match attempt {
-                Ok(found) => break found,
-                Err(Stop::Fatal(e)) => return Err(e),
-                Err(Stop::Lost) if started.elapsed() >= options.node_timeout => {
-                    return Err(target.error(
-                        "SCAN",
-                        &format!(
-                            "the connection was lost and not back within {} s",
-                            options.node_timeout.as_secs()
-                        ),
-                    ))
+            // Every node of the list scanned to the end, or the list is to be made again.
+            let mut sum = VerifyReport::new();
+            let mut lost = nodes.is_none();
+            for node in nodes.iter().flatten() {
+                let conn = match conns.entry(node.clone()) {
+                    std::collections::hash_map::Entry::Occupied(o) => Some(o.into_mut()),
+                    std::collections::hash_map::Entry::Vacant(v) => {
+                        let t = if node == own {
+                            target.clone()
+                        } else {
+                            target.for_node(&node.0, node.1)
+                        };
+                        t.connect().ok().map(|c| v.insert(c))
+                    }
+                };
+                let filter = slots.filter(|_| moved_on);
+                let result = match conn {
+                    Some(c) => scan_db(c, target, select, db, hashes, filter, scan),
+                    None => Err(Stop::Lost),
+                };
+                match result {
+                    Ok(found) => sum.merge(found, options.max_examples),
+                    Err(Stop::Fatal(e)) => return Err(e),
+                    Err(Stop::Lost) => {
+                        conns.remove(node);
+                        lost = true;
+                        break;
+                    }
                 }
-                Err(Stop::Lost) => {
-                    std::thread::sleep(std::time::Duration::from_millis(200));
-                    conn = target.connect().ok();
-                }
+            }
+            if !lost {
+                break sum;
+            }
+            if started.elapsed() >= options.node_timeout {
+                return Err(target.error(
+                    "SCAN",
+                    &format!(
+                        "the connection was lost and no node took over within {} s \
+                         (--node-timeout)",
+                        options.node_timeout.as_secs()
+                    ),
+                ));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            if let Some(s) = slots {
+                s.router.refresh();
+                moved_on = true;
             }
         };
         local.merge(found, options.max_examples);
-        if stop.load(Ordering::Relaxed) {
+        if scan.stop.load(Ordering::Relaxed) {
             break;
         }
     }
     Ok(local)
 }
 
-/// The extra keys of one database (see [`scan_node`]).
+/// What every node's scan shares.
+struct ScanCtx<'s> {
+    options: &'s VerifyOptions,
+    /// Set once the key counts settle the extra-key question.
+    stop: &'s AtomicBool,
+    /// `--max-ops`, shared with the per-key checks: a `SCAN` call counts as the keys
+    /// it returns.
+    throttle: &'s Mutex<Throttle>,
+}
+
+/// The extra keys of one database (see [`scan_node`]); with `slots`, only keys of
+/// those slots count.
 fn scan_db(
     conn: &mut Connection,
     target: &Target,
     select: bool,
     db: u64,
     hashes: &[u128],
-    options: &VerifyOptions,
-    stop: &AtomicBool,
+    slots: Option<&ScanSlots<'_>>,
+    scan: &ScanCtx<'_>,
 ) -> std::result::Result<VerifyReport, Stop> {
+    let options = scan.options;
     let plan = &options.plan;
     let mut local = VerifyReport::new();
-    // A transport error may pass with a new connection; a server's refusal does not.
+    // A transport error, or a node busy changing (a failover), may pass with a new
+    // connection or another node; any other refusal does not.
     let stop_for = |what: &str, e: redis::RedisError| {
-        if e.is_io_error() || e.is_connection_dropped() || e.is_timeout() {
+        if e.is_io_error()
+            || e.is_connection_dropped()
+            || e.is_timeout()
+            || e.code().is_some_and(crate::delivery::is_transient)
+        {
             Stop::Lost
         } else {
             Stop::Fatal(target.error(what, &e))
@@ -1182,15 +1278,21 @@ fn scan_db(
     }
     let mut cursor = "0".to_string();
     loop {
-        if stop.load(Ordering::Relaxed) {
+        if scan.stop.load(Ordering::Relaxed) {
             return Ok(local);
         }
-        let (next, keys): (String, Vec<Vec<u8>>) = redis::cmd("SCAN")
+        let (next, mut keys): (String, Vec<Vec<u8>>) = redis::cmd("SCAN")
             .arg(&cursor)
             .arg("COUNT")
             .arg(options.scan_count.max(1))
             .query(conn)
             .map_err(|e| stop_for("SCAN", e))?;
+        if options.max_ops.is_some() {
+            lock(scan.throttle).wait(keys.len() as u64 + 1, 0);
+        }
+        if let Some(s) = slots {
+            keys.retain(|k| s.contains(k));
+        }
         local.scanned += keys.len() as u64;
         let mut candidates: Vec<Vec<u8>> = keys
             .into_iter()
@@ -1385,22 +1487,51 @@ pub fn verify<'a>(
     if let Some(ops) = options.max_ops {
         batch_keys = batch_keys.min(usize::try_from(ops / 20).unwrap_or(usize::MAX).max(1));
     }
-    let mut throttle = Throttle::new(options.max_ops, None);
+    let throttle = Mutex::new(Throttle::new(options.max_ops, None));
     let mut frame_error = None;
     let mut scanned: Vec<Result<VerifyReport>> = Vec::new();
 
     let scan_stop = AtomicBool::new(false);
     let mut extra_by_count = false;
+    // The slot map's reader for the dispatcher and the scans (the seed may be the
+    // node that dies).
+    let router = Router {
+        target,
+        host: &host,
+        slots: &slot_owner,
+        own: (host.clone(), port),
+        select,
+        deadline: options.node_timeout,
+        moved: &shared.moved,
+    };
+    let scan_slots: Vec<Option<ScanSlots<'_>>> = node_addrs
+        .iter()
+        .map(|a| {
+            let map = slot_owner.read().unwrap_or_else(|p| p.into_inner());
+            let m = map.as_ref()?;
+            let me = m.nodes.iter().position(|n| n == a);
+            Some(ScanSlots {
+                router: &router,
+                served: m.owner.iter().map(|o| o.is_some() && *o == me).collect(),
+            })
+        })
+        .collect();
+    let scan_ctx = ScanCtx {
+        options,
+        stop: &scan_stop,
+        throttle: &throttle,
+    };
     std::thread::scope(|scope| {
         // The extra-key scan runs alongside the per-key checks.
         let scans: Vec<_> = node_addrs
             .iter()
             .zip(&node_dbs)
-            .map(|(a, dbs)| {
+            .zip(&scan_slots)
+            .map(|((a, dbs), slots)| {
                 let t = node_target(a);
                 let hashes = &census.hashes;
-                let stop = &scan_stop;
-                scope.spawn(move || scan_node(&t, select, dbs, hashes, options, stop))
+                let scan = &scan_ctx;
+                scope.spawn(move || scan_node(&t, a, slots.as_ref(), select, dbs, hashes, scan))
             })
             .collect();
         let mut workers = Vec::new();
@@ -1433,9 +1564,9 @@ pub fn verify<'a>(
             }
             senders.push((tx, None::<Batch<'a>>));
         }
-        let mut dispatch = |b: Batch<'a>, tx: &crossbeam_channel::Sender<Batch<'a>>| {
-            if throttle.is_limited() {
-                throttle.wait(2 * b.items.len() as u64, 0);
+        let dispatch = |b: Batch<'a>, tx: &crossbeam_channel::Sender<Batch<'a>>| {
+            if options.max_ops.is_some() {
+                lock(&throttle).wait(2 * b.items.len() as u64, 0);
             }
             tx.send(b).is_ok()
         };
@@ -1465,13 +1596,7 @@ pub fn verify<'a>(
                     continue;
                 }
                 if shared.moved.swap(false, Ordering::Relaxed) {
-                    if let Ok(mut c) = target.connect() {
-                        if let Ok(Some(m)) = SlotMap::fetch(&mut c, &host) {
-                            if let Ok(mut g) = slot_owner.write() {
-                                *g = Some(m);
-                            }
-                        }
-                    }
+                    router.refresh();
                 }
                 let ni = {
                     let map = slot_owner.read().unwrap_or_else(|p| p.into_inner());

@@ -60,7 +60,8 @@ pub struct VerifyArgs {
     /// (for a target written to during the check).
     #[arg(long)]
     full_scan: bool,
-    /// Commands per second at most (all connections together; two per key).
+    /// Commands per second at most (all connections together; two per key, and a SCAN
+    /// call of the extra-key pass counts as the keys it returns).
     #[arg(long, value_name = "N")]
     max_ops: Option<u64>,
     /// Check only a deterministic random sample of N keys.
