@@ -52,13 +52,60 @@ pub(crate) fn classify(v: redis::RedisResult<Value>) -> Result<Reply, redis::Red
     }
 }
 
+/// What to do about a command's error reply: the one retry policy of restore, verify
+/// and sync, driven by the server's error kind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Retry {
+    /// Not now (`LOADING`, `MASTERDOWN`, `TRYAGAIN`, `BUSY`): wait (bounded backoff)
+    /// and send it again to the same node.
+    Wait,
+    /// Not here any more (`READONLY` from a master just demoted, `CLUSTERDOWN` while a
+    /// failover completes): re-read the slot map, wait, and send it to the owner.
+    Refresh,
+    /// `MOVED`: the slot lives on that node now (the slot map is re-read too).
+    Moved(NodeAddr),
+    /// `ASK`: this once to that node, after `ASKING`.
+    Ask(NodeAddr),
+    /// For good: the key fails with the reply.
+    Fail,
+}
+
+impl Retry {
+    /// The policy for an error reply of code `code` and full text `text` (`MOVED 3999
+    /// 127.0.0.1:6381`).
+    pub(crate) fn of(code: &str, text: &str) -> Retry {
+        let detail = || text.get(code.len()..).unwrap_or("").trim();
+        match code {
+            "LOADING" | "MASTERDOWN" | "TRYAGAIN" | "BUSY" => Retry::Wait,
+            "READONLY" | "CLUSTERDOWN" => Retry::Refresh,
+            "MOVED" => cluster::parse_redirect(detail()).map_or(Retry::Fail, |r| Retry::Moved(r.1)),
+            "ASK" => cluster::parse_redirect(detail()).map_or(Retry::Fail, |r| Retry::Ask(r.1)),
+            _ => Retry::Fail,
+        }
+    }
+}
+
 /// Replies that mean "not now, or not here": the command was not carried out and is
 /// to be sent again (to the node the slot map or the redirection names).
 pub(crate) fn is_transient(code: &str) -> bool {
     matches!(
         code,
-        "MOVED" | "ASK" | "TRYAGAIN" | "CLUSTERDOWN" | "LOADING" | "MASTERDOWN" | "READONLY"
+        "MOVED"
+            | "ASK"
+            | "TRYAGAIN"
+            | "CLUSTERDOWN"
+            | "LOADING"
+            | "MASTERDOWN"
+            | "READONLY"
+            | "BUSY"
     )
+}
+
+/// The wait before attempt `n` (0-based) of a retry: 50 ms doubling to 2 s at most.
+pub(crate) fn backoff(attempt: u32) -> Duration {
+    Duration::from_millis(50)
+        .saturating_mul(1 << attempt.min(6))
+        .min(Duration::from_secs(2))
 }
 
 /// Connections opened on demand, per node, beside a worker's own.
@@ -91,18 +138,17 @@ impl Redirects<'_> {
             let Reply::Error { code, text } = &reply else {
                 return None;
             };
-            let detail = text.get(code.len()..).unwrap_or("").trim();
-            let (addr, asking) = match code.as_str() {
-                "MOVED" => {
+            let (addr, asking) = match Retry::of(code, text) {
+                Retry::Moved(to) => {
                     moved.store(true, Ordering::Relaxed);
-                    (cluster::parse_redirect(detail)?.1, false)
+                    (to, false)
                 }
-                "ASK" => (cluster::parse_redirect(detail)?.1, true),
-                "TRYAGAIN" | "CLUSTERDOWN" | "LOADING" | "MASTERDOWN" => {
+                Retry::Ask(to) => (to, true),
+                Retry::Wait | Retry::Refresh => {
                     std::thread::sleep(Duration::from_millis(50));
                     (own.clone(), false)
                 }
-                _ => return None,
+                Retry::Fail => return None,
             };
             let conn = self.connection(&addr).ok()?;
             if asking {
@@ -232,7 +278,7 @@ pub(crate) fn deliver(
     // A redirection to follow next time: (node, ASKING first).
     let mut route: Vec<Option<(NodeAddr, bool)>> = items.iter().map(|_| None).collect();
     let mut last_error: Vec<String> = items.iter().map(|_| String::new()).collect();
-    let mut wait = Duration::from_millis(50);
+    let mut attempt = 0;
     loop {
         let pending: Vec<usize> = (0..items.len()).filter(|&i| settled[i].is_none()).collect();
         if pending.is_empty() {
@@ -333,25 +379,24 @@ pub(crate) fn deliver(
                     Reply::Error { code, text } if code == "BUSYKEY" => {
                         settled[i] = Some(Settled::Exists(text));
                     }
-                    Reply::Error { code, text } if code == "MOVED" || code == "ASK" => {
-                        let detail = text.get(code.len()..).unwrap_or("").trim();
-                        match cluster::parse_redirect(detail) {
-                            Some((_, to)) => {
-                                route[i] = Some((to, code == "ASK"));
-                                redirected = true;
-                                if code == "MOVED" {
-                                    router.moved.store(true, Ordering::Relaxed);
-                                    refresh = true;
-                                }
-                            }
-                            None => settled[i] = Some(Settled::Failed(text)),
+                    Reply::Error { code, text } => match Retry::of(&code, &text) {
+                        Retry::Moved(to) => {
+                            route[i] = Some((to, false));
+                            redirected = true;
+                            router.moved.store(true, Ordering::Relaxed);
+                            refresh = true;
                         }
-                    }
-                    Reply::Error { code, text } if is_transient(&code) => {
-                        refresh |= code == "READONLY" || code == "CLUSTERDOWN";
-                        last_error[i] = text;
-                    }
-                    Reply::Error { text, .. } => settled[i] = Some(Settled::Failed(text)),
+                        Retry::Ask(to) => {
+                            route[i] = Some((to, true));
+                            redirected = true;
+                        }
+                        Retry::Refresh => {
+                            refresh = true;
+                            last_error[i] = text;
+                        }
+                        Retry::Wait => last_error[i] = text,
+                        Retry::Fail => settled[i] = Some(Settled::Failed(text)),
+                    },
                 }
             }
         }
@@ -363,8 +408,8 @@ pub(crate) fn deliver(
             .zip(&route)
             .any(|(s, r)| s.is_none() && r.is_none());
         if waiting && !redirected {
-            std::thread::sleep(wait);
-            wait = (wait * 2).min(Duration::from_secs(2));
+            std::thread::sleep(backoff(attempt));
+            attempt += 1;
         }
     }
     settled

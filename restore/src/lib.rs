@@ -105,6 +105,7 @@ pub mod target;
 pub mod throttle;
 pub mod verify;
 mod window;
+mod worker;
 
 pub use error::{Error, Result};
 pub use plan::{ConflictPolicy, PlanOptions, SkipReason};

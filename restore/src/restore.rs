@@ -40,7 +40,7 @@ use crate::report::{KeyFailure, Progress, RestoreReport};
 use crate::resp;
 use crate::target::{Target, TargetCaps};
 use crate::throttle::Throttle;
-use crate::window::Window;
+use crate::worker::{Flow, NodeOp, NodeWorker};
 
 /// Whether to treat the target as a cluster.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -488,150 +488,152 @@ fn has_replicas(conn: &mut Connection) -> bool {
         .is_some_and(|n| n > 0)
 }
 
-/// One worker: one connection to one node, up to `depth` batches in flight.
-///
-/// When the connection fails (a node killed or restarted, a proxy cutting it), the
-/// batches in flight are settled through the [`delivery`](crate::delivery) stage (what
-/// was answered keeps its answer; the rest is resent so that the snapshot's value
-/// wins), the worker reconnects once, and when its node stays away it delivers its
-/// remaining batches through the router: after a failover their keys reach the new
-/// master. Nothing is lost and the run goes on.
-fn worker(ctx: WorkerCtx<'_, '_>, rx: Receiver<Batch<'_>>) {
-    let shared = ctx.shared;
-    let mut redirects = Redirects {
-        base: &ctx.target,
-        conns: HashMap::new(),
-    };
-    let mut conn = ctx.target.connect().ok();
-    let mut wait = ctx.wait_replicas && conn.as_mut().is_some_and(has_replicas);
-    let mut current_db: Option<u64> = None;
-    let mut window: Window<InFlight<'_>> = Window::new(ctx.depth, ctx.max_inflight_bytes);
-    loop {
-        let Some(c) = conn.as_mut() else {
-            // The node is gone: every batch goes through the router.
-            if shared.aborted() {
-                return;
-            }
-            let Ok(batch) = rx.recv() else { return };
-            let outcomes = settle(&batch, &[], Vec::new(), &ctx, &mut redirects, false);
-            shared.complete(&batch, outcomes);
-            continue;
-        };
-        let mut lost = false;
-        while !shared.aborted() && !lost {
-            let Some(batch) = window.next_batch(&rx) else {
-                break;
-            };
-            let needs_check = batch.items.iter().any(|i| i.precheck);
-            if needs_check {
-                // Command-mode keys under `fail`/`skip`: the EXISTS answers decide
-                // what is sent, so everything in flight is answered first.
-                while let Some(f) = window.pop() {
-                    match collect(c, &f, &mut current_db, &ctx, &mut redirects, &mut wait) {
-                        Ok(outcomes) => shared.complete(&f.batch, outcomes),
-                        Err(known) => {
-                            let outcomes =
-                                settle(&f.batch, &f.pre, known, &ctx, &mut redirects, true);
-                            shared.complete(&f.batch, outcomes);
-                            lost = true;
-                            break;
-                        }
-                    }
-                }
-                if lost {
-                    window.push(
-                        InFlight {
-                            batch,
-                            selected: false,
-                            pre: Vec::new(),
-                            sent: false,
-                            waited: false,
-                        },
-                        0,
-                    );
-                    break;
-                }
-            }
-            let mut selected = false;
-            if ctx.select && current_db != Some(batch.db) {
-                let mut cmd = Vec::with_capacity(32);
-                resp::write_select(&mut cmd, batch.db);
-                if c.send_packed_command(&cmd).is_err() {
-                    window.push(
-                        InFlight {
-                            batch,
-                            selected: false,
-                            pre: Vec::new(),
-                            sent: false,
-                            waited: false,
-                        },
-                        0,
-                    );
-                    lost = true;
-                    break;
-                }
-                selected = true;
-                current_db = Some(batch.db);
-            }
-            let mut pre: Vec<Option<Outcome>> = Vec::new();
-            let sent = if needs_check {
-                let Some(p) = precheck(c, &batch, selected, &ctx, &mut redirects) else {
-                    return;
-                };
-                pre = p;
-                selected = false;
-                let mut buf = Vec::with_capacity(batch.buf.len());
-                for (item, p) in batch.items.iter().zip(&pre) {
-                    if p.is_none() {
-                        buf.extend_from_slice(batch.buf.get(item.start..item.end).unwrap_or(&[]));
-                    }
-                }
-                buf.is_empty() || c.send_packed_command(&buf).is_ok()
-            } else {
-                c.send_packed_command(&batch.buf).is_ok()
-            };
-            let sent = sent && (!wait || c.send_packed_command(WAIT_ONE_REPLICA).is_ok());
-            lost = !sent;
-            let bytes = batch.buf.len();
-            window.push(
-                InFlight {
-                    batch,
-                    selected,
-                    pre,
-                    sent: true,
-                    waited: wait,
-                },
-                bytes,
-            );
-        }
-        if !lost {
-            let Some(f) = window.pop() else {
-                if window.is_closed() || shared.aborted() {
-                    return;
-                }
-                continue;
-            };
-            match collect(c, &f, &mut current_db, &ctx, &mut redirects, &mut wait) {
-                Ok(outcomes) => {
-                    shared.complete(&f.batch, outcomes);
-                    continue;
-                }
-                Err(known) => {
-                    let outcomes = settle(&f.batch, &f.pre, known, &ctx, &mut redirects, true);
-                    shared.complete(&f.batch, outcomes);
-                }
-            }
-        }
-        // The connection is lost: what is in flight is settled in order (the
-        // checkpoint moves batch by batch), then one reconnection is tried.
-        while let Some(f) = window.pop() {
-            let outcomes = settle(&f.batch, &f.pre, Vec::new(), &ctx, &mut redirects, f.sent);
-            shared.complete(&f.batch, outcomes);
-        }
-        current_db = None;
-        conn = ctx.target.connect().ok();
-        wait = ctx.wait_replicas && conn.as_mut().is_some_and(has_replicas);
+/// Restore's [`NodeOp`]: pipelined `RESTORE` batches (command-mode keys under
+/// `fail`/`skip` checked with `EXISTS` first), each followed by `WAIT 1` on a master
+/// with replicas. A batch whose connection failed is settled through the
+/// [`delivery`](crate::delivery) stage: what was answered keeps its answer, the rest is
+/// resent so that the snapshot's value wins.
+struct RestoreOp<'c, 'a> {
+    ctx: &'c WorkerCtx<'c, 'c>,
+    redirects: Redirects<'c>,
+    current_db: Option<u64>,
+    /// `WAIT 1` after each batch (a master with replicas).
+    wait: bool,
+    batches: std::marker::PhantomData<Batch<'a>>,
+}
+
+impl<'a> NodeOp for RestoreOp<'_, 'a> {
+    type Batch = Batch<'a>;
+    type InFlight = InFlight<'a>;
+
+    fn stopped(&self) -> bool {
+        self.ctx.shared.aborted()
     }
+
+    fn connected(&mut self, conn: &mut Connection) {
+        self.current_db = None;
+        self.wait = self.ctx.wait_replicas && has_replicas(conn);
+    }
+
+    fn drains(&self, batch: &Batch<'a>) -> bool {
+        // Command-mode keys under `fail`/`skip`: the EXISTS answers decide what is
+        // sent, so everything in flight is answered first.
+        batch.items.iter().any(|i| i.precheck)
+    }
+
+    fn send(&mut self, c: &mut Connection, batch: Batch<'a>) -> (InFlight<'a>, Flow) {
+        let ctx = self.ctx;
+        let mut selected = false;
+        if ctx.select && self.current_db != Some(batch.db) {
+            let mut cmd = Vec::with_capacity(32);
+            resp::write_select(&mut cmd, batch.db);
+            if c.send_packed_command(&cmd).is_err() {
+                return (self.not_sent(batch), Flow::Lost);
+            }
+            selected = true;
+            self.current_db = Some(batch.db);
+        }
+        let mut pre: Vec<Option<Outcome>> = Vec::new();
+        let sent = if self.drains(&batch) {
+            let Some(p) = precheck(c, &batch, selected, ctx, &mut self.redirects) else {
+                return (self.not_sent(batch), Flow::Stop);
+            };
+            pre = p;
+            selected = false;
+            let mut buf = Vec::with_capacity(batch.buf.len());
+            for (item, p) in batch.items.iter().zip(&pre) {
+                if p.is_none() {
+                    buf.extend_from_slice(batch.buf.get(item.start..item.end).unwrap_or(&[]));
+                }
+            }
+            buf.is_empty() || c.send_packed_command(&buf).is_ok()
+        } else {
+            c.send_packed_command(&batch.buf).is_ok()
+        };
+        let sent = sent && (!self.wait || c.send_packed_command(WAIT_ONE_REPLICA).is_ok());
+        let f = InFlight {
+            batch,
+            selected,
+            pre,
+            sent: true,
+            waited: self.wait,
+        };
+        (f, if sent { Flow::Go } else { Flow::Lost })
+    }
+
+    fn not_sent(&mut self, batch: Batch<'a>) -> InFlight<'a> {
+        InFlight {
+            batch,
+            selected: false,
+            pre: Vec::new(),
+            sent: false,
+            waited: false,
+        }
+    }
+
+    fn bytes(&self, f: &InFlight<'a>) -> usize {
+        if f.sent {
+            f.batch.buf.len()
+        } else {
+            0
+        }
+    }
+
+    fn collect(&mut self, c: &mut Connection, f: InFlight<'a>) -> Flow {
+        let ctx = self.ctx;
+        match collect(
+            c,
+            &f,
+            &mut self.current_db,
+            ctx,
+            &mut self.redirects,
+            &mut self.wait,
+        ) {
+            Ok(outcomes) => {
+                ctx.shared.complete(&f.batch, outcomes);
+                Flow::Go
+            }
+            Err(known) => {
+                let outcomes = settle(&f.batch, &f.pre, known, ctx, &mut self.redirects, true);
+                ctx.shared.complete(&f.batch, outcomes);
+                Flow::Lost
+            }
+        }
+    }
+
+    fn reroute(&mut self, f: InFlight<'a>) -> Flow {
+        let outcomes = settle(
+            &f.batch,
+            &f.pre,
+            Vec::new(),
+            self.ctx,
+            &mut self.redirects,
+            f.sent,
+        );
+        self.ctx.shared.complete(&f.batch, outcomes);
+        Flow::Go
+    }
+}
+
+/// One worker: a [`NodeWorker`] running [`RestoreOp`].
+fn worker(ctx: WorkerCtx<'_, '_>, rx: Receiver<Batch<'_>>) {
+    let op = RestoreOp {
+        ctx: &ctx,
+        redirects: Redirects {
+            base: &ctx.target,
+            conns: HashMap::new(),
+        },
+        current_db: None,
+        wait: false,
+        batches: std::marker::PhantomData,
+    };
+    NodeWorker {
+        target: &ctx.target,
+        op,
+        depth: ctx.depth,
+        max_bytes: ctx.max_inflight_bytes,
+    }
+    .run(rx);
 }
 
 /// A batch's outcomes: `known` (those of its first items, answered before the

@@ -67,7 +67,7 @@ use rdb_parser::{DumpPayload, KeyRecord, LogicalType, Record};
 use redis::{ConnectionLike, Value};
 
 use crate::cluster::{self, NodeAddr, SlotMap};
-use crate::delivery::Router;
+use crate::delivery::{backoff, is_transient, Retry, Router};
 use crate::error::{Error, Result};
 use crate::plan::PlanOptions;
 use crate::report::Progress;
@@ -75,7 +75,7 @@ use crate::resp;
 use crate::restore::{ClusterMode, SourceFile};
 use crate::target::{info_section, Connection, Target};
 use crate::throttle::Throttle;
-use crate::window::Window;
+use crate::worker::{Flow, NodeOp, NodeWorker};
 
 /// Snapshot value bytes in flight per connection beyond which no further batch is sent
 /// before a reply (a bound on the `DUMP` replies buffered on both sides).
@@ -555,10 +555,12 @@ struct WorkerCtx<'s, 'p, 'f> {
     router: Router<'s>,
 }
 
+/// A reply that does not settle a key (see [`Retry`]): its code and full text.
 fn retry_error(v: &Value) -> Option<(String, String)> {
     match v {
-        Value::ServerError(e) if crate::delivery::is_transient(e.code()) => {
-            Some((e.code().to_string(), e.details().unwrap_or("").to_string()))
+        Value::ServerError(e) if is_transient(e.code()) => {
+            let text = server_error_text(v).unwrap_or_default();
+            Some((e.code().to_string(), text))
         }
         _ => None,
     }
@@ -646,25 +648,20 @@ impl Redirects<'_> {
         mut replies: (Value, Value),
         shared: &Shared<'_>,
     ) -> Result<(Value, Value)> {
-        let mut wait = std::time::Duration::from_millis(20);
-        for _ in 0..12 {
-            let Some((code, detail)) = retry_error(&replies.0).or_else(|| retry_error(&replies.1))
+        for attempt in 0..12 {
+            let Some((code, text)) = retry_error(&replies.0).or_else(|| retry_error(&replies.1))
             else {
                 return Ok(replies);
             };
-            replies = match code.as_str() {
-                "MOVED" | "ASK" => {
-                    if code == "MOVED" {
-                        shared.moved.store(true, Ordering::Relaxed);
-                    }
-                    let Some((_, addr)) = cluster::parse_redirect(&detail) else {
-                        return Ok(replies);
-                    };
-                    self.send(&addr, key, mode, code == "ASK")?
+            replies = match Retry::of(&code, &text) {
+                Retry::Moved(addr) => {
+                    shared.moved.store(true, Ordering::Relaxed);
+                    self.send(&addr, key, mode, false)?
                 }
-                _ => {
-                    std::thread::sleep(wait);
-                    wait = (wait * 2).min(std::time::Duration::from_secs(2));
+                Retry::Ask(addr) => self.send(&addr, key, mode, true)?,
+                Retry::Fail => return Ok(replies),
+                Retry::Wait | Retry::Refresh => {
+                    std::thread::sleep(backoff(attempt));
                     let own = self.own.clone();
                     self.send(&own, key, mode, false)?
                 }
@@ -682,98 +679,108 @@ enum Stop {
     Fatal(Error),
 }
 
-/// One worker: one connection to one node, up to `depth` batches in flight. When the
-/// connection fails (a node killed or restarted, a proxy cutting it), the batches in
-/// flight are read again key by key from whichever node owns each key now, the worker
-/// reconnects once, and when its node stays away it reads its remaining batches that
-/// way too: a failover during a check costs time, not the check.
-fn worker(ctx: WorkerCtx<'_, '_, '_>, own: NodeAddr, rx: Receiver<Batch<'_>>) {
-    let shared = ctx.shared;
-    let mut conn = ctx.target.connect().ok();
-    let mut redirects = Redirects {
-        base: &ctx.target,
-        own,
-        conns: HashMap::new(),
-        db: None,
-    };
-    let mut current_db = None;
-    let mut window: Window<SentBatch<'_>> = Window::new(ctx.depth, MAX_INFLIGHT_VALUE_BYTES);
-    let account = |local: Result<VerifyReport>| match local {
-        Ok(local) => {
-            let n = local.checked;
-            let bad = local.missing + local.different;
-            lock(&shared.report).merge(local, shared.max_examples);
-            shared.progress.keys.fetch_add(n, Ordering::Relaxed);
-            shared.progress.failed.fetch_add(bad, Ordering::Relaxed);
-            true
-        }
-        Err(e) => {
-            shared.fail(e);
-            false
-        }
-    };
-    loop {
-        let Some(c) = conn.as_mut() else {
-            // The node is gone: every batch is read through the router.
-            if shared.aborted() {
-                return;
+/// Verify's [`NodeOp`]: `DUMP` + the TTL command for every key of a batch, the
+/// replies compared; a batch whose connection failed is read again key by key from
+/// whichever node owns each key now ([`recheck`]): a failover during a check costs
+/// time, not the check.
+struct VerifyOp<'c, 'a> {
+    ctx: &'c WorkerCtx<'c, 'c, 'c>,
+    redirects: Redirects<'c>,
+    current_db: Option<u64>,
+    batches: std::marker::PhantomData<Batch<'a>>,
+}
+
+impl VerifyOp<'_, '_> {
+    /// Adds a batch's findings to the report; `Stop` when it could not be read.
+    fn account(&self, local: Result<VerifyReport>) -> Flow {
+        let shared = self.ctx.shared;
+        match local {
+            Ok(local) => {
+                let n = local.checked;
+                let bad = local.missing + local.different;
+                lock(&shared.report).merge(local, shared.max_examples);
+                shared.progress.keys.fetch_add(n, Ordering::Relaxed);
+                shared.progress.failed.fetch_add(bad, Ordering::Relaxed);
+                Flow::Go
             }
-            let Ok(batch) = rx.recv() else { return };
-            if !account(recheck(&ctx, &mut redirects, &batch)) {
-                return;
-            }
-            continue;
-        };
-        let mut lost = None;
-        while !shared.aborted() && lost.is_none() {
-            let Some(batch) = window.next_batch(&rx) else {
-                break;
-            };
-            match send_batch(&ctx, c, &mut current_db, batch) {
-                Ok(sent) => {
-                    let bytes = sent.value_bytes;
-                    window.push(sent, bytes);
-                }
-                Err(batch) => lost = Some(batch),
+            Err(e) => {
+                shared.fail(e);
+                Flow::Stop
             }
         }
-        if lost.is_none() {
-            let Some(sent) = window.pop() else {
-                if window.is_closed() || shared.aborted() {
-                    return;
-                }
-                continue;
-            };
-            match check_batch(&ctx, c, &mut redirects, &sent) {
-                Ok(local) => {
-                    if !account(Ok(local)) {
-                        return;
-                    }
-                    continue;
-                }
-                Err(Stop::Fatal(e)) => return shared.fail(e),
-                Err(Stop::Lost) => {
-                    if !account(recheck(&ctx, &mut redirects, &sent.batch)) {
-                        return;
-                    }
-                }
-            }
-        }
-        // The connection is lost: what was in flight (and the batch that could not
-        // be sent) is read again, then one reconnection is tried.
-        while let Some(sent) = window.pop() {
-            if !account(recheck(&ctx, &mut redirects, &sent.batch)) {
-                return;
-            }
-        }
-        if let Some(batch) = lost {
-            if !account(recheck(&ctx, &mut redirects, &batch)) {
-                return;
-            }
-        }
-        current_db = None;
-        conn = ctx.target.connect().ok();
     }
+}
+
+impl<'a> NodeOp for VerifyOp<'_, 'a> {
+    type Batch = Batch<'a>;
+    type InFlight = SentBatch<'a>;
+
+    fn stopped(&self) -> bool {
+        self.ctx.shared.aborted()
+    }
+
+    fn connected(&mut self, _conn: &mut Connection) {
+        self.current_db = None;
+    }
+
+    fn send(&mut self, conn: &mut Connection, batch: Batch<'a>) -> (SentBatch<'a>, Flow) {
+        match send_batch(self.ctx, conn, &mut self.current_db, batch) {
+            Ok(sent) => (sent, Flow::Go),
+            Err(batch) => (self.not_sent(batch), Flow::Lost),
+        }
+    }
+
+    fn not_sent(&mut self, batch: Batch<'a>) -> SentBatch<'a> {
+        SentBatch {
+            select: false,
+            count: 0,
+            value_bytes: batch.value_bytes,
+            sent_ms: now_ms(),
+            batch,
+        }
+    }
+
+    fn bytes(&self, f: &SentBatch<'a>) -> usize {
+        f.value_bytes
+    }
+
+    fn collect(&mut self, conn: &mut Connection, f: SentBatch<'a>) -> Flow {
+        match check_batch(self.ctx, conn, &mut self.redirects, &f) {
+            Ok(local) => self.account(Ok(local)),
+            Err(Stop::Fatal(e)) => self.account(Err(e)),
+            Err(Stop::Lost) => match self.reroute(f) {
+                Flow::Stop => Flow::Stop,
+                _ => Flow::Lost,
+            },
+        }
+    }
+
+    fn reroute(&mut self, f: SentBatch<'a>) -> Flow {
+        let local = recheck(self.ctx, &mut self.redirects, &f.batch);
+        self.account(local)
+    }
+}
+
+/// One worker: a [`NodeWorker`] running [`VerifyOp`].
+fn worker(ctx: WorkerCtx<'_, '_, '_>, own: NodeAddr, rx: Receiver<Batch<'_>>) {
+    let op = VerifyOp {
+        ctx: &ctx,
+        redirects: Redirects {
+            base: &ctx.target,
+            own,
+            conns: HashMap::new(),
+            db: None,
+        },
+        current_db: None,
+        batches: std::marker::PhantomData,
+    };
+    NodeWorker {
+        target: &ctx.target,
+        op,
+        depth: ctx.depth,
+        max_bytes: MAX_INFLIGHT_VALUE_BYTES,
+    }
+    .run(rx);
 }
 
 /// Reads every key of `batch` again, one by one, from the node that owns it now (the
@@ -790,7 +797,7 @@ fn recheck(
     for item in &batch.items {
         let key = &item.rec.key;
         let started = std::time::Instant::now();
-        let mut wait = std::time::Duration::from_millis(50);
+        let mut tries = 0;
         let (dump, ttl, sent_ms) = loop {
             let sent_ms = now_ms();
             let attempt = match ctx.router.owner(key) {
@@ -816,8 +823,8 @@ fn recheck(
                 ));
             }
             ctx.router.refresh();
-            std::thread::sleep(wait);
-            wait = (wait * 2).min(std::time::Duration::from_secs(2));
+            std::thread::sleep(backoff(tries));
+            tries += 1;
         };
         let received_ms = ctx.now.unwrap_or_else(now_ms);
         judge(
@@ -1263,7 +1270,7 @@ fn scan_db(
         if e.is_io_error()
             || e.is_connection_dropped()
             || e.is_timeout()
-            || e.code().is_some_and(crate::delivery::is_transient)
+            || e.code().is_some_and(is_transient)
         {
             Stop::Lost
         } else {
