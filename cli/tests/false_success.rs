@@ -554,3 +554,44 @@ fn failed_keys_feed_a_targeted_retry() {
         text(&out.stderr)
     );
 }
+
+/// A closed stdout (`rdbkit restore ... --format json | head -c1`) does not turn a
+/// finished restore or verify into a failure: exit 0, every key on the target.
+#[test]
+fn closed_stdout_is_not_a_failure() {
+    let server = Server::start(&[]);
+    let f = path(&fixture("redis-7.0.15.rdb"));
+    let url = server.url();
+    // The reading end closed before the run prints anything: its one write fails
+    // with EPIPE.
+    for (cmd, format) in [("restore", "json"), ("verify", "json"), ("verify", "text")] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_rdbkit"))
+            .args([cmd, &f, "--target", &url, "--format", format])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{cmd} {format}: {}",
+            text(&out.stderr)
+        );
+        assert_eq!(text(&out.stderr), "", "{cmd} {format}");
+    }
+    assert_eq!(total_keys(&server), 113);
+    // Through a shell pipe into `head -c1`, as a user types it.
+    let server = Server::start(&[]);
+    let shell = format!(
+        "set -o pipefail; '{}' restore '{f}' --target '{}' --format json | head -c1",
+        env!("CARGO_BIN_EXE_rdbkit"),
+        server.url()
+    );
+    let out = Command::new("bash").args(["-c", &shell]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "{");
+    assert_eq!(total_keys(&server), 113);
+}

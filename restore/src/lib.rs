@@ -91,6 +91,8 @@ pub mod checkpoint;
 pub mod cluster;
 pub mod commands;
 mod delivery;
+#[cfg(feature = "serde")]
+pub mod document;
 pub mod error;
 pub mod export;
 pub mod glob;

@@ -214,6 +214,18 @@ fn next_command(args: &PreflightArgs) -> String {
     words.join(" ")
 }
 
+/// `--format json`: the verdict, the library's checks as they serialize, and the
+/// snapshot facts read for them.
+#[derive(serde::Serialize)]
+struct Document<'a> {
+    verdict: &'static str,
+    ready: bool,
+    failures: usize,
+    next: &'a str,
+    snapshot: Option<serde_json::Value>,
+    checks: &'a [Check],
+}
+
 fn run_checks(args: &PreflightArgs) -> Result<Vec<Check>> {
     let source = args
         .source
@@ -268,16 +280,14 @@ fn run_checks(args: &PreflightArgs) -> Result<Vec<Check>> {
     };
     let out = match args.format {
         Format::Json => {
-            let doc = json!({
-                "verdict": if failures == 0 { "ready" } else { "not_ready" },
-                "ready": failures == 0,
-                "failures": failures,
-                "next": next,
-                "snapshot": seen.borrow().clone(),
-                "checks": checks.iter().map(|c| json!({
-                    "id": c.id, "status": c.status.as_str(), "detail": c.detail
-                })).collect::<Vec<_>>(),
-            });
+            let doc = Document {
+                verdict: if failures == 0 { "ready" } else { "not_ready" },
+                ready: failures == 0,
+                failures,
+                next: &next,
+                snapshot: seen.borrow().clone(),
+                checks: &checks,
+            };
             let mut s = serde_json::to_string_pretty(&doc).context("encoding JSON")?;
             s.push('\n');
             s

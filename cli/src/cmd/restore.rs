@@ -11,9 +11,9 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Result};
 use rdb_parser::reencode::FieldTtlPolicy;
+use rdb_restore::document::RestoreDocument;
 use rdb_restore::plan::WriteMode;
 use rdb_restore::{ClusterMode, ConflictPolicy, Progress, RestoreOptions, RestoreReport};
-use serde_json::{json, Value};
 
 use crate::connect::{ConnectionArgs, ServerArgs};
 use crate::source::{with_progress_line, SnapshotArgs};
@@ -166,13 +166,11 @@ pub fn run(args: &RestoreArgs, quiet: bool) -> ExitCode {
                     _ => None,
                 });
             if let Some(report) = stopped {
-                let verdict = "stopped";
                 let summary = match args.format {
-                    Format::Json => {
-                        let mut j = to_json(report, &args.snapshot.files, verdict);
-                        j["error"] = Value::String(format!("{e:#}"));
-                        format!("{j}\n")
-                    }
+                    Format::Json => json_line(
+                        &RestoreDocument::new(report, &args.snapshot.files)
+                            .stopped(format!("{e:#}")),
+                    ),
                     Format::Text => to_text(report, &args.snapshot.files),
                 };
                 let _ = crate::output::print(&summary);
@@ -246,16 +244,11 @@ fn restore(args: &RestoreArgs, quiet: bool) -> Result<RestoreReport> {
             rdb_restore::restore(&target, &files, &options, &progress)
         })
     })?;
-    let verdict = if report.has_failures() {
-        "failed"
-    } else {
-        "ok"
-    };
     match args.format {
-        Format::Json => crate::output::print(&format!(
-            "{}\n",
-            to_json(&report, &args.snapshot.files, verdict)
-        ))?,
+        Format::Json => crate::output::print(&json_line(&RestoreDocument::new(
+            &report,
+            &args.snapshot.files,
+        )))?,
         Format::Text => {
             if !quiet || report.has_failures() {
                 crate::output::print(&to_text(&report, &args.snapshot.files))?;
@@ -265,94 +258,13 @@ fn restore(args: &RestoreArgs, quiet: bool) -> Result<RestoreReport> {
     Ok(report)
 }
 
-/// A progress line: keys, MiB, rate, ETA (by input bytes).
-fn bytes_json(b: &[u8]) -> Value {
-    match std::str::from_utf8(b) {
-        Ok(s) => Value::String(s.to_string()),
-        Err(_) => json!({ "hex": b.iter().map(|x| format!("{x:02x}")).collect::<String>() }),
+/// One JSON document and a newline.
+pub fn json_line(document: &impl serde::Serialize) -> String {
+    match serde_json::to_string(document) {
+        Ok(j) => j + "\n",
+        // Serializing report types into a string cannot fail (string keys only).
+        Err(e) => format!("{{\"verdict\": \"error\", \"error\": \"{e}\"}}\n"),
     }
-}
-
-/// The JSON summary:
-/// `{"verdict": "ok"|"failed"|"stopped", "snapshot_keys", "restored", "skipped",
-/// "failed", "expired", "not_done", "retried", "failures_by_cause": {CAUSE: {"count",
-/// "hint"}}, "bytes", "seconds", "errors": [{"file", "cause",
-/// "db", "key", "error"}], "skipped_by": {reason: n}, "functions": {"restored",
-/// "skipped", "failed"}, "resumed", "redirected", "target": {"version", "rdb_version", "cluster"},
-/// "conversions": {"restamped", "reencoded", "commands", "field_ttls_dropped",
-/// "expired_fields", "stream_metadata_dropped", "active_times_dropped", "idmp_dropped"}}`.
-/// Keys are JSON strings when valid UTF-8, else `{"hex": ...}`; `db` is `null` for
-/// a function library (its name is the `key`).
-/// `snapshot_keys = restored + skipped + expired + failed + not_done` always holds;
-/// `not_done` is non-zero only for a stopped run, which also has `"error"`.
-fn to_json(r: &RestoreReport, files: &[String], verdict: &str) -> Value {
-    let skipped_by: serde_json::Map<String, Value> = r
-        .skipped_by
-        .iter()
-        .map(|(reason, n)| (reason.name().to_string(), json!(n)))
-        .collect();
-    let errors: Vec<Value> = r
-        .errors
-        .iter()
-        .map(|e| {
-            json!({
-                "file": files.get(e.file),
-                "db": e.db,
-                "key": bytes_json(&e.key),
-                "function": e.db.is_none(),
-                "cause": e.cause,
-                "error": e.error,
-            })
-        })
-        .collect();
-    let causes: serde_json::Map<String, Value> = r
-        .failures_by_cause
-        .iter()
-        .map(|(cause, n)| {
-            (
-                cause.clone(),
-                json!({ "count": n, "hint": rdb_restore::report::cause_hint(cause) }),
-            )
-        })
-        .collect();
-    json!({
-        "verdict": verdict,
-        "snapshot_keys": r.snapshot_keys,
-        "restored": r.restored,
-        "skipped": r.skipped,
-        "failed": r.failed,
-        "expired": r.expired,
-        "not_done": r.not_done(),
-        "retried": r.retried,
-        "failures_by_cause": causes,
-        "bytes": r.bytes,
-        "seconds": (r.seconds * 1000.0).round() / 1000.0,
-        "errors": errors,
-        "skipped_by": skipped_by,
-        "functions": {
-            "restored": r.functions.restored,
-            "skipped": r.functions.skipped,
-            "failed": r.functions.failed,
-        },
-        "resumed": r.resumed,
-        "redirected": r.redirected,
-        "target": r.target.as_ref().map(|t| json!({
-            "version": t.version,
-            "rdb_version": t.rdb_version,
-            "rdb_version_source": t.rdb_version_source,
-            "cluster": t.cluster,
-        })),
-        "conversions": {
-            "restamped": r.conversions.restamped,
-            "reencoded": r.conversions.reencoded,
-            "commands": r.conversions.commands,
-            "field_ttls_dropped": r.conversions.field_ttls_dropped,
-            "expired_fields": r.conversions.expired_fields,
-            "stream_metadata_dropped": r.conversions.stream_metadata_dropped,
-            "active_times_dropped": r.conversions.active_times_dropped,
-            "idmp_dropped": r.conversions.idmp_dropped,
-        },
-    })
 }
 
 fn to_text(r: &RestoreReport, files: &[String]) -> String {

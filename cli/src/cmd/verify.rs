@@ -12,9 +12,9 @@
 use std::process::ExitCode;
 
 use anyhow::{bail, Result};
+use rdb_restore::document::VerifyDocument;
 use rdb_restore::verify::{VerifyReport, Why, DEFAULT_SEED};
 use rdb_restore::{ClusterMode, Progress, VerifyOptions};
-use serde_json::{json, Value};
 
 use crate::cmd::restore::Format;
 use crate::connect::{ConnectionArgs, ServerArgs};
@@ -138,15 +138,9 @@ fn verify(args: &VerifyArgs, quiet: bool) -> Result<VerifyReport> {
         rdb_restore::verify(&target, &files, &options, &progress)
     })?;
     match args.format {
-        Format::Json => {
-            let mut j = to_json(&report);
-            j["verdict"] = json!(if report.has_differences() {
-                "different"
-            } else {
-                "ok"
-            });
-            crate::output::print(&format!("{j}\n"))?;
-        }
+        Format::Json => crate::output::print(&crate::cmd::restore::json_line(
+            &VerifyDocument::new(&report),
+        ))?,
         Format::Text => {
             if !quiet || report.has_differences() {
                 crate::output::print(&to_text(&report))?;
@@ -154,79 +148,6 @@ fn verify(args: &VerifyArgs, quiet: bool) -> Result<VerifyReport> {
         }
     }
     Ok(report)
-}
-
-fn bytes_json(b: &[u8]) -> Value {
-    match std::str::from_utf8(b) {
-        Ok(s) => Value::String(s.to_string()),
-        Err(_) => json!({ "hex": b.iter().map(|x| format!("{x:02x}")).collect::<String>() }),
-    }
-}
-
-/// The JSON summary: `{"matched", "missing", "different", "extra",
-/// "expired_since_snapshot", "examples": [{"db", "key", "why", "detail"}],
-/// "different_by": {kind: n}, "dbs": [{"db", "snapshot", "snapshot_live", "target",
-/// "compared", "match"}], "counts_match", "snapshot_keys", "checked", "sampled", "scanned",
-/// "extra_by_count",
-/// "seconds", "target": {"version", "cluster", "masters", "exact_ttl"}}`. `db` is the
-/// target database; `why` is `missing`, `type`, `value`, `field_ttls`, `ttl`,
-/// `unreadable`, `extra` or `expired_since_snapshot`; keys are JSON strings when
-/// valid UTF-8, else `{"hex": ...}`.
-fn to_json(r: &VerifyReport) -> Value {
-    let different_by: serde_json::Map<String, Value> = r
-        .different_by
-        .iter()
-        .map(|(w, n)| (w.name().to_string(), json!(n)))
-        .collect();
-    let examples: Vec<Value> = r
-        .examples
-        .iter()
-        .map(|f| {
-            json!({
-                "db": f.db,
-                "key": bytes_json(&f.key),
-                "why": f.why.name(),
-                "detail": f.detail,
-            })
-        })
-        .collect();
-    let dbs: Vec<Value> = r
-        .dbs
-        .iter()
-        .map(|d| {
-            json!({
-                "db": d.db,
-                "snapshot": d.snapshot,
-                "snapshot_live": d.snapshot_live,
-                "target": d.target,
-                "compared": d.compared,
-                "match": d.matches(),
-            })
-        })
-        .collect();
-    json!({
-        "matched": r.matched,
-        "missing": r.missing,
-        "different": r.different,
-        "extra": r.extra,
-        "expired_since_snapshot": r.expired_since_snapshot,
-        "examples": examples,
-        "different_by": different_by,
-        "dbs": dbs,
-        "counts_match": r.counts_match(),
-        "snapshot_keys": r.snapshot_keys,
-        "checked": r.checked,
-        "sampled": r.sampled,
-        "scanned": r.scanned,
-        "extra_by_count": r.extra_by_count,
-        "seconds": (r.seconds * 1000.0).round() / 1000.0,
-        "target": r.target.as_ref().map(|t| json!({
-            "version": t.version,
-            "cluster": t.cluster,
-            "masters": t.masters,
-            "exact_ttl": t.exact_ttl,
-        })),
-    })
 }
 
 fn to_text(r: &VerifyReport) -> String {

@@ -17,7 +17,6 @@ use anyhow::{bail, Context, Result};
 use rdb_parser::time::format_utc_ms;
 use rdb_restore::live::watch::{sample, Alert, AlertKind, Sample, WatchOptions, Watcher};
 use rdb_restore::Target;
-use serde_json::json;
 
 use crate::connect::{ConnectionArgs, ServerArgs};
 
@@ -96,25 +95,17 @@ fn verdict(alerts: &[Alert]) -> &'static str {
     }
 }
 
-fn sample_json(s: &Sample) -> serde_json::Value {
-    json!({
-        "address": s.address,
-        "error": s.error,
-        "role": s.role,
-        "offset": s.offset,
-        "replica_offset": s.replica_offset,
-        "master": s.master,
-        "master_link_status": s.link,
-        "replicas": s.replicas.iter().map(|r| json!({
-            "address": r.address, "state": r.state, "offset": r.offset, "lag_seconds": r.lag
-        })).collect::<Vec<_>>(),
-        "aof_enabled": s.aof_enabled,
-        "aof_current_size": s.aof_current_size,
-        "aof_base_size": s.aof_base_size,
-        "rdb_last_bgsave_status": s.bgsave_status,
-        "rdb_last_bgsave_time_sec": s.bgsave_secs,
-        "rdb_last_save_time": s.last_save_time,
-    })
+/// One line of `--format jsonl`: the round's verdict, its time, the library's samples
+/// and alerts as they serialize.
+#[derive(serde::Serialize)]
+struct Line<'a> {
+    verdict: &'static str,
+    sample: u64,
+    time_ms: u128,
+    time: &'a str,
+    unix_ms: u128,
+    nodes: &'a [Sample],
+    alerts: &'a [Alert],
 }
 
 fn sample_text(s: &Sample) -> String {
@@ -194,17 +185,15 @@ fn watch(args: &WatchArgs) -> Result<u64> {
         let verdict = verdict(&alerts);
         let out = match args.format {
             Format::Jsonl => {
-                let mut s = serde_json::to_string(&json!({
-                    "sample": n,
-                    "time_ms": unix_ms,
-                    "time": time,
-                    "unix_ms": unix_ms,
-                    "verdict": verdict,
-                    "nodes": samples.iter().map(sample_json).collect::<Vec<_>>(),
-                    "alerts": alerts.iter().map(|a| json!({
-                        "node": a.node, "kind": a.kind.as_str(), "detail": a.detail
-                    })).collect::<Vec<_>>(),
-                }))
+                let mut s = serde_json::to_string(&Line {
+                    verdict,
+                    sample: n,
+                    time_ms: unix_ms,
+                    time: &time,
+                    unix_ms,
+                    nodes: &samples,
+                    alerts: &alerts,
+                })
                 .context("encoding JSON")?;
                 s.push('\n');
                 s
