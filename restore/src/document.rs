@@ -218,3 +218,78 @@ impl<'r> VerifyDocument<'r> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::KeyFailure;
+    use serde_json::json;
+
+    #[test]
+    fn restore_document() -> std::result::Result<(), serde_json::Error> {
+        let mut report = RestoreReport::new();
+        report.snapshot_keys = 5;
+        report.restored = 3;
+        report.failed = 1;
+        report.seconds = 1.23456;
+        report.errors = vec![KeyFailure {
+            file: 1,
+            db: None,
+            key: b"mylib".to_vec(),
+            error: "OOM command not allowed".into(),
+            cause: "OOM".into(),
+        }];
+        report.failures_by_cause.insert("OOM".into(), 1);
+        let files = ["a.rdb".to_string(), "b.rdb".to_string()];
+        let text = serde_json::to_string(&RestoreDocument::new(&report, &files))?;
+        assert!(text.starts_with(r#"{"verdict":"failed","#), "{text}");
+        let v: serde_json::Value = serde_json::from_str(&text)?;
+        assert_eq!(v["not_done"], 1);
+        assert_eq!(v["seconds"], 1.235);
+        assert_eq!(
+            v["errors"][0],
+            json!({"file": "b.rdb", "db": null, "key": "mylib", "function": true,
+                   "cause": "OOM", "error": "OOM command not allowed"})
+        );
+        assert_eq!(v["failures_by_cause"]["OOM"]["count"], 1);
+        assert_eq!(
+            v["failures_by_cause"]["OOM"]["hint"],
+            json!(cause_hint("OOM"))
+        );
+        assert_eq!(v["skipped_by"]["pattern"], 0);
+        assert_eq!(v.get("error"), None);
+        let stopped = RestoreDocument::new(&report, &files).stopped("lost".into());
+        let v = serde_json::to_value(&stopped)?;
+        assert_eq!(
+            (v["verdict"].as_str(), v["error"].as_str()),
+            (Some("stopped"), Some("lost"))
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn verify_document() -> std::result::Result<(), serde_json::Error> {
+        let report = VerifyReport {
+            matched: 2,
+            snapshot_keys: 2,
+            dbs: vec![DbCounts {
+                db: 0,
+                snapshot: 2,
+                snapshot_live: 2,
+                target: 3,
+                compared: true,
+            }],
+            ..VerifyReport::default()
+        };
+        let v = serde_json::to_value(VerifyDocument::new(&report))?;
+        assert_eq!(v["verdict"], "ok");
+        assert_eq!(
+            v["dbs"][0],
+            json!({"db": 0, "snapshot": 2, "snapshot_live": 2, "target": 3,
+                   "compared": true, "match": false})
+        );
+        assert_eq!(v["counts_match"], false);
+        assert_eq!(v["matched"], 2);
+        Ok(())
+    }
+}
