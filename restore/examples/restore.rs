@@ -70,8 +70,9 @@ impl std::fmt::Display for RunError {
     }
 }
 
-// Options are built from `Default` and then set field by field, which keeps compiling
-// when the option structs gain fields (issue 13 makes them `#[non_exhaustive]`).
+// `RestoreOptions` is `#[non_exhaustive]`: it is built from `Default` with its setters,
+// which keeps compiling when it gains options. (`TargetConfig` is still set field by
+// field.)
 #[allow(clippy::field_reassign_with_default)]
 fn run(url: &str, paths: &[String]) -> Result<RestoreReport, RunError> {
     // The libraries take bytes, never paths: reading (or memory-mapping) the files is
@@ -90,8 +91,7 @@ fn run(url: &str, paths: &[String]) -> Result<RestoreReport, RunError> {
     config.url = url.to_string();
     let target = Target::new(&config).map_err(RunError::Restore)?;
 
-    let mut options = RestoreOptions::default();
-    options.max_errors = 10;
+    let options = RestoreOptions::default().max_errors(10);
 
     // The run is synchronous; a second thread reads the live counters (and could call
     // `progress.cancel()` to stop it cleanly).

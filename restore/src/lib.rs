@@ -33,21 +33,23 @@
 //! - [`plan`]: filters (`--db`, `--key-pattern` with [`glob`], `--type`), database
 //!   mapping, expired keys, conflict policy, footer version: a pure function
 //!   ([`plan::plan_key`]).
-//! - [`resp`]: the commands, written into one buffer per batch with the payload
-//!   built in place.
-//! - [`cluster`]: slot map and redirections.
 //! - [`restore()`]: the framer, per-node workers with pipelined connections, and the
-//!   accounting into a [`RestoreReport`]; live counters in [`Progress`].
+//!   accounting into a [`RestoreReport`]; live counters in [`Progress`]. Inside (crate
+//!   private): `resp` (the commands, written into one buffer per batch with the
+//!   payload built in place), `cluster` (slot map), `delivery` (routing, redirections
+//!   and the one retry policy), `worker` (the per-node worker every operation runs
+//!   in), `throttle` (`--max-ops`, `--max-bytes`).
 //! - [`target`]: URLs, credentials, TLS, and the target's capabilities
 //!   ([`TargetCaps`]: RDB version from a `DUMP` probe, cluster mode, databases).
-//! - [`checkpoint`] (resume after a kill) and [`throttle`] (`--max-ops`,
-//!   `--max-bytes`).
+//! - [`checkpoint`] (resume after a kill).
 //! - [`export`]: the same commands as a RESP stream for `redis-cli --pipe`.
 //! - [`live`]: reading running servers: `INFO` metrics, the metrics crosswalk across
 //!   platforms, pre-flight checks and the post-cutover watch.
 //! - [`verify()`]: the same plan and routing with `DUMP` + `PEXPIRETIME`/`PTTL`
 //!   instead of `RESTORE`, compared by content digest, plus a `SCAN` for extra keys
 //!   ([`VerifyReport`]).
+//! - `document` (feature `serde`): the JSON documents `rdbkit restore` and `rdbkit
+//!   verify` print, as types.
 //!
 //! # Limits
 //!
@@ -87,8 +89,26 @@
 #![warn(missing_docs)]
 #![warn(missing_debug_implementations)]
 
+/// Builder-style setters for an options struct: `Options::default().name(value)`
+/// for every listed field. With `#[non_exhaustive]` on the struct, options can grow
+/// without breaking callers that build them this way.
+macro_rules! setters {
+    ($t:ty { $($name:ident: $ty:ty),* $(,)? }) => {
+        impl $t {
+            $(
+                #[doc = concat!("Sets [`", stringify!($name), "`](Self::", stringify!($name), ").")]
+                #[must_use]
+                pub fn $name(mut self, value: $ty) -> Self {
+                    self.$name = value;
+                    self
+                }
+            )*
+        }
+    };
+}
+
 pub mod checkpoint;
-pub mod cluster;
+pub(crate) mod cluster;
 pub mod commands;
 mod delivery;
 #[cfg(feature = "serde")]
@@ -99,12 +119,12 @@ pub mod glob;
 pub mod live;
 pub mod plan;
 pub mod report;
-pub mod resp;
+pub(crate) mod resp;
 pub mod restore;
 #[cfg(feature = "serde")]
 mod ser;
 pub mod target;
-pub mod throttle;
+pub(crate) mod throttle;
 pub mod verify;
 mod window;
 mod worker;

@@ -55,6 +55,7 @@ pub enum ClusterMode {
 
 /// Options of a restore run. `Default` gives the documented defaults.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct RestoreOptions {
     /// Filters, database mapping and conflict policy.
     pub plan: PlanOptions,
@@ -128,6 +129,26 @@ impl Default for RestoreOptions {
         }
     }
 }
+
+setters!(RestoreOptions {
+    plan: PlanOptions,
+    functions: bool,
+    connections: usize,
+    pipeline_depth: usize,
+    batch_keys: usize,
+    batch_bytes: usize,
+    max_ops: Option<u64>,
+    max_bytes: Option<u64>,
+    checkpoint: Option<PathBuf>,
+    max_errors: usize,
+    now_ms: Option<i64>,
+    cluster: ClusterMode,
+    target_rdb_version: Option<u16>,
+    max_failures: u64,
+    failed_keys: Option<PathBuf>,
+    node_timeout: Duration,
+    wait_replicas: bool,
+});
 
 /// One input snapshot.
 #[derive(Debug, Clone, Copy)]

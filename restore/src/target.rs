@@ -60,7 +60,7 @@ impl fmt::Debug for Connection {
 impl Connection {
     /// Sends encoded commands without reading replies (as
     /// `redis::Connection::send_packed_command`).
-    pub fn send_packed_command(&mut self, cmd: &[u8]) -> redis::RedisResult<()> {
+    pub(crate) fn send_packed_command(&mut self, cmd: &[u8]) -> redis::RedisResult<()> {
         match &mut self.0 {
             Inner::Plain(c) => c.send_packed_command(cmd),
             Inner::Tls(c) => c.send_packed_command(cmd),
@@ -68,7 +68,7 @@ impl Connection {
     }
 
     /// Reads one reply (as `redis::Connection::recv_response`).
-    pub fn recv_response(&mut self) -> redis::RedisResult<Value> {
+    pub(crate) fn recv_response(&mut self) -> redis::RedisResult<Value> {
         match &mut self.0 {
             Inner::Plain(c) => c.recv_response(),
             Inner::Tls(c) => c.recv_response(),

@@ -89,6 +89,7 @@ pub const DEFAULT_SEED: u64 = 0x7665_7269_6679_2121;
 
 /// Options of a verification. `Default` gives the documented defaults.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct VerifyOptions {
     /// Filters and database mapping (the conflict policy is ignored).
     pub plan: PlanOptions,
@@ -152,6 +153,23 @@ impl Default for VerifyOptions {
         }
     }
 }
+
+setters!(VerifyOptions {
+    plan: PlanOptions,
+    connections: usize,
+    batch_keys: usize,
+    pipeline_depth: usize,
+    scan_count: u64,
+    full_scan: bool,
+    max_ops: Option<u64>,
+    sample: Option<u64>,
+    seed: u64,
+    ttl_tolerance_ms: i64,
+    max_examples: usize,
+    now_ms: Option<i64>,
+    cluster: ClusterMode,
+    node_timeout: std::time::Duration,
+});
 
 /// Why a key is reported.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

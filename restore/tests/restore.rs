@@ -88,12 +88,10 @@ fn lfu_counters_travel_with_freq() {
     let server = Server::start(&["--maxmemory-policy", "allkeys-lfu"]);
     let data = read("redis-7.0.15-lfu.rdb");
     // Small batches and one connection per depth so several pipelines are exercised.
-    let options = RestoreOptions {
-        batch_keys: 7,
-        connections: 3,
-        pipeline_depth: 3,
-        ..RestoreOptions::default()
-    };
+    let options = RestoreOptions::default()
+        .batch_keys(7)
+        .connections(3)
+        .pipeline_depth(3);
     let report = run(&server, &data, &options).expect("restore");
     assert_eq!(
         (report.restored, report.failed),

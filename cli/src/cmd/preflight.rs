@@ -254,15 +254,15 @@ fn run_checks(args: &PreflightArgs) -> Result<Vec<Check>> {
         }));
         Ok(facts)
     };
-    let options = PreflightOptions {
-        source_tls: args
-            .source
-            .as_deref()
-            .is_some_and(|s| s.starts_with("rediss://")),
-        target_tls: args.target.starts_with("rediss://"),
-        max_replica_gap: args.max_replica_gap,
-        max_replica_lag: args.max_replica_lag,
-    };
+    let options = PreflightOptions::default()
+        .source_tls(
+            args.source
+                .as_deref()
+                .is_some_and(|s| s.starts_with("rediss://")),
+        )
+        .target_tls(args.target.starts_with("rediss://"))
+        .max_replica_gap(args.max_replica_gap)
+        .max_replica_lag(args.max_replica_lag);
     let checks = preflight(
         source.as_ref(),
         &target,

@@ -186,28 +186,26 @@ fn restore(args: &RestoreArgs, quiet: bool) -> Result<RestoreReport> {
     if args.connections == 0 || args.pipeline_depth == 0 || args.batch_keys == 0 {
         bail!("--connections, --pipeline-depth and --batch-keys must be at least 1");
     }
-    let mut options = RestoreOptions {
-        functions: !args.no_functions,
-        connections: args.connections,
-        pipeline_depth: args.pipeline_depth,
-        batch_keys: args.batch_keys,
-        batch_bytes: usize::try_from(args.batch_bytes).unwrap_or(usize::MAX),
-        max_ops: args.max_ops,
-        max_bytes: args.max_bytes,
-        checkpoint: args.checkpoint.clone(),
-        max_errors: args.max_errors,
-        cluster: if args.cluster {
+    let mut options = RestoreOptions::default()
+        .functions(!args.no_functions)
+        .connections(args.connections)
+        .pipeline_depth(args.pipeline_depth)
+        .batch_keys(args.batch_keys)
+        .batch_bytes(usize::try_from(args.batch_bytes).unwrap_or(usize::MAX))
+        .max_ops(args.max_ops)
+        .max_bytes(args.max_bytes)
+        .checkpoint(args.checkpoint.clone())
+        .max_errors(args.max_errors)
+        .cluster(if args.cluster {
             ClusterMode::Always
         } else {
             ClusterMode::Auto
-        },
-        target_rdb_version: args.target_rdb_version,
-        max_failures: args.max_failures,
-        failed_keys: args.failed_keys.clone(),
-        node_timeout: std::time::Duration::from_secs(args.node_timeout.max(1)),
-        wait_replicas: !args.no_wait_replicas,
-        ..RestoreOptions::default()
-    };
+        })
+        .target_rdb_version(args.target_rdb_version)
+        .max_failures(args.max_failures)
+        .failed_keys(args.failed_keys.clone())
+        .node_timeout(std::time::Duration::from_secs(args.node_timeout.max(1)))
+        .wait_replicas(!args.no_wait_replicas);
     options.plan.mode = match args.mode {
         Mode::Auto => WriteMode::Auto,
         Mode::Restore => WriteMode::Restore,

@@ -101,25 +101,23 @@ fn verify(args: &VerifyArgs, quiet: bool) -> Result<VerifyReport> {
     if args.connections == 0 || args.batch_keys == 0 || args.pipeline_depth == 0 {
         bail!("--connections, --batch-keys and --pipeline-depth must be at least 1");
     }
-    let mut options = VerifyOptions {
-        connections: args.connections,
-        batch_keys: args.batch_keys,
-        pipeline_depth: args.pipeline_depth,
-        scan_count: args.scan_count,
-        full_scan: args.full_scan,
-        max_ops: args.max_ops,
-        sample: args.sample,
-        seed: args.seed,
-        ttl_tolerance_ms: args.ttl_tolerance,
-        max_examples: args.max_examples,
-        node_timeout: std::time::Duration::from_secs(args.node_timeout.max(1)),
-        cluster: if args.cluster {
+    let mut options = VerifyOptions::default()
+        .connections(args.connections)
+        .batch_keys(args.batch_keys)
+        .pipeline_depth(args.pipeline_depth)
+        .scan_count(args.scan_count)
+        .full_scan(args.full_scan)
+        .max_ops(args.max_ops)
+        .sample(args.sample)
+        .seed(args.seed)
+        .ttl_tolerance_ms(args.ttl_tolerance)
+        .max_examples(args.max_examples)
+        .node_timeout(std::time::Duration::from_secs(args.node_timeout.max(1)))
+        .cluster(if args.cluster {
             ClusterMode::Always
         } else {
             ClusterMode::Auto
-        },
-        ..VerifyOptions::default()
-    };
+        });
     args.snapshot.apply(&mut options.plan)?;
     let inputs = args.snapshot.open()?;
     let files = args.snapshot.sources(&inputs)?;

@@ -161,11 +161,11 @@ fn watch(args: &WatchArgs) -> Result<u64> {
         .into_iter()
         .map(|(_, t)| t)
         .collect();
-    let mut watcher = Watcher::new(WatchOptions {
-        max_gap: args.max_gap,
-        stall_after: Duration::from_secs_f64(args.stall_after),
-        ..WatchOptions::default()
-    });
+    let mut watcher = Watcher::new(
+        WatchOptions::default()
+            .max_gap(args.max_gap)
+            .stall_after(Duration::from_secs_f64(args.stall_after)),
+    );
     let interval = Duration::from_secs_f64(args.interval);
     let mut alerts_total = 0u64;
     let mut n = 0u64;

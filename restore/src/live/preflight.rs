@@ -173,6 +173,7 @@ pub type SnapshotReader<'a> = dyn Fn(Option<&TargetMemory>) -> Result<SnapshotFa
 
 /// Thresholds and side facts of [`preflight`].
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct PreflightOptions {
     /// The source URL is `rediss://`.
     pub source_tls: bool,
@@ -194,6 +195,13 @@ impl Default for PreflightOptions {
         }
     }
 }
+
+setters!(PreflightOptions {
+    source_tls: bool,
+    target_tls: bool,
+    max_replica_gap: u64,
+    max_replica_lag: i64,
+});
 
 /// One side, connected.
 struct Side {

@@ -180,6 +180,7 @@ pub struct Alert {
 
 /// Thresholds of [`Watcher`].
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct WatchOptions {
     /// Largest acceptable primary − replica offset gap (bytes).
     pub max_gap: u64,
@@ -206,6 +207,14 @@ impl Default for WatchOptions {
         }
     }
 }
+
+setters!(WatchOptions {
+    max_gap: u64,
+    stall_after: Duration,
+    aof_growth: f64,
+    aof_min_size: i64,
+    bgsave_slowdown: f64,
+});
 
 /// Replica progress: last offset seen and when it last changed.
 #[derive(Debug, Clone, Copy)]
