@@ -134,8 +134,8 @@ pub struct KeyList {
 
 /// Which keys go where, and how.
 ///
-/// `#[non_exhaustive]`: start from [`PlanOptions::default`] and set fields, so new
-/// options do not break callers.
+/// `#[non_exhaustive]`: start from [`PlanOptions::default`] and use the setters (or
+/// set fields), so new options do not break callers.
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct PlanOptions {
@@ -161,6 +161,18 @@ pub struct PlanOptions {
     /// Hash field TTLs on a target that cannot hold them.
     pub field_ttls: FieldTtlPolicy,
 }
+
+setters!(PlanOptions {
+    dbs: BTreeSet<u64>,
+    db_map: BTreeMap<u64, u64>,
+    default_db: Option<u64>,
+    key_patterns: Vec<Glob>,
+    types: Vec<LogicalType>,
+    keys: Option<KeyList>,
+    on_conflict: ConflictPolicy,
+    mode: WriteMode,
+    field_ttls: FieldTtlPolicy,
+});
 
 impl PlanOptions {
     /// The target database of source database `db`.
