@@ -1,5 +1,5 @@
-//! The JSON documents `rdbkit restore` and `rdbkit verify` print with `--format
-//! json` (feature `serde`), as library types: a program embedding the crate gets the
+//! The JSON documents `rdbkit restore`, `rdbkit verify` and `rdbkit info` print with
+//! `--format json` (feature `serde`), as library types: a program embedding the crate gets the
 //! same document by serializing one of these (README "Output conventions").
 //!
 //! Each opens with its `verdict`. The reports themselves ([`RestoreReport`],
@@ -9,9 +9,11 @@
 
 use std::collections::BTreeMap;
 
+use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 
 use crate::commands::ConversionCounts;
+use crate::live::info::{DbKeys, NodeMetrics, Totals, Unavailable};
 use crate::plan::SkipReason;
 use crate::report::{cause_hint, FunctionCounts, RestoreReport};
 use crate::verify::{DbCounts, Finding, VerifyReport, VerifyTarget, Why};
@@ -216,6 +218,143 @@ impl<'r> VerifyDocument<'r> {
             seconds: millis(report.seconds),
             target: report.target.as_ref(),
         }
+    }
+}
+
+/// `rdbkit info --format json`: `{"verdict": "ok", "nodes": [{"url", "address",
+/// "metrics": {NAME: value}, "config", "unavailable": [{"what", "reason"}]}],
+/// "totals_over_primaries", "metrics": {NAME: value}}`. Metric names are the
+/// OpenTelemetry `redisreceiver` ones; `redis.db.keys` and `redis.db.expires` are
+/// `{"total", "by_db": {"0": n}}`, `redis.db.avg_ttl` `{"by_db": ...}`; a primary lists
+/// `redis.replication.replicas` (`address`, `state`, `offset`, `behind_bytes`,
+/// `lag_seconds`), a replica its `redis.replication.replica_offset` and
+/// `redis.replication.master_link_status`. The top-level `metrics` sum the primaries.
+#[derive(Debug, Serialize)]
+pub struct InfoDocument<'r> {
+    verdict: &'static str,
+    nodes: Vec<InfoNode<'r>>,
+    totals_over_primaries: usize,
+    metrics: TotalMetrics<'r>,
+}
+
+#[derive(Debug, Serialize)]
+struct InfoNode<'r> {
+    url: &'r str,
+    address: &'r str,
+    metrics: NodeMetricMap<'r>,
+    config: &'r BTreeMap<String, String>,
+    unavailable: &'r [Unavailable],
+}
+
+impl<'r> InfoDocument<'r> {
+    /// The document of the nodes read, each with the URL it was reached through
+    /// (credentials removed: [`crate::target::redact_url`]), and their totals.
+    pub fn new(nodes: &'r [(String, NodeMetrics)], totals: &'r Totals) -> InfoDocument<'r> {
+        InfoDocument {
+            verdict: "ok",
+            nodes: nodes
+                .iter()
+                .map(|(url, n)| InfoNode {
+                    url,
+                    address: &n.address,
+                    metrics: NodeMetricMap(n),
+                    config: &n.config,
+                    unavailable: &n.unavailable,
+                })
+                .collect(),
+            totals_over_primaries: totals.primaries,
+            metrics: TotalMetrics(totals),
+        }
+    }
+}
+
+/// `{"total"?, "by_db": {db: n}}`.
+#[derive(Debug, Serialize)]
+struct ByDb {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    total: Option<u64>,
+    by_db: BTreeMap<u64, u64>,
+}
+
+impl ByDb {
+    fn of(ks: &BTreeMap<u64, DbKeys>, f: impl Fn(&DbKeys) -> u64, total: bool) -> ByDb {
+        ByDb {
+            total: total.then(|| ks.values().map(&f).sum()),
+            by_db: ks.iter().map(|(db, d)| (*db, f(d))).collect(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct ReplicaEntry<'r> {
+    address: &'r str,
+    state: &'r str,
+    offset: i64,
+    behind_bytes: i64,
+    lag_seconds: Option<i64>,
+}
+
+#[derive(Debug)]
+struct NodeMetricMap<'r>(&'r NodeMetrics);
+
+impl Serialize for NodeMetricMap<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let n = self.0;
+        let mut m = serializer.serialize_map(None)?;
+        m.serialize_entry("redis.db.keys", &ByDb::of(&n.keyspace, |d| d.keys, true))?;
+        m.serialize_entry(
+            "redis.db.expires",
+            &ByDb::of(&n.keyspace, |d| d.expires, true),
+        )?;
+        m.serialize_entry(
+            "redis.db.avg_ttl",
+            &ByDb::of(&n.keyspace, |d| d.avg_ttl, false),
+        )?;
+        for (name, v) in &n.scalars {
+            m.serialize_entry(name, v)?;
+        }
+        if n.is_primary() {
+            let primary = n.int("redis.replication.offset").unwrap_or(0);
+            let replicas: Vec<ReplicaEntry<'_>> = n
+                .replicas
+                .iter()
+                .map(|r| ReplicaEntry {
+                    address: &r.address,
+                    state: &r.state,
+                    offset: r.offset,
+                    behind_bytes: primary.saturating_sub(r.offset),
+                    lag_seconds: r.lag,
+                })
+                .collect();
+            m.serialize_entry("redis.replication.replicas", &replicas)?;
+        } else {
+            if let Some(o) = n.replica_offset {
+                m.serialize_entry("redis.replication.replica_offset", &o)?;
+            }
+            if let Some(l) = &n.master_link_status {
+                m.serialize_entry("redis.replication.master_link_status", l)?;
+            }
+        }
+        m.end()
+    }
+}
+
+#[derive(Debug)]
+struct TotalMetrics<'r>(&'r Totals);
+
+impl Serialize for TotalMetrics<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let t = self.0;
+        let mut m = serializer.serialize_map(None)?;
+        m.serialize_entry("redis.db.keys", &ByDb::of(&t.keyspace, |d| d.keys, true))?;
+        m.serialize_entry(
+            "redis.db.expires",
+            &ByDb::of(&t.keyspace, |d| d.expires, true),
+        )?;
+        for (name, v) in &t.sums {
+            m.serialize_entry(name, v)?;
+        }
+        m.end()
     }
 }
 

@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
+use rdb_restore::document::InfoDocument;
 use rdb_restore::live::info::{totals, DbKeys, MetricValue, NodeMetrics, Totals};
 use rdb_restore::target::redact_url;
-use serde_json::{json, Map, Value};
 
 use crate::connect::{ConnectionArgs, ServerArgs};
 use crate::units;
@@ -60,12 +60,7 @@ fn info(args: &InfoArgs) -> Result<()> {
     let t = totals(&all);
     let out = match args.format {
         Format::Json => {
-            let doc = json!({
-                "verdict": "ok",
-                "nodes": nodes.iter().map(|(url, n)| node_json(url, n)).collect::<Vec<_>>(),
-                "totals_over_primaries": t.primaries,
-                "metrics": totals_json(&t),
-            });
+            let doc = InfoDocument::new(&nodes, &t);
             let mut s = serde_json::to_string_pretty(&doc).context("encoding JSON")?;
             s.push('\n');
             s
@@ -73,90 +68,6 @@ fn info(args: &InfoArgs) -> Result<()> {
         Format::Text => text(&nodes, &t),
     };
     crate::output::print(&out)
-}
-
-fn value_json(v: &MetricValue) -> Value {
-    match v {
-        MetricValue::Int(i) => json!(i),
-        MetricValue::Float(f) => json!(f),
-        MetricValue::Text(s) => json!(s),
-    }
-}
-
-fn keyspace_json(ks: &BTreeMap<u64, DbKeys>, f: impl Fn(&DbKeys) -> u64, total: bool) -> Value {
-    let by_db: Map<String, Value> = ks
-        .iter()
-        .map(|(db, d)| (db.to_string(), json!(f(d))))
-        .collect();
-    let mut o = Map::new();
-    if total {
-        o.insert("total".into(), json!(ks.values().map(&f).sum::<u64>()));
-    }
-    o.insert("by_db".into(), Value::Object(by_db));
-    Value::Object(o)
-}
-
-/// A node's metrics as JSON: keyed metric name → value.
-fn node_json(url: &str, n: &NodeMetrics) -> Value {
-    let mut m = Map::new();
-    m.insert(
-        "redis.db.keys".into(),
-        keyspace_json(&n.keyspace, |d| d.keys, true),
-    );
-    m.insert(
-        "redis.db.expires".into(),
-        keyspace_json(&n.keyspace, |d| d.expires, true),
-    );
-    m.insert(
-        "redis.db.avg_ttl".into(),
-        keyspace_json(&n.keyspace, |d| d.avg_ttl, false),
-    );
-    for (name, v) in &n.scalars {
-        m.insert((*name).into(), value_json(v));
-    }
-    if n.is_primary() {
-        let primary = n.int("redis.replication.offset").unwrap_or(0);
-        m.insert(
-            "redis.replication.replicas".into(),
-            n.replicas
-                .iter()
-                .map(|r| {
-                    json!({"address": r.address, "state": r.state, "offset": r.offset,
-                           "behind_bytes": primary - r.offset, "lag_seconds": r.lag})
-                })
-                .collect(),
-        );
-    } else {
-        if let Some(o) = n.replica_offset {
-            m.insert("redis.replication.replica_offset".into(), json!(o));
-        }
-        if let Some(l) = &n.master_link_status {
-            m.insert("redis.replication.master_link_status".into(), json!(l));
-        }
-    }
-    json!({
-        "url": url,
-        "address": n.address,
-        "metrics": m,
-        "config": n.config,
-        "unavailable": n.unavailable.iter().map(|u| json!({"what": u.what, "reason": u.reason})).collect::<Vec<_>>(),
-    })
-}
-
-fn totals_json(t: &Totals) -> Value {
-    let mut m = Map::new();
-    m.insert(
-        "redis.db.keys".into(),
-        keyspace_json(&t.keyspace, |d| d.keys, true),
-    );
-    m.insert(
-        "redis.db.expires".into(),
-        keyspace_json(&t.keyspace, |d| d.expires, true),
-    );
-    for (name, v) in &t.sums {
-        m.insert((*name).into(), json!(v));
-    }
-    Value::Object(m)
 }
 
 fn show(name: &str, v: &MetricValue) -> String {
