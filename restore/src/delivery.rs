@@ -85,20 +85,11 @@ impl Retry {
     }
 }
 
-/// Replies that mean "not now, or not here": the command was not carried out and is
-/// to be sent again (to the node the slot map or the redirection names).
+/// Replies that mean "not now, or not here" (any [`Retry`] but `Fail`): the command
+/// was not carried out and is to be sent again (to the node the slot map or the
+/// redirection names).
 pub(crate) fn is_transient(code: &str) -> bool {
-    matches!(
-        code,
-        "MOVED"
-            | "ASK"
-            | "TRYAGAIN"
-            | "CLUSTERDOWN"
-            | "LOADING"
-            | "MASTERDOWN"
-            | "READONLY"
-            | "BUSY"
-    )
+    matches!(code, "MOVED" | "ASK") || Retry::of(code, code) != Retry::Fail
 }
 
 /// The wait before attempt `n` (0-based) of a retry: 50 ms doubling to 2 s at most.
@@ -416,4 +407,46 @@ pub(crate) fn deliver(
         .into_iter()
         .map(|s| s.unwrap_or_else(|| Settled::Failed("IO not delivered".into())))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_policy_by_error_kind() {
+        let node = |p| Some(("10.0.0.2".to_string(), p));
+        assert_eq!(
+            Some(Retry::of("MOVED", "MOVED 3999 10.0.0.2:6381")),
+            node(6381).map(Retry::Moved)
+        );
+        assert_eq!(
+            Some(Retry::of("ASK", "ASK 3999 10.0.0.2:6382")),
+            node(6382).map(Retry::Ask)
+        );
+        for wait in ["LOADING", "MASTERDOWN", "TRYAGAIN", "BUSY"] {
+            assert_eq!(Retry::of(wait, wait), Retry::Wait, "{wait}");
+            assert!(is_transient(wait));
+        }
+        for refresh in ["READONLY", "CLUSTERDOWN"] {
+            assert_eq!(Retry::of(refresh, refresh), Retry::Refresh, "{refresh}");
+            assert!(is_transient(refresh));
+        }
+        for fail in ["BUSYKEY", "OOM", "ERR", "NOPERM", "WRONGTYPE"] {
+            assert_eq!(Retry::of(fail, fail), Retry::Fail, "{fail}");
+            assert!(!is_transient(fail));
+        }
+        // A redirection without a node to go to is not followed.
+        assert_eq!(Retry::of("MOVED", "MOVED garbage"), Retry::Fail);
+        assert!(is_transient("MOVED") && is_transient("ASK"));
+    }
+
+    #[test]
+    fn backoff_is_bounded() {
+        assert_eq!(backoff(0), Duration::from_millis(50));
+        assert_eq!(backoff(1), Duration::from_millis(100));
+        assert_eq!(backoff(5), Duration::from_millis(1600));
+        assert_eq!(backoff(6), Duration::from_secs(2));
+        assert_eq!(backoff(u32::MAX), Duration::from_secs(2));
+    }
 }
