@@ -2,8 +2,11 @@
 //! `verify`, `info`, `preflight`, `watch`), turned into a library `TargetConfig`.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
+use rdb_restore::credential::{AzureCli, CredentialSource, Credentials, PasswordCommand};
 use rdb_restore::{Secret, Target, TargetConfig};
 
 /// How to reach and authenticate to servers. The password comes from the URL, else
@@ -13,6 +16,20 @@ pub struct ConnectionArgs {
     /// Read the password from this file (first line); replaces the URL's.
     #[arg(long, value_name = "FILE")]
     pub password_file: Option<PathBuf>,
+    /// Run CMD through `sh -c` for the password (its first line of output) at every
+    /// (re)connect and before --credential-lifetime runs out, e.g. a secrets-manager
+    /// or vault CLI; the user comes from the URL or --user.
+    #[arg(long, value_name = "CMD", conflicts_with = "password_file")]
+    pub password_command: Option<String>,
+    /// Seconds a --password-command password (or a token) stays good: it is asked
+    /// again and live connections send AUTH again before then.
+    #[arg(long, value_name = "SECS", value_parser = seconds_arg)]
+    pub credential_lifetime: Option<f64>,
+    /// How to authenticate: `password` (URL, --password-file, --password-command,
+    /// REDISCLI_AUTH), `azure` (a Microsoft Entra ID token; the user is the token's
+    /// object id unless --user or the URL names one).
+    #[arg(long, value_enum, default_value_t = AuthMethod::Password, value_name = "METHOD")]
+    pub auth: AuthMethod,
     /// PEM CA certificate(s) to verify `rediss://` servers with (default: system roots).
     #[arg(long, visible_alias = "cacert", value_name = "FILE")]
     pub tls_ca_cert: Option<PathBuf>,
@@ -47,6 +64,19 @@ pub struct ConnectionArgs {
     #[arg(long, value_name = "SECS", default_value_t = 120.0, value_parser = seconds_arg)]
     pub timeout: f64,
 }
+
+/// `--auth`: where the password comes from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum AuthMethod {
+    /// A password (URL, --password-file, --password-command, REDISCLI_AUTH) or none.
+    #[default]
+    Password,
+    /// A Microsoft Entra ID access token for https://redis.azure.com/.default.
+    Azure,
+}
+
+/// How long a helper program (password command, Azure CLI) may take.
+const HELPER_TIMEOUT: Duration = Duration::from_secs(30);
 
 fn seconds_arg(s: &str) -> Result<f64, String> {
     match s.trim().trim_end_matches('s').parse::<f64>() {
@@ -179,6 +209,25 @@ impl ConnectionArgs {
         Ok(Target::new(&self.build(url, true)?)?)
     }
 
+    /// The changing credentials `--password-command` or `--auth` ask for, if any.
+    fn credentials(&self) -> Result<Option<Arc<Credentials>>> {
+        let source: Box<dyn CredentialSource> = match (self.auth, &self.password_command) {
+            (AuthMethod::Password, None) => return Ok(None),
+            (AuthMethod::Password, Some(cmd)) => {
+                Box::new(PasswordCommand::new(cmd.clone(), HELPER_TIMEOUT))
+            }
+            (AuthMethod::Azure, None) if self.password_file.is_none() => {
+                Box::new(AzureCli::new(HELPER_TIMEOUT))
+            }
+            (method, _) => anyhow::bail!(
+                "--auth {method:?} and a password (--password-file, --password-command): give one",
+                method = format!("{method:?}").to_lowercase()
+            ),
+        };
+        let lifetime = self.credential_lifetime.map(Duration::from_secs_f64);
+        Ok(Some(Arc::new(Credentials::new(source, lifetime))))
+    }
+
     fn build(&self, url: &str, tls_urls_only: bool) -> Result<TargetConfig> {
         let password = match &self.password_file {
             Some(p) => {
@@ -196,6 +245,7 @@ impl ConnectionArgs {
             }
         };
         Ok(TargetConfig {
+            credentials: self.credentials()?,
             url: url.to_string(),
             password,
             default_password: std::env::var("REDISCLI_AUTH").ok().map(Secret::new),

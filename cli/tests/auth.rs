@@ -1,0 +1,301 @@
+//! Issue 18: credentials that change under a run. Against a real Redis 7.0 with an
+//! ACL user: a throttled restore whose user's password is rotated in the middle
+//! (`ACL SETUSER ... resetpass >new`) with all of that user's connections killed
+//! (`CLIENT KILL USER`) finishes with every key restored (exit 0) and `verify` clean,
+//! with the password from `--password-command` and from `--auth azure` (an Azure CLI
+//! stand-in on `PATH` printing tokens as `az account get-access-token` does).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "../../restore/tests/support/mod.rs"]
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use support::{temp_dir, Server};
+
+const KEYS: u64 = 20_000;
+const USER: &str = "migrator";
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// A server with the ACL user `user` (password `password`, every permission); the
+/// `default` user stays open for the test's own `redis-cli`.
+fn server_with_user(user: &str, password: &str) -> Server {
+    let server = Server::start(&["--enable-debug-command", "yes"]);
+    let pass = format!(">{password}");
+    let reply = server.cli(&["ACL", "SETUSER", user, "on", &pass, "~*", "&*", "+@all"]);
+    assert_eq!(reply.trim(), "OK");
+    server
+}
+
+/// A snapshot of `KEYS` string keys written by a real server.
+fn populated_snapshot(dir: &Path) -> PathBuf {
+    let server = Server::start(&["--enable-debug-command", "yes"]);
+    server.cli(&["DEBUG", "POPULATE", &KEYS.to_string(), "key", "100"]);
+    let path = dir.join("populated.rdb");
+    std::fs::write(&path, server.save()).unwrap();
+    path
+}
+
+fn dbsize(server: &Server) -> u64 {
+    server.cli(&["DBSIZE"]).trim().parse().unwrap_or(0)
+}
+
+/// `DBSIZE` polled on one connection of the `default` user (a `redis-cli` per poll
+/// would add a connection each time to the server's count).
+struct Poller(std::net::TcpStream);
+
+impl Poller {
+    fn new(server: &Server) -> Poller {
+        Poller(std::net::TcpStream::connect(("127.0.0.1", server.port)).unwrap())
+    }
+
+    fn dbsize(&mut self) -> u64 {
+        use std::io::{BufRead, BufReader, Write};
+        self.0.write_all(b"*1\r\n$6\r\nDBSIZE\r\n").unwrap();
+        let mut line = String::new();
+        BufReader::new(&self.0).read_line(&mut line).unwrap();
+        line.trim().trim_start_matches(':').parse().unwrap()
+    }
+}
+
+/// A field of `INFO section` as a number.
+fn info_number(server: &Server, section: &str, field: &str) -> u64 {
+    server
+        .cli(&["INFO", section])
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .map(|v| v.trim().parse().unwrap())
+        .unwrap_or(0)
+}
+
+/// `AUTH` calls the server answered (`INFO commandstats`).
+fn auth_calls(server: &Server) -> u64 {
+    server
+        .cli(&["INFO", "commandstats"])
+        .lines()
+        .find_map(|l| l.strip_prefix("cmdstat_auth:calls="))
+        .and_then(|r| r.split(',').next())
+        .map(|v| v.parse().unwrap())
+        .unwrap_or(0)
+}
+
+fn rdbkit(args: &[&str], path_dir: Option<&Path>) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rdbkit"));
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if let Some(dir) = path_dir {
+        let path = std::env::var("PATH").unwrap_or_default();
+        cmd.env("PATH", format!("{}:{path}", dir.display()));
+    }
+    cmd
+}
+
+fn finish(mut child: Child, limit: Duration) -> Output {
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            panic!("rdbkit did not finish within {limit:?}");
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn wait_until(what: &str, mut ready: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !ready() {
+        assert!(Instant::now() < deadline, "{what}");
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Exit 0 and every key restored; no secret in the output.
+fn assert_all_restored(out: &Output, secrets: &[&str]) {
+    let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{all}");
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(j["restored"].as_u64(), Some(KEYS), "{j}");
+    for s in secrets {
+        assert!(!all.contains(s), "a secret in the output: {all}");
+    }
+}
+
+/// Rotates `USER`'s password to `new` and kills all its connections; how many.
+fn rotate_and_kill(server: &Server, new: &str) -> u64 {
+    let pass = format!(">{new}");
+    let reply = server.cli(&["ACL", "SETUSER", USER, "resetpass", &pass]);
+    assert_eq!(reply.trim(), "OK");
+    server
+        .cli(&["CLIENT", "KILL", "USER", USER])
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn password_command_survives_a_rotation_with_connections_killed() {
+    let dir = temp_dir("auth-rotate");
+    let f = populated_snapshot(&dir).to_string_lossy().into_owned();
+    let server = server_with_user(USER, "first-Secret-1");
+    let pw_file = dir.join("password");
+    std::fs::write(&pw_file, "first-Secret-1\n").unwrap();
+    let command = format!("cat '{}'", pw_file.display());
+    let url = format!("redis://{USER}@127.0.0.1:{}", server.port);
+    let child = rdbkit(
+        &[
+            "restore",
+            &f,
+            "--target",
+            &url,
+            "--password-command",
+            &command,
+            "--max-ops",
+            "5000",
+            "--format",
+            "json",
+        ],
+        None,
+    )
+    .spawn()
+    .unwrap();
+    wait_until("restore did not start", || dbsize(&server) >= 2000);
+    // The secrets manager gets the new password first, then the server.
+    std::fs::write(&pw_file, "second-Secret-2\n").unwrap();
+    let killed = rotate_and_kill(&server, "second-Secret-2");
+    assert!(killed >= 1, "no connection of {USER} to kill");
+    let before_end = dbsize(&server);
+    assert!(before_end < KEYS, "the rotation came after the end");
+    let out = finish(child, Duration::from_secs(90));
+    assert_all_restored(&out, &["first-Secret-1", "second-Secret-2"]);
+    assert_eq!(dbsize(&server), KEYS);
+    let out = rdbkit(
+        &[
+            "verify",
+            &f,
+            "--target",
+            &url,
+            "--password-command",
+            &command,
+        ],
+        None,
+    )
+    .output()
+    .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+}
+
+/// `--credential-lifetime`: live connections send `AUTH` again (with the password
+/// current then) instead of waiting to be cut; a rotation without any kill is
+/// picked up by those re-authentications.
+#[test]
+fn credential_lifetime_reauthenticates_live_connections() {
+    let dir = temp_dir("auth-lifetime");
+    let f = populated_snapshot(&dir).to_string_lossy().into_owned();
+    let server = server_with_user(USER, "first-Secret-1");
+    let pw_file = dir.join("password");
+    std::fs::write(&pw_file, "first-Secret-1\n").unwrap();
+    let command = format!("cat '{}'", pw_file.display());
+    let url = format!("redis://{USER}@127.0.0.1:{}", server.port);
+    let mut poller = Poller::new(&server);
+    let connections_before = info_number(&server, "stats", "total_connections_received");
+    let auth_before = auth_calls(&server);
+    let child = rdbkit(
+        &[
+            "restore",
+            &f,
+            "--target",
+            &url,
+            "--password-command",
+            &command,
+            "--credential-lifetime",
+            "0.5",
+            "--max-ops",
+            "4000",
+            "--format",
+            "json",
+        ],
+        None,
+    )
+    .spawn()
+    .unwrap();
+    wait_until("restore did not start", || poller.dbsize() >= 2000);
+    std::fs::write(&pw_file, "second-Secret-2\n").unwrap();
+    let reply = server.cli(&["ACL", "SETUSER", USER, "resetpass", ">second-Secret-2"]);
+    assert_eq!(reply.trim(), "OK");
+    let out = finish(child, Duration::from_secs(90));
+    assert_all_restored(&out, &["first-Secret-1", "second-Secret-2"]);
+    let connections =
+        info_number(&server, "stats", "total_connections_received") - connections_before;
+    let auths = auth_calls(&server) - auth_before;
+    // Every connection authenticates once when opened; more AUTH calls than
+    // connections (the test's own redis-cli ones included) are renewals.
+    assert!(
+        auths > connections + 3,
+        "{auths} AUTH calls for {connections} connections: no re-authentication"
+    );
+}
+
+/// Wrong credentials, repeatedly: the run stops before writing with a message that
+/// names the user, where the password came from and what to check; exit 2.
+#[test]
+fn repeated_refusal_is_explained() {
+    let dir = temp_dir("auth-refused");
+    let f = populated_snapshot(&dir).to_string_lossy().into_owned();
+    let server = server_with_user(USER, "right-Secret");
+    let url = format!("redis://{USER}@127.0.0.1:{}", server.port);
+    let out = rdbkit(
+        &[
+            "restore",
+            &f,
+            "--target",
+            &url,
+            "--password-command",
+            "echo wrong-Secret",
+        ],
+        None,
+    )
+    .output()
+    .unwrap();
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains(&format!("user '{USER}'")), "{err}");
+    assert!(err.contains("password command \"echo ...\""), "{err}");
+    assert!(err.contains("refused 5 times"), "{err}");
+    assert_eq!(dbsize(&server), 0);
+    // A failing command: its exit status and stderr, never its output.
+    let out = rdbkit(
+        &[
+            "info",
+            "--target",
+            &url,
+            "--password-command",
+            "echo half-Secret; echo 'vault: permission denied' >&2; exit 3",
+        ],
+        None,
+    )
+    .output()
+    .unwrap();
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("exit status: 3") && err.contains("vault: permission denied"),
+        "{err}"
+    );
+    assert!(!err.contains("half-Secret"), "{err}");
+}
