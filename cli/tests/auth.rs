@@ -299,3 +299,152 @@ fn repeated_refusal_is_explained() {
     );
     assert!(!err.contains("half-Secret"), "{err}");
 }
+
+/// Unpadded base64url (JWT parts).
+fn base64url(data: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::new();
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..=chunk.len() {
+            out.push(char::from(ALPHABET[(n >> (18 - 6 * i) & 63) as usize]));
+        }
+    }
+    out
+}
+
+/// An Entra ID-shaped access token (unsigned JWT) for object id `oid`; `serial`
+/// tells the tokens apart.
+fn entra_token(oid: &str, serial: u32) -> String {
+    let header = base64url(br#"{"typ":"JWT","alg":"RS256","kid":"test"}"#);
+    let claims = format!(
+        r#"{{"aud":"https://redis.azure.com","iss":"https://sts.windows.net/t/","oid":"{oid}","tid":"t","serial":{serial}}}"#
+    );
+    format!(
+        "{header}.{}.{}",
+        base64url(claims.as_bytes()),
+        base64url(b"signature")
+    )
+}
+
+/// An `az` stand-in in `dir`: `az account get-access-token --scope
+/// https://redis.azure.com/.default --output json` prints the token in `token_file`
+/// the way the Azure CLI does (accessToken, expiresOn in local time, expires_on in
+/// Unix seconds, subscription, tenant, tokenType), valid for `life_s` seconds from now.
+fn azure_cli_stand_in(dir: &Path, token_file: &Path, life_s: u64) {
+    use std::os::unix::fs::PermissionsExt;
+    let script = format!(
+        r#"#!/bin/sh
+case "$*" in
+  "account get-access-token --scope https://redis.azure.com/.default --output json") ;;
+  *) echo "ERROR: unexpected arguments: $*" >&2; exit 2 ;;
+esac
+exp=$(( $(date +%s) + {life_s} ))
+printf '{{\n  "accessToken": "%s",\n  "expiresOn": "%s",\n  "expires_on": %s,\n  "subscription": "00000000-0000-0000-0000-000000000001",\n  "tenant": "00000000-0000-0000-0000-000000000002",\n  "tokenType": "Bearer"\n}}\n' \
+  "$(cat '{}')" "$(date -d @$exp '+%Y-%m-%d %H:%M:%S.000000')" "$exp"
+"#,
+        token_file.display()
+    );
+    let path = dir.join("az");
+    std::fs::write(&path, script).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// `--auth azure`: the user is the token's `oid`, the password the token. The
+/// tokens live 3 s (renewed on live connections at half their life, Azure's 3-minute
+/// lead being longer); mid-run the token is rotated and the user's connections
+/// killed, and the run still restores every key, then verifies clean.
+#[test]
+fn azure_token_from_the_cli_survives_a_rotation() {
+    let dir = temp_dir("auth-azure");
+    let f = populated_snapshot(&dir).to_string_lossy().into_owned();
+    let oid = "4a7f7a4e-1c2b-4d3e-9f00-5b6c7d8e9f10";
+    let (first, second) = (entra_token(oid, 1), entra_token(oid, 2));
+    let server = server_with_user(oid, &first);
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let token_file = dir.join("token");
+    std::fs::write(&token_file, &first).unwrap();
+    azure_cli_stand_in(&bin, &token_file, 3);
+    let url = format!("redis://127.0.0.1:{}", server.port);
+    let mut poller = Poller::new(&server);
+    let connections_before = info_number(&server, "stats", "total_connections_received");
+    let auth_before = auth_calls(&server);
+    let child = rdbkit(
+        &[
+            "restore",
+            &f,
+            "--target",
+            &url,
+            "--auth",
+            "azure",
+            "--max-ops",
+            "3000",
+            "--format",
+            "json",
+        ],
+        Some(&bin),
+    )
+    .spawn()
+    .unwrap();
+    wait_until("restore did not start", || poller.dbsize() >= 2000);
+    thread::sleep(Duration::from_millis(2500));
+    // Past half the first token's life: live connections renewed it.
+    let connections =
+        info_number(&server, "stats", "total_connections_received") - connections_before;
+    let auths = auth_calls(&server) - auth_before;
+    assert!(
+        auths > connections,
+        "{auths} AUTH calls for {connections} connections: no renewal before expiry"
+    );
+    std::fs::write(&token_file, &second).unwrap();
+    let pass = format!(">{second}");
+    assert_eq!(
+        server
+            .cli(&["ACL", "SETUSER", oid, "resetpass", &pass])
+            .trim(),
+        "OK"
+    );
+    let killed: u64 = server
+        .cli(&["CLIENT", "KILL", "USER", oid])
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(killed >= 1, "no connection of the token's user to kill");
+    assert!(poller.dbsize() < KEYS, "the rotation came after the end");
+    let out = finish(child, Duration::from_secs(90));
+    assert_all_restored(&out, &[&first, &second]);
+    let out = rdbkit(
+        &["verify", &f, "--target", &url, "--auth", "azure"],
+        Some(&bin),
+    )
+    .output()
+    .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    // Signed out: the CLI's complaint, and what to do.
+    std::fs::write(
+        bin.join("az"),
+        "#!/bin/sh\necho 'ERROR: Please run az login to setup account.' >&2\nexit 1\n",
+    )
+    .unwrap();
+    let out = rdbkit(&["info", "--target", &url, "--auth", "azure"], Some(&bin))
+        .output()
+        .unwrap();
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("Please run az login") && err.contains("Microsoft Entra ID"),
+        "{err}"
+    );
+}

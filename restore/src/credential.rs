@@ -95,6 +95,9 @@ impl fmt::Debug for Credentials {
     }
 }
 
+/// The shortest time between two renewals of a credential.
+const MIN_RENEWAL: Duration = Duration::from_millis(250);
+
 /// Renewal is spread over this much time before the source's lead, so that many
 /// processes started together do not all renew at once (Azure asks for jitter).
 const JITTER: Duration = Duration::from_secs(30);
@@ -204,10 +207,13 @@ impl Credentials {
                 fetched_at + left / 2
             }
         });
-        match (by_lifetime, by_expiry) {
+        let at = match (by_lifetime, by_expiry) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
-        }
+        };
+        // A credential that is (nearly) expired when issued is not asked for again at
+        // every command: the server's refusal brings a reconnect instead.
+        at.map(|at| at.max(fetched_at + MIN_RENEWAL))
     }
 }
 
