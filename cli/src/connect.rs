@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use rdb_restore::credential::aws::ElastiCacheIam;
 use rdb_restore::credential::{AzureCli, CredentialSource, Credentials, PasswordCommand};
 use rdb_restore::{Secret, Target, TargetConfig};
 
@@ -27,9 +28,20 @@ pub struct ConnectionArgs {
     pub credential_lifetime: Option<f64>,
     /// How to authenticate: `password` (URL, --password-file, --password-command,
     /// REDISCLI_AUTH), `azure` (a Microsoft Entra ID token; the user is the token's
-    /// object id unless --user or the URL names one).
+    /// object id unless --user or the URL names one), `aws-iam` (an ElastiCache IAM
+    /// token for the user the URL or --user names; needs --aws-cache-name).
     #[arg(long, value_enum, default_value_t = AuthMethod::Password, value_name = "METHOD")]
     pub auth: AuthMethod,
+    /// AWS region of the ElastiCache cache (--auth aws-iam; default AWS_REGION or
+    /// AWS_DEFAULT_REGION).
+    #[arg(long, value_name = "REGION")]
+    pub aws_region: Option<String>,
+    /// The ElastiCache replication group id or serverless cache name (--auth aws-iam).
+    #[arg(long, value_name = "NAME")]
+    pub aws_cache_name: Option<String>,
+    /// The cache is an ElastiCache Serverless cache (--auth aws-iam).
+    #[arg(long)]
+    pub aws_serverless: bool,
     /// PEM CA certificate(s) to verify `rediss://` servers with (default: system roots).
     #[arg(long, visible_alias = "cacert", value_name = "FILE")]
     pub tls_ca_cert: Option<PathBuf>,
@@ -73,6 +85,8 @@ pub enum AuthMethod {
     Password,
     /// A Microsoft Entra ID access token for https://redis.azure.com/.default.
     Azure,
+    /// An ElastiCache IAM authentication token (SigV4, 15 minutes).
+    AwsIam,
 }
 
 /// How long a helper program (password command, Azure CLI) may take.
@@ -211,6 +225,13 @@ impl ConnectionArgs {
 
     /// The changing credentials `--password-command` or `--auth` ask for, if any.
     fn credentials(&self) -> Result<Option<Arc<Credentials>>> {
+        if self.auth != AuthMethod::AwsIam
+            && (self.aws_region.is_some() || self.aws_cache_name.is_some() || self.aws_serverless)
+        {
+            anyhow::bail!(
+                "--aws-region, --aws-cache-name and --aws-serverless go with --auth aws-iam"
+            );
+        }
         let source: Box<dyn CredentialSource> = match (self.auth, &self.password_command) {
             (AuthMethod::Password, None) => return Ok(None),
             (AuthMethod::Password, Some(cmd)) => {
@@ -219,9 +240,32 @@ impl ConnectionArgs {
             (AuthMethod::Azure, None) if self.password_file.is_none() => {
                 Box::new(AzureCli::new(HELPER_TIMEOUT))
             }
-            (method, _) => anyhow::bail!(
-                "--auth {method:?} and a password (--password-file, --password-command): give one",
-                method = format!("{method:?}").to_lowercase()
+            (AuthMethod::AwsIam, None) if self.password_file.is_none() => {
+                let region = self
+                    .aws_region
+                    .clone()
+                    .or_else(|| std::env::var("AWS_REGION").ok())
+                    .or_else(|| std::env::var("AWS_DEFAULT_REGION").ok())
+                    .filter(|r| !r.is_empty())
+                    .context("--auth aws-iam needs --aws-region REGION (or AWS_REGION)")?;
+                let name = self.aws_cache_name.as_deref().context(
+                    "--auth aws-iam needs --aws-cache-name NAME (the replication group id \
+                     or serverless cache name)",
+                )?;
+                Box::new(ElastiCacheIam::new(
+                    &region,
+                    name,
+                    self.aws_serverless,
+                    HELPER_TIMEOUT,
+                ))
+            }
+            (_, _) => anyhow::bail!(
+                "--auth {} and a password (--password-file, --password-command): give one",
+                if self.auth == AuthMethod::Azure {
+                    "azure"
+                } else {
+                    "aws-iam"
+                }
             ),
         };
         let lifetime = self.credential_lifetime.map(Duration::from_secs_f64);

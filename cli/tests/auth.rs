@@ -448,3 +448,146 @@ fn azure_token_from_the_cli_survives_a_rotation() {
         "{err}"
     );
 }
+
+/// The ElastiCache IAM token equals the one botocore (`SigV4QueryAuth`, the AWS SDK
+/// for Python) signs for the same keys, time, region, cache and user: replication
+/// group and serverless, with and without a session token, a user name to encode.
+#[test]
+fn elasticache_iam_token_equals_botocore() {
+    use rdb_restore::credential::aws::{elasticache_token, AwsKeys};
+    use rdb_restore::Secret;
+    let python = support::venv_bin("python");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/elasticache_token.py");
+    // 2025-01-02T03:04:05Z
+    let time = std::time::UNIX_EPOCH + Duration::from_secs(1_735_787_045);
+    let cases = [
+        (None, "us-east-1", "my-cache", "app-user", false),
+        (
+            Some("IQoJb3JpZ2luX2VjE/+tok=en"),
+            "eu-west-1",
+            "my-serverless",
+            "app-user",
+            true,
+        ),
+        (
+            Some("FwoGZXIvYXdzEBY"),
+            "ap-southeast-2",
+            "orders-prod-001",
+            "svc user@x",
+            false,
+        ),
+    ];
+    for (session, region, name, user, serverless) in cases {
+        let keys = AwsKeys {
+            access_key_id: "AKIDEXAMPLE".into(),
+            secret_access_key: Secret::new("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"),
+            session_token: session.map(Secret::new),
+            expires: None,
+            origin: "test".into(),
+        };
+        let ours = elasticache_token(&keys, region, name, user, serverless, time).unwrap();
+        let out = Command::new(&python)
+            .arg(&script)
+            .args([
+                "AKIDEXAMPLE",
+                "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+                session.unwrap_or("-"),
+                region,
+                name,
+                user,
+                if serverless {
+                    "serverless"
+                } else {
+                    "replication-group"
+                },
+                "20250102T030405Z",
+            ])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "botocore: {}", text(&out.stderr));
+        assert_eq!(ours, text(&out.stdout).trim(), "{name} {user}");
+    }
+}
+
+/// The AWS keys come from the standard chain: the environment first, then the
+/// profile's static keys or credential_process in the shared files.
+#[test]
+fn aws_keys_from_the_standard_chain() {
+    let dir = temp_dir("auth-aws-keys");
+    let creds = dir.join("credentials");
+    let config = dir.join("config");
+    std::fs::write(
+        &creds,
+        "[default]\naws_access_key_id = AKIDFILE\naws_secret_access_key = file-secret\n",
+    )
+    .unwrap();
+    std::fs::write(
+        &config,
+        "[profile proc]\ncredential_process = printf '{\"Version\": 1, \"AccessKeyId\": \"ASIAPROC\", \"SecretAccessKey\": \"proc-secret\", \"SessionToken\": \"proc-token\", \"Expiration\": \"2030-01-01T00:00:00Z\"}'\n",
+    )
+    .unwrap();
+    // Run the look-ups in a child process: the environment is per process.
+    let run = |envs: &[(&str, &str)]| {
+        let mut cmd = Command::new(std::env::current_exe().unwrap());
+        cmd.args([
+            "--exact",
+            "aws_keys_child",
+            "--nocapture",
+            "--include-ignored",
+        ])
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env_remove("AWS_SESSION_TOKEN")
+        .env_remove("AWS_PROFILE")
+        .env("AWS_SHARED_CREDENTIALS_FILE", &creds)
+        .env("AWS_CONFIG_FILE", &config);
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().unwrap();
+        let stdout = text(&out.stdout);
+        stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("KEYS "))
+            .unwrap_or_else(|| panic!("{stdout}{}", text(&out.stderr)))
+            .to_string()
+    };
+    assert_eq!(
+        run(&[]),
+        format!("AKIDFILE - profile default in {}", creds.display())
+    );
+    assert_eq!(
+        run(&[
+            ("AWS_ACCESS_KEY_ID", "AKIDENV"),
+            ("AWS_SECRET_ACCESS_KEY", "env-secret")
+        ]),
+        "AKIDENV - environment"
+    );
+    assert_eq!(
+        run(&[("AWS_PROFILE", "proc")]),
+        format!(
+            "ASIAPROC token 1893456000 profile proc in {}",
+            config.display()
+        )
+    );
+}
+
+/// The child of `aws_keys_from_the_standard_chain`: prints what the chain found.
+#[test]
+#[ignore = "run by aws_keys_from_the_standard_chain in its own environment"]
+fn aws_keys_child() {
+    let keys = rdb_restore::credential::aws::aws_keys(Duration::from_secs(10)).unwrap();
+    println!(
+        "KEYS {} {} {}",
+        keys.access_key_id,
+        match (&keys.session_token, keys.expires) {
+            (Some(_), Some(e)) => format!(
+                "token {}",
+                e.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
+            ),
+            (Some(_), None) => "token".to_string(),
+            _ => "-".to_string(),
+        },
+        keys.origin
+    );
+}

@@ -23,6 +23,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::target::Secret;
 
+pub mod aws;
+
 /// A password (or token) and, when it says so, the user it belongs to and when it
 /// expires.
 #[derive(Debug, Clone)]
@@ -38,8 +40,9 @@ pub struct Credential {
 
 /// Makes fresh credentials: a password command, a cloud identity.
 pub trait CredentialSource: Send + Sync {
-    /// A fresh credential, or why there is none (no secret in the text).
-    fn fetch(&self) -> Result<Credential, String>;
+    /// A fresh credential for `user` (the one the URL or `--user` names, if any), or
+    /// why there is none (no secret in the text).
+    fn fetch(&self, user: Option<&str>) -> Result<Credential, String>;
     /// Who the credential comes from, for messages (`password command "..."`,
     /// `Microsoft Entra ID (Azure CLI)`); never a secret.
     fn identity(&self) -> String;
@@ -139,23 +142,23 @@ impl Credentials {
 
     /// The credential for a new connection: fresh when the source asks for that or
     /// the current one is due, else the current one.
-    pub(crate) fn for_connection(&self) -> Result<Issued, String> {
+    pub(crate) fn for_connection(&self, user: Option<&str>) -> Result<Issued, String> {
         let mut state = self.lock();
         match &state.current {
             Some(c) if !self.source.fresh_per_connection() && !due(c, Instant::now()) => {
                 Ok(c.clone())
             }
-            _ => self.fetch_into(&mut state),
+            _ => self.fetch_into(&mut state, user),
         }
     }
 
     /// A credential newer than `generation` (the one just refused, or due): the one
     /// another connection already fetched, else a fresh one.
-    pub(crate) fn newer_than(&self, generation: u64) -> Result<Issued, String> {
+    pub(crate) fn newer_than(&self, generation: u64, user: Option<&str>) -> Result<Issued, String> {
         let mut state = self.lock();
         match &state.current {
             Some(c) if c.generation > generation && !due(c, Instant::now()) => Ok(c.clone()),
-            _ => self.fetch_into(&mut state),
+            _ => self.fetch_into(&mut state, user),
         }
     }
 
@@ -164,9 +167,9 @@ impl Credentials {
         self.lock().recent.clone()
     }
 
-    fn fetch_into(&self, state: &mut State) -> Result<Issued, String> {
+    fn fetch_into(&self, state: &mut State, user: Option<&str>) -> Result<Issued, String> {
         let fetched_at = Instant::now();
-        let credential = self.source.fetch()?;
+        let credential = self.source.fetch(user)?;
         state.generation += 1;
         let password = credential.password.expose().to_string();
         if !state.recent.contains(&password) {
@@ -235,14 +238,14 @@ fn jitter(max: Duration) -> Duration {
 const OUTPUT_LIMIT: u64 = 256 * 1024;
 
 /// What a helper program printed.
-struct Ran {
-    stdout: String,
+pub(crate) struct Ran {
+    pub(crate) stdout: String,
 }
 
 /// Runs `cmd` (stdin closed, output captured and bounded) for at most `timeout`;
 /// a failure says how it ended and the last lines of its stderr (never its stdout,
 /// which holds the secret).
-fn run_bounded(mut cmd: Command, what: &str, timeout: Duration) -> Result<Ran, String> {
+pub(crate) fn run_bounded(mut cmd: Command, what: &str, timeout: Duration) -> Result<Ran, String> {
     let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -336,7 +339,7 @@ impl PasswordCommand {
 }
 
 impl CredentialSource for PasswordCommand {
-    fn fetch(&self) -> Result<Credential, String> {
+    fn fetch(&self, _user: Option<&str>) -> Result<Credential, String> {
         let mut cmd = Command::new("sh");
         cmd.arg("-c").arg(&self.command);
         let ran = run_bounded(cmd, "it", self.timeout)?;
@@ -394,7 +397,7 @@ impl AzureCli {
 }
 
 impl CredentialSource for AzureCli {
-    fn fetch(&self) -> Result<Credential, String> {
+    fn fetch(&self, _user: Option<&str>) -> Result<Credential, String> {
         let mut cmd = Command::new(&self.program);
         cmd.args([
             "account",
@@ -538,24 +541,24 @@ mod tests {
     fn password_command_failures_are_explained_without_the_output() {
         let t = Duration::from_secs(10);
         let c = PasswordCommand::new("printf 'pw1\\nrest'", t)
-            .fetch()
+            .fetch(None)
             .unwrap();
         assert_eq!(c.password.expose(), "pw1");
         let e = PasswordCommand::new(
             "echo s3cret; echo 'vault: sealed' >&2; echo s3cret >&2; exit 3",
             t,
         )
-        .fetch()
+        .fetch(None)
         .unwrap_err();
         assert!(
             e.contains("exit status: 3") && e.contains("vault: sealed"),
             "{e}"
         );
         assert!(!e.contains("s3cret"), "{e}");
-        let e = PasswordCommand::new("true", t).fetch().unwrap_err();
+        let e = PasswordCommand::new("true", t).fetch(None).unwrap_err();
         assert!(e.contains("printed no password"), "{e}");
         let e = PasswordCommand::new("sleep 5", Duration::from_millis(200))
-            .fetch()
+            .fetch(None)
             .unwrap_err();
         assert!(e.contains("did not finish"), "{e}");
     }
@@ -564,7 +567,7 @@ mod tests {
     fn renewal_times() {
         struct Fixed(Option<u64>, Duration);
         impl CredentialSource for Fixed {
-            fn fetch(&self) -> Result<Credential, String> {
+            fn fetch(&self, _user: Option<&str>) -> Result<Credential, String> {
                 Ok(Credential {
                     user: None,
                     password: Secret::new("p"),
@@ -584,25 +587,25 @@ mod tests {
         let lead = Duration::from_secs(180);
         // An hour-long token: renewed 3 to 3.5 minutes early.
         let c = Credentials::new(Box::new(Fixed(Some(3600), lead)), None);
-        let i = c.for_connection().unwrap();
+        let i = c.for_connection(None).unwrap();
         let left = i.renew_at.unwrap() - Instant::now();
         assert!(left <= Duration::from_secs(3600 - 180), "{left:?}");
         assert!(left >= Duration::from_secs(3600 - 211), "{left:?}");
         // A token shorter than the lead: at half its life.
         let c = Credentials::new(Box::new(Fixed(Some(60), lead)), None);
-        let left = c.for_connection().unwrap().renew_at.unwrap() - Instant::now();
+        let left = c.for_connection(None).unwrap().renew_at.unwrap() - Instant::now();
         assert!(left <= Duration::from_secs(30) && left >= Duration::from_secs(28));
         // No expiry: the lifetime given, else never.
         let c = Credentials::new(Box::new(Fixed(None, lead)), Some(Duration::from_secs(5)));
-        let i = c.for_connection().unwrap();
+        let i = c.for_connection(None).unwrap();
         assert!(i.renew_at.unwrap() - Instant::now() <= Duration::from_secs(5));
         // Reused until due; a newer one is asked for only when this one was refused.
-        assert_eq!(c.for_connection().unwrap().generation, i.generation);
+        assert_eq!(c.for_connection(None).unwrap().generation, i.generation);
         assert_eq!(
-            c.newer_than(i.generation).unwrap().generation,
+            c.newer_than(i.generation, None).unwrap().generation,
             i.generation + 1
         );
         let c = Credentials::new(Box::new(Fixed(None, lead)), None);
-        assert!(c.for_connection().unwrap().renew_at.is_none());
+        assert!(c.for_connection(None).unwrap().renew_at.is_none());
     }
 }

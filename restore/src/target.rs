@@ -99,6 +99,8 @@ struct Reauth {
     credentials: Arc<Credentials>,
     /// The user the connection authenticated as.
     user: Option<String>,
+    /// The user the URL names (what credentials are asked for).
+    named_user: Option<String>,
     /// The credential it authenticated with last.
     issued: Issued,
     sent: u64,
@@ -126,7 +128,10 @@ impl Reauth {
         if !credential::due(&self.issued, now) {
             return None;
         }
-        match self.credentials.newer_than(self.issued.generation) {
+        match self
+            .credentials
+            .newer_than(self.issued.generation, self.named_user.as_deref())
+        {
             Ok(issued) => {
                 let mut cmd = redis::cmd("AUTH");
                 if let Some(u) = &self.user {
@@ -812,7 +817,8 @@ impl Target {
             identity: creds.identity(),
             message: self.scrub(&message),
         };
-        let mut issued = creds.for_connection().map_err(fetch_error)?;
+        let named = self.url_user.as_deref();
+        let mut issued = creds.for_connection(named).map_err(fetch_error)?;
         let mut pause = Duration::from_millis(200);
         for attempt in 1.. {
             let user = self.url_user.clone().or_else(|| issued.user.clone());
@@ -830,6 +836,7 @@ impl Target {
                     conn.reauth = Some(Box::new(Reauth {
                         credentials: Arc::clone(creds),
                         user,
+                        named_user: self.url_user.clone(),
                         issued,
                         sent: 0,
                         received: 0,
@@ -858,7 +865,9 @@ impl Target {
                     }
                     std::thread::sleep(pause);
                     pause *= 2;
-                    issued = creds.newer_than(issued.generation).map_err(fetch_error)?;
+                    issued = creds
+                        .newer_than(issued.generation, named)
+                        .map_err(fetch_error)?;
                 }
                 Err((e, _)) => return Err(e),
             }
