@@ -223,6 +223,37 @@ impl ConnectionArgs {
         Ok(Target::new(&self.build(url, true)?)?)
     }
 
+    /// The changing-credential flags as given (`--auth ...`, `--password-command
+    /// ...`), to repeat in a suggested command.
+    pub fn credential_flags(&self) -> Vec<String> {
+        let mut words = Vec::new();
+        if let Some(cmd) = &self.password_command {
+            words.extend(["--password-command".to_string(), cmd.clone()]);
+        }
+        if let Some(secs) = self.credential_lifetime {
+            words.extend(["--credential-lifetime".to_string(), secs.to_string()]);
+        }
+        match self.auth {
+            AuthMethod::Password => {}
+            AuthMethod::Azure => words.extend(["--auth".to_string(), "azure".to_string()]),
+            AuthMethod::AwsIam => {
+                words.extend(["--auth".to_string(), "aws-iam".to_string()]);
+                for (flag, value) in [
+                    ("--aws-region", &self.aws_region),
+                    ("--aws-cache-name", &self.aws_cache_name),
+                ] {
+                    if let Some(v) = value {
+                        words.extend([flag.to_string(), v.clone()]);
+                    }
+                }
+                if self.aws_serverless {
+                    words.push("--aws-serverless".to_string());
+                }
+            }
+        }
+        words
+    }
+
     /// The changing credentials `--password-command` or `--auth` ask for, if any.
     fn credentials(&self) -> Result<Option<Arc<Credentials>>> {
         if self.auth != AuthMethod::AwsIam

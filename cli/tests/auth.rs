@@ -591,3 +591,65 @@ fn aws_keys_child() {
         keys.origin
     );
 }
+
+/// `preflight` says which identity and user it authenticated as and when the
+/// credential expires; the suggested restore repeats the credential flags.
+#[test]
+fn preflight_names_the_identity_user_and_expiry() {
+    let dir = temp_dir("auth-preflight");
+    let oid = "0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0";
+    let token = entra_token(oid, 1);
+    let server = server_with_user(oid, &token);
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let token_file = dir.join("token");
+    std::fs::write(&token_file, &token).unwrap();
+    azure_cli_stand_in(&bin, &token_file, 3600);
+    let url = format!("redis://127.0.0.1:{}", server.port);
+    let out = rdbkit(
+        &["preflight", "--target", &url, "--auth", "azure"],
+        Some(&bin),
+    )
+    .output()
+    .unwrap();
+    let stdout = text(&out.stdout);
+    let auth = stdout
+        .lines()
+        .find(|l| l.contains("target.auth"))
+        .unwrap_or_else(|| panic!("{stdout}{}", text(&out.stderr)));
+    assert!(auth.starts_with("PASS"), "{auth}");
+    assert!(
+        auth.contains(&format!(
+            "authenticated as ACL user \"{oid}\" with a credential from Microsoft Entra ID (Azure CLI), expiring 20"
+        )),
+        "{auth}"
+    );
+    assert!(
+        auth.contains("(in 59 min") || auth.contains("(in 60 min"),
+        "{auth}"
+    );
+    assert!(stdout.contains("--auth azure"), "{stdout}");
+    assert!(!stdout.contains(&token), "{stdout}");
+    // A password command gives no expiry; the user is the URL's.
+    server.cli(&["ACL", "SETUSER", USER, "on", ">pw-Secret", "~*", "+@all"]);
+    let url = format!("redis://{USER}@127.0.0.1:{}", server.port);
+    let out = rdbkit(
+        &[
+            "preflight",
+            "--target",
+            &url,
+            "--password-command",
+            "echo pw-Secret",
+        ],
+        None,
+    )
+    .output()
+    .unwrap();
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains(&format!(
+            "authenticated as ACL user \"{USER}\" with a credential from password command \"echo ...\", no expiry given"
+        )),
+        "{stdout}"
+    );
+}
