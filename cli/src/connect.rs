@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use rdb_restore::credential::aws::ElastiCacheIam;
-use rdb_restore::credential::{AzureCli, CredentialSource, Credentials, PasswordCommand};
+use rdb_restore::credential::{AzureChain, CredentialSource, Credentials, PasswordCommand};
 use rdb_restore::{Secret, Target, TargetConfig};
 
 /// How to reach and authenticate to servers. The password comes from the URL, else
@@ -27,8 +27,9 @@ pub struct ConnectionArgs {
     #[arg(long, value_name = "SECS", value_parser = seconds_arg)]
     pub credential_lifetime: Option<f64>,
     /// How to authenticate: `password` (URL, --password-file, --password-command,
-    /// REDISCLI_AUTH), `azure` (a Microsoft Entra ID token; the user is the token's
-    /// object id unless --user or the URL names one), `aws-iam` (an ElastiCache IAM
+    /// REDISCLI_AUTH), `azure` (a Microsoft Entra ID token from the environment's
+    /// service principal, workload identity, managed identity or the Azure CLI; the
+    /// user is the token's object id unless --user or the URL names one), `aws-iam` (an ElastiCache IAM
     /// token for the user the URL or --user names; needs --aws-cache-name).
     #[arg(long, value_enum, default_value_t = AuthMethod::Password, value_name = "METHOD")]
     pub auth: AuthMethod,
@@ -269,7 +270,7 @@ impl ConnectionArgs {
                 Box::new(PasswordCommand::new(cmd.clone(), HELPER_TIMEOUT))
             }
             (AuthMethod::Azure, None) if self.password_file.is_none() => {
-                Box::new(AzureCli::new(HELPER_TIMEOUT))
+                Box::new(AzureChain::new(HELPER_TIMEOUT))
             }
             (AuthMethod::AwsIam, None) if self.password_file.is_none() => {
                 let region = self

@@ -88,6 +88,12 @@ fn auth_calls(server: &Server) -> u64 {
 
 fn rdbkit(args: &[&str], path_dir: Option<&Path>) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_rdbkit"));
+    // Nothing of the developer's own cloud identity leaks into a test.
+    for (k, _) in std::env::vars() {
+        if k.starts_with("AZURE_") || k.starts_with("AWS_") || k.starts_with("IDENTITY_") {
+            cmd.env_remove(k);
+        }
+    }
     cmd.args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -652,4 +658,165 @@ fn preflight_names_the_identity_user_and_expiry() {
         )),
         "{stdout}"
     );
+}
+
+/// A token endpoint stand-in on loopback: answers every request with `answer` and
+/// records each request (request line, headers, body).
+fn token_endpoint(answer: String) -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut request = String::new();
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap();
+                }
+                request.push_str(&line);
+            }
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).unwrap();
+            request.push_str(&text(&body));
+            log.lock().unwrap().push(request);
+            let reply = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{answer}",
+                answer.len()
+            );
+            let _ = stream.write_all(reply.as_bytes());
+        }
+    });
+    (port, seen)
+}
+
+/// `--auth azure` walks the Azure Identity chain: the environment's service
+/// principal (client secret), workload identity (federated token file) and a managed
+/// identity endpoint (App Service's `IDENTITY_ENDPOINT`), each asked the way Entra ID
+/// and the endpoint expect; `preflight` names the one used.
+#[test]
+fn azure_chain_service_principal_workload_and_managed_identity() {
+    let dir = temp_dir("auth-azure-chain");
+    let oid = "9e8d7c6b-5a49-3827-1605-f4e3d2c1b0a9";
+    let token = entra_token(oid, 7);
+    let server = server_with_user(oid, &token);
+    let url = format!("redis://127.0.0.1:{}", server.port);
+    let expires_on = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 3600;
+    let (port, seen) = token_endpoint(format!(
+        r#"{{"token_type":"Bearer","expires_in":3599,"ext_expires_in":3599,"access_token":"{token}","expires_on":"{expires_on}","resource":"https://redis.azure.com"}}"#
+    ));
+    let authority = format!("http://127.0.0.1:{port}");
+    let assertion_file = dir.join("federated-token");
+    std::fs::write(&assertion_file, "federated-Assertion-1\n").unwrap();
+    let assertion_path = assertion_file.to_string_lossy().into_owned();
+    let msi = format!("http://127.0.0.1:{port}/msi/token");
+    let cases: [(&str, Vec<(&str, &str)>); 3] = [
+        (
+            "environment service principal",
+            vec![
+                ("AZURE_AUTHORITY_HOST", &authority),
+                ("AZURE_TENANT_ID", "tenant-1"),
+                ("AZURE_CLIENT_ID", "client-1"),
+                ("AZURE_CLIENT_SECRET", "sp-Secret-1"),
+            ],
+        ),
+        (
+            "workload identity",
+            vec![
+                ("AZURE_AUTHORITY_HOST", &authority),
+                ("AZURE_TENANT_ID", "tenant-1"),
+                ("AZURE_CLIENT_ID", "client-1"),
+                ("AZURE_FEDERATED_TOKEN_FILE", &assertion_path),
+            ],
+        ),
+        (
+            "managed identity",
+            vec![
+                ("IDENTITY_ENDPOINT", &msi),
+                ("IDENTITY_HEADER", "header-Secret-1"),
+            ],
+        ),
+    ];
+    for (name, envs) in cases {
+        seen.lock().unwrap().clear();
+        let mut cmd = rdbkit(&["preflight", "--target", &url, "--auth", "azure"], None);
+        cmd.envs(envs.iter().copied());
+        let out = cmd.output().unwrap();
+        let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+        assert!(
+            all.contains(&format!(
+                "PASS  target.auth          authenticated as ACL user \"{oid}\" with a credential from Microsoft Entra ID ({name})"
+            )),
+            "{name}: {all}"
+        );
+        for secret in [
+            &token,
+            "sp-Secret-1",
+            "federated-Assertion-1",
+            "header-Secret-1",
+        ] {
+            assert!(
+                !all.contains(secret),
+                "{name}: a secret in the output: {all}"
+            );
+        }
+        let requests = seen.lock().unwrap().clone();
+        assert_eq!(requests.len(), 1, "{name}: {requests:?}");
+        let request = &requests[0];
+        let scope = "scope=https%3A%2F%2Fredis.azure.com%2F.default";
+        match name {
+            "environment service principal" => {
+                assert!(
+                    request.starts_with("POST /tenant-1/oauth2/v2.0/token HTTP/1.1"),
+                    "{request}"
+                );
+                for part in [
+                    "grant_type=client_credentials",
+                    "client_id=client-1",
+                    "client_secret=sp-Secret-1",
+                    scope,
+                ] {
+                    assert!(request.contains(part), "{part}: {request}");
+                }
+            }
+            "workload identity" => {
+                assert!(
+                    request.starts_with("POST /tenant-1/oauth2/v2.0/token HTTP/1.1"),
+                    "{request}"
+                );
+                for part in [
+                    "client_assertion=federated-Assertion-1&",
+                    "client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer",
+                    scope,
+                ] {
+                    assert!(request.contains(part), "{part}: {request}");
+                }
+                assert!(!request.contains("client_secret"), "{request}");
+            }
+            _ => {
+                assert!(
+                    request.starts_with(
+                        "GET /msi/token?api-version=2019-08-01&resource=https%3A%2F%2Fredis.azure.com HTTP/1.1"
+                    ),
+                    "{request}"
+                );
+                assert!(
+                    request.contains("X-IDENTITY-HEADER: header-Secret-1"),
+                    "{request}"
+                );
+            }
+        }
+    }
 }

@@ -19,11 +19,15 @@ use std::fmt;
 use std::io::Read;
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::target::Secret;
 
 pub mod aws;
+pub mod azure;
+mod http;
+
+pub use azure::{AzureChain, AzureCli, AZURE_REDIS_SCOPE};
 
 /// A password (or token) and, when it says so, the user it belongs to and when it
 /// expires.
@@ -371,171 +375,11 @@ impl CredentialSource for PasswordCommand {
     }
 }
 
-/// The OAuth scope of Azure Cache for Redis and Azure Managed Redis.
-pub const AZURE_REDIS_SCOPE: &str = "https://redis.azure.com/.default";
-
-/// Azure asks clients to renew a token at least this long before it expires.
-const AZURE_RENEW_BEFORE: Duration = Duration::from_secs(180);
-
-/// A Microsoft Entra ID access token for Redis from the Azure CLI
-/// (`az account get-access-token --scope https://redis.azure.com/.default --output
-/// json`), the user being the token's `oid` claim.
-#[derive(Debug, Clone)]
-pub struct AzureCli {
-    program: String,
-    timeout: Duration,
-}
-
-impl AzureCli {
-    /// The `az` found on `PATH`, stopped after `timeout`.
-    pub fn new(timeout: Duration) -> AzureCli {
-        AzureCli {
-            program: "az".to_string(),
-            timeout,
-        }
-    }
-}
-
-impl CredentialSource for AzureCli {
-    fn fetch(&self, _user: Option<&str>) -> Result<Credential, String> {
-        let mut cmd = Command::new(&self.program);
-        cmd.args([
-            "account",
-            "get-access-token",
-            "--scope",
-            AZURE_REDIS_SCOPE,
-            "--output",
-            "json",
-        ]);
-        let ran = run_bounded(
-            cmd,
-            "the Azure CLI (az account get-access-token)",
-            self.timeout,
-        )
-        .map_err(|e| format!("{e}; sign in with `az login` (or set up a managed identity)"))?;
-        azure_token(&ran.stdout)
-    }
-
-    fn identity(&self) -> String {
-        "Microsoft Entra ID (Azure CLI)".to_string()
-    }
-
-    fn remedy(&self) -> String {
-        "check that the signed-in identity (`az account show`) has a Redis data access \
-         policy assignment on the cache and that Microsoft Entra authentication is on; \
-         the ACL user is the token's object id (oid) unless --user names one"
-            .to_string()
-    }
-
-    fn renew_before(&self) -> Duration {
-        AZURE_RENEW_BEFORE
-    }
-}
-
-/// A credential from `az account get-access-token --output json`: `accessToken`, the
-/// expiry from `expires_on` (Unix seconds; newer CLIs), else the token's `exp`
-/// claim (`expiresOn` is local time without a zone), the user from its `oid` claim.
-pub fn azure_token(json: &str) -> Result<Credential, String> {
-    let v: serde_json::Value = serde_json::from_str(json).map_err(|e| {
-        format!("the Azure CLI's answer is not JSON ({e}); expected accessToken and expires_on")
-    })?;
-    let token = v
-        .get("accessToken")
-        .and_then(|t| t.as_str())
-        .filter(|t| !t.is_empty())
-        .ok_or("the Azure CLI's answer has no accessToken")?;
-    let claims = jwt_claims(token);
-    let expires_on = v.get("expires_on").and_then(|e| match e {
-        serde_json::Value::Number(n) => n.as_u64(),
-        serde_json::Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    });
-    let exp = expires_on.or_else(|| {
-        claims
-            .as_ref()
-            .and_then(|c| c.get("exp"))
-            .and_then(|e| e.as_u64())
-    });
-    let user = claims
-        .as_ref()
-        .and_then(|c| c.get("oid"))
-        .and_then(|o| o.as_str())
-        .map(str::to_string);
-    Ok(Credential {
-        user,
-        password: Secret::new(token),
-        expires: exp.map(|s| UNIX_EPOCH + Duration::from_secs(s)),
-    })
-}
-
-/// The claims of a JSON Web Token (its middle part, base64url JSON), when readable.
-fn jwt_claims(token: &str) -> Option<serde_json::Value> {
-    let payload = token.split('.').nth(1)?;
-    serde_json::from_slice(&base64url_decode(payload)?).ok()
-}
-
-/// Decodes unpadded (or padded) base64url.
-fn base64url_decode(text: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(text.len() * 3 / 4);
-    let mut acc: u32 = 0;
-    let mut bits = 0;
-    for c in text.bytes().take_while(|&c| c != b'=') {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'-' | b'+' => 62,
-            b'_' | b'/' => 63,
-            _ => return None,
-        };
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    Some(out)
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
     use super::*;
-
-    #[test]
-    fn base64url() {
-        assert_eq!(
-            base64url_decode("eyJvaWQiOiJ4In0").unwrap(),
-            b"{\"oid\":\"x\"}"
-        );
-        assert_eq!(base64url_decode("YQ==").unwrap(), b"a");
-        assert!(base64url_decode("a b").is_none());
-    }
-
-    #[test]
-    fn azure_cli_answer() {
-        let json = r#"{"accessToken":"h.eyJvaWQiOiJhYmMiLCJleHAiOjIwMDAwMDAwMDB9.s",
-            "expiresOn":"2033-05-18 04:33:20.000000","expires_on":1900000000,
-            "subscription":"s","tenant":"t","tokenType":"Bearer"}"#;
-        let c = azure_token(json).unwrap();
-        assert_eq!(c.user.as_deref(), Some("abc"));
-        assert_eq!(
-            c.expires,
-            Some(UNIX_EPOCH + Duration::from_secs(1_900_000_000))
-        );
-        // Without expires_on, the token's exp claim.
-        let c = azure_token(r#"{"accessToken":"h.eyJvaWQiOiJhYmMiLCJleHAiOjIwMDAwMDAwMDB9.s"}"#)
-            .unwrap();
-        assert_eq!(
-            c.expires,
-            Some(UNIX_EPOCH + Duration::from_secs(2_000_000_000))
-        );
-        assert!(azure_token("{}").unwrap_err().contains("accessToken"));
-        assert!(azure_token("not json").is_err());
-    }
 
     #[test]
     fn password_command_failures_are_explained_without_the_output() {
