@@ -36,6 +36,8 @@ venv_need() { # venv_need MODULE PACKAGE
         "$RDBKIT_VENV/bin/python" -m pip install -q "$2"
     }
 }
+# botocore computes the expected ElastiCache IAM token (cli/tests/auth.rs).
+venv_need botocore botocore
 
 # The conformance corpus is fixtures/versions.tar.xz (the tests unpack it). The peers
 # corpus stays outside the repository: its tests skip, saying so, when it is missing.

@@ -2,8 +2,12 @@
 //! `verify`, `info`, `preflight`, `watch`), turned into a library `TargetConfig`.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
+use rdb_restore::credential::aws::ElastiCacheIam;
+use rdb_restore::credential::{AzureChain, CredentialSource, Credentials, PasswordCommand};
 use rdb_restore::{Secret, Target, TargetConfig};
 
 /// How to reach and authenticate to servers. The password comes from the URL, else
@@ -13,6 +17,32 @@ pub struct ConnectionArgs {
     /// Read the password from this file (first line); replaces the URL's.
     #[arg(long, value_name = "FILE")]
     pub password_file: Option<PathBuf>,
+    /// Run CMD through `sh -c` for the password (its first line of output) at every
+    /// (re)connect and before --credential-lifetime runs out, e.g. a secrets-manager
+    /// or vault CLI; the user comes from the URL or --user.
+    #[arg(long, value_name = "CMD", conflicts_with = "password_file")]
+    pub password_command: Option<String>,
+    /// Seconds a --password-command password (or a token) stays good: it is asked
+    /// again and live connections send AUTH again before then.
+    #[arg(long, value_name = "SECS", value_parser = seconds_arg)]
+    pub credential_lifetime: Option<f64>,
+    /// How to authenticate: `password` (URL, --password-file, --password-command,
+    /// REDISCLI_AUTH), `azure` (a Microsoft Entra ID token from the environment's
+    /// service principal, workload identity, managed identity or the Azure CLI; the
+    /// user is the token's object id unless --user or the URL names one), `aws-iam` (an ElastiCache IAM
+    /// token for the user the URL or --user names; needs --aws-cache-name).
+    #[arg(long, value_enum, default_value_t = AuthMethod::Password, value_name = "METHOD")]
+    pub auth: AuthMethod,
+    /// AWS region of the ElastiCache cache (--auth aws-iam; default AWS_REGION or
+    /// AWS_DEFAULT_REGION).
+    #[arg(long, value_name = "REGION")]
+    pub aws_region: Option<String>,
+    /// The ElastiCache replication group id or serverless cache name (--auth aws-iam).
+    #[arg(long, value_name = "NAME")]
+    pub aws_cache_name: Option<String>,
+    /// The cache is an ElastiCache Serverless cache (--auth aws-iam).
+    #[arg(long)]
+    pub aws_serverless: bool,
     /// PEM CA certificate(s) to verify `rediss://` servers with (default: system roots).
     #[arg(long, visible_alias = "cacert", value_name = "FILE")]
     pub tls_ca_cert: Option<PathBuf>,
@@ -47,6 +77,21 @@ pub struct ConnectionArgs {
     #[arg(long, value_name = "SECS", default_value_t = 120.0, value_parser = seconds_arg)]
     pub timeout: f64,
 }
+
+/// `--auth`: where the password comes from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum AuthMethod {
+    /// A password (URL, --password-file, --password-command, REDISCLI_AUTH) or none.
+    #[default]
+    Password,
+    /// A Microsoft Entra ID access token for https://redis.azure.com/.default.
+    Azure,
+    /// An ElastiCache IAM authentication token (SigV4, 15 minutes).
+    AwsIam,
+}
+
+/// How long a helper program (password command, Azure CLI) may take.
+const HELPER_TIMEOUT: Duration = Duration::from_secs(30);
 
 fn seconds_arg(s: &str) -> Result<f64, String> {
     match s.trim().trim_end_matches('s').parse::<f64>() {
@@ -179,6 +224,86 @@ impl ConnectionArgs {
         Ok(Target::new(&self.build(url, true)?)?)
     }
 
+    /// The changing-credential flags as given (`--auth ...`, `--password-command
+    /// ...`), to repeat in a suggested command.
+    pub fn credential_flags(&self) -> Vec<String> {
+        let mut words = Vec::new();
+        if let Some(cmd) = &self.password_command {
+            words.extend(["--password-command".to_string(), cmd.clone()]);
+        }
+        if let Some(secs) = self.credential_lifetime {
+            words.extend(["--credential-lifetime".to_string(), secs.to_string()]);
+        }
+        match self.auth {
+            AuthMethod::Password => {}
+            AuthMethod::Azure => words.extend(["--auth".to_string(), "azure".to_string()]),
+            AuthMethod::AwsIam => {
+                words.extend(["--auth".to_string(), "aws-iam".to_string()]);
+                for (flag, value) in [
+                    ("--aws-region", &self.aws_region),
+                    ("--aws-cache-name", &self.aws_cache_name),
+                ] {
+                    if let Some(v) = value {
+                        words.extend([flag.to_string(), v.clone()]);
+                    }
+                }
+                if self.aws_serverless {
+                    words.push("--aws-serverless".to_string());
+                }
+            }
+        }
+        words
+    }
+
+    /// The changing credentials `--password-command` or `--auth` ask for, if any.
+    fn credentials(&self) -> Result<Option<Arc<Credentials>>> {
+        if self.auth != AuthMethod::AwsIam
+            && (self.aws_region.is_some() || self.aws_cache_name.is_some() || self.aws_serverless)
+        {
+            anyhow::bail!(
+                "--aws-region, --aws-cache-name and --aws-serverless go with --auth aws-iam"
+            );
+        }
+        let source: Box<dyn CredentialSource> = match (self.auth, &self.password_command) {
+            (AuthMethod::Password, None) => return Ok(None),
+            (AuthMethod::Password, Some(cmd)) => {
+                Box::new(PasswordCommand::new(cmd.clone(), HELPER_TIMEOUT))
+            }
+            (AuthMethod::Azure, None) if self.password_file.is_none() => {
+                Box::new(AzureChain::new(HELPER_TIMEOUT))
+            }
+            (AuthMethod::AwsIam, None) if self.password_file.is_none() => {
+                let region = self
+                    .aws_region
+                    .clone()
+                    .or_else(|| std::env::var("AWS_REGION").ok())
+                    .or_else(|| std::env::var("AWS_DEFAULT_REGION").ok())
+                    .filter(|r| !r.is_empty())
+                    .context("--auth aws-iam needs --aws-region REGION (or AWS_REGION)")?;
+                let name = self.aws_cache_name.as_deref().context(
+                    "--auth aws-iam needs --aws-cache-name NAME (the replication group id \
+                     or serverless cache name)",
+                )?;
+                Box::new(ElastiCacheIam::new(
+                    &region,
+                    name,
+                    self.aws_serverless,
+                    HELPER_TIMEOUT,
+                ))
+            }
+            (_, _) => anyhow::bail!(
+                "--auth {} and a password (--password-file, --password-command): give one",
+                if self.auth == AuthMethod::Azure {
+                    "azure"
+                } else {
+                    "aws-iam"
+                }
+            ),
+        };
+        let lifetime = self.credential_lifetime.map(Duration::from_secs_f64);
+        Ok(Some(Arc::new(Credentials::new(source, lifetime))))
+    }
+
     fn build(&self, url: &str, tls_urls_only: bool) -> Result<TargetConfig> {
         let password = match &self.password_file {
             Some(p) => {
@@ -196,6 +321,7 @@ impl ConnectionArgs {
             }
         };
         Ok(TargetConfig {
+            credentials: self.credentials()?,
             url: url.to_string(),
             password,
             default_password: std::env::var("REDISCLI_AUTH").ok().map(Secret::new),

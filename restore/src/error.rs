@@ -57,6 +57,17 @@ pub enum Error {
         /// What is wrong and what to check.
         message: String,
     },
+    /// A changing credential (`--password-command`, an Entra ID or IAM token) could
+    /// not be had.
+    #[error("{target}: cannot get a credential from {identity}: {message}")]
+    Credential {
+        /// The target, redacted (`host:port`).
+        target: String,
+        /// Where the credential comes from (never a secret).
+        identity: String,
+        /// Why, and what to check.
+        message: String,
+    },
     /// The target cannot take this snapshot as asked; nothing was written.
     #[error("{target}: {message}")]
     Refused {

@@ -64,6 +64,10 @@
 //!   unless [`TargetConfig::tls_server_name`] (`--tls-server-name`) names it; the
 //!   override also applies to the cluster nodes `CLUSTER SLOTS` reports (by IP on
 //!   Azure). TLS connections use this crate's own rustls transport (see [`target`]).
+//! - Credentials may change during a run: [`TargetConfig::credentials`] takes a
+//!   [`credential::CredentialSource`] (a password command, Microsoft Entra ID tokens,
+//!   ElastiCache IAM tokens) asked at every (re)connect; refusals after a rotation
+//!   reconnect with a fresh credential and live connections re-`AUTH` before expiry.
 //! - A lost connection does not end the run: the keys in flight are resent so that
 //!   the snapshot's value wins (`RESTORE ... REPLACE`, or a `DEL` before command-mode
 //!   commands), routed by a fresh slot map after a failover; a node that takes no key
@@ -110,6 +114,7 @@ macro_rules! setters {
 pub mod checkpoint;
 pub(crate) mod cluster;
 pub mod commands;
+pub mod credential;
 mod delivery;
 #[cfg(feature = "serde")]
 pub mod document;

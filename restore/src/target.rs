@@ -22,12 +22,15 @@
 //! URL, every error text coming from the client is scrubbed of the password, and
 //! [`Secret`]'s `Debug` prints `***`.
 
+use std::collections::VecDeque;
 use std::fmt;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use rdb_parser::{DumpPayload, Family};
 use redis::{ConnectionAddr, ConnectionInfo, ConnectionLike, IntoConnectionInfo, Value};
 
+use crate::credential::{self, Credentials, Issued};
 use crate::error::{Error, Result};
 use crate::live::info::Info;
 
@@ -41,7 +44,11 @@ use tls::{TlsConnection, TlsOptions, TlsSettings};
 /// transport for `rediss://`. Used through [`redis::ConnectionLike`]
 /// (`redis::cmd(..).query(&mut conn)`, `req_packed_commands`) and the two pipelining
 /// methods below, which behave as `redis::Connection`'s.
-pub struct Connection(Inner);
+pub struct Connection {
+    inner: Inner,
+    /// `Some` when the target's credentials change ([`TargetConfig::credentials`]).
+    reauth: Option<Box<Reauth>>,
+}
 
 enum Inner {
     Plain(redis::Connection),
@@ -50,33 +57,251 @@ enum Inner {
 
 impl fmt::Debug for Connection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self.0 {
+        f.write_str(match self.inner {
             Inner::Plain(_) => "Connection(tcp)",
             Inner::Tls(_) => "Connection(tls)",
         })
     }
 }
 
-impl Connection {
-    /// Sends encoded commands without reading replies (as
-    /// `redis::Connection::send_packed_command`).
-    pub(crate) fn send_packed_command(&mut self, cmd: &[u8]) -> redis::RedisResult<()> {
-        match &mut self.0 {
+impl Inner {
+    fn send_packed_command(&mut self, cmd: &[u8]) -> redis::RedisResult<()> {
+        match self {
             Inner::Plain(c) => c.send_packed_command(cmd),
             Inner::Tls(c) => c.send_packed_command(cmd),
         }
     }
 
-    /// Reads one reply (as `redis::Connection::recv_response`).
-    pub(crate) fn recv_response(&mut self) -> redis::RedisResult<Value> {
-        match &mut self.0 {
+    fn recv_response(&mut self) -> redis::RedisResult<Value> {
+        match self {
             Inner::Plain(c) => c.recv_response(),
             Inner::Tls(c) => c.recv_response(),
         }
     }
 
+    fn req_packed_command(&mut self, cmd: &[u8]) -> redis::RedisResult<Value> {
+        match self {
+            Inner::Plain(c) => c.req_packed_command(cmd),
+            Inner::Tls(c) => c.req_packed_command(cmd),
+        }
+    }
+}
+
+/// Re-authentication of a connection whose credentials change: `AUTH` again before
+/// the credential it used is due, and a reply saying the credential is no longer
+/// accepted (`NOAUTH`, `WRONGPASS`: expired, rotated) turned into a lost connection,
+/// so that the caller reconnects with a fresh credential instead of failing a key.
+///
+/// A renewal `AUTH` is sent ahead of the next commands, also mid-pipeline: the
+/// connection counts the commands sent and the replies read, and drops the `AUTH`
+/// replies from what the caller reads.
+struct Reauth {
+    credentials: Arc<Credentials>,
+    /// The user the connection authenticated as.
+    user: Option<String>,
+    /// The user the URL names (what credentials are asked for).
+    named_user: Option<String>,
+    /// The credential it authenticated with last.
+    issued: Issued,
+    sent: u64,
+    received: u64,
+    /// Positions (in `sent` order) of renewal `AUTH` replies not read yet.
+    auth_replies: VecDeque<u64>,
+    /// Set once a reply said the credential is refused: the connection is to be
+    /// dropped (replies may be out of step).
+    broken: Option<String>,
+}
+
+impl Reauth {
+    fn lost(&self) -> redis::RedisError {
+        let why = self.broken.as_deref().unwrap_or("credential refused");
+        redis::RedisError::from(std::io::Error::new(
+            std::io::ErrorKind::ConnectionAborted,
+            format!("{why}; reconnecting with a fresh credential"),
+        ))
+    }
+
+    /// The `AUTH` to send now when the credential is due (`None`: not due, or no
+    /// fresh one could be had: the current one is kept and asked again later).
+    fn renewal(&mut self) -> Option<Vec<u8>> {
+        let now = Instant::now();
+        if !credential::due(&self.issued, now) {
+            return None;
+        }
+        match self
+            .credentials
+            .newer_than(self.issued.generation, self.named_user.as_deref())
+        {
+            Ok(issued) => {
+                let mut cmd = redis::cmd("AUTH");
+                if let Some(u) = &self.user {
+                    cmd.arg(u.as_str());
+                }
+                cmd.arg(issued.password.expose());
+                self.issued = issued;
+                Some(cmd.get_packed_command())
+            }
+            Err(_) => {
+                self.issued.renew_at = Some(now + Duration::from_secs(5));
+                None
+            }
+        }
+    }
+
+    /// Checks a reply read: a refused renewal or a credential refusal breaks the
+    /// connection.
+    fn check(
+        &mut self,
+        reply: &redis::RedisResult<Value>,
+        renewal: bool,
+    ) -> redis::RedisResult<()> {
+        let code = match reply {
+            Ok(Value::ServerError(e)) => Some(e.code().to_string()),
+            Err(e) if matches!(e.kind(), redis::ErrorKind::Server(_)) => {
+                e.code().map(str::to_string)
+            }
+            Err(e) if e.kind() == redis::ErrorKind::AuthenticationFailed => {
+                Some("WRONGPASS".to_string())
+            }
+            _ => None,
+        };
+        let refused = match code.as_deref() {
+            Some("NOAUTH" | "WRONGPASS") => true,
+            Some(_) => renewal,
+            None => false,
+        };
+        if refused {
+            self.broken = Some(format!(
+                "the server refused the credential ({}{})",
+                code.as_deref().unwrap_or("error"),
+                if renewal { " to a renewal AUTH" } else { "" }
+            ));
+            return Err(self.lost());
+        }
+        Ok(())
+    }
+}
+
+/// How many commands a packed buffer holds (RESP arrays of bulk strings, as every
+/// command here is written); each gets one reply.
+fn count_commands(buf: &[u8]) -> u64 {
+    fn number(buf: &[u8], at: &mut usize) -> Option<usize> {
+        let rest = buf.get(*at..)?;
+        let end = rest.iter().position(|&b| b == b'\r')?;
+        let n = std::str::from_utf8(rest.get(1..end)?).ok()?.parse().ok()?;
+        *at += end + 2;
+        Some(n)
+    }
+    let mut at = 0;
+    let mut n = 0;
+    while at < buf.len() {
+        if buf.get(at) != Some(&b'*') {
+            // An inline command: one line.
+            match buf
+                .get(at..)
+                .and_then(|r| r.iter().position(|&b| b == b'\n'))
+            {
+                Some(end) => at += end + 1,
+                None => at = buf.len(),
+            }
+            n += 1;
+            continue;
+        }
+        let Some(args) = number(buf, &mut at) else {
+            return n + 1;
+        };
+        for _ in 0..args {
+            match number(buf, &mut at) {
+                Some(len) => at += len + 2,
+                None => return n + 1,
+            }
+        }
+        n += 1;
+    }
+    n
+}
+
+impl Connection {
+    fn new(inner: Inner) -> Connection {
+        Connection {
+            inner,
+            reauth: None,
+        }
+    }
+
+    /// Sends encoded commands without reading replies (as
+    /// `redis::Connection::send_packed_command`).
+    pub(crate) fn send_packed_command(&mut self, cmd: &[u8]) -> redis::RedisResult<()> {
+        let Some(r) = self.reauth.as_deref_mut() else {
+            return self.inner.send_packed_command(cmd);
+        };
+        if r.broken.is_some() {
+            return Err(r.lost());
+        }
+        if let Some(auth) = r.renewal() {
+            self.inner.send_packed_command(&auth)?;
+            r.auth_replies.push_back(r.sent);
+            r.sent += 1;
+        }
+        self.inner.send_packed_command(cmd)?;
+        r.sent += count_commands(cmd);
+        Ok(())
+    }
+
+    /// Reads one reply (as `redis::Connection::recv_response`).
+    pub(crate) fn recv_response(&mut self) -> redis::RedisResult<Value> {
+        let Some(r) = self.reauth.as_deref_mut() else {
+            return self.inner.recv_response();
+        };
+        loop {
+            if r.broken.is_some() {
+                return Err(r.lost());
+            }
+            let reply = self.inner.recv_response();
+            let position = r.received;
+            r.received += 1;
+            let renewal = r.auth_replies.front() == Some(&position);
+            if renewal {
+                r.auth_replies.pop_front();
+            }
+            r.check(&reply, renewal)?;
+            if !renewal {
+                return reply;
+            }
+        }
+    }
+
+    /// Sends a renewal `AUTH` as its own round trip when due and nothing is in
+    /// flight (the request-reply calls below).
+    fn renew_between_requests(&mut self) -> redis::RedisResult<()> {
+        let Some(r) = self.reauth.as_deref_mut() else {
+            return Ok(());
+        };
+        if r.broken.is_some() {
+            return Err(r.lost());
+        }
+        if r.sent != r.received {
+            return Ok(());
+        }
+        if let Some(auth) = r.renewal() {
+            let reply = self.inner.req_packed_command(&auth);
+            r.check(&reply, true)?;
+        }
+        Ok(())
+    }
+
+    /// Checks the replies of a request-reply call for a refused credential.
+    fn check_replies(&mut self, replies: &[Value]) -> redis::RedisResult<()> {
+        if let Some(r) = self.reauth.as_deref_mut() {
+            for v in replies {
+                r.check(&Ok(v.clone()), false)?;
+            }
+        }
+        Ok(())
+    }
+
     fn set_timeouts(&self, dur: Duration) -> redis::RedisResult<()> {
-        match &self.0 {
+        match &self.inner {
             Inner::Plain(c) => c
                 .set_read_timeout(Some(dur))
                 .and_then(|_| c.set_write_timeout(Some(dur))),
@@ -89,10 +314,12 @@ impl Connection {
 
 impl ConnectionLike for Connection {
     fn req_packed_command(&mut self, cmd: &[u8]) -> redis::RedisResult<Value> {
-        match &mut self.0 {
-            Inner::Plain(c) => c.req_packed_command(cmd),
-            Inner::Tls(c) => c.req_packed_command(cmd),
+        self.renew_between_requests()?;
+        let reply = self.inner.req_packed_command(cmd);
+        if let Some(r) = self.reauth.as_deref_mut() {
+            r.check(&reply, false)?;
         }
+        reply
     }
 
     fn req_packed_commands(
@@ -101,38 +328,47 @@ impl ConnectionLike for Connection {
         offset: usize,
         count: usize,
     ) -> redis::RedisResult<Vec<Value>> {
-        match &mut self.0 {
+        self.renew_between_requests()?;
+        let replies = match &mut self.inner {
             Inner::Plain(c) => c.req_packed_commands(cmd, offset, count),
             Inner::Tls(c) => c.req_packed_commands(cmd, offset, count),
-        }
+        }?;
+        self.check_replies(&replies)?;
+        Ok(replies)
     }
 
     fn req_command(&mut self, cmd: &redis::Cmd) -> redis::RedisResult<Value> {
-        match &mut self.0 {
+        self.renew_between_requests()?;
+        let reply = match &mut self.inner {
             Inner::Plain(c) => c.req_command(cmd),
             Inner::Tls(c) => c.req_command(cmd),
+        };
+        if let Some(r) = self.reauth.as_deref_mut() {
+            r.check(&reply, false)?;
         }
+        reply
     }
 
     fn get_db(&self) -> i64 {
-        match &self.0 {
+        match &self.inner {
             Inner::Plain(c) => c.get_db(),
             Inner::Tls(c) => c.get_db(),
         }
     }
 
     fn check_connection(&mut self) -> bool {
-        match &mut self.0 {
+        match &mut self.inner {
             Inner::Plain(c) => c.check_connection(),
             Inner::Tls(c) => c.check_connection(),
         }
     }
 
     fn is_open(&self) -> bool {
-        match &self.0 {
-            Inner::Plain(c) => c.is_open(),
-            Inner::Tls(c) => c.is_open(),
-        }
+        self.reauth.as_ref().is_none_or(|r| r.broken.is_none())
+            && match &self.inner {
+                Inner::Plain(c) => c.is_open(),
+                Inner::Tls(c) => c.is_open(),
+            }
     }
 }
 
@@ -184,6 +420,11 @@ pub struct TargetConfig {
     /// Read/write timeout on every connection (default 120 s; a large value or a
     /// loading server can take a while).
     pub io_timeout: Option<Duration>,
+    /// Credentials that change (a password command, an Entra ID or IAM token): asked
+    /// at every (re)connect, renewed on live connections before they are due (see
+    /// [`crate::credential`]). Exclusive with a password in the URL or
+    /// [`TargetConfig::password`]; [`TargetConfig::default_password`] is ignored.
+    pub credentials: Option<Arc<Credentials>>,
 }
 
 /// Splits `url` into (scheme and `://`, userinfo, rest after the `@`), `None` when it
@@ -257,6 +498,10 @@ pub struct Target {
     display: String,
     /// The ACL user (`default` when the URL names none), for messages.
     user: String,
+    /// The ACL user the URL names, if any (it wins over a credential's user).
+    url_user: Option<String>,
+    /// Credentials that change, asked at every connect.
+    credentials: Option<Arc<Credentials>>,
     /// The database the URL names (`/N`).
     database: Option<u64>,
     secrets: Vec<String>,
@@ -303,12 +548,14 @@ fn url_password(url: &str) -> Vec<String> {
     vec![pw.to_string(), percent_decode(pw)]
 }
 
-/// The user name of a URL (`default` when it names none), for messages.
-fn url_user(url: &str) -> String {
+/// The user name a URL gives (`redis://user:pw@` or `redis://user@`, the redis
+/// crate's reading), `None` when it names none.
+fn url_user(url: &str) -> Option<String> {
     split_userinfo(url)
-        .and_then(|(_, userinfo, _)| userinfo.split_once(':').map(|(u, _)| percent_decode(u)))
+        .map(|(_, userinfo, _)| {
+            percent_decode(userinfo.split_once(':').map_or(userinfo, |(u, _)| u))
+        })
         .filter(|u| !u.is_empty())
-        .unwrap_or_else(|| "default".to_string())
 }
 
 /// The database a URL names (`redis://host:port/N`), `None` when it names none.
@@ -362,8 +609,18 @@ impl Target {
                 &scrub(&e.to_string(), &secrets),
             ))
         })?;
+        if config.credentials.is_some()
+            && (config.password.is_some() || info.redis_settings().password().is_some())
+        {
+            return Err(Error::Config(format!(
+                "{redacted}: a password and changing credentials (--password-command, \
+                 --auth) were both given: give one"
+            )));
+        }
         let mut settings = info.redis_settings().clone().set_skip_set_lib_name();
-        if let Some(p) = &config.password {
+        if config.credentials.is_some() {
+            // Each connection authenticates with the credential current then.
+        } else if let Some(p) = &config.password {
             settings = settings.set_password(p.expose());
         } else if let (Some(p), None) = (&config.default_password, settings.password()) {
             settings = settings.set_password(p.expose());
@@ -416,7 +673,9 @@ impl Target {
         let info = info.set_addr(ConnectionAddr::Tcp(host.clone(), port));
         Ok(Target {
             info,
-            user: url_user(&config.url),
+            user: url_user(&config.url).unwrap_or_else(|| "default".to_string()),
+            url_user: url_user(&config.url),
+            credentials: config.credentials.clone(),
             database: url_database(&config.url),
             display: format!("{host}:{port}"),
             host,
@@ -456,9 +715,27 @@ impl Target {
         t
     }
 
+    /// The user a connection made now authenticates as: the URL's (or `--user`),
+    /// else the current credential's (an Entra ID token's `oid`), else `default`.
+    pub fn authenticated_user(&self) -> String {
+        self.url_user
+            .clone()
+            .or_else(|| self.credentials.as_ref().and_then(|c| c.user()))
+            .unwrap_or_else(|| "default".to_string())
+    }
+
+    /// The changing credentials connections take their password from, if any.
+    pub fn credentials(&self) -> Option<&Arc<Credentials>> {
+        self.credentials.as_ref()
+    }
+
     /// Removes secrets from a message.
     pub fn scrub(&self, text: &str) -> String {
-        scrub(text, &self.secrets)
+        let text = scrub(text, &self.secrets);
+        match &self.credentials {
+            Some(c) => scrub(&text, &c.recent_secrets()),
+            None => text,
+        }
     }
 
     /// A connection error for this target with `what` and a scrubbed cause.
@@ -469,9 +746,10 @@ impl Target {
         }
     }
 
-    /// A connection failure in words: authentication problems name the user,
-    /// timeouts and closed connections say what the port may be instead.
-    fn connect_error(&self, e: &redis::RedisError) -> Error {
+    /// A connection failure in words, with the refusal code when the server refused
+    /// the credentials: authentication problems name the user, timeouts and closed
+    /// connections say what the port may be instead.
+    fn connect_error(&self, e: &redis::RedisError) -> (Error, Option<String>) {
         // The crate reports a refused AUTH as its own kind, without the reply's code.
         let code = match e.kind() {
             redis::ErrorKind::AuthenticationFailed => Some("WRONGPASS"),
@@ -484,74 +762,150 @@ impl Target {
     }
 
     /// A connection failure from its reply code (if any) and its text.
-    fn connect_failed(&self, code: Option<&str>, text: &str) -> Error {
+    fn connect_failed(&self, code: Option<&str>, text: &str) -> (Error, Option<String>) {
+        let refusal = refusal_code(code, text);
         match self.auth_problem(code, text) {
-            Some(auth) => auth,
-            None => self.error("cannot connect", &text),
+            Some(auth) => (auth, refusal),
+            None => (self.error("cannot connect", &text), None),
         }
     }
 
     /// `Some` when a reply (code and text) says the credentials are missing, wrong or
     /// lack a permission: an error naming the user and what to check.
     fn auth_problem(&self, code: Option<&str>, text: &str) -> Option<Error> {
-        let code = code.map(str::to_string).or_else(|| {
-            ["NOAUTH", "WRONGPASS", "NOPERM"]
-                .into_iter()
-                .find(|c| text.contains(c))
-                .map(str::to_string)
-        })?;
-        let what = match code.as_str() {
-            "NOAUTH" => "the server requires a password and none was given: put it in the \
+        let code = refusal_code(code, text)?;
+        let user = self.authenticated_user();
+        let what = match (code.as_str(), &self.credentials) {
+            ("NOAUTH" | "WRONGPASS", Some(c)) => format!(
+                "authentication failed for user '{user}' with the credential from {}: {}",
+                c.identity(),
+                c.remedy()
+            ),
+            ("NOAUTH", None) => "the server requires a password and none was given: put it in the \
                          URL (redis://USER:PASSWORD@host:port), --password-file FILE or \
                          REDISCLI_AUTH"
                 .to_string(),
-            "WRONGPASS" => format!(
-                "authentication failed for user '{}': wrong password, or the user does not \
-                 exist or is disabled",
-                self.user
+            ("WRONGPASS", None) => format!(
+                "authentication failed for user '{user}': wrong password, or the user does not \
+                 exist or is disabled"
             ),
-            "NOPERM" => format!(
-                "user '{}' lacks a permission it needs ({}); restore needs at least \
+            ("NOPERM", _) => format!(
+                "user '{user}' lacks a permission it needs ({}); restore needs at least \
                  +restore +dump +info +select +exists +ping (or +@all) on ~*",
-                self.user,
                 self.scrub(text)
             ),
             _ => return None,
         };
         Some(Error::Auth {
             target: self.display.clone(),
-            user: self.user.clone(),
+            user,
             message: what,
         })
     }
 
-    /// Opens and authenticates one connection (timeouts set).
+    /// Opens and authenticates one connection (timeouts set). With changing
+    /// credentials ([`TargetConfig::credentials`]) it authenticates with the current
+    /// one, and a refusal (`WRONGPASS`, `NOAUTH`: a password rotated, a token
+    /// expired) is retried with fresh ones a few times, with a pause, before it
+    /// becomes an [`Error::Auth`] naming the user and where the credential came from.
     pub fn connect(&self) -> Result<Connection> {
+        let Some(creds) = &self.credentials else {
+            return self.open(&self.info).map_err(|e| e.0);
+        };
+        let fetch_error = |message: String| Error::Credential {
+            target: self.display.clone(),
+            identity: creds.identity(),
+            message: self.scrub(&message),
+        };
+        let named = self.url_user.as_deref();
+        let mut issued = creds.for_connection(named).map_err(fetch_error)?;
+        let mut pause = Duration::from_millis(200);
+        for attempt in 1.. {
+            let user = self.url_user.clone().or_else(|| issued.user.clone());
+            let mut settings = self
+                .info
+                .redis_settings()
+                .clone()
+                .set_password(issued.password.expose());
+            if let Some(u) = &user {
+                settings = settings.set_username(u);
+            }
+            let info = self.info.clone().set_redis_settings(settings);
+            match self.open(&info).map_err(|e| *e) {
+                Ok(mut conn) => {
+                    conn.reauth = Some(Box::new(Reauth {
+                        credentials: Arc::clone(creds),
+                        user,
+                        named_user: self.url_user.clone(),
+                        issued,
+                        sent: 0,
+                        received: 0,
+                        auth_replies: VecDeque::new(),
+                        broken: None,
+                    }));
+                    return Ok(conn);
+                }
+                Err((
+                    Error::Auth {
+                        target,
+                        user,
+                        message,
+                    },
+                    Some(code),
+                )) if code != "NOPERM" => {
+                    if attempt >= AUTH_ATTEMPTS {
+                        return Err(Error::Auth {
+                            target,
+                            user,
+                            message: format!(
+                                "{message} (refused {attempt} times in a row, a fresh \
+                                 credential each time)"
+                            ),
+                        });
+                    }
+                    std::thread::sleep(pause);
+                    pause *= 2;
+                    issued = creds
+                        .newer_than(issued.generation, named)
+                        .map_err(fetch_error)?;
+                }
+                Err((e, _)) => return Err(e),
+            }
+        }
+        unreachable!("the loop returns")
+    }
+
+    /// Opens and authenticates one connection with `info`'s credentials.
+    fn open(
+        &self,
+        info: &ConnectionInfo,
+    ) -> std::result::Result<Connection, Box<(Error, Option<String>)>> {
         let conn = match &self.tls {
             None => {
-                let client = redis::Client::open(self.info.clone()).map_err(|e| {
-                    Error::Config(format!("{}: {}", self.display, self.scrub(&e.to_string())))
+                let client = redis::Client::open(info.clone()).map_err(|e| {
+                    let text = self.scrub(&e.to_string());
+                    Box::new((Error::Config(format!("{}: {text}", self.display)), None))
                 })?;
                 let c = client
                     .get_connection_with_timeout(self.connect_timeout)
-                    .map_err(|e| self.connect_error(&e))?;
-                Connection(Inner::Plain(c))
+                    .map_err(|e| Box::new(self.connect_error(&e)))?;
+                Connection::new(Inner::Plain(c))
             }
             Some(tls) => {
                 let c = TlsConnection::connect(
                     &self.host,
                     self.port,
                     tls,
-                    self.info.redis_settings(),
-                    self.info.tcp_settings().nodelay(),
+                    info.redis_settings(),
+                    info.tcp_settings().nodelay(),
                     self.connect_timeout,
                 )
-                .map_err(|e| self.connect_failed(None, &e))?;
-                Connection(Inner::Tls(Box::new(c)))
+                .map_err(|e| Box::new(self.connect_failed(None, &e)))?;
+                Connection::new(Inner::Tls(Box::new(c)))
             }
         };
         conn.set_timeouts(self.io_timeout)
-            .map_err(|e| self.error("cannot set timeouts", &e))?;
+            .map_err(|e| Box::new((self.error("cannot set timeouts", &e), None)))?;
         Ok(conn)
     }
 
@@ -701,6 +1055,22 @@ impl Target {
             replica_of,
             keyspace,
         })
+    }
+}
+
+/// How many times a connection is tried with fresh credentials while the server
+/// refuses them (a rotation caught half-way settles within the pauses between).
+const AUTH_ATTEMPTS: u32 = 5;
+
+/// The refusal code of a reply (`NOAUTH`, `WRONGPASS`, `NOPERM`), from its code or
+/// its text.
+fn refusal_code(code: Option<&str>, text: &str) -> Option<String> {
+    match code {
+        Some(c @ ("NOAUTH" | "WRONGPASS" | "NOPERM")) => Some(c.to_string()),
+        _ => ["NOAUTH", "WRONGPASS", "NOPERM"]
+            .into_iter()
+            .find(|c| text.contains(c))
+            .map(str::to_string),
     }
 }
 

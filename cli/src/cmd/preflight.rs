@@ -152,10 +152,19 @@ fn snapshot_facts(
 }
 
 /// The connection flags for one side: its own password file over the shared one.
-fn side_args(args: &PreflightArgs, own: &Option<PathBuf>) -> ConnectionArgs {
+/// Changing credentials (`--auth`, `--password-command`) are the target's: the
+/// source authenticates with its URL's password or `--source-password-file`.
+fn side_args(args: &PreflightArgs, own: &Option<PathBuf>, source: bool) -> ConnectionArgs {
     let mut conn = args.conn.clone();
     if own.is_some() {
         conn.password_file.clone_from(own);
+    }
+    if source {
+        conn.auth = crate::connect::AuthMethod::Password;
+        conn.password_command = None;
+        conn.aws_region = None;
+        conn.aws_cache_name = None;
+        conn.aws_serverless = false;
     }
     conn
 }
@@ -191,6 +200,7 @@ fn next_command(args: &PreflightArgs) -> String {
         words.push("--password-file".into());
         words.push(quote(&p.to_string_lossy()));
     }
+    words.extend(args.conn.credential_flags().iter().map(|w| quote(w)));
     if args.target.starts_with("rediss://") {
         let c = &args.conn;
         for (flag, file) in [
@@ -230,10 +240,10 @@ fn run_checks(args: &PreflightArgs) -> Result<Vec<Check>> {
     let source = args
         .source
         .as_deref()
-        .map(|url| side_args(args, &args.source_password_file).target_among(url))
+        .map(|url| side_args(args, &args.source_password_file, true).target_among(url))
         .transpose()
         .context("--source")?;
-    let target = side_args(args, &args.target_password_file)
+    let target = side_args(args, &args.target_password_file, false)
         .target_among(&args.target)
         .context("--target")?;
     // Open (map) every file first: a missing file is a usage error, not a check.

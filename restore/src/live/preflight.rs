@@ -276,6 +276,30 @@ fn tls_hint(msg: &str, tls: bool) -> &'static str {
     }
 }
 
+/// Where the credential of `target` came from and when it expires (changing
+/// credentials only: `--password-command`, `--auth azure`, `--auth aws-iam`).
+fn credential_note(target: &Target) -> String {
+    let Some(c) = target.credentials() else {
+        return String::new();
+    };
+    let expiry = match c.expires() {
+        Some(at) => {
+            let ms = at
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+            let left = at
+                .duration_since(std::time::SystemTime::now())
+                .map_or(0, |d| d.as_secs() / 60);
+            format!(
+                ", expiring {} (in {left} min; renewed before then)",
+                rdb_parser::time::format_utc_ms(ms)
+            )
+        }
+        None => ", no expiry given".to_string(),
+    };
+    format!(" with a credential from {}{expiry}", c.identity())
+}
+
 /// Connects one side: `connect`, `auth` and `tls` checks; `None` when unusable.
 fn open(name: &'static str, target: &Target, tls: bool, out: &mut Vec<Check>) -> Option<Side> {
     let id = |c: &str| format!("{name}.{c}");
@@ -293,7 +317,11 @@ fn open(name: &'static str, target: &Target, tls: bool, out: &mut Vec<Check>) ->
                 "Authentication",
             ]
             .iter()
-            .any(|m| msg.contains(m));
+            .any(|m| msg.contains(m))
+                || matches!(
+                    e,
+                    crate::Error::Auth { .. } | crate::Error::Credential { .. }
+                );
             out.push(check(
                 &id(if auth { "auth" } else { "connect" }),
                 Status::Fail,
@@ -330,8 +358,14 @@ fn open(name: &'static str, target: &Target, tls: bool, out: &mut Vec<Check>) ->
         &id("auth"),
         Status::Pass,
         match who {
-            Ok(user) => format!("authenticated as ACL user {user:?}"),
-            Err(_) => "accepted (ACL WHOAMI not available)".to_string(),
+            Ok(user) => format!(
+                "authenticated as ACL user {user:?}{}",
+                credential_note(target)
+            ),
+            Err(_) => format!(
+                "accepted (ACL WHOAMI not available){}",
+                credential_note(target)
+            ),
         },
     ));
     out.push(if tls {
