@@ -9,7 +9,9 @@
 //! - `spill.log`: keys that did not fit in memory, read back in order as the
 //!   in-memory part drains.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
+
+use rdb_parser::digest::key_hash;
 use std::fs::{File, OpenOptions};
 use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -36,6 +38,9 @@ pub(crate) struct DirtySet {
     spill_written: u64,
     /// Keys in the spill file not read back yet.
     spilled: u64,
+    /// 128-bit hashes of the spilled keys (16 bytes per key instead of the key),
+    /// so that a key changed again while spilled is not spilled twice.
+    spilled_hashes: HashSet<u128>,
 }
 
 fn io(context: String) -> impl FnOnce(std::io::Error) -> Error {
@@ -100,12 +105,13 @@ impl DirtySet {
             spill_read: 0,
             spill_written: 0,
             spilled: 0,
+            spilled_hashes: HashSet::new(),
         };
-        let n = earlier.len() as u64;
         for (db, key) in earlier {
             set.insert(db, key, None)?;
         }
         set.flush()?;
+        let n = set.len();
         Ok((set, n))
     }
 
@@ -118,9 +124,14 @@ impl DirtySet {
             }
             return Ok(());
         }
+        let spill = self.entries.len() >= self.cap;
+        if spill && self.spilled_hashes.contains(&key_hash(k.0, &k.1)) {
+            return Ok(());
+        }
         write_record(&mut self.log, k.0, &k.1)
             .map_err(io(format!("writing {}", self.log_path.display())))?;
-        if self.entries.len() >= self.cap {
+        if spill {
+            self.spilled_hashes.insert(key_hash(k.0, &k.1));
             write_record(&mut self.spill, k.0, &k.1)
                 .map_err(io(format!("writing {}", self.spill_path.display())))?;
             self.spill_written += 8 + k.1.len() as u64;
@@ -164,6 +175,7 @@ impl DirtySet {
             };
             self.spill_read += len;
             self.spilled -= 1;
+            self.spilled_hashes.remove(&key_hash(db, &key));
             let k = (db, key);
             if !self.entries.contains_key(&k) {
                 self.order.push_back(k.clone());
@@ -172,6 +184,7 @@ impl DirtySet {
         }
         if self.spilled == 0 || self.spill_read >= self.spill_written {
             self.spilled = 0;
+            self.spilled_hashes.clear();
             self.spill_read = 0;
             self.spill_written = 0;
             self.spill
