@@ -141,6 +141,7 @@ pub fn run(args: &SyncArgs, quiet: bool) -> ExitCode {
 
 fn status_json(s: &SyncStatus) -> Value {
     json!({
+        "verdict": "running",
         "state": s.state.name(),
         "elapsed_s": s.elapsed_s,
         "backlog": s.backlog,

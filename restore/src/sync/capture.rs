@@ -178,7 +178,7 @@ pub(crate) fn subscribe(
             };
             if event == HEARTBEAT_EVENT {
                 me.last_beat_ms
-                    .store(start.elapsed().as_millis() as u64, Ordering::Relaxed);
+                    .store(start.elapsed().as_millis() as u64 + 1, Ordering::Relaxed);
                 continue;
             }
             if IGNORED.contains(&event) {
@@ -303,6 +303,11 @@ pub(crate) fn probe(nodes: &mut Nodes, addr: &NodeAddr, capture: &NodeCapture) -
             .arg("PX")
             .arg(1)
             .clone(),
+        // The heartbeat that proves the subscription alive later needs PUBLISH.
+        redis::cmd("PUBLISH")
+            .arg(format!("__keyevent@0__:{HEARTBEAT_EVENT}"))
+            .arg("probe")
+            .clone(),
     ];
     for c in &cmds {
         buf.extend_from_slice(&c.get_packed_command());
@@ -337,8 +342,17 @@ pub(crate) fn probe(nodes: &mut Nodes, addr: &NodeAddr, capture: &NodeCapture) -
             .map(|s| s.clone())
             .unwrap_or_default();
         let missing: Vec<_> = wanted.iter().filter(|(e, _)| !seen.contains(*e)).collect();
-        if missing.is_empty() {
+        if missing.is_empty() && capture.last_beat_ms.load(Ordering::Relaxed) > 0 {
             return Ok(());
+        }
+        if Instant::now() > deadline && missing.is_empty() {
+            return Err(Error::Refused {
+                target: node,
+                message: "the heartbeat published on a keyevent channel did not come back \
+                          within 5 s: sync needs PUBLISH and PSUBSCRIBE on __keyevent@*__:* \
+                          (ACL: +publish +psubscribe &*)"
+                    .into(),
+            });
         }
         if Instant::now() > deadline {
             let names: Vec<&str> = missing.iter().map(|(e, _)| *e).collect();

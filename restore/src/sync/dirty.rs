@@ -22,6 +22,9 @@ use crate::error::{Error, Result};
 /// A source key: database and name.
 pub(crate) type DbKey = (u64, Vec<u8>);
 
+/// `dirty.log` is compacted past this size (see [`DirtySet::flush`]).
+const COMPACT_AFTER: u64 = 16 << 20;
+
 /// Largest key accepted from a journal record (Redis' own limit is 512 MiB).
 const MAX_KEY_LEN: u32 = 512 << 20;
 
@@ -32,6 +35,9 @@ pub(crate) struct DirtySet {
     cap: usize,
     log: BufWriter<File>,
     log_path: PathBuf,
+    /// Bytes in `dirty.log`, and in its records of keys still in memory.
+    log_bytes: u64,
+    live_bytes: u64,
     spill: BufWriter<File>,
     spill_path: PathBuf,
     spill_read: u64,
@@ -100,6 +106,8 @@ impl DirtySet {
             cap: cap.max(1),
             log: create(&log_path)?,
             log_path,
+            log_bytes: 0,
+            live_bytes: 0,
             spill: create(&spill_path)?,
             spill_path,
             spill_read: 0,
@@ -130,6 +138,7 @@ impl DirtySet {
         }
         write_record(&mut self.log, k.0, &k.1)
             .map_err(io(format!("writing {}", self.log_path.display())))?;
+        self.log_bytes += 8 + k.1.len() as u64;
         if spill {
             self.spilled_hashes.insert(key_hash(k.0, &k.1));
             write_record(&mut self.spill, k.0, &k.1)
@@ -138,6 +147,7 @@ impl DirtySet {
             self.spilled += 1;
             return Ok(());
         }
+        self.live_bytes += 8 + k.1.len() as u64;
         self.order.push_back(k.clone());
         self.entries.insert(k, seen);
         Ok(())
@@ -154,6 +164,7 @@ impl DirtySet {
                 break;
             };
             if let Some(seen) = self.entries.remove(&k) {
+                self.live_bytes = self.live_bytes.saturating_sub(8 + k.1.len() as u64);
                 out.push((k, seen));
             }
         }
@@ -178,6 +189,11 @@ impl DirtySet {
             self.spilled_hashes.remove(&key_hash(db, &key));
             let k = (db, key);
             if !self.entries.contains_key(&k) {
+                // Journaled again: the spill file is emptied once read back.
+                write_record(&mut self.log, k.0, &k.1)
+                    .map_err(io(format!("writing {}", self.log_path.display())))?;
+                self.log_bytes += 8 + k.1.len() as u64;
+                self.live_bytes += 8 + k.1.len() as u64;
                 self.order.push_back(k.clone());
                 self.entries.insert(k, None);
             }
@@ -206,16 +222,26 @@ impl DirtySet {
         self.entries.values().flatten().min().copied()
     }
 
-    /// Writes the journal out; when the set is empty the journal is emptied too.
+    /// Writes the journal out. `dirty.log` needs only the keys in memory (spilled
+    /// ones are in `spill.log` until read back): it is emptied with the set, and
+    /// rewritten with the keys in memory once it has grown past [`COMPACT_AFTER`]
+    /// and four times their size, so that a set that never empties under load does
+    /// not grow the file without end.
     pub(crate) fn flush(&mut self) -> Result<()> {
         let ctx = || format!("writing {}", self.log_path.display());
-        if self.len() == 0 {
+        let compact = self.log_bytes > COMPACT_AFTER && self.log_bytes > 4 * self.live_bytes;
+        if self.len() == 0 || compact {
             self.log.flush().map_err(io(ctx()))?;
             self.log
                 .get_mut()
                 .set_len(0)
                 .and_then(|()| self.log.get_mut().seek(SeekFrom::Start(0)).map(|_| ()))
                 .map_err(io(ctx()))?;
+            self.log_bytes = 0;
+            for (db, key) in self.order.iter().filter(|k| self.entries.contains_key(*k)) {
+                write_record(&mut self.log, *db, key).map_err(io(ctx()))?;
+                self.log_bytes += 8 + key.len() as u64;
+            }
         }
         self.log.flush().map_err(io(ctx()))?;
         self.spill

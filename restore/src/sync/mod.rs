@@ -279,16 +279,19 @@ impl Scope {
 /// A re-scan of both sides into the dirty set.
 struct Rescan {
     repair: Option<usize>,
-    /// Pages to scan: (side is source, db to scan, node index, cursor).
+    /// Databases left to scan, the next one last: (source side, db).
     todo: Vec<(bool, u64)>,
+    /// The database being scanned: (source side, db, master index, SCAN cursor).
     current: Option<(bool, u64, usize, Vec<u8>)>,
     keys: u64,
 }
 
 impl Rescan {
     fn new(repair: Option<usize>, src_dbs: &BTreeSet<u64>, tgt_dbs: &BTreeSet<u64>) -> Rescan {
-        let mut todo: Vec<(bool, u64)> = src_dbs.iter().map(|&d| (true, d)).collect();
-        todo.extend(tgt_dbs.iter().map(|&d| (false, d)));
+        // The target first: scanned after the source, it would find every key this
+        // re-scan just copied and copy it again.
+        let mut todo: Vec<(bool, u64)> = tgt_dbs.iter().map(|&d| (false, d)).collect();
+        todo.extend(src_dbs.iter().map(|&d| (true, d)));
         todo.reverse();
         Rescan {
             repair,
@@ -365,7 +368,16 @@ fn keyspace_dbs(nodes: &mut Nodes) -> Result<BTreeSet<u64>> {
     Ok(dbs)
 }
 
+/// Distinct notices kept at most (errors repeat; their count is in `errors`).
+const MAX_NOTICES: usize = 50;
+
 impl Run<'_> {
+    fn notice(&mut self, text: String) {
+        if self.notices.len() < MAX_NOTICES && !self.notices.contains(&text) {
+            self.notices.push(text);
+        }
+    }
+
     fn elapsed_s(&self) -> f64 {
         self.epoch.elapsed().as_secs_f64()
     }
@@ -458,8 +470,7 @@ impl Run<'_> {
             Err(e) => {
                 // Retried on the next step (the node may be failing over).
                 self.errors += 1;
-                self.notices.push(e.to_string());
-                self.notices.dedup();
+                self.notice(e.to_string());
                 return Ok(true);
             }
         };
@@ -566,8 +577,7 @@ impl Run<'_> {
                     refresh_src |= moved;
                     if !moved {
                         self.errors += 1;
-                        self.notices.push(why);
-                        self.notices.dedup();
+                        self.notice(why);
                     }
                     again.push(i);
                 }
@@ -642,8 +652,7 @@ impl Run<'_> {
                 .clone();
             if let Err(e) = self.src.query(&addr, &beat) {
                 self.errors += 1;
-                self.notices.push(e.to_string());
-                self.notices.dedup();
+                self.notice(e.to_string());
             }
         }
         let mut causes = Vec::new();
@@ -677,8 +686,7 @@ impl Run<'_> {
                 }
                 Err(e) => {
                     self.errors += 1;
-                    self.notices.push(format!("resubscribing: {e}"));
-                    self.notices.dedup();
+                    self.notice(format!("resubscribing: {e}"));
                 }
             }
         }
