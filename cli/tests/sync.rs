@@ -515,3 +515,77 @@ fn late_snapshot_into_a_cluster_then_catch_up() {
         "target has {target_total} keys, source {source_total} (only expiring keys may differ)"
     );
 }
+
+#[test]
+fn notifications_off_is_refused_naming_the_setting() {
+    let target = Server::start(&[]);
+    // CONFIG allowed: the setting is read and named.
+    let source = Server::start(&["--notify-keyspace-events", "Kg"]);
+    let journal = temp_dir("sync-off");
+    let mut child = sync_cmd(&source.url(), &target.url(), &journal, &[]);
+    let (lines, reader) = collect(&mut child);
+    let (code, err) = wait(&mut child, 30);
+    reader.join().unwrap();
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("notify-keyspace-events") && err.contains("parameter group"),
+        "{err}"
+    );
+    assert!(
+        lines.lock().unwrap().is_empty(),
+        "nothing reported as progress"
+    );
+    // CONFIG refused (as on ElastiCache): the probe finds that no event arrives.
+    let source = Server::start(&["--rename-command", "CONFIG", ""]);
+    let mut child = sync_cmd(&source.url(), &target.url(), &journal, &[]);
+    let (_, reader) = collect(&mut child);
+    let (code, err) = wait(&mut child, 30);
+    reader.join().unwrap();
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("no keyspace notification arrived") && err.contains("parameter group"),
+        "{err}"
+    );
+    // Nothing was copied.
+    let mut t = conn(&target.url(), 0);
+    assert!(keys_of(&mut t).is_empty());
+}
+
+#[test]
+fn until_ready_ends_at_ready_under_load() {
+    let source = Server::start(&NOTIFY);
+    let target = Server::start(&[]);
+    prefill(&source.url(), 2);
+    let journal = temp_dir("sync-ready");
+    let stop = Arc::new(AtomicBool::new(false));
+    let count = Arc::new(AtomicU64::new(0));
+    let writer = load(
+        source.url(),
+        1000,
+        2,
+        Arc::clone(&stop),
+        Arc::clone(&count),
+        5,
+    );
+    let mut child = sync_cmd(
+        &source.url(),
+        &target.url(),
+        &journal,
+        &["--until", "ready"],
+    );
+    let (lines, reader) = collect(&mut child);
+    let (code, err) = wait(&mut child, 40);
+    reader.join().unwrap();
+    stop.store(true, Ordering::SeqCst);
+    writer.join().unwrap();
+    let last = last_line(&lines);
+    assert_eq!(code, 0, "stderr: {err}\nlast: {last}");
+    assert_eq!(last["verdict"], "ready", "{last}");
+    assert_eq!(last["state"], "ready", "{last}");
+    assert!(last["backlog"].as_u64().unwrap() <= 1000, "{last}");
+    assert!(last["compare"].is_null(), "no final comparison at ready");
+    // Every line before the last is a running status.
+    for l in lines.lock().unwrap().iter().rev().skip(1) {
+        assert_eq!(l["verdict"], "running", "{l}");
+    }
+}
