@@ -247,28 +247,44 @@ pub(crate) fn compare(
             continue;
         };
         scan_db(tgt, tdb, |_, keys| {
-            for key in keys.into_iter().filter(|k| scope.key_in_scope(k)) {
-                let mut found = false;
-                for &sdb in &sources {
-                    let mut buf = Vec::new();
-                    let mut n = 1;
-                    if !src.cluster {
-                        crate::resp::write_select(&mut buf, sdb);
-                        n += 1;
-                    }
-                    crate::resp::write_command(&mut buf, &[b"EXISTS", &key]);
-                    let addr = src.owner(&key);
-                    let r = src.exchange(&addr, &buf, n)?;
-                    if matches!(r.last(), Some(Ok(Value::Int(1)))) {
-                        found = true;
-                        break;
+            let keys: Vec<Vec<u8>> = keys.into_iter().filter(|k| scope.key_in_scope(k)).collect();
+            let mut found = vec![false; keys.len()];
+            for &sdb in &sources {
+                // One pipeline of EXISTS per source node.
+                let mut by_node: BTreeMap<crate::cluster::NodeAddr, Vec<usize>> = BTreeMap::new();
+                for (i, k) in keys.iter().enumerate() {
+                    if !found.get(i).copied().unwrap_or(true) {
+                        by_node.entry(src.owner(k)).or_default().push(i);
                     }
                 }
+                for (addr, idx) in by_node {
+                    let mut buf = Vec::new();
+                    let mut skip = 0;
+                    if !src.cluster {
+                        crate::resp::write_select(&mut buf, sdb);
+                        skip = 1;
+                    }
+                    for &i in &idx {
+                        if let Some(k) = keys.get(i) {
+                            crate::resp::write_command(&mut buf, &[b"EXISTS", k]);
+                        }
+                    }
+                    let replies = src.exchange(&addr, &buf, skip + idx.len())?;
+                    for (&i, r) in idx.iter().zip(replies.iter().skip(skip)) {
+                        if matches!(r, Ok(Value::Int(1))) {
+                            if let Some(f) = found.get_mut(i) {
+                                *f = true;
+                            }
+                        }
+                    }
+                }
+            }
+            for (key, found) in keys.iter().zip(found) {
                 if !found {
                     let c = out.dbs.entry(first).or_default();
                     c.extra += 1;
                     c.target_keys += 1;
-                    out.note(first, &key, "extra");
+                    out.note(first, key, "extra");
                 }
             }
             Ok(())

@@ -59,9 +59,10 @@ impl Nodes {
         let mut candidates = vec![seed.clone()];
         candidates.extend(before.iter().filter(|a| **a != seed).cloned());
         for addr in candidates {
-            let fetched = self
-                .conn(&addr)
-                .and_then(|c| SlotMap::fetch(c, &addr.0).map_err(|e| self_err(&addr, &e)));
+            let node = self.node_target(&addr);
+            let fetched = self.conn(&addr).and_then(|c| {
+                SlotMap::fetch(c, &addr.0).map_err(|e| node.error("CLUSTER SLOTS", &e))
+            });
             match fetched {
                 Ok(Some(map)) => {
                     self.map = Some(map);
@@ -180,13 +181,6 @@ impl Nodes {
         let packed = cmd.get_packed_command();
         let mut r = self.exchange(addr, &packed, 1)?;
         Ok(r.pop().unwrap_or(Ok(Value::Nil)))
-    }
-}
-
-fn self_err(addr: &NodeAddr, e: &redis::RedisError) -> crate::Error {
-    crate::Error::Connection {
-        target: format!("{}:{}", addr.0, addr.1),
-        message: format!("CLUSTER SLOTS: {e}"),
     }
 }
 
