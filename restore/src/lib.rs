@@ -128,6 +128,7 @@ pub(crate) mod resp;
 pub mod restore;
 #[cfg(feature = "serde")]
 mod ser;
+pub mod sync;
 pub mod target;
 pub(crate) mod throttle;
 pub mod verify;
@@ -139,5 +140,6 @@ pub use plan::{ConflictPolicy, PlanOptions, SkipReason};
 pub use rdb_parser;
 pub use report::{FunctionCounts, KeyFailure, Progress, RestoreReport};
 pub use restore::{restore, ClusterMode, RestoreOptions, SourceFile};
+pub use sync::{sync, SyncOptions, SyncReport, SyncState, SyncStatus, Until};
 pub use target::{Connection, Secret, Target, TargetCaps, TargetConfig};
 pub use verify::{verify, VerifyOptions, VerifyReport};

@@ -8,5 +8,6 @@ pub mod info;
 pub mod metrics;
 pub mod preflight;
 pub mod restore;
+pub mod sync;
 pub mod verify;
 pub mod watch;
