@@ -1,4 +1,6 @@
-//! Opening snapshots: memory-mapped files, or standard input read into memory.
+//! Opening snapshots: memory-mapped files, or a stream (standard input, a pipe) framed
+//! in bounded memory by [`rdb_parser::stream`]; [`open`] still reads standard input
+//! whole for the commands that need every byte in memory (`restore`).
 //!
 //! Inputs that are not snapshots (a directory, a compressed file, an AOF, a failed
 //! download, ...) are refused here, before any command reads them, with what the
@@ -13,7 +15,9 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use memmap2::Mmap;
 use rdb_parser::header::InputKind;
-use rdb_parser::{ErrorKind, Header};
+use rdb_parser::inventory::Source;
+use rdb_parser::stream::{RdbStream, StreamError, StreamOptions};
+use rdb_parser::{ErrorKind, Header, ParseOptions};
 
 /// The bytes of one input, mapped or owned.
 pub enum Input {
@@ -75,6 +79,64 @@ fn open_bytes(path: &str) -> Result<Input> {
     #[cfg(unix)]
     let _ = map.advise(memmap2::Advice::Sequential);
     Ok(Input::Mapped(map))
+}
+
+/// A snapshot opened for reading: mapped, or a reader to stream.
+pub enum Opened {
+    /// A local file, memory-mapped (the fast path).
+    Bytes(Input),
+    /// Standard input or another source that cannot be mapped, checked to start like
+    /// an RDB file; read once, in bounded memory.
+    Reader(Box<dyn Read + Send>),
+}
+
+/// Bytes read ahead from a stream to tell what it is (enough for an S3 error document).
+const HEAD_LEN: usize = 4096;
+
+/// Opens `path` for streaming: a regular file is mapped; `-` (standard input), a pipe
+/// or a device is read as a stream. Non-RDB content fails as in [`open`].
+pub fn open_source(path: &str) -> Result<Opened> {
+    let streamed =
+        path == "-" || std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir());
+    if !streamed {
+        return open(path).map(Opened::Bytes);
+    }
+    let reader: Box<dyn Read + Send> = if path == "-" {
+        Box::new(std::io::stdin())
+    } else {
+        Box::new(File::open(path).with_context(|| format!("opening {path}"))?)
+    };
+    let name = if path == "-" { "standard input" } else { path };
+    let (head, reader) = read_head(reader).with_context(|| format!("reading {name}"))?;
+    refuse_non_rdb(path, &head)?;
+    Ok(Opened::Reader(Box::new(
+        std::io::Cursor::new(head).chain(reader),
+    )))
+}
+
+impl Opened {
+    /// The bytes to frame: the mapped file, or the reader as a stream (its header is
+    /// read and checked here; the reader is taken, so this is done once).
+    pub fn source(&mut self, parse: ParseOptions) -> Result<Source<'_>, StreamError> {
+        match self {
+            Opened::Bytes(input) => Ok(Source::Bytes(input)),
+            Opened::Reader(reader) => {
+                let reader = std::mem::replace(reader, Box::new(std::io::empty()));
+                let options = StreamOptions {
+                    parse,
+                    ..StreamOptions::default()
+                };
+                Ok(Source::Stream(Box::new(RdbStream::new(reader, options)?)))
+            }
+        }
+    }
+}
+
+/// The first [`HEAD_LEN`] bytes of `reader` (fewer when it ends first), and the rest.
+fn read_head(mut reader: Box<dyn Read + Send>) -> std::io::Result<(Vec<u8>, Box<dyn Read + Send>)> {
+    let mut head = Vec::with_capacity(HEAD_LEN);
+    (&mut reader).take(HEAD_LEN as u64).read_to_end(&mut head)?;
+    Ok((head, reader))
 }
 
 /// An input whose bytes are not an RDB snapshot (offset 0 of the input).

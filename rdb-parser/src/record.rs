@@ -219,6 +219,15 @@ pub struct Eof {
     pub trailing_bytes: u64,
 }
 
+impl Eof {
+    /// The input's length as this record tells it: up to the opcode, the CRC-64
+    /// trailer (RDB 5+, per `header`) and the bytes after it.
+    pub fn input_len(&self, header: Header) -> u64 {
+        let trailer = if header.has_checksum() { 8 } else { 0 };
+        self.offset + 1 + trailer + self.trailing_bytes
+    }
+}
+
 /// Parsing options. Defaults: verify the checksum.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ParseOptions {

@@ -19,12 +19,13 @@
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
-use rdb_parser::inventory::check::{check, FileCheck};
-use rdb_parser::inventory::FileInput;
+use rdb_parser::inventory::check::{check_inputs, FileCheck};
+use rdb_parser::inventory::{Input, Source};
+use rdb_parser::stream::StreamError;
 use rdb_parser::{AuxInfo, ParseOptions, Rdb};
 use serde_json::{json, Map, Value};
 
-use crate::input::{self, NotSnapshot};
+use crate::input::{self, NotSnapshot, Opened};
 use crate::output::Format;
 use crate::progress::Progress;
 
@@ -95,7 +96,7 @@ pub fn run(files: &[String], options: ParseOptions, quiet: bool, format: Format)
 }
 
 fn check_path(path: &str, options: ParseOptions, quiet: bool) -> Outcome {
-    let data = match input::open(path) {
+    let mut opened = match input::open_source(path) {
         Ok(d) => d,
         Err(e) => {
             return match e.downcast_ref::<NotSnapshot>() {
@@ -108,9 +109,9 @@ fn check_path(path: &str, options: ParseOptions, quiet: bool) -> Outcome {
             }
         }
     };
-    match check_one(path, &data, options, quiet) {
+    match check_one(path, &mut opened, options, quiet) {
         Ok(v) => Outcome::Ok(Box::new(v)),
-        Err(e) => Outcome::Corrupt {
+        Err(StreamError::Parse(e)) => Outcome::Corrupt {
             message: format!("{path}: {e}"),
             offset: e.offset(),
             input_kind: match e.kind() {
@@ -118,28 +119,30 @@ fn check_path(path: &str, options: ParseOptions, quiet: bool) -> Outcome {
                 _ => None,
             },
         },
+        Err(e) => Outcome::Unreadable(format!("{path}: {e}")),
     }
 }
 
 fn check_one(
     path: &str,
-    data: &[u8],
+    opened: &mut Opened,
     options: ParseOptions,
     quiet: bool,
-) -> Result<Valid, rdb_parser::Error> {
-    let rdb = Rdb::with_options(data, options)?;
-    let aux = AuxInfo::read(&rdb)?;
-    let progress = std::sync::Mutex::new(Progress::new(
-        &format!("checking {path}"),
-        data.len() as u64,
-        quiet,
-    ));
-    let file = [FileInput {
+) -> Result<Valid, StreamError> {
+    let mut file = [Input {
         name: path,
-        data,
+        source: opened.source(options)?,
         mtime_ms: None,
     }];
-    let result = check(&file, options, &|pos| {
+    let (header, aux, len) = match &mut file[0].source {
+        Source::Bytes(data) => {
+            let rdb = Rdb::with_options(data, options)?;
+            (rdb.header(), AuxInfo::read(&rdb)?, data.len() as u64)
+        }
+        Source::Stream(stream) => (stream.header(), stream.aux()?, 0),
+    };
+    let progress = std::sync::Mutex::new(Progress::new(&format!("checking {path}"), len, quiet));
+    let result = check_inputs(&mut file, options, &|pos| {
         if let Ok(mut p) = progress.lock() {
             p.update(pos);
         }
@@ -148,12 +151,17 @@ fn check_one(
         p.finish();
     }
     let report = result?.pop().unwrap_or_default();
+    // A stream's length is known once its end is read.
+    let bytes = match report.eof {
+        Some(e) if len == 0 => e.input_len(header),
+        _ => len,
+    };
     Ok(Valid {
-        magic: rdb.header().magic(),
-        rdb_version: rdb.header().version,
+        magic: header.magic(),
+        rdb_version: header.version,
         redis_ver: aux.redis_ver,
         valkey_ver: aux.valkey_ver,
-        bytes: data.len(),
+        bytes: bytes as usize,
         report,
     })
 }
