@@ -13,6 +13,7 @@ use std::ops::Deref;
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
+use flate2::read::MultiGzDecoder;
 use memmap2::Mmap;
 use rdb_parser::header::InputKind;
 use rdb_parser::inventory::Source;
@@ -43,9 +44,28 @@ impl Deref for Input {
 /// A directory is an error with a pointer to the snapshot inside it; bytes that
 /// are not an RDB file fail with [`NotSnapshot`].
 pub fn open(path: &str) -> Result<Input> {
-    let input = open_bytes(path)?;
+    let mut input = open_bytes(path)?;
+    if input.starts_with(&GZIP_MAGIC) {
+        // The commands that need the whole snapshot in memory get it decompressed.
+        let mut decoded = Vec::new();
+        MultiGzDecoder::new(&input[..])
+            .read_to_end(&mut decoded)
+            .with_context(|| format!("decompressing {} (gzip)", display_name(path)))?;
+        input = Input::Owned(decoded);
+    }
     refuse_non_rdb(path, &input)?;
     Ok(input)
+}
+
+/// The gzip magic (RFC 1952): gzip input is recognised by its bytes, not its name.
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+fn display_name(path: &str) -> &str {
+    if path == "-" {
+        "standard input"
+    } else {
+        path
+    }
 }
 
 fn open_bytes(path: &str) -> Result<Input> {
@@ -96,8 +116,9 @@ const HEAD_LEN: usize = 4096;
 /// Opens `path` for streaming: a regular file is mapped; `-` (standard input), a pipe
 /// or a device is read as a stream. Non-RDB content fails as in [`open`].
 pub fn open_source(path: &str) -> Result<Opened> {
-    let streamed =
-        path == "-" || std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir());
+    let streamed = path == "-"
+        || std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir())
+        || starts_with_gzip(path);
     if !streamed {
         return open(path).map(Opened::Bytes);
     }
@@ -106,12 +127,28 @@ pub fn open_source(path: &str) -> Result<Opened> {
     } else {
         Box::new(File::open(path).with_context(|| format!("opening {path}"))?)
     };
-    let name = if path == "-" { "standard input" } else { path };
-    let (head, reader) = read_head(reader).with_context(|| format!("reading {name}"))?;
+    let name = display_name(path);
+    let (mut head, mut reader) = read_head(reader).with_context(|| format!("reading {name}"))?;
+    if head.starts_with(&GZIP_MAGIC) {
+        // Decompressed as it is read (concatenated members, as `cat a.gz b.gz` makes,
+        // are one stream); offsets in errors are offsets in the decompressed data.
+        let decoder = MultiGzDecoder::new(std::io::Cursor::new(head).chain(reader));
+        (head, reader) = read_head(Box::new(decoder)).with_context(|| {
+            format!("decompressing {name} (gzip; damaged or cut off? copy it again)")
+        })?;
+    }
     refuse_non_rdb(path, &head)?;
     Ok(Opened::Reader(Box::new(
         std::io::Cursor::new(head).chain(reader),
     )))
+}
+
+/// Whether the local file at `path` starts with the gzip magic.
+fn starts_with_gzip(path: &str) -> bool {
+    let mut magic = [0u8; 2];
+    File::open(path)
+        .and_then(|mut f| f.read_exact(&mut magic))
+        .is_ok_and(|()| magic == GZIP_MAGIC)
 }
 
 impl Opened {

@@ -110,3 +110,98 @@ fn truncated_stdin_fails_with_the_offset_of_the_file() {
     }
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// `gzip -c FILE` (the real tool), as bytes.
+fn gzip(path: &PathBuf) -> Vec<u8> {
+    let out = std::process::Command::new("gzip")
+        .arg("-c")
+        .arg(path)
+        .output()
+        .expect("gzip is installed");
+    assert!(out.status.success());
+    out.stdout
+}
+
+#[test]
+fn gzip_is_read_by_its_magic_from_files_and_stdin() {
+    let dir = std::env::temp_dir().join(format!("rdbkit-gzip-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let files = ["redis-7.4.1.rdb", "redis-6.2.14.rdb", "redis-2.8.24.rdb"];
+    for name in files {
+        let path = versions_dir().join(name);
+        let compressed = gzip(&path);
+        // No `.gz` in the name: the bytes tell.
+        let gz_path = dir.join(format!("{name}.backup"));
+        std::fs::write(&gz_path, &compressed).unwrap();
+        for args in [
+            &["check", "--format", "json"][..],
+            &["export"],
+            &["baseline", "--format", "json"],
+        ] {
+            let mut plain: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+            plain.push(path.display().to_string());
+            let want = run_rdbkit(&plain, None).unwrap();
+            assert_eq!(
+                want.code(),
+                Some(0),
+                "{args:?} {name}: {}",
+                want.stderr_text()
+            );
+            let by_file: Vec<String> = plain[..args.len()]
+                .iter()
+                .cloned()
+                .chain([gz_path.display().to_string()])
+                .collect();
+            let by_stdin: Vec<String> = plain[..args.len()]
+                .iter()
+                .cloned()
+                .chain(["-".to_string()])
+                .collect();
+            let same = |out: &common::RunOutput, from: &str| {
+                assert_eq!(
+                    out.code(),
+                    Some(0),
+                    "{args:?} {name} {from}: {}",
+                    out.stderr_text()
+                );
+                let text = |b: &[u8]| {
+                    String::from_utf8_lossy(b)
+                        .lines()
+                        .filter(|l| {
+                            !l.contains(name)
+                                && !l.contains("\"-\"")
+                                && !l.contains("ttl")
+                                && !l.contains("snapshot_time")
+                                && !l.contains("\"bytes\"")
+                        })
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                };
+                assert_eq!(
+                    text(&out.stdout),
+                    text(&want.stdout),
+                    "{args:?} {name} {from}"
+                );
+            };
+            same(&run_rdbkit(&by_file, None).unwrap(), "gzip file");
+            same(
+                &run_rdbkit(&by_stdin, Some(compressed.clone())).unwrap(),
+                "gzip stdin",
+            );
+        }
+    }
+    // Two gzip members (`cat a.gz b.gz`) are one stream; a cut-off one fails (exit 2)
+    // saying what to do.
+    let path = versions_dir().join("redis-7.4.1.rdb");
+    let mut two = gzip(&path);
+    let empty = dir.join("empty");
+    std::fs::write(&empty, b"").unwrap();
+    two.extend(gzip(&empty));
+    let out = run_rdbkit(&["check", "-"], Some(two)).unwrap();
+    assert_eq!(out.code(), Some(0), "{}", out.stderr_text());
+    let cut = gzip(&path)[..3000].to_vec();
+    let out = run_rdbkit(&["check", "-"], Some(cut)).unwrap();
+    assert_eq!(out.code(), Some(2));
+    assert!(out.stderr_text().contains("gzip"), "{}", out.stderr_text());
+    std::fs::remove_dir_all(&dir).ok();
+}
