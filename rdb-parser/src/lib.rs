@@ -80,6 +80,7 @@
 #![warn(missing_docs)]
 #![warn(missing_debug_implementations)]
 
+pub mod aof;
 pub mod aux;
 pub mod crc;
 #[cfg(feature = "inventory")]

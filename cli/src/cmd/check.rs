@@ -19,6 +19,7 @@
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
+use rdb_parser::aof::count_commands;
 use rdb_parser::inventory::check::{check_inputs, FileCheck};
 use rdb_parser::inventory::{Input, Source};
 use rdb_parser::stream::StreamError;
@@ -51,6 +52,9 @@ struct Valid {
     valkey_ver: Option<String>,
     bytes: usize,
     report: FileCheck,
+    /// RESP commands in the bytes after the trailer (an AOF with an RDB preamble),
+    /// counted when the input is in memory.
+    tail_commands: Option<u64>,
 }
 
 /// Checks every file, prints the results and returns the exit status (see the
@@ -134,13 +138,14 @@ fn check_one(
         source: opened.source(options)?,
         mtime_ms: None,
     }];
-    let (header, aux, len) = match &mut file[0].source {
+    let (header, aux, mapped) = match &mut file[0].source {
         Source::Bytes(data) => {
             let rdb = Rdb::with_options(data, options)?;
-            (rdb.header(), AuxInfo::read(&rdb)?, data.len() as u64)
+            (rdb.header(), AuxInfo::read(&rdb)?, Some(*data))
         }
-        Source::Stream(stream) => (stream.header(), stream.aux()?, 0),
+        Source::Stream(stream) => (stream.header(), stream.aux()?, None),
     };
+    let len = mapped.map_or(0, |d| d.len() as u64);
     let progress = std::sync::Mutex::new(Progress::new(&format!("checking {path}"), len, quiet));
     let result = check_inputs(&mut file, options, &|pos| {
         if let Ok(mut p) = progress.lock() {
@@ -156,7 +161,17 @@ fn check_one(
         Some(e) if len == 0 => e.input_len(header),
         _ => len,
     };
+    let tail_commands = match (mapped, report.eof) {
+        (Some(data), Some(e)) if e.trailing_bytes > 0 => {
+            let tail = data
+                .get(data.len() - e.trailing_bytes as usize..)
+                .unwrap_or(&[]);
+            count_commands(tail).ok().map(|c| c.commands)
+        }
+        _ => None,
+    };
     Ok(Valid {
+        tail_commands,
         magic: header.magic(),
         rdb_version: header.version,
         redis_ver: aux.redis_ver,
@@ -225,6 +240,7 @@ fn file_json(path: &str, outcome: &Outcome) -> Value {
         "skipped_opcodes": c.skipped_opcodes,
         "checksum": {"status": checksum(c).0, "stored": stored},
         "trailing_bytes": c.eof.map_or(0, |e| e.trailing_bytes),
+        "aof_tail_commands_not_included": v.tail_commands,
     })
 }
 
@@ -261,12 +277,24 @@ fn summary(path: &str, v: &Valid) -> String {
     }
     let _ = writeln!(s, "  checksum: {}", checksum(c).1);
     if let Some(e) = c.eof {
-        if e.trailing_bytes > 0 {
-            let _ = writeln!(
-                s,
-                "  {} bytes after the checksum (AOF tail or padding)",
-                e.trailing_bytes
-            );
+        match v.tail_commands {
+            Some(n) if n > 0 => {
+                let _ = writeln!(
+                    s,
+                    "  {} bytes after the checksum: an AOF tail of {n} commands, NOT included \
+                     in the snapshot (to include them, replay them into the server after \
+                     restoring: `tail -c {} {path} | redis-cli --pipe`)",
+                    e.trailing_bytes, e.trailing_bytes
+                );
+            }
+            _ if e.trailing_bytes > 0 => {
+                let _ = writeln!(
+                    s,
+                    "  {} bytes after the checksum (AOF tail or padding)",
+                    e.trailing_bytes
+                );
+            }
+            _ => {}
         }
     }
     let _ = writeln!(s, "  RDB looks OK");
