@@ -1,4 +1,6 @@
-//! Opening snapshots: memory-mapped files, or standard input read into memory.
+//! Opening snapshots: memory-mapped files, or a stream (standard input, a pipe) framed
+//! in bounded memory by [`rdb_parser::stream`]; [`open`] still reads standard input
+//! whole for the commands that need every byte in memory (`restore`).
 //!
 //! Inputs that are not snapshots (a directory, a compressed file, an AOF, a failed
 //! download, ...) are refused here, before any command reads them, with what the
@@ -11,9 +13,13 @@ use std::ops::Deref;
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
+use flate2::read::MultiGzDecoder;
 use memmap2::Mmap;
+use rdb_parser::aof::{count_commands, Manifest};
 use rdb_parser::header::InputKind;
-use rdb_parser::{ErrorKind, Header};
+use rdb_parser::inventory::Source;
+use rdb_parser::stream::{RdbStream, StreamError, StreamOptions};
+use rdb_parser::{ErrorKind, Header, ParseOptions};
 
 /// The bytes of one input, mapped or owned.
 pub enum Input {
@@ -39,9 +45,29 @@ impl Deref for Input {
 /// A directory is an error with a pointer to the snapshot inside it; bytes that
 /// are not an RDB file fail with [`NotSnapshot`].
 pub fn open(path: &str) -> Result<Input> {
-    let input = open_bytes(path)?;
+    let path = &resolve(path)?;
+    let mut input = open_bytes(path)?;
+    if input.starts_with(&GZIP_MAGIC) {
+        // The commands that need the whole snapshot in memory get it decompressed.
+        let mut decoded = Vec::new();
+        MultiGzDecoder::new(&input[..])
+            .read_to_end(&mut decoded)
+            .map_err(|e| damaged_gzip(path, &e))?;
+        input = Input::Owned(decoded);
+    }
     refuse_non_rdb(path, &input)?;
     Ok(input)
+}
+
+/// The gzip magic (RFC 1952): gzip input is recognised by its bytes, not its name.
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+fn display_name(path: &str) -> &str {
+    if path == "-" {
+        "standard input"
+    } else {
+        path
+    }
 }
 
 fn open_bytes(path: &str) -> Result<Input> {
@@ -75,6 +101,92 @@ fn open_bytes(path: &str) -> Result<Input> {
     #[cfg(unix)]
     let _ = map.advise(memmap2::Advice::Sequential);
     Ok(Input::Mapped(map))
+}
+
+/// A snapshot opened for reading: mapped, or a reader to stream.
+pub enum Opened {
+    /// A local file, memory-mapped (the fast path).
+    Bytes(Input),
+    /// Standard input or another source that cannot be mapped, checked to start like
+    /// an RDB file; read once, in bounded memory.
+    Reader(Box<dyn Read + Send>),
+}
+
+/// Bytes read ahead from a stream to tell what it is (enough for an S3 error document).
+const HEAD_LEN: usize = 4096;
+
+/// Opens `path` for streaming: a regular file is mapped; `-` (standard input), a pipe
+/// or a device is read as a stream. Non-RDB content fails as in [`open`].
+pub fn open_source(path: &str) -> Result<Opened> {
+    let path = &resolve(path)?;
+    let streamed = path == "-"
+        || std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir())
+        || starts_with_gzip(path);
+    if !streamed {
+        return open(path).map(Opened::Bytes);
+    }
+    let reader: Box<dyn Read + Send> = if path == "-" {
+        Box::new(std::io::stdin())
+    } else {
+        Box::new(File::open(path).with_context(|| format!("opening {path}"))?)
+    };
+    let name = display_name(path);
+    let (mut head, mut reader) = read_head(reader).with_context(|| format!("reading {name}"))?;
+    if head.starts_with(&GZIP_MAGIC) {
+        // Decompressed as it is read (concatenated members, as `cat a.gz b.gz` makes,
+        // are one stream); offsets in errors are offsets in the decompressed data.
+        let decoder = MultiGzDecoder::new(std::io::Cursor::new(head).chain(reader));
+        (head, reader) = read_head(Box::new(decoder)).map_err(|e| damaged_gzip(path, &e))?;
+    }
+    refuse_non_rdb(path, &head)?;
+    Ok(Opened::Reader(Box::new(
+        std::io::Cursor::new(head).chain(reader),
+    )))
+}
+
+/// A gzip input whose first bytes do not decompress.
+fn damaged_gzip(path: &str, e: &std::io::Error) -> NotSnapshot {
+    NotSnapshot {
+        kind: Some(InputKind::Gzip),
+        message: format!(
+            "{}: gzip-compressed data that does not decompress ({e}) (offset 0): the file is \
+             damaged or cut off (an interrupted copy or download?); copy it again",
+            display_name(path)
+        ),
+    }
+}
+
+/// Whether the local file at `path` starts with the gzip magic.
+fn starts_with_gzip(path: &str) -> bool {
+    let mut magic = [0u8; 2];
+    File::open(path)
+        .and_then(|mut f| f.read_exact(&mut magic))
+        .is_ok_and(|()| magic == GZIP_MAGIC)
+}
+
+impl Opened {
+    /// The bytes to frame: the mapped file, or the reader as a stream (its header is
+    /// read and checked here; the reader is taken, so this is done once).
+    pub fn source(&mut self, parse: ParseOptions) -> Result<Source<'_>, StreamError> {
+        match self {
+            Opened::Bytes(input) => Ok(Source::Bytes(input)),
+            Opened::Reader(reader) => {
+                let reader = std::mem::replace(reader, Box::new(std::io::empty()));
+                let options = StreamOptions {
+                    parse,
+                    ..StreamOptions::default()
+                };
+                Ok(Source::Stream(Box::new(RdbStream::new(reader, options)?)))
+            }
+        }
+    }
+}
+
+/// The first [`HEAD_LEN`] bytes of `reader` (fewer when it ends first), and the rest.
+fn read_head(mut reader: Box<dyn Read + Send>) -> std::io::Result<(Vec<u8>, Box<dyn Read + Send>)> {
+    let mut head = Vec::with_capacity(HEAD_LEN);
+    (&mut reader).take(HEAD_LEN as u64).read_to_end(&mut head)?;
+    Ok((head, reader))
 }
 
 /// An input whose bytes are not an RDB snapshot (offset 0 of the input).
@@ -217,42 +329,13 @@ fn hex_head(data: &[u8]) -> String {
 /// Why a directory is not a snapshot, and where the snapshot inside it is.
 fn directory_message(path: &str) -> String {
     let dir = Path::new(path);
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .map(|entries| {
-            entries
-                .filter_map(|e| e.ok())
-                .filter(|e| e.path().is_file())
-                .filter_map(|e| e.file_name().into_string().ok())
-                .collect()
-        })
-        .unwrap_or_default();
-    names.sort();
+    let names = file_names(dir);
     let join = |n: &str| dir.join(n).display().to_string();
-    let cmd = subcommand();
-    let (base, incr) = aof_dir_files(dir, &names);
-    if let Some(base) = base {
-        let head = format!(
-            "{path} is a directory (a Redis 7+ append-only directory), not a snapshot file"
-        );
-        let after = match incr {
-            0 => String::new(),
-            1 => "; the incremental file after it (*.incr.aof) holds later writes in RESP: \
-                  to include them, start a server on this directory and SAVE"
-                .to_string(),
-            n => format!(
-                "; the {n} incremental files after it (*.incr.aof) hold later writes in \
-                 RESP: to include them, start a server on this directory and SAVE"
-            ),
-        };
-        if base.ends_with(".rdb") {
-            return format!(
-                "{head}: its snapshot is the base file: rdbkit {cmd} {}{after}",
-                join(&base)
-            );
-        }
+    if let Some((base, _)) = aof_dir_files(dir, &names) {
         return format!(
-            "{head}: its base file {} is an AOF in RESP (aof-use-rdb-preamble no), not RDB: \
-             start a server on this directory and SAVE, then read the dump.rdb it writes",
+            "{path} is a Redis 7+ append-only directory whose base file {} is an AOF in RESP \
+             (aof-use-rdb-preamble no), not RDB: start a server on this directory and SAVE, \
+             then read the dump.rdb it writes",
             join(&base)
         );
     }
@@ -272,33 +355,93 @@ fn directory_message(path: &str) -> String {
     }
 }
 
-/// The base file of a Redis 7+ append-only directory and the number of incremental
-/// files: from the `*.manifest` (`file NAME seq N type b|h|i` lines), else by name.
-fn aof_dir_files(dir: &Path, names: &[String]) -> (Option<String>, usize) {
+/// The base file of a Redis 7+ append-only directory and its incremental files:
+/// from the `*.manifest`, else by name.
+fn aof_dir_files(dir: &Path, names: &[String]) -> Option<(String, Vec<String>)> {
     let manifest = names
         .iter()
         .find(|n| n.ends_with(".manifest"))
-        .and_then(|m| std::fs::read_to_string(dir.join(m)).ok());
-    if let Some(text) = manifest {
-        let mut base = None;
-        let mut incr = 0;
-        for line in text.lines() {
-            let words: Vec<&str> = line.split_whitespace().collect();
-            let field = |k: &str| words.windows(2).find(|w| w[0] == k).map(|w| w[1]);
-            match (field("file"), field("type")) {
-                (Some(f), Some("b")) => base = Some(f.to_string()),
-                (Some(_), Some("i")) => incr += 1,
-                _ => {}
-            }
-        }
-        if base.is_some() {
-            return (base, incr);
-        }
+        .and_then(|m| std::fs::read_to_string(dir.join(m)).ok())
+        .map(|text| Manifest::parse(&text));
+    if let Some(Manifest {
+        base: Some(base),
+        incremental,
+    }) = manifest
+    {
+        return Some((base, incremental));
     }
     let base = names
         .iter()
-        .find(|n| n.ends_with(".base.rdb") || n.ends_with(".base.aof"))
-        .cloned();
-    let incr = names.iter().filter(|n| n.ends_with(".incr.aof")).count();
-    (base, incr)
+        .find(|n| n.ends_with(".base.rdb") || n.ends_with(".base.aof"))?
+        .clone();
+    let incr = names
+        .iter()
+        .filter(|n| n.ends_with(".incr.aof"))
+        .cloned()
+        .collect();
+    Some((base, incr))
+}
+
+/// The file to read for `path`: itself, or for a Redis 7+ append-only directory its
+/// base file (an RDB, or an AOF with an RDB preamble), after a notice on stderr of
+/// the commands in the incremental files that the snapshot does not include.
+fn resolve(path: &str) -> Result<String> {
+    if path == "-" || !std::fs::metadata(path).is_ok_and(|m| m.is_dir()) {
+        return Ok(path.to_string());
+    }
+    let dir = Path::new(path);
+    let names = file_names(dir);
+    let Some((base, incremental)) = aof_dir_files(dir, &names) else {
+        bail!("{}", directory_message(path));
+    };
+    let base_path = dir.join(&base);
+    let mut magic = [0u8; 5];
+    let preamble = File::open(&base_path)
+        .and_then(|mut f| f.read_exact(&mut magic))
+        .is_ok_and(|()| &magic == b"REDIS" || &magic == b"VALKE");
+    if !preamble {
+        bail!("{}", directory_message(path));
+    }
+    let mut commands = 0u64;
+    for name in &incremental {
+        let file = File::open(dir.join(name))
+            .with_context(|| format!("opening {}", dir.join(name).display()))?;
+        commands += count_commands(std::io::BufReader::new(file))
+            .with_context(|| format!("reading {}", dir.join(name).display()))?
+            .commands;
+    }
+    let base_shown = base_path.display();
+    if incremental.is_empty() {
+        eprintln!(
+            "rdbkit: {path}: a Redis 7+ append-only directory: reading its base file {base_shown}"
+        );
+    } else {
+        eprintln!(
+            "rdbkit: {path}: a Redis 7+ append-only directory: reading its base file \
+             {base_shown}; NOT included: {commands} commands in {} incremental file(s) after it \
+             (writes since the base was made). To include them, replay the directory into a \
+             server (`redis-server --dir {} --appenddirname {} --appendonly yes`, then SAVE) \
+             and read the dump.rdb it writes",
+            incremental.len(),
+            dir.parent()
+                .map_or(".".to_string(), |p| p.display().to_string()),
+            dir.file_name()
+                .map_or(String::new(), |n| n.to_string_lossy().into_owned()),
+        );
+    }
+    Ok(base_path.display().to_string())
+}
+
+fn file_names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok())
+                .filter(|e| e.path().is_file())
+                .filter_map(|e| e.file_name().into_string().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
 }

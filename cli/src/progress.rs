@@ -33,13 +33,15 @@ impl Progress {
             return;
         }
         self.last = Instant::now();
-        let pct = if self.total == 0 {
-            100.0
-        } else {
-            position as f64 * 100.0 / self.total as f64
-        };
         let secs = self.started.elapsed().as_secs_f64().max(1e-3);
         let rate = position as f64 / secs / (1024.0 * 1024.0);
+        if self.total == 0 {
+            // A stream of unknown length: bytes so far.
+            let line = format!("{}: {} MiB ({rate:.0} MiB/s)", self.label, position >> 20);
+            let _ = write!(std::io::stderr().lock(), "\r{}\x1b[K", fit(&line));
+            return;
+        }
+        let pct = position as f64 * 100.0 / self.total as f64;
         let line = format!(
             "{}: {pct:5.1}% ({} / {} MiB, {rate:.0} MiB/s)",
             self.label,

@@ -3,7 +3,7 @@
 //! replication IDs and offsets, AOF base.
 
 use crate::error::Result;
-use crate::record::{Rdb, Record};
+use crate::record::{AuxField, Rdb, Record};
 
 /// Well-known AUX fields, plus every field as text.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -35,18 +35,25 @@ pub struct AuxInfo {
 impl AuxInfo {
     /// Reads the AUX fields at the start of `rdb` (stops at the first key).
     pub fn read(rdb: &Rdb<'_>) -> Result<AuxInfo> {
-        let mut info = AuxInfo::default();
+        let mut fields = Vec::new();
         for record in rdb.records() {
             match record? {
-                Record::Aux(a) => {
-                    let key = String::from_utf8_lossy(&a.key.to_bytes()?).into_owned();
-                    let value = String::from_utf8_lossy(&a.value.to_bytes()?).into_owned();
-                    info.apply(&key, &value);
-                    info.fields.push((key, value));
-                }
+                Record::Aux(a) => fields.push(a),
                 Record::Key(_) | Record::Eof(_) => break,
                 _ => {}
             }
+        }
+        AuxInfo::from_fields(&fields)
+    }
+
+    /// The typed view of `fields` (in file order).
+    pub fn from_fields(fields: &[AuxField<'_>]) -> Result<AuxInfo> {
+        let mut info = AuxInfo::default();
+        for a in fields {
+            let key = String::from_utf8_lossy(&a.key.to_bytes()?).into_owned();
+            let value = String::from_utf8_lossy(&a.value.to_bytes()?).into_owned();
+            info.apply(&key, &value);
+            info.fields.push((key, value));
         }
         Ok(info)
     }

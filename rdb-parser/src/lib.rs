@@ -80,6 +80,7 @@
 #![warn(missing_docs)]
 #![warn(missing_debug_implementations)]
 
+pub mod aof;
 pub mod aux;
 pub mod crc;
 #[cfg(feature = "inventory")]
@@ -97,6 +98,7 @@ pub mod record;
 pub mod reencode;
 #[cfg(feature = "serde")]
 pub mod serde_bytes;
+pub mod stream;
 pub mod time;
 pub mod types;
 pub mod value;
@@ -110,6 +112,7 @@ pub use reader::RdbStr;
 pub use record::{
     AuxField, Eof, FunctionLibrary, KeyRecord, ModuleAux, ParseOptions, Rdb, Record, Records,
 };
+pub use stream::{RdbStream, StreamError, StreamOptions};
 pub use types::{LogicalType, ValueType};
 pub use value::{Element, Value};
 

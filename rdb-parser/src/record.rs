@@ -219,6 +219,15 @@ pub struct Eof {
     pub trailing_bytes: u64,
 }
 
+impl Eof {
+    /// The input's length as this record tells it: up to the opcode, the CRC-64
+    /// trailer (RDB 5+, per `header`) and the bytes after it.
+    pub fn input_len(&self, header: Header) -> u64 {
+        let trailer = if header.has_checksum() { 8 } else { 0 };
+        self.offset + 1 + trailer + self.trailing_bytes
+    }
+}
+
 /// Parsing options. Defaults: verify the checksum.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ParseOptions {
@@ -285,6 +294,8 @@ impl<'a> Rdb<'a> {
             options: self.options,
             db: 0,
             done: false,
+            trailer: None,
+            whole_records: false,
         }
     }
 }
@@ -305,6 +316,12 @@ pub struct Records<'a> {
     options: ParseOptions,
     db: u64,
     done: bool,
+    /// The `EOF` record to yield instead of checking the trailer here: set when the
+    /// records of a streamed chunk are walked again after the stream checked the
+    /// CRC over the whole input (see [`crate::stream`]).
+    trailer: Option<Eof>,
+    /// The input ends at a record boundary (a streamed chunk): stop there.
+    whole_records: bool,
 }
 
 impl fmt::Debug for Records<'_> {
@@ -317,6 +334,32 @@ impl fmt::Debug for Records<'_> {
 }
 
 impl<'a> Records<'a> {
+    /// The records of `data`, whose first byte is at absolute offset `base` of a file
+    /// with `header`, in database `db`. At `EOF`, `trailer` is yielded when given (the
+    /// caller checked the CRC over the whole input); without it, the trailer is read
+    /// but not checked (the CRC covers bytes not in `data`). With `whole_records`,
+    /// `data` ends at a record boundary and the iterator ends there.
+    pub(crate) fn resume(
+        data: &'a [u8],
+        base: u64,
+        header: Header,
+        db: u64,
+        trailer: Option<Eof>,
+        whole_records: bool,
+    ) -> Records<'a> {
+        Records {
+            cur: Cursor::new(data, base),
+            header,
+            options: ParseOptions {
+                verify_checksum: false,
+            },
+            db,
+            done: false,
+            trailer,
+            whole_records,
+        }
+    }
+
     /// Offset of the next byte the framer will read.
     pub fn offset(&self) -> u64 {
         self.cur.offset()
@@ -496,6 +539,12 @@ impl<'a> Records<'a> {
 
     fn finish(&mut self, eof_at: u64) -> Result<Record<'a>> {
         self.done = true;
+        if let Some(trailer) = self.trailer {
+            if self.header.has_checksum() {
+                self.cur.skip(8, "CRC-64 trailer")?;
+            }
+            return Ok(Record::Eof(trailer));
+        }
         let mut eof = Eof {
             offset: eof_at,
             stored_checksum: None,
@@ -527,7 +576,7 @@ impl<'a> Iterator for Records<'a> {
     type Item = Result<Record<'a>>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.done {
+        if self.done || (self.whole_records && self.cur.is_empty()) {
             return None;
         }
         let r = self.next_record();

@@ -6,7 +6,12 @@ mod corpus;
 
 use std::path::PathBuf;
 
-use rdb_parser::inventory::{inventory, FileInput, Inventory, InventoryOptions};
+use rdb_parser::inventory::check::{check, check_inputs};
+use rdb_parser::inventory::{
+    inventory, inventory_of, FileInput, Input, Inventory, InventoryOptions, Source,
+};
+use rdb_parser::stream::{RdbStream, StreamError, StreamOptions};
+use rdb_parser::ParseOptions;
 
 fn run(paths: &[PathBuf], options: &InventoryOptions) -> Inventory {
     let data: Vec<Vec<u8>> = paths.iter().map(|p| std::fs::read(p).unwrap()).collect();
@@ -200,4 +205,105 @@ fn prefix_table_is_bounded() {
         prefixed + inv.prefixes_other.keys + inv.prefixes_none.keys,
         inv.keys()
     );
+}
+
+/// Inputs in memory and the same bytes streamed through small buffers.
+fn streamed<'a>(name: &'a str, data: &'a [u8], buffer_size: usize) -> Input<'a> {
+    let options = StreamOptions {
+        buffer_size,
+        ..StreamOptions::default()
+    };
+    let reader: Box<dyn std::io::Read + Send + 'a> = Box::new(data);
+    Input {
+        name,
+        source: Source::Stream(Box::new(RdbStream::new(reader, options).unwrap())),
+        mtime_ms: None,
+    }
+}
+
+#[test]
+fn streamed_inputs_give_the_same_inventory_and_check() {
+    let options = InventoryOptions {
+        batch_keys: 7,
+        ..InventoryOptions::default()
+    };
+    let mut compared = 0;
+    for (path, _) in manifests() {
+        let data = std::fs::read(&path).unwrap();
+        let name = path.display().to_string();
+        let file = FileInput {
+            name: &name,
+            data: &data,
+            mtime_ms: None,
+        };
+        let Ok(expected) = inventory(&[file], &options, &|_| {}) else {
+            continue;
+        };
+        let expected_check = check(&[file], ParseOptions::default(), &|_| {}).unwrap();
+        for buffer in [64, 4096, 1 << 20] {
+            let mut inputs = [streamed(&name, &data, buffer)];
+            let got = inventory_of(&mut inputs, &options, &|_| {}).unwrap();
+            assert_eq!(
+                got, expected,
+                "{name}: inventory with a {buffer}-byte buffer"
+            );
+            let mut inputs = [streamed(&name, &data, buffer)];
+            let got = check_inputs(&mut inputs, ParseOptions::default(), &|_| {}).unwrap();
+            assert_eq!(
+                got, expected_check,
+                "{name}: check with a {buffer}-byte buffer"
+            );
+        }
+        compared += 1;
+    }
+    assert!(compared >= 20, "only {compared} files compared");
+
+    // A shard set of one mapped and one streamed file equals both mapped.
+    let dir = corpus::versions_dir();
+    let (a, b) = (dir.join("redis-7.0.15.rdb"), dir.join("redis-6.2.14.rdb"));
+    let expected = run(&[a.clone(), b.clone()], &InventoryOptions::default());
+    let (da, db) = (std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+    let (na, nb) = (a.display().to_string(), b.display().to_string());
+    let mut inputs = [
+        FileInput {
+            name: &na,
+            data: &da,
+            mtime_ms: None,
+        }
+        .into(),
+        streamed(&nb, &db, 100),
+    ];
+    let got = inventory_of(&mut inputs, &InventoryOptions::default(), &|_| {}).unwrap();
+    assert_eq!(got, expected);
+}
+
+#[test]
+fn streamed_damaged_inputs_fail_at_the_same_offset() {
+    let dir = corpus::versions_dir();
+    let data = std::fs::read(dir.join("redis-7.0.15.rdb")).unwrap();
+    let mut failed = 0;
+    for cut in [data.len() / 2, data.len() - 1] {
+        for damaged in [data[..cut].to_vec(), {
+            let mut d = data.clone();
+            d[cut - 1] ^= 0x21;
+            d
+        }] {
+            let file = FileInput {
+                name: "f",
+                data: &damaged,
+                mtime_ms: None,
+            };
+            let expected = check(&[file], ParseOptions::default(), &|_| {}).unwrap_err();
+            let mut inputs = [streamed("f", &damaged, 64)];
+            match check_inputs(&mut inputs, ParseOptions::default(), &|_| {}) {
+                Err(StreamError::Parse(e)) => assert_eq!(e, expected),
+                other => panic!("expected {expected}, got {other:?}"),
+            }
+            let mut inputs = [streamed("f", &damaged, 64)];
+            let got = inventory_of(&mut inputs, &InventoryOptions::default(), &|_| {});
+            assert_eq!(got.unwrap_err().offset(), expected.offset());
+            failed += 1;
+        }
+    }
+    assert_eq!(failed, 4);
 }

@@ -7,7 +7,7 @@ use std::time::UNIX_EPOCH;
 use anyhow::{Context, Result};
 use rdb_parser::inventory::memory::SizeClasses;
 use rdb_parser::inventory::{
-    inventory, FileInput, Inventory, InventoryOptions, PrefixStats, TopKey, FREQ_BUCKETS,
+    inventory_of, Input, Inventory, InventoryOptions, PrefixStats, TopKey, FREQ_BUCKETS,
     IDLE_BUCKETS, TTL_BUCKETS,
 };
 use rdb_parser::ParseOptions;
@@ -94,24 +94,25 @@ fn baseline(args: &BaselineArgs, quiet: bool) -> Result<()> {
             .ok()
             .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
             .map(|d| d.as_millis() as i64);
-        inputs.push((path.as_str(), input::open(path)?, mtime_ms));
+        inputs.push((path.as_str(), input::open_source(path)?, mtime_ms));
     }
-    let files: Vec<FileInput<'_>> = inputs
-        .iter()
-        .map(|(name, data, mtime_ms)| FileInput {
+    let parse = ParseOptions {
+        verify_checksum: !args.no_crc,
+    };
+    let mut files = Vec::with_capacity(inputs.len());
+    for (name, opened, mtime_ms) in &mut inputs {
+        files.push(Input {
             name,
-            data,
+            source: opened.source(parse).with_context(|| name.to_string())?,
             mtime_ms: *mtime_ms,
-        })
-        .collect();
+        });
+    }
     let options = InventoryOptions {
         top: args.top,
         separator: args.separator.as_bytes().to_vec(),
         depth: args.depth,
         max_prefixes: args.max_prefixes,
-        parse: ParseOptions {
-            verify_checksum: !args.no_crc,
-        },
+        parse,
         target_version: args.target_version,
         size_classes: match args.jemalloc_quantum {
             Quantum::Q8 => SizeClasses::Quantum8,
@@ -119,9 +120,10 @@ fn baseline(args: &BaselineArgs, quiet: bool) -> Result<()> {
         },
         ..InventoryOptions::default()
     };
-    let total: u64 = files.iter().map(|f| f.data.len() as u64).sum();
-    let progress = std::sync::Mutex::new(Progress::new("baseline", total, quiet));
-    let inv = inventory(&files, &options, &|pos| {
+    // A stream's length is not known: the progress line then counts bytes.
+    let total: Option<u64> = files.iter().map(|f| f.known_len()).sum();
+    let progress = std::sync::Mutex::new(Progress::new("baseline", total.unwrap_or(0), quiet));
+    let inv = inventory_of(&mut files, &options, &|pos| {
         if let Ok(mut p) = progress.lock() {
             p.update(pos);
         }

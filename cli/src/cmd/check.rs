@@ -19,12 +19,14 @@
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
-use rdb_parser::inventory::check::{check, FileCheck};
-use rdb_parser::inventory::FileInput;
+use rdb_parser::aof::count_commands;
+use rdb_parser::inventory::check::{check_inputs, FileCheck};
+use rdb_parser::inventory::{Input, Source};
+use rdb_parser::stream::StreamError;
 use rdb_parser::{AuxInfo, ParseOptions, Rdb};
 use serde_json::{json, Map, Value};
 
-use crate::input::{self, NotSnapshot};
+use crate::input::{self, NotSnapshot, Opened};
 use crate::output::Format;
 use crate::progress::Progress;
 
@@ -50,6 +52,9 @@ struct Valid {
     valkey_ver: Option<String>,
     bytes: usize,
     report: FileCheck,
+    /// RESP commands in the bytes after the trailer (an AOF with an RDB preamble),
+    /// counted when the input is in memory.
+    tail_commands: Option<u64>,
 }
 
 /// Checks every file, prints the results and returns the exit status (see the
@@ -95,7 +100,7 @@ pub fn run(files: &[String], options: ParseOptions, quiet: bool, format: Format)
 }
 
 fn check_path(path: &str, options: ParseOptions, quiet: bool) -> Outcome {
-    let data = match input::open(path) {
+    let mut opened = match input::open_source(path) {
         Ok(d) => d,
         Err(e) => {
             return match e.downcast_ref::<NotSnapshot>() {
@@ -108,9 +113,9 @@ fn check_path(path: &str, options: ParseOptions, quiet: bool) -> Outcome {
             }
         }
     };
-    match check_one(path, &data, options, quiet) {
+    match check_one(path, &mut opened, options, quiet) {
         Ok(v) => Outcome::Ok(Box::new(v)),
-        Err(e) => Outcome::Corrupt {
+        Err(StreamError::Parse(e)) => Outcome::Corrupt {
             message: format!("{path}: {e}"),
             offset: e.offset(),
             input_kind: match e.kind() {
@@ -118,28 +123,31 @@ fn check_path(path: &str, options: ParseOptions, quiet: bool) -> Outcome {
                 _ => None,
             },
         },
+        Err(e) => Outcome::Unreadable(format!("{path}: {e}")),
     }
 }
 
 fn check_one(
     path: &str,
-    data: &[u8],
+    opened: &mut Opened,
     options: ParseOptions,
     quiet: bool,
-) -> Result<Valid, rdb_parser::Error> {
-    let rdb = Rdb::with_options(data, options)?;
-    let aux = AuxInfo::read(&rdb)?;
-    let progress = std::sync::Mutex::new(Progress::new(
-        &format!("checking {path}"),
-        data.len() as u64,
-        quiet,
-    ));
-    let file = [FileInput {
+) -> Result<Valid, StreamError> {
+    let mut file = [Input {
         name: path,
-        data,
+        source: opened.source(options)?,
         mtime_ms: None,
     }];
-    let result = check(&file, options, &|pos| {
+    let (header, aux, mapped) = match &mut file[0].source {
+        Source::Bytes(data) => {
+            let rdb = Rdb::with_options(data, options)?;
+            (rdb.header(), AuxInfo::read(&rdb)?, Some(*data))
+        }
+        Source::Stream(stream) => (stream.header(), stream.aux()?, None),
+    };
+    let len = mapped.map_or(0, |d| d.len() as u64);
+    let progress = std::sync::Mutex::new(Progress::new(&format!("checking {path}"), len, quiet));
+    let result = check_inputs(&mut file, options, &|pos| {
         if let Ok(mut p) = progress.lock() {
             p.update(pos);
         }
@@ -148,12 +156,27 @@ fn check_one(
         p.finish();
     }
     let report = result?.pop().unwrap_or_default();
+    // A stream's length is known once its end is read.
+    let bytes = match report.eof {
+        Some(e) if len == 0 => e.input_len(header),
+        _ => len,
+    };
+    let tail_commands = match (mapped, report.eof) {
+        (Some(data), Some(e)) if e.trailing_bytes > 0 => {
+            let tail = data
+                .get(data.len() - e.trailing_bytes as usize..)
+                .unwrap_or(&[]);
+            count_commands(tail).ok().map(|c| c.commands)
+        }
+        _ => None,
+    };
     Ok(Valid {
-        magic: rdb.header().magic(),
-        rdb_version: rdb.header().version,
+        tail_commands,
+        magic: header.magic(),
+        rdb_version: header.version,
         redis_ver: aux.redis_ver,
         valkey_ver: aux.valkey_ver,
-        bytes: data.len(),
+        bytes: bytes as usize,
         report,
     })
 }
@@ -217,6 +240,7 @@ fn file_json(path: &str, outcome: &Outcome) -> Value {
         "skipped_opcodes": c.skipped_opcodes,
         "checksum": {"status": checksum(c).0, "stored": stored},
         "trailing_bytes": c.eof.map_or(0, |e| e.trailing_bytes),
+        "aof_tail_commands_not_included": v.tail_commands,
     })
 }
 
@@ -253,12 +277,24 @@ fn summary(path: &str, v: &Valid) -> String {
     }
     let _ = writeln!(s, "  checksum: {}", checksum(c).1);
     if let Some(e) = c.eof {
-        if e.trailing_bytes > 0 {
-            let _ = writeln!(
-                s,
-                "  {} bytes after the checksum (AOF tail or padding)",
-                e.trailing_bytes
-            );
+        match v.tail_commands {
+            Some(n) if n > 0 => {
+                let _ = writeln!(
+                    s,
+                    "  {} bytes after the checksum: an AOF tail of {n} commands, NOT included \
+                     in the snapshot (to include them, replay them into the server after \
+                     restoring: `tail -c {} {path} | redis-cli --pipe`)",
+                    e.trailing_bytes, e.trailing_bytes
+                );
+            }
+            _ if e.trailing_bytes > 0 => {
+                let _ = writeln!(
+                    s,
+                    "  {} bytes after the checksum (AOF tail or padding)",
+                    e.trailing_bytes
+                );
+            }
+            _ => {}
         }
     }
     let _ = writeln!(s, "  RDB looks OK");

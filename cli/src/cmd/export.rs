@@ -5,6 +5,8 @@ use std::io::{BufWriter, Write};
 
 use anyhow::{Context, Result};
 use rdb_parser::export::{write_record, ExportError};
+use rdb_parser::inventory::{BoxedStream, Source};
+use rdb_parser::stream::{OwnedChunk, StreamError};
 use rdb_parser::{ParseOptions, Rdb, Record};
 
 use rdb_restore::export::{write_resp, RespExportOptions};
@@ -40,14 +42,33 @@ pub fn run(
     }
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
     for path in files {
-        let data = input::open(path)?;
-        let rdb = Rdb::with_options(&data, options).with_context(|| path.clone())?;
-        let mut progress = Progress::new(&format!("exporting {path}"), data.len() as u64, quiet);
-        export_jsonl(&rdb, workers, &mut out, &mut progress).with_context(|| path.clone())?;
+        let mut opened = input::open_source(path)?;
+        let rdb;
+        let (framer, len) = match opened.source(options).with_context(|| path.clone())? {
+            Source::Bytes(data) => {
+                rdb = Rdb::with_options(data, options).with_context(|| path.clone())?;
+                (Framer::Bytes(&rdb), data.len() as u64)
+            }
+            Source::Stream(stream) => (Framer::Stream(stream), 0),
+        };
+        let mut progress = Progress::new(&format!("exporting {path}"), len, quiet);
+        export_jsonl(framer, workers, &mut out, &mut progress).with_context(|| path.clone())?;
         progress.finish();
     }
     out.flush().map_err(ExportError::Io)?;
     Ok(())
+}
+
+/// Where [`export_jsonl`] frames records: a file in memory, or a stream chunk by chunk.
+enum Framer<'r, 'a> {
+    Bytes(&'r Rdb<'a>),
+    Stream(Box<BoxedStream<'a>>),
+}
+
+/// The records of one batch: framed in place, or a streamed chunk the worker walks.
+enum BatchRecords<'a> {
+    Framed(Vec<Record<'a>>),
+    Chunk(OwnedChunk),
 }
 
 /// Records per batch, and raw bytes after which a batch closes early (big values).
@@ -56,18 +77,18 @@ const BATCH_BYTES: u64 = 1 << 20;
 
 /// Records framed in file order, handed to one formatter.
 struct Batch<'a> {
-    records: Vec<Record<'a>>,
+    records: BatchRecords<'a>,
     /// File offset after the last record (for the progress line).
     end: u64,
     /// The framing error that ended the file here, reported after these records.
-    error: Option<rdb_parser::Error>,
+    error: Option<StreamError>,
 }
 
 /// JSON lines of one batch; `error` ends the export after `lines` are written.
 struct Formatted {
     lines: Vec<u8>,
     end: u64,
-    error: Option<rdb_parser::Error>,
+    error: Option<anyhow::Error>,
 }
 
 /// JSON Lines on every core: one thread frames the records into batches, `workers`
@@ -75,11 +96,11 @@ struct Formatted {
 /// results round-robin gives file order back), and this thread writes. Output and
 /// errors are those of a record-by-record loop: every line before the first bad record.
 fn export_jsonl<W: Write>(
-    rdb: &Rdb<'_>,
+    framer: Framer<'_, '_>,
     workers: usize,
     out: &mut W,
     progress: &mut Progress,
-) -> std::result::Result<(), ExportError> {
+) -> Result<()> {
     use std::sync::mpsc::sync_channel;
     std::thread::scope(|s| {
         let mut to_workers = Vec::with_capacity(workers);
@@ -93,15 +114,28 @@ fn export_jsonl<W: Write>(
                 let mut capacity = 1 << 16;
                 for batch in batch_rx {
                     let mut lines = Vec::with_capacity(capacity);
-                    let mut error = batch.error;
-                    for record in &batch.records {
+                    let mut error = batch.error.map(anyhow::Error::from);
+                    let mut format = |record: &Record<'_>| {
                         let start = lines.len();
-                        if let Err(e) = write_record(record, &mut lines) {
+                        let result = write_record(record, &mut lines);
+                        if result.is_err() {
                             // Only whole lines, as the record-by-record loop wrote.
                             lines.truncate(start);
-                            error = Some(e);
-                            break;
                         }
+                        result.map_err(anyhow::Error::from)
+                    };
+                    let failed = match &batch.records {
+                        BatchRecords::Framed(records) => {
+                            records.iter().find_map(|r| format(r).err())
+                        }
+                        BatchRecords::Chunk(chunk) => chunk.as_chunk().records().find_map(|r| {
+                            r.map_err(anyhow::Error::from)
+                                .and_then(|r| format(&r))
+                                .err()
+                        }),
+                    };
+                    if failed.is_some() {
+                        error = failed;
                     }
                     capacity = capacity.max(lines.len());
                     let done = Formatted {
@@ -117,6 +151,45 @@ fn export_jsonl<W: Write>(
             });
         }
         s.spawn(move || {
+            let rdb = match framer {
+                Framer::Bytes(rdb) => rdb,
+                Framer::Stream(mut stream) => {
+                    let mut next = 0usize;
+                    loop {
+                        let (batch, last) = match stream.next_owned_chunk(&mut |_| {}) {
+                            Ok(Some(chunk)) => {
+                                let end = chunk.as_chunk().end();
+                                let records = BatchRecords::Chunk(chunk);
+                                (
+                                    Batch {
+                                        records,
+                                        end,
+                                        error: None,
+                                    },
+                                    false,
+                                )
+                            }
+                            Ok(None) => return,
+                            Err(e) => {
+                                let records = BatchRecords::Framed(Vec::new());
+                                let end = stream.offset();
+                                (
+                                    Batch {
+                                        records,
+                                        end,
+                                        error: Some(e),
+                                    },
+                                    true,
+                                )
+                            }
+                        };
+                        if to_workers[next % workers].send(batch).is_err() || last {
+                            return;
+                        }
+                        next += 1;
+                    }
+                }
+            };
             let mut records = rdb.records();
             let mut next = 0usize;
             let mut batch = Vec::with_capacity(BATCH_RECORDS);
@@ -134,9 +207,12 @@ fn export_jsonl<W: Write>(
                     None => (None, true),
                 };
                 let full = Batch {
-                    records: std::mem::replace(&mut batch, Vec::with_capacity(BATCH_RECORDS)),
+                    records: BatchRecords::Framed(std::mem::replace(
+                        &mut batch,
+                        Vec::with_capacity(BATCH_RECORDS),
+                    )),
                     end: records.offset(),
-                    error,
+                    error: error.map(StreamError::from),
                 };
                 start = records.offset();
                 if to_workers[next % workers].send(full).is_err() || last {
@@ -150,10 +226,10 @@ fn export_jsonl<W: Write>(
             let Ok(done) = from_workers[n % workers].recv() else {
                 return Ok(());
             };
-            out.write_all(&done.lines)?;
+            out.write_all(&done.lines).map_err(ExportError::Io)?;
             progress.update(done.end);
             if let Some(e) = done.error {
-                return Err(ExportError::Parse(e));
+                return Err(e);
             }
         }
         Ok(())
@@ -247,7 +323,7 @@ mod tests {
     fn parallel(rdb: &Rdb<'_>, workers: usize) -> (Vec<u8>, Option<String>) {
         let mut out = Vec::new();
         let mut progress = Progress::new("test", 0, true);
-        let r = export_jsonl(rdb, workers, &mut out, &mut progress);
+        let r = export_jsonl(Framer::Bytes(rdb), workers, &mut out, &mut progress);
         (out, r.err().map(|e| e.to_string()))
     }
 

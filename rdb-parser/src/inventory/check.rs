@@ -7,7 +7,8 @@ use crate::error::Result;
 use crate::record::{Eof, ParseOptions, Record};
 
 use super::parallel::{fold_keys, Framing};
-use super::FileInput;
+use super::{in_memory, FileInput, Input};
+use crate::stream::StreamError;
 
 /// What a valid file holds.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -85,14 +86,25 @@ pub fn check(
     parse: ParseOptions,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<Vec<FileCheck>> {
-    let mut reports = vec![FileCheck::default(); files.len()];
+    let mut inputs: Vec<Input<'_>> = files.iter().map(|&f| f.into()).collect();
+    check_inputs(&mut inputs, parse, progress).map_err(in_memory)
+}
+
+/// [`check`] of inputs in memory or streamed.
+pub fn check_inputs(
+    files: &mut [Input<'_>],
+    parse: ParseOptions,
+    progress: &(dyn Fn(u64) + Sync),
+) -> std::result::Result<Vec<FileCheck>, StreamError> {
+    let n_files = files.len();
+    let mut reports = vec![FileCheck::default(); n_files];
     let partials = fold_keys(
         files,
         Framing {
             parse,
             batch_keys: 1024,
         },
-        || vec![Tally::default(); files.len()],
+        || vec![Tally::default(); n_files],
         |state, file, key| {
             let elements = key.validate()?;
             if let Some(t) = state.get_mut(file) {

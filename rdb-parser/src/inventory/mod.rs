@@ -20,8 +20,10 @@ use crate::aux::AuxInfo;
 use crate::error::Result;
 use crate::header::Header;
 use crate::record::{KeyRecord, ParseOptions, Rdb, Record};
+use crate::stream::{RdbStream, StreamError};
 use memory::MemoryModel;
 use parallel::{fold_keys, Framing};
+use std::io::Read;
 
 /// One input file.
 #[derive(Debug, Clone, Copy)]
@@ -32,6 +34,84 @@ pub struct FileInput<'a> {
     pub data: &'a [u8],
     /// Modification time (Unix ms): the snapshot time when the file has no `ctime` AUX field.
     pub mtime_ms: Option<i64>,
+}
+
+/// Where an input's bytes come from.
+pub enum Source<'a> {
+    /// All of it in memory (typically memory-mapped): framed in place.
+    Bytes(&'a [u8]),
+    /// Read as it comes (standard input, a decompressor, a download): framed chunk by
+    /// chunk in bounded memory.
+    Stream(Box<BoxedStream<'a>>),
+}
+
+impl std::fmt::Debug for Source<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Source::Bytes(b) => write!(f, "Bytes({} bytes)", b.len()),
+            Source::Stream(s) => write!(f, "{s:?}"),
+        }
+    }
+}
+
+/// A stream over any reader that can move to a worker thread.
+pub type BoxedStream<'a> = RdbStream<Box<dyn Read + Send + 'a>>;
+
+/// One input, in memory or streamed.
+#[derive(Debug)]
+pub struct Input<'a> {
+    /// Name shown in reports (usually the path).
+    pub name: &'a str,
+    /// The bytes.
+    pub source: Source<'a>,
+    /// Modification time (Unix ms): the snapshot time when the file has no `ctime` AUX field.
+    pub mtime_ms: Option<i64>,
+}
+
+impl<'a> From<FileInput<'a>> for Input<'a> {
+    fn from(f: FileInput<'a>) -> Input<'a> {
+        Input {
+            name: f.name,
+            source: Source::Bytes(f.data),
+            mtime_ms: f.mtime_ms,
+        }
+    }
+}
+
+impl Input<'_> {
+    /// The header, and the AUX fields up to the first key (read ahead, not consumed).
+    fn header_and_aux(
+        &mut self,
+        parse: ParseOptions,
+    ) -> std::result::Result<(Header, AuxInfo), StreamError> {
+        match &mut self.source {
+            Source::Bytes(data) => {
+                let rdb = Rdb::with_options(data, parse)?;
+                Ok((rdb.header(), AuxInfo::read(&rdb)?))
+            }
+            Source::Stream(stream) => Ok((stream.header(), stream.aux()?)),
+        }
+    }
+
+    /// The input's size, when known before reading it.
+    pub fn known_len(&self) -> Option<u64> {
+        match &self.source {
+            Source::Bytes(b) => Some(b.len() as u64),
+            Source::Stream(_) => None,
+        }
+    }
+}
+
+/// The parser error of a run over inputs in memory (which cannot fail to read).
+pub(crate) fn in_memory(e: StreamError) -> crate::Error {
+    match e {
+        StreamError::Parse(e) => e,
+        StreamError::Io { offset, .. } => crate::Error::new(
+            crate::ErrorKind::UnexpectedEof,
+            offset,
+            "input (reading it failed)",
+        ),
+    }
 }
 
 /// Inventory options.
@@ -691,16 +771,26 @@ pub fn inventory(
     options: &InventoryOptions,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<Inventory> {
+    let mut inputs: Vec<Input<'_>> = files.iter().map(|&f| f.into()).collect();
+    inventory_of(&mut inputs, options, progress).map_err(in_memory)
+}
+
+/// [`inventory`] of inputs in memory or streamed (a stream is read once, in memory
+/// bounded by its buffer and the channel of chunks).
+pub fn inventory_of(
+    files: &mut [Input<'_>],
+    options: &InventoryOptions,
+    progress: &(dyn Fn(u64) + Sync),
+) -> std::result::Result<Inventory, StreamError> {
     // Headers, AUX facts and memory models first (cheap: the AUX fields lead the file).
     let mut reports = Vec::with_capacity(files.len());
     let mut contexts = Vec::with_capacity(files.len());
-    for f in files {
-        let rdb = Rdb::with_options(f.data, options.parse)?;
-        let aux = AuxInfo::read(&rdb)?;
+    for f in files.iter_mut() {
+        let (header, aux) = f.header_and_aux(options.parse)?;
         let snapshot_time_ms = aux.ctime.map(|s| s.saturating_mul(1000)).or(f.mtime_ms);
         let model = match options.target_version {
             Some((major, minor)) => MemoryModel::for_redis(major, minor),
-            None => MemoryModel::for_snapshot(&aux, rdb.header()),
+            None => MemoryModel::for_snapshot(&aux, header),
         };
         contexts.push(FileContext {
             model: model.with_size_classes(options.size_classes),
@@ -708,9 +798,9 @@ pub fn inventory(
         });
         reports.push(FileReport {
             name: f.name.to_string(),
-            header: Some(rdb.header()),
+            header: Some(header),
             aux,
-            bytes: f.data.len() as u64,
+            bytes: f.known_len().unwrap_or(0),
             snapshot_time_ms,
             ..FileReport::default()
         });
@@ -720,10 +810,11 @@ pub fn inventory(
         parse: options.parse,
         batch_keys: options.batch_keys,
     };
+    let n_files = files.len();
     let partials = fold_keys(
         files,
         framing,
-        || Partial::new(files.len(), options),
+        || Partial::new(n_files, options),
         |partial, file, key| match contexts.get(file) {
             Some(ctx) => partial.add(file, ctx, key),
             None => Ok(()),
@@ -738,14 +829,19 @@ pub fn inventory(
                     report.function_code_bytes += func.code.len() as u64;
                 }
                 Record::ModuleAux(_) => report.module_aux += 1,
-                Record::Eof(e) => report.checksum_verified = Some(e.checksum_verified),
+                Record::Eof(e) => {
+                    report.checksum_verified = Some(e.checksum_verified);
+                    if let Some(header) = report.header {
+                        report.bytes = e.input_len(header);
+                    }
+                }
                 _ => {}
             }
         },
         progress,
     )?;
 
-    let mut total = Partial::new(files.len(), options);
+    let mut total = Partial::new(n_files, options);
     for part in partials {
         total.merge(part);
     }

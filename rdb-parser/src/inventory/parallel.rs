@@ -8,6 +8,10 @@
 //! channel is full the framing thread folds that batch itself instead of waiting,
 //! so no core idles when analysis is slower than framing.
 //!
+//! A streamed input ([`Source::Stream`]) is framed chunk by chunk: the framing thread
+//! sees every record once and hands each chunk of whole records to a worker, which
+//! walks it again for its keys; memory is the channel's chunks, not the input.
+//!
 //! Errors are exact: when a worker or the framer fails, framing stops, the batches
 //! already sent are still analysed, and the error with the lowest (file, offset) is
 //! returned, which is the first one in the file whatever the worker interleaving.
@@ -18,13 +22,20 @@ use std::sync::Mutex;
 
 use crate::error::{Error, Result};
 use crate::record::{KeyRecord, ParseOptions, Rdb, Record};
+use crate::stream::{OwnedChunk, StreamError};
 
-use super::FileInput;
+use super::{Input, Source};
 
-/// A batch of key records from one file.
+/// Key records from one file: framed already, or a chunk of a stream to walk.
+enum Work<'a> {
+    Keys(Vec<KeyRecord<'a>>),
+    Chunk(OwnedChunk),
+}
+
+/// A batch of work from one file.
 struct Batch<'a> {
     file: usize,
-    keys: Vec<KeyRecord<'a>>,
+    work: Work<'a>,
 }
 
 /// An error with the index of the file it came from.
@@ -45,25 +56,25 @@ pub struct Framing {
 /// Returns the worker states (their number and the split of keys between them
 /// depend on scheduling: fold results so that order does not matter).
 pub fn fold_keys<'a, S, I, K, R>(
-    files: &[FileInput<'a>],
+    files: &mut [Input<'a>],
     framing: Framing,
     init: I,
     per_key: K,
     mut on_record: R,
     progress: &(dyn Fn(u64) + Sync),
-) -> Result<Vec<S>>
+) -> std::result::Result<Vec<S>, StreamError>
 where
     S: Send,
     I: Fn() -> S + Sync,
-    K: Fn(&mut S, usize, &KeyRecord<'a>) -> Result<()> + Sync,
-    R: FnMut(usize, &Record<'a>) + Send,
+    K: for<'k> Fn(&mut S, usize, &KeyRecord<'k>) -> Result<()> + Sync,
+    R: for<'r> FnMut(usize, &Record<'r>) + Send,
 {
     let threads = rayon::current_num_threads().max(1);
     let (tx, rx) = sync_channel::<Batch<'a>>(threads * 2);
     let rx = Mutex::new(rx);
     let stop = AtomicBool::new(false);
     let states: Mutex<Vec<(S, Option<FileError>)>> = Mutex::new(Vec::new());
-    let mut framed: Option<FileError> = None;
+    let mut framed: Option<(usize, StreamError)> = None;
     let mut own = (init(), None);
     rayon::scope(|s| {
         for _ in 0..threads {
@@ -100,7 +111,7 @@ where
                 .as_ref()
                 .is_none_or(|(f, fe)| (file, e.offset()) < (*f, fe.offset()))
             {
-                first = Some((file, e));
+                first = Some((file, e.into()));
             }
         }
         out.push(state);
@@ -119,7 +130,7 @@ fn work<'a, S, I, K>(
 ) -> (S, Option<FileError>)
 where
     I: Fn() -> S,
-    K: Fn(&mut S, usize, &KeyRecord<'a>) -> Result<()>,
+    K: for<'k> Fn(&mut S, usize, &KeyRecord<'k>) -> Result<()>,
 {
     let mut state = init();
     let mut failed: Option<FileError> = None;
@@ -135,33 +146,61 @@ where
 }
 
 /// Folds the keys of `batch` into `state`, keeping the first error in `failed`.
-fn fold_batch<'a, S, K>(
+fn fold_batch<S, K>(
     state: &mut S,
     failed: &mut Option<FileError>,
-    batch: &Batch<'a>,
+    batch: &Batch<'_>,
     per_key: &K,
     stop: &AtomicBool,
 ) where
-    K: Fn(&mut S, usize, &KeyRecord<'a>) -> Result<()>,
+    K: for<'k> Fn(&mut S, usize, &KeyRecord<'k>) -> Result<()>,
 {
-    for key in &batch.keys {
-        // After this state's first failure, later keys of its batches cannot come
-        // before it; other batches still run so earlier errors are found.
-        if failed
-            .as_ref()
-            .is_some_and(|(f, e)| (batch.file, key.offset) > (*f, e.offset()))
-        {
-            break;
-        }
-        if let Err(e) = per_key(state, batch.file, key) {
-            stop.store(true, Ordering::Relaxed);
+    let file = batch.file;
+    let mut fold = |key: Result<&KeyRecord<'_>>| -> bool {
+        let result = key.and_then(|key| {
+            // After this state's first failure, later keys of its batches cannot come
+            // before it; other batches still run so earlier errors are found.
             if failed
                 .as_ref()
-                .is_none_or(|(f, fe)| (batch.file, e.offset()) < (*f, fe.offset()))
+                .is_some_and(|(f, e)| (file, key.offset) > (*f, e.offset()))
             {
-                *failed = Some((batch.file, e));
+                return Ok(false);
             }
-            break;
+            per_key(state, file, key).map(|()| true)
+        });
+        match result {
+            Ok(go_on) => go_on,
+            Err(e) => {
+                stop.store(true, Ordering::Relaxed);
+                if failed
+                    .as_ref()
+                    .is_none_or(|(f, fe)| (file, e.offset()) < (*f, fe.offset()))
+                {
+                    *failed = Some((file, e));
+                }
+                false
+            }
+        }
+    };
+    match &batch.work {
+        Work::Keys(keys) => {
+            for key in keys {
+                if !fold(Ok(key)) {
+                    break;
+                }
+            }
+        }
+        Work::Chunk(chunk) => {
+            for record in chunk.as_chunk().records() {
+                let go_on = match record {
+                    Ok(Record::Key(key)) => fold(Ok(&key)),
+                    Ok(_) => true,
+                    Err(e) => fold(Err(e)),
+                };
+                if !go_on {
+                    break;
+                }
+            }
         }
     }
 }
@@ -183,23 +222,53 @@ fn hand_over<'a>(
     }
 }
 
-fn frame<'a, R: FnMut(usize, &Record<'a>)>(
-    files: &[FileInput<'a>],
+fn frame<'a, R: for<'r> FnMut(usize, &Record<'r>)>(
+    files: &mut [Input<'a>],
     framing: Framing,
     tx: &SyncSender<Batch<'a>>,
     stop: &AtomicBool,
     on_record: &mut R,
     fold_here: &mut dyn FnMut(Batch<'a>),
     progress: &(dyn Fn(u64) + Sync),
-) -> std::result::Result<(), FileError> {
+) -> std::result::Result<(), (usize, StreamError)> {
     let batch_keys = framing.batch_keys.max(1);
     let mut done = 0u64;
-    for (file, f) in files.iter().enumerate() {
-        let rdb = Rdb::with_options(f.data, framing.parse).map_err(|e| (file, e))?;
+    for (file, f) in files.iter_mut().enumerate() {
+        let data = match &mut f.source {
+            Source::Bytes(data) => *data,
+            Source::Stream(stream) => {
+                let mut on_chunk_record = |r: &Record<'_>| {
+                    if !matches!(r, Record::Key(_)) {
+                        on_record(file, r);
+                    }
+                };
+                loop {
+                    if stop.load(Ordering::Relaxed) {
+                        return Ok(());
+                    }
+                    let chunk = stream
+                        .next_owned_chunk(&mut on_chunk_record)
+                        .map_err(|e| (file, e))?;
+                    let Some(chunk) = chunk else { break };
+                    let end = chunk.as_chunk().end();
+                    let batch = Batch {
+                        file,
+                        work: Work::Chunk(chunk),
+                    };
+                    if !hand_over(tx, batch, fold_here) {
+                        return Ok(());
+                    }
+                    progress(done + end);
+                }
+                done += stream.offset();
+                continue;
+            }
+        };
+        let rdb = Rdb::with_options(data, framing.parse).map_err(|e| (file, e.into()))?;
         let mut records = rdb.records();
         let mut batch = Vec::with_capacity(batch_keys);
         while let Some(record) = records.next() {
-            match record.map_err(|e| (file, e))? {
+            match record.map_err(|e| (file, e.into()))? {
                 Record::Key(k) => {
                     batch.push(k);
                     if batch.len() >= batch_keys {
@@ -207,7 +276,11 @@ fn frame<'a, R: FnMut(usize, &Record<'a>)>(
                             return Ok(());
                         }
                         let full = std::mem::replace(&mut batch, Vec::with_capacity(batch_keys));
-                        if !hand_over(tx, Batch { file, keys: full }, fold_here) {
+                        let batch = Batch {
+                            file,
+                            work: Work::Keys(full),
+                        };
+                        if !hand_over(tx, batch, fold_here) {
                             return Ok(());
                         }
                         progress(done + records.offset());
@@ -216,10 +289,16 @@ fn frame<'a, R: FnMut(usize, &Record<'a>)>(
                 other => on_record(file, &other),
             }
         }
-        if !batch.is_empty() && !hand_over(tx, Batch { file, keys: batch }, fold_here) {
-            return Ok(());
+        if !batch.is_empty() {
+            let batch = Batch {
+                file,
+                work: Work::Keys(batch),
+            };
+            if !hand_over(tx, batch, fold_here) {
+                return Ok(());
+            }
         }
-        done += f.data.len() as u64;
+        done += data.len() as u64;
         progress(done);
     }
     Ok(())
