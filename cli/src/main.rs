@@ -67,6 +67,9 @@ enum Command {
     /// Check that a live server or cluster holds exactly the snapshots' keys (values
     /// by content digest, expiries, key counts, extra keys).
     Verify(Box<cmd::verify::VerifyArgs>),
+    /// Rewrite snapshots as RDB files of another version (older Redis, Valkey),
+    /// merging files, splitting by hash slot, folding databases, padding.
+    Convert(Box<cmd::convert::ConvertArgs>),
     /// Validate every record, value and checksum (like redis-check-rdb) and summarize.
     #[command(
         after_help = "Every file is checked. Exit 0 all valid; 1 some file is not a \
@@ -134,6 +137,7 @@ fn main() -> ExitCode {
         Command::Preflight(args) => cmd::preflight::run(&args),
         Command::Watch(args) => cmd::watch::run(&args),
         Command::Verify(args) => cmd::verify::run(&args, cli.quiet),
+        Command::Convert(args) => cmd::convert::run(&args, cli.quiet),
         Command::Check {
             files,
             no_crc,

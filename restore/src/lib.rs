@@ -90,6 +90,7 @@
 pub mod checkpoint;
 pub mod cluster;
 pub mod commands;
+pub mod convert;
 mod delivery;
 pub mod error;
 pub mod export;
