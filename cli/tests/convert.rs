@@ -671,8 +671,8 @@ fn json_summary_adds_up_with_filters() {
 }
 
 /// A `VALKEY080` snapshot written by Valkey 9.1 itself (strings, collections, a hash
-/// with field TTLs, an expiring key), converted for Redis 8.2 (RDB 12) and Redis 6.2
-/// (RDB 9): both load it with the same content, the field TTLs dropped on request.
+/// with field TTLs, an expiring key, a stream), converted for Redis 8.2 (RDB 12: the
+/// field TTLs kept) and Redis 6.2 (RDB 9: field TTLs dropped on request).
 #[test]
 fn valkey_9_snapshot_converts_for_redis() {
     let dir = temp_dir("convert-valkey");
@@ -698,35 +698,56 @@ fn valkey_9_snapshot_converts_for_redis() {
     };
     let original = std::fs::read(&snapshot).unwrap();
     assert_eq!(&original[..9], b"VALKEY080");
-    for (target, loader) in [("12", &loaders().redis82), ("9", &loaders().redis62)] {
-        let out = dir.join(format!("to{target}.rdb"));
-        let base = s(&[
-            "convert",
-            &path_s(&snapshot),
-            "-o",
-            &path_s(&out),
-            "--target-rdb-version",
-            target,
-        ]);
-        // The field TTLs cannot be kept by Redis' format: refused unless dropped.
-        let run = run_rdbkit(&base, None).unwrap();
-        assert_eq!(run.code(), Some(2), "{}", run.stderr_text());
-        assert!(
-            run.stderr_text().contains("--hash-field-ttl drop"),
-            "{}",
-            run.stderr_text()
-        );
-        assert!(!out.exists());
-        let mut args = base.clone();
-        args.extend(s(&["--hash-field-ttl", "drop", "--format", "json"]));
-        let report = run_ok(&args);
-        assert_eq!(report["dropped"]["field_ttls"].as_u64(), Some(2));
-        let saved = assert_loads(loader, &out);
-        let d = diff(&original, &saved);
-        assert_eq!(d.different, d.different_field_ttls, "{:?}", d.examples);
-        assert_eq!(d.different_field_ttls, 1, "{:?}", d.examples);
-        assert_eq!((d.only_in_a, d.only_in_b), (0, 0));
-        assert_eq!(loader.cli(&["HGETALL", "hash:ttl"]).lines().count(), 6);
-    }
+    // Redis 7.4+ keeps field TTLs in its own type (24): the content is equal,
+    // field TTLs included, and Redis 8.2 reports them.
+    let to12 = dir.join("to12.rdb");
+    let report = run_ok(&s(&[
+        "convert",
+        &path_s(&snapshot),
+        "-o",
+        &path_s(&to12),
+        "--target-version",
+        "8.0",
+        "--format",
+        "json",
+    ]));
+    assert_eq!(report["target"], "REDIS0012");
+    assert_eq!(report["dropped"]["field_ttls"].as_u64(), Some(0));
+    let redis82 = &loaders().redis82;
+    let saved = assert_loads(redis82, &to12);
+    let d = diff(&original, &saved);
+    assert!(d.is_identical(), "{:?}", d.examples);
+    let ttls = redis82.cli(&["HPEXPIRETIME", "hash:ttl", "FIELDS", "3", "f1", "f2", "f3"]);
+    let ttls: Vec<i64> = ttls.lines().map(|l| l.trim().parse().unwrap()).collect();
+    assert!(ttls[0] > 0 && ttls[1] > 0 && ttls[2] == -1, "{ttls:?}");
+    // Redis 6.2 cannot hold them: refused (nothing written) unless dropped.
+    let to9 = dir.join("to9.rdb");
+    let base = s(&[
+        "convert",
+        &path_s(&snapshot),
+        "-o",
+        &path_s(&to9),
+        "--target-rdb-version",
+        "9",
+    ]);
+    let run = run_rdbkit(&base, None).unwrap();
+    assert_eq!(run.code(), Some(2), "{}", run.stderr_text());
+    assert!(
+        run.stderr_text().contains("--hash-field-ttl drop"),
+        "{}",
+        run.stderr_text()
+    );
+    assert!(!to9.exists());
+    let mut args = base.clone();
+    args.extend(s(&["--hash-field-ttl", "drop", "--format", "json"]));
+    let report = run_ok(&args);
+    assert_eq!(report["dropped"]["field_ttls"].as_u64(), Some(2));
+    let redis62 = &loaders().redis62;
+    let saved = assert_loads(redis62, &to9);
+    let d = diff(&original, &saved);
+    assert_eq!(d.different, d.different_field_ttls, "{:?}", d.examples);
+    assert_eq!(d.different_field_ttls, 1, "{:?}", d.examples);
+    assert_eq!((d.only_in_a, d.only_in_b), (0, 0));
+    assert_eq!(redis62.cli(&["HGETALL", "hash:ttl"]).lines().count(), 6);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -24,7 +24,9 @@ use std::time::Instant;
 
 use rdb_parser::digest::key_hash;
 use rdb_parser::inventory::memory::{Layout, MemoryModel};
-use rdb_parser::reencode::{readable, reencode, Dropped, Policy, ReencodeError};
+use rdb_parser::reencode::{
+    readable, reencode, reencode_field_ttls, Dropped, Policy, ReencodeError,
+};
 use rdb_parser::writer::{KeyEntry, WriteError, Writer, WriterOptions};
 use rdb_parser::{Family, Header, KeyRecord, Record, ValueType};
 
@@ -464,7 +466,17 @@ impl Context<'_> {
         if readable(k.value_type, family, self.rdb_version) {
             return Ok((k.value_type, Cow::Borrowed(k.raw), None));
         }
-        let re = reencode(k.value_type, k.raw, family, self.rdb_version, &self.policy)?;
+        // A field-TTL hash of the other family: the target's own field-TTL type.
+        let re = match reencode_field_ttls(
+            k.value_type,
+            k.raw,
+            family,
+            self.rdb_version,
+            &self.policy,
+        ) {
+            Some(re) => re?,
+            None => reencode(k.value_type, k.raw, family, self.rdb_version, &self.policy)?,
+        };
         Ok((re.value_type, Cow::Owned(re.body), Some(re.dropped)))
     }
 
