@@ -168,8 +168,8 @@ impl<W: Write> std::fmt::Debug for Writer<W> {
 }
 
 /// The RDB version (Redis numbering) whose opcodes a file of `header` has: Valkey's
-/// `VALKEY080` carries everything Redis' RDB 11 does.
-fn opcode_level(header: Header) -> u32 {
+/// `VALKEY080` carries everything Redis' RDB 11 does (AUX, `FUNCTION2`, ...).
+pub fn opcode_level(header: Header) -> u32 {
     match header.family {
         Family::Valkey => 11,
         Family::Redis => header.version,

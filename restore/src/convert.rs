@@ -27,7 +27,7 @@ use rdb_parser::inventory::memory::{Layout, MemoryModel};
 use rdb_parser::reencode::{
     readable, reencode, reencode_field_ttls, Dropped, Policy, ReencodeError,
 };
-use rdb_parser::writer::{KeyEntry, WriteError, Writer, WriterOptions};
+use rdb_parser::writer::{opcode_level, KeyEntry, WriteError, Writer, WriterOptions};
 use rdb_parser::{Family, Header, KeyRecord, Record, ValueType};
 
 use crate::cluster::slot_for_key;
@@ -364,14 +364,6 @@ pub fn split_from_slot_map(map: &crate::cluster::SlotMap) -> Vec<SlotRanges> {
     outputs
 }
 
-/// The RDB version (Redis numbering) whose opcodes and types a file of `header` has.
-fn level(header: Header) -> u32 {
-    match header.family {
-        Family::Valkey => 11,
-        Family::Redis => header.version,
-    }
-}
-
 /// The memory model of the server that would load a file of `header`.
 fn memory_model(header: Header) -> MemoryModel {
     MemoryModel::with_layout(match (header.family, header.version) {
@@ -480,6 +472,21 @@ impl Context<'_> {
         Ok((re.value_type, Cow::Owned(re.body), Some(re.dropped)))
     }
 
+    /// Refuses, before anything is written, a value the target cannot express: one
+    /// whose re-encoding depends on its content (hash field TTLs) or on its type alone
+    /// (streams before RDB 9, module values). Other re-encodings fail only on corrupt
+    /// input, which the write pass reports (its temporary output is then removed).
+    fn check(&self, k: &KeyRecord<'_>) -> Result<(), ReencodeError> {
+        use rdb_parser::LogicalType;
+        let ty = k.value_type;
+        let may_refuse = ty.has_field_ttls()
+            || matches!(ty.logical(), LogicalType::Stream | LogicalType::Module);
+        if may_refuse && !readable(ty, self.options.target.family, self.rdb_version) {
+            self.payload(k)?;
+        }
+        Ok(())
+    }
+
     fn key_error(&self, file: &str, k: &KeyRecord<'_>, e: &ReencodeError) -> ConvertError {
         let reason = match e {
             ReencodeError::FieldTtls { fields, .. } => format!(
@@ -536,7 +543,7 @@ pub fn convert<W: Write>(
     });
     let cx = Context {
         options,
-        level: level(target),
+        level: opcode_level(target),
         rdb_version,
         policy: Policy {
             field_ttls: options.plan.field_ttls,
@@ -608,9 +615,12 @@ fn plan_pass(sources: &[SourceFile<'_>], cx: &Context<'_>) -> Result<Plan, Conve
     let outputs = options.split.len().max(1);
     let may_collide =
         sources.len() > 1 || !options.plan.db_map.is_empty() || options.plan.default_db.is_some();
-    let mut winners = may_collide.then(HashMap::<u128, Winner>::new);
-    let mut counts = vec![BTreeMap::<u64, DbCounts>::new(); outputs];
-    let mut used_mem = vec![0u64; outputs];
+    let mut tally = Tally {
+        winners: may_collide.then(HashMap::new),
+        counts: vec![BTreeMap::new(); outputs],
+        used_mem: vec![0; outputs],
+    };
+    let mut batch: Vec<(KeyRecord<'_>, usize, u64)> = Vec::with_capacity(BATCH);
     let mut report = ConvertReport {
         target: options.target.magic(),
         ..ConvertReport::default()
@@ -629,64 +639,16 @@ fn plan_pass(sources: &[SourceFile<'_>], cx: &Context<'_>) -> Result<Plan, Conve
             match record.map_err(parse_error)? {
                 Record::Key(k) => {
                     report.snapshot_keys += 1;
-                    let (output, db) = match cx.fate(&k) {
-                        Fate::Filtered => {
-                            report.filtered += 1;
-                            continue;
-                        }
-                        Fate::Expired => {
-                            report.expired += 1;
-                            continue;
-                        }
-                        Fate::OutsideSplit => {
-                            report.outside_split += 1;
-                            continue;
-                        }
-                        Fate::Write { output, db } => (output, db),
-                    };
-                    // Proves the value can be written (the write pass counts what it loses).
-                    cx.payload(&k).map_err(|e| cx.key_error(file, &k, &e))?;
-                    let estimate = model.key(&k).map_err(parse_error)?;
-                    if let Some(u) = used_mem.get_mut(output) {
-                        *u += estimate.bytes;
-                    }
-                    let winner = Winner {
-                        source: si as u32,
-                        offset: k.offset,
-                        output: output as u32,
-                        db,
-                        expires: k.expire_at_ms.is_some(),
-                    };
-                    match winners.as_mut() {
-                        None => count(&mut counts, &winner),
-                        Some(map) => match map.entry(key_hash(db, &k.key)) {
-                            std::collections::hash_map::Entry::Vacant(v) => {
-                                v.insert(winner);
+                    match cx.fate(&k) {
+                        Fate::Filtered => report.filtered += 1,
+                        Fate::Expired => report.expired += 1,
+                        Fate::OutsideSplit => report.outside_split += 1,
+                        Fate::Write { output, db } => {
+                            batch.push((k, output, db));
+                            if batch.len() >= BATCH {
+                                tally.admit(sources, si, cx, &model, &mut batch, &mut report)?;
                             }
-                            std::collections::hash_map::Entry::Occupied(mut o) => {
-                                let first = *o.get();
-                                match options.on_duplicate {
-                                    DuplicatePolicy::Refuse => {
-                                        return Err(ConvertError::Duplicate {
-                                            db,
-                                            key: printable(&k.key),
-                                            first: sources
-                                                .get(first.source as usize)
-                                                .map_or("?", |s| s.name)
-                                                .to_string(),
-                                            first_offset: first.offset,
-                                            second: file.to_string(),
-                                            second_offset: k.offset,
-                                        })
-                                    }
-                                    DuplicatePolicy::First => {}
-                                    DuplicatePolicy::Last => {
-                                        o.insert(winner);
-                                    }
-                                }
-                                report.duplicates += 1;
-                            }
-                        },
+                        }
                     }
                 }
                 Record::Function(f) => {
@@ -758,7 +720,13 @@ fn plan_pass(sources: &[SourceFile<'_>], cx: &Context<'_>) -> Result<Plan, Conve
                 _ => {}
             }
         }
+        tally.admit(sources, si, cx, &model, &mut batch, &mut report)?;
     }
+    let Tally {
+        mut counts,
+        used_mem,
+        winners,
+    } = tally;
     if let Some(map) = &winners {
         for w in map.values() {
             count(&mut counts, w);
@@ -796,6 +764,95 @@ fn plan_pass(sources: &[SourceFile<'_>], cx: &Context<'_>) -> Result<Plan, Conve
         module_aux,
         report,
     })
+}
+
+/// Keys checked and estimated together, on every core (the memory model and the
+/// checks are the planning pass's work; framing stays sequential).
+const BATCH: usize = 4096;
+
+/// The planning pass's per-key accounting.
+struct Tally {
+    /// Per output, per target database (direct counts when keys cannot collide).
+    counts: Vec<BTreeMap<u64, DbCounts>>,
+    /// Per output: the memory model's estimate of the keys.
+    used_mem: Vec<u64>,
+    /// Which record of each key wins, when keys can collide.
+    winners: Option<HashMap<u128, Winner>>,
+}
+
+impl Tally {
+    /// Checks `batch` (keys of source `si` to write, with their output and target db)
+    /// in parallel, then counts them in file order; empties `batch`.
+    fn admit(
+        &mut self,
+        sources: &[SourceFile<'_>],
+        si: usize,
+        cx: &Context<'_>,
+        model: &MemoryModel,
+        batch: &mut Vec<(KeyRecord<'_>, usize, u64)>,
+        report: &mut ConvertReport,
+    ) -> Result<(), ConvertError> {
+        use rayon::prelude::*;
+        let file = sources.get(si).map_or("?", |s| s.name);
+        let estimates: Vec<Result<u64, ConvertError>> = batch
+            .par_iter()
+            .map(|(k, _, _)| {
+                cx.check(k).map_err(|e| cx.key_error(file, k, &e))?;
+                model
+                    .key(k)
+                    .map(|e| e.bytes)
+                    .map_err(|error| ConvertError::Parse {
+                        file: file.to_string(),
+                        error,
+                    })
+            })
+            .collect();
+        for ((k, output, db), estimate) in batch.drain(..).zip(estimates) {
+            if let Some(u) = self.used_mem.get_mut(output) {
+                *u += estimate?;
+            }
+            let winner = Winner {
+                source: si as u32,
+                offset: k.offset,
+                output: output as u32,
+                db,
+                expires: k.expire_at_ms.is_some(),
+            };
+            let Some(map) = self.winners.as_mut() else {
+                count(&mut self.counts, &winner);
+                continue;
+            };
+            match map.entry(key_hash(db, &k.key)) {
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert(winner);
+                }
+                std::collections::hash_map::Entry::Occupied(mut o) => {
+                    let first = *o.get();
+                    match cx.options.on_duplicate {
+                        DuplicatePolicy::Refuse => {
+                            return Err(ConvertError::Duplicate {
+                                db,
+                                key: printable(&k.key),
+                                first: sources
+                                    .get(first.source as usize)
+                                    .map_or("?", |s| s.name)
+                                    .to_string(),
+                                first_offset: first.offset,
+                                second: file.to_string(),
+                                second_offset: k.offset,
+                            })
+                        }
+                        DuplicatePolicy::First => {}
+                        DuplicatePolicy::Last => {
+                            o.insert(winner);
+                        }
+                    }
+                    report.duplicates += 1;
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 fn count(counts: &mut [BTreeMap<u64, DbCounts>], w: &Winner) {
