@@ -112,6 +112,15 @@ done
 for _ in $(seq "$RUNS"); do timed redis-check-rdb "$SNAP" >>"$WORK/rows"; done
 record "redis-check-rdb" "$WORK/rows"
 
+# Issue 15: converting the snapshot to RDB 9 (Azure Cache for Redis 6.0), to compare with
+# the server's load of it.
+: >"$WORK/rows"
+for _ in $(seq "$RUNS"); do
+    timed "$RDBKIT" convert -q "$SNAP" -o "$WORK/converted.rdb" --target-rdb-version 9 >>"$WORK/rows"
+    rm -f "$WORK/converted.rdb"
+done
+record "rdbkit convert (RDB 9)" "$WORK/rows"
+
 # The server's own load time, from its log line "DB loaded from disk: N seconds".
 : >"$WORK/rows"
 for _ in $(seq "$RUNS"); do
@@ -175,7 +184,7 @@ echo "Snapshot: $KEYS keys, $SIZE bytes; median of $RUNS runs; $(date -u +%Y-%m-
 echo
 echo "| command | wall (s) | peak RSS (MB) |"
 echo "|---|---:|---:|"
-for k in "redis-check-rdb" "rdbkit check" "rdbkit baseline" "server load" "rdbkit restore" \
+for k in "redis-check-rdb" "rdbkit check" "rdbkit baseline" "rdbkit convert (RDB 9)" "server load" "rdbkit restore" \
     "export resp | redis-cli --pipe" "rdbkit verify"; do
     rss=${RSS[$k]}; [ "$k" = "server load" ] && rss="–"
     echo "| ${k//|/\\|} | ${WALL[$k]} | $rss |"
@@ -189,5 +198,7 @@ awk -v c="${WALL[redis-check-rdb]}" -v k="${WALL[rdbkit check]}" -v b="${WALL[rd
     printf "- restore: %.2fx the pipe time (target <= 1), %.2fx the server load (target <= 2.5)\n", r / p, r / l
     printf "- verify rate: %.2fx the restore rate (target >= 0.5)\n", r / v
 }'
+awk -v c="${WALL[rdbkit convert (RDB 9)]}" -v l="${WALL[server load]}" \
+    'BEGIN { printf "- convert to RDB 9: %.2fx the server load (target <= 1)\n", c / l }'
 echo "- restore/pipe per interleaved pair: $(echo $RATIOS | tr ' ' ',') (median $(echo "$RATIOS" | median))"
 echo "- server CPU seconds, median: $SRV_RESTORE under rdbkit restore, $SRV_PIPE under the pipe"

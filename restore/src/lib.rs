@@ -115,6 +115,7 @@ pub mod checkpoint;
 pub(crate) mod cluster;
 pub mod commands;
 pub mod credential;
+pub mod convert;
 mod delivery;
 #[cfg(feature = "serde")]
 pub mod document;

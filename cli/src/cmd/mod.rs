@@ -2,6 +2,7 @@
 
 pub mod baseline;
 pub mod check;
+pub mod convert;
 pub mod diff;
 pub mod export;
 pub mod info;
