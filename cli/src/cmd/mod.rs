@@ -5,6 +5,7 @@ pub mod check;
 pub mod diff;
 pub mod export;
 pub mod info;
+pub mod keys;
 pub mod metrics;
 pub mod preflight;
 pub mod restore;

@@ -13,6 +13,7 @@ pub mod check;
 pub mod memory;
 pub mod parallel;
 pub mod pattern;
+pub mod rows;
 pub mod slot;
 
 use std::collections::{BTreeMap, HashMap};
@@ -808,6 +809,16 @@ fn merge_top(a: &mut Vec<TopKey>, b: Vec<TopKey>, n: usize) {
     a.truncate(n);
 }
 
+/// The memory model of a server loading `rdb`: the target version of `options`, else
+/// the version that wrote the file; with the options' size classes.
+fn model_for(rdb: &Rdb<'_>, options: &InventoryOptions) -> Result<MemoryModel> {
+    let model = match options.target_version {
+        Some((major, minor)) => MemoryModel::for_redis(major, minor),
+        None => MemoryModel::for_snapshot(&AuxInfo::read(rdb)?, rdb.header()),
+    };
+    Ok(model.with_size_classes(options.size_classes))
+}
+
 /// Builds the inventory of `files`. `progress` is called from the framing thread with
 /// the number of input bytes framed so far over all files.
 pub fn inventory(
@@ -822,12 +833,8 @@ pub fn inventory(
         let rdb = Rdb::with_options(f.data, options.parse)?;
         let aux = AuxInfo::read(&rdb)?;
         let snapshot_time_ms = aux.ctime.map(|s| s.saturating_mul(1000)).or(f.mtime_ms);
-        let model = match options.target_version {
-            Some((major, minor)) => MemoryModel::for_redis(major, minor),
-            None => MemoryModel::for_snapshot(&aux, rdb.header()),
-        };
         contexts.push(FileContext {
-            model: model.with_size_classes(options.size_classes),
+            model: model_for(&rdb, options)?,
             snapshot_time_ms,
         });
         reports.push(FileReport {
