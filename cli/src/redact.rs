@@ -8,7 +8,10 @@
 //! pattern placeholders (`{id}`, `{uuid}`, ...) stay, and every literal word becomes
 //! `w` + 6 hex digits of the same keyed hash.
 
+use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
+
+use rdb_parser::inventory::{Inventory, PrefixStats};
 
 /// Placeholders of `rdb_parser::inventory::pattern`, kept as they are.
 const PLACEHOLDERS: [&str; 7] = [
@@ -58,6 +61,28 @@ impl Redactor {
             i += n;
         }
         out
+    }
+}
+
+/// Redacts an inventory in place: the key names of the top-N lists become tokens,
+/// prefixes and patterns their structure (entries that become equal are added up).
+pub fn inventory(inv: &mut Inventory, r: &Redactor) {
+    for t in inv
+        .top_by_memory
+        .iter_mut()
+        .chain(inv.top_by_elements.iter_mut())
+    {
+        t.key = r.key(&t.key).into_bytes();
+    }
+    for table in [&mut inv.prefixes, &mut inv.patterns] {
+        let mut out: HashMap<Vec<u8>, PrefixStats> = HashMap::with_capacity(table.len());
+        for (p, s) in table.drain() {
+            let e = out.entry(r.structure(&p).into_bytes()).or_default();
+            e.keys += s.keys;
+            e.memory += s.memory;
+            e.expires += s.expires;
+        }
+        *table = out;
     }
 }
 

@@ -34,6 +34,10 @@ pub struct BaselineArgs {
     /// Most distinct prefixes tracked (bounds memory on millions of keys).
     #[arg(long, default_value_t = 10_000)]
     max_prefixes: usize,
+    /// Replace key names by a keyed hash (random key per run, stable within it);
+    /// prefixes keep only their structure.
+    #[arg(long)]
+    redact: bool,
     #[command(flatten)]
     model: ModelArgs,
 }
@@ -169,6 +173,10 @@ fn baseline(args: &BaselineArgs, quiet: bool) -> Result<()> {
     .with_context(|| which_file(&args.files))?;
     if let Ok(mut p) = progress.lock() {
         p.finish();
+    }
+    let mut inv = inv;
+    if args.redact {
+        crate::redact::inventory(&mut inv, &crate::redact::Redactor::new());
     }
     let out = match args.format {
         Format::Json => {

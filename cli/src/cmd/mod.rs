@@ -8,6 +8,7 @@ pub mod info;
 pub mod keys;
 pub mod metrics;
 pub mod preflight;
+pub mod report;
 pub mod restore;
 pub mod verify;
 pub mod watch;
