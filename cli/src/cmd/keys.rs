@@ -492,3 +492,22 @@ impl RowWriter for Parquet {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_fields_are_quoted_when_needed() {
+        let mut line = String::new();
+        for field in ["plain", "a,b", "say \"hi\"", "two\nlines", ""] {
+            csv_field(field, &mut line);
+            line.push('|');
+        }
+        assert_eq!(
+            line,
+            "plain|\"a,b\"|\"say \"\"hi\"\"\"|\"two\nlines\"||"
+        );
+        assert_eq!(hex(b"\xff\x00a"), "ff0061");
+    }
+}

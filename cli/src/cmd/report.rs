@@ -1119,3 +1119,22 @@ if(holder&&blob){
 document.body.setAttribute('data-ready','1');
 })();
 "#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_and_escaping() {
+        assert_eq!(parse_size("6GB"), Ok(6 << 30));
+        assert_eq!(parse_size("12.5 GiB"), Ok(25 << 29));
+        assert_eq!(parse_size("500mb"), Ok(500 << 20));
+        assert_eq!(parse_size("1048576"), Ok(1 << 20));
+        assert!(parse_size("6 parsecs").is_err());
+        assert!(parse_size("GB").is_err());
+        assert_eq!(
+            esc("<b>\"x\" & 'y'</b>"),
+            "&lt;b&gt;&quot;x&quot; &amp; &#39;y&#39;&lt;/b&gt;"
+        );
+    }
+}
