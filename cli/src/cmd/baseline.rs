@@ -31,15 +31,26 @@ pub struct BaselineArgs {
     /// Keys in each top-N list.
     #[arg(long, default_value_t = 10)]
     top: usize,
+    /// Most distinct prefixes tracked (bounds memory on millions of keys).
+    #[arg(long, default_value_t = 10_000)]
+    max_prefixes: usize,
+    /// Replace key names by a keyed hash (random key per run, stable within it);
+    /// prefixes keep only their structure.
+    #[arg(long)]
+    redact: bool,
+    #[command(flatten)]
+    model: ModelArgs,
+}
+
+/// The options `baseline`, `keys` and `report` share: prefixes, the memory model, CRC.
+#[derive(Debug, clap::Args)]
+pub struct ModelArgs {
     /// Key prefix separator.
     #[arg(long, default_value = ":")]
     separator: String,
     /// Prefix depth (`user:42:cart` is `user:` at depth 1, `user:42:` at depth 2).
     #[arg(long, default_value_t = 1)]
     depth: usize,
-    /// Most distinct prefixes tracked (bounds memory on millions of keys).
-    #[arg(long, default_value_t = 10_000)]
-    max_prefixes: usize,
     /// Estimate memory for this Redis version loading the files (e.g. `6.2`, `7.4`);
     /// default: the version that wrote each file.
     #[arg(long, value_name = "MAJOR.MINOR", value_parser = parse_version)]
@@ -86,40 +97,86 @@ pub fn run(args: &BaselineArgs, quiet: bool) -> ExitCode {
     }
 }
 
+impl ModelArgs {
+    /// Inventory options with these settings (the others at their defaults).
+    pub fn options(&self) -> InventoryOptions {
+        InventoryOptions {
+            separator: self.separator.as_bytes().to_vec(),
+            depth: self.depth,
+            parse: ParseOptions {
+                verify_checksum: !self.no_crc,
+            },
+            target_version: self.target_version,
+            size_classes: match self.jemalloc_quantum {
+                Quantum::Q8 => SizeClasses::Quantum8,
+                Quantum::Q16 => SizeClasses::Quantum16,
+            },
+            ..InventoryOptions::default()
+        }
+    }
+}
+
+/// Snapshot files opened for an inventory: name, bytes, modification time.
+pub struct Opened(Vec<(String, input::Input, Option<i64>)>);
+
+impl Opened {
+    /// Opens (maps) every path; `-` reads stdin.
+    pub fn open(paths: &[String]) -> Result<Opened> {
+        let mut inputs = Vec::with_capacity(paths.len());
+        for path in paths {
+            inputs.push((path.clone(), input::open(path)?, mtime_ms(path)));
+        }
+        Ok(Opened(inputs))
+    }
+
+    /// The files as inventory inputs.
+    pub fn files(&self) -> Vec<FileInput<'_>> {
+        self.0
+            .iter()
+            .map(|(name, data, mtime_ms)| FileInput {
+                name,
+                data,
+                mtime_ms: *mtime_ms,
+            })
+            .collect()
+    }
+}
+
+/// A file's modification time (Unix ms): the snapshot time when it has no `ctime`.
+fn mtime_ms(path: &str) -> Option<i64> {
+    std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map(|d| d.as_millis() as i64)
+}
+
+/// Context for an error of a run over `paths`: the file when there is one.
+pub fn which_file(paths: &[String]) -> String {
+    match paths {
+        [one] => one.clone(),
+        _ => "one of the input files".to_string(),
+    }
+}
+
 fn baseline(args: &BaselineArgs, quiet: bool) -> Result<()> {
     let mut inputs = Vec::with_capacity(args.files.len());
     for path in &args.files {
-        let mtime_ms = std::fs::metadata(path)
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-            .map(|d| d.as_millis() as i64);
-        inputs.push((path.as_str(), input::open_source(path)?, mtime_ms));
+        inputs.push((path.as_str(), input::open_source(path)?, mtime_ms(path)));
     }
-    let parse = ParseOptions {
-        verify_checksum: !args.no_crc,
+    let options = InventoryOptions {
+        top: args.top,
+        max_prefixes: args.max_prefixes,
+        ..args.model.options()
     };
     let mut files = Vec::with_capacity(inputs.len());
     for (name, opened, mtime_ms) in &mut inputs {
         files.push(Input {
             name,
-            source: opened.source(parse).with_context(|| name.to_string())?,
+            source: opened.source(options.parse).with_context(|| name.to_string())?,
             mtime_ms: *mtime_ms,
         });
     }
-    let options = InventoryOptions {
-        top: args.top,
-        separator: args.separator.as_bytes().to_vec(),
-        depth: args.depth,
-        max_prefixes: args.max_prefixes,
-        parse,
-        target_version: args.target_version,
-        size_classes: match args.jemalloc_quantum {
-            Quantum::Q8 => SizeClasses::Quantum8,
-            Quantum::Q16 => SizeClasses::Quantum16,
-        },
-        ..InventoryOptions::default()
-    };
     // A stream's length is not known: the progress line then counts bytes.
     let total: Option<u64> = files.iter().map(|f| f.known_len()).sum();
     let progress = std::sync::Mutex::new(Progress::new("baseline", total.unwrap_or(0), quiet));
@@ -128,13 +185,13 @@ fn baseline(args: &BaselineArgs, quiet: bool) -> Result<()> {
             p.update(pos);
         }
     })
-    .context(if files.len() == 1 {
-        args.files[0].clone()
-    } else {
-        "one of the input files".to_string()
-    })?;
+    .with_context(|| which_file(&args.files))?;
     if let Ok(mut p) = progress.lock() {
         p.finish();
+    }
+    let mut inv = inv;
+    if args.redact {
+        crate::redact::inventory(&mut inv, &crate::redact::Redactor::new());
     }
     let out = match args.format {
         Format::Json => {

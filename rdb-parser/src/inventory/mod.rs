@@ -12,6 +12,9 @@
 pub mod check;
 pub mod memory;
 pub mod parallel;
+pub mod pattern;
+pub mod rows;
+pub mod slot;
 
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasher, Hasher};
@@ -135,6 +138,12 @@ pub struct InventoryOptions {
     pub target_version: Option<(u32, u32)>,
     /// The loading server's allocator size classes.
     pub size_classes: memory::SizeClasses,
+    /// Most distinct key patterns tracked ([`pattern`]); 0 (the default) skips
+    /// pattern discovery. Keys of patterns first seen once the table is full are
+    /// counted under [`Inventory::patterns_other`].
+    pub max_patterns: usize,
+    /// Count keys and memory per cluster hash slot ([`Inventory::slots`]).
+    pub slots: bool,
 }
 
 impl Default for InventoryOptions {
@@ -148,6 +157,8 @@ impl Default for InventoryOptions {
             batch_keys: 4096,
             target_version: None,
             size_classes: memory::SizeClasses::default(),
+            max_patterns: 0,
+            slots: false,
         }
     }
 }
@@ -249,6 +260,27 @@ pub const FREQ_BUCKETS: [(&str, u8); 5] = [
     ("101-255", 255),
 ];
 
+/// Upper bounds (exclusive, bytes of estimated memory) of the key-size histogram buckets.
+pub const MEMORY_BUCKETS: [(&str, u64); 7] = [
+    ("< 128 B", 128),
+    ("< 1 KiB", 1 << 10),
+    ("< 10 KiB", 10 << 10),
+    ("< 100 KiB", 100 << 10),
+    ("< 1 MiB", 1 << 20),
+    ("< 10 MiB", 10 << 20),
+    (">= 10 MiB", u64::MAX),
+];
+
+/// Upper bounds (inclusive) of the element-count histogram buckets.
+pub const ELEMENT_BUCKETS: [(&str, u64); 6] = [
+    ("0-1", 1),
+    ("2-10", 10),
+    ("11-100", 100),
+    ("101-1000", 1000),
+    ("1001-10000", 10_000),
+    ("> 10000", u64::MAX),
+];
+
 /// What one file contributes.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -313,6 +345,18 @@ pub struct Inventory {
     pub prefixes_other: PrefixStats,
     /// Keys whose name has no separator within the first `depth` levels.
     pub prefixes_none: PrefixStats,
+    /// Keys per estimated-memory bucket, aligned with [`MEMORY_BUCKETS`].
+    pub memory_buckets: [u64; 7],
+    /// Keys per element-count bucket, aligned with [`ELEMENT_BUCKETS`].
+    pub element_buckets: [u64; 6],
+    /// Keys and memory per key pattern (with [`InventoryOptions::max_patterns`]).
+    #[cfg_attr(feature = "serde", serde(serialize_with = "ser::patterns"))]
+    pub patterns: HashMap<Vec<u8>, PrefixStats>,
+    /// Keys counted under "other" because the pattern table was full.
+    pub patterns_other: PrefixStats,
+    /// Keys and memory per cluster hash slot (16384 entries with
+    /// [`InventoryOptions::slots`], else empty).
+    pub slots: Vec<PrefixStats>,
     /// Total estimated `used_memory` (sum of per-file estimates).
     pub memory_estimate: u64,
     /// Estimated memory of all keys (values, key names, per-key structures).
@@ -387,22 +431,39 @@ mod ser {
         prefixes: &HashMap<Vec<u8>, PrefixStats>,
         serializer: S,
     ) -> Result<S::Ok, S::Error> {
-        struct Row<'a>(&'a [u8], &'a PrefixStats);
+        ranked(prefixes, "prefix", serializer)
+    }
+
+    /// [`Inventory::patterns`](super::Inventory::patterns) as a list of `{"pattern":
+    /// <bytes>, "keys", "memory", "expires"}`, ordered as the prefixes.
+    pub(super) fn patterns<S: Serializer>(
+        patterns: &HashMap<Vec<u8>, PrefixStats>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        ranked(patterns, "pattern", serializer)
+    }
+
+    fn ranked<S: Serializer>(
+        table: &HashMap<Vec<u8>, PrefixStats>,
+        name: &'static str,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        struct Row<'a>(&'static str, &'a [u8], &'a PrefixStats);
         impl Serialize for Row<'_> {
             fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                let mut row = serializer.serialize_struct("PrefixRow", 4)?;
-                row.serialize_field("prefix", &Bytes(self.0))?;
-                row.serialize_field("keys", &self.1.keys)?;
-                row.serialize_field("memory", &self.1.memory)?;
-                row.serialize_field("expires", &self.1.expires)?;
+                let mut row = serializer.serialize_struct("Row", 4)?;
+                row.serialize_field(self.0, &Bytes(self.1))?;
+                row.serialize_field("keys", &self.2.keys)?;
+                row.serialize_field("memory", &self.2.memory)?;
+                row.serialize_field("expires", &self.2.expires)?;
                 row.end()
             }
         }
-        let mut rows: Vec<_> = prefixes.iter().collect();
+        let mut rows: Vec<_> = table.iter().collect();
         rows.sort_by(|a, b| b.1.memory.cmp(&a.1.memory).then_with(|| a.0.cmp(b.0)));
         let mut seq = serializer.serialize_seq(Some(rows.len()))?;
         for (prefix, stats) in rows {
-            seq.serialize_element(&Row(prefix, stats))?;
+            seq.serialize_element(&Row(name, prefix, stats))?;
         }
         seq.end()
     }
@@ -494,6 +555,10 @@ struct Partial {
     rdb_types: Vec<(&'static str, u64)>,
     /// The prefix table, moved into `inv.prefixes` by [`Partial::flush`].
     prefixes: HashMap<Vec<u8>, PrefixStats, FxBuild>,
+    /// The pattern table, likewise moved into `inv.patterns`.
+    patterns: HashMap<Vec<u8>, PrefixStats, FxBuild>,
+    /// Scratch buffer for the pattern of the current key.
+    pattern: Vec<u8>,
 }
 
 /// Whether two static names are the same (same pointer, else same text).
@@ -511,6 +576,8 @@ impl Partial {
             types: Vec::new(),
             rdb_types: Vec::new(),
             prefixes: HashMap::default(),
+            patterns: HashMap::default(),
+            pattern: Vec::new(),
         }
     }
 
@@ -528,6 +595,7 @@ impl Partial {
         }
         // Below the bound when made, and `inv.prefixes` is empty until now.
         self.inv.prefixes.extend(self.prefixes.drain());
+        self.inv.patterns.extend(self.patterns.drain());
     }
 
     fn add(&mut self, file: usize, ctx: &FileContext, key: &KeyRecord<'_>) -> Result<()> {
@@ -619,6 +687,11 @@ impl Partial {
             || make(est.elements),
         );
 
+        let key_stats = PrefixStats {
+            keys: 1,
+            memory: est.bytes,
+            expires: u64::from(key.expire_at_ms.is_some()),
+        };
         let stats = match prefix_of(&key.key, &self.options.separator, self.options.depth) {
             None => &mut inv.prefixes_none,
             Some(p) => {
@@ -631,9 +704,37 @@ impl Partial {
                 }
             }
         };
-        stats.keys += 1;
-        stats.memory += est.bytes;
-        stats.expires += u64::from(key.expire_at_ms.is_some());
+        add_prefix(stats, key_stats);
+
+        let bucket = MEMORY_BUCKETS
+            .iter()
+            .position(|&(_, max)| est.bytes < max)
+            .unwrap_or(MEMORY_BUCKETS.len() - 1);
+        inv.memory_buckets[bucket] += 1;
+        let bucket = ELEMENT_BUCKETS
+            .iter()
+            .position(|&(_, max)| est.elements <= max)
+            .unwrap_or(0);
+        inv.element_buckets[bucket] += 1;
+        if self.options.max_patterns > 0 {
+            pattern::pattern_of(&key.key, &mut self.pattern);
+            let stats = if let Some(s) = self.patterns.get_mut(&self.pattern) {
+                s
+            } else if self.patterns.len() < self.options.max_patterns {
+                self.patterns.entry(self.pattern.clone()).or_default()
+            } else {
+                &mut inv.patterns_other
+            };
+            add_prefix(stats, key_stats);
+        }
+        if self.options.slots {
+            if inv.slots.is_empty() {
+                inv.slots = vec![PrefixStats::default(); slot::SLOTS];
+            }
+            if let Some(s) = inv.slots.get_mut(usize::from(slot::key_slot(&key.key))) {
+                add_prefix(s, key_stats);
+            }
+        }
         Ok(())
     }
 
@@ -686,6 +787,30 @@ impl Partial {
         }
         add_prefix(&mut a.prefixes_other, b.prefixes_other);
         add_prefix(&mut a.prefixes_none, b.prefixes_none);
+        for (p, s) in b.patterns {
+            let slot = if let Some(s) = a.patterns.get_mut(&p) {
+                s
+            } else if a.patterns.len() < self.options.max_patterns {
+                a.patterns.entry(p).or_default()
+            } else {
+                &mut a.patterns_other
+            };
+            add_prefix(slot, s);
+        }
+        add_prefix(&mut a.patterns_other, b.patterns_other);
+        for i in 0..a.memory_buckets.len() {
+            a.memory_buckets[i] += b.memory_buckets[i];
+        }
+        for i in 0..a.element_buckets.len() {
+            a.element_buckets[i] += b.element_buckets[i];
+        }
+        if a.slots.is_empty() {
+            a.slots = b.slots;
+        } else {
+            for (x, y) in a.slots.iter_mut().zip(b.slots) {
+                add_prefix(x, y);
+            }
+        }
         for (x, y) in self.per_file.iter_mut().zip(other.per_file) {
             x.keys += y.keys;
             x.memory += y.memory;
@@ -764,6 +889,16 @@ fn merge_top(a: &mut Vec<TopKey>, b: Vec<TopKey>, n: usize) {
     a.truncate(n);
 }
 
+/// The memory model of a server loading `rdb`: the target version of `options`, else
+/// the version that wrote the file; with the options' size classes.
+fn model_for(header: Header, aux: &AuxInfo, options: &InventoryOptions) -> MemoryModel {
+    let model = match options.target_version {
+        Some((major, minor)) => MemoryModel::for_redis(major, minor),
+        None => MemoryModel::for_snapshot(aux, header),
+    };
+    model.with_size_classes(options.size_classes)
+}
+
 /// Builds the inventory of `files`. `progress` is called from the framing thread with
 /// the number of input bytes framed so far over all files.
 pub fn inventory(
@@ -788,12 +923,8 @@ pub fn inventory_of(
     for f in files.iter_mut() {
         let (header, aux) = f.header_and_aux(options.parse)?;
         let snapshot_time_ms = aux.ctime.map(|s| s.saturating_mul(1000)).or(f.mtime_ms);
-        let model = match options.target_version {
-            Some((major, minor)) => MemoryModel::for_redis(major, minor),
-            None => MemoryModel::for_snapshot(&aux, header),
-        };
         contexts.push(FileContext {
-            model: model.with_size_classes(options.size_classes),
+            model: model_for(header, &aux, options),
             snapshot_time_ms,
         });
         reports.push(FileReport {
@@ -879,7 +1010,6 @@ mod tests {
     }
 
     /// An RDB 10 file of string keys in db 0 (with its CRC-64 trailer).
-    #[cfg(feature = "serde")]
     fn strings_rdb(pairs: &[(&[u8], &[u8])]) -> Vec<u8> {
         let mut file = b"REDIS0010\xfe\x00".to_vec();
         for (key, value) in pairs {
@@ -891,6 +1021,84 @@ mod tests {
         let crc = crate::crc::crc64(0, &file);
         file.extend_from_slice(&crc.to_le_bytes());
         file
+    }
+
+    /// Patterns and slots account for every key and every byte of key memory, the
+    /// pattern table stays within its bound, and the rest goes to "other".
+    #[test]
+    fn patterns_and_slots_add_up() -> std::result::Result<(), Box<dyn std::error::Error>> {
+        let mut keys = Vec::new();
+        for i in 0..300u32 {
+            keys.push(format!("user:{i}:cart"));
+            keys.push(format!(
+                "sess{:08x}",
+                i.wrapping_mul(2_654_435_761) | 0x1000_0000
+            ));
+            keys.push(format!("plain{}", ["a", "b", "c"][i as usize % 3]));
+        }
+        let pairs: Vec<(&[u8], &[u8])> = keys.iter().map(|k| (k.as_bytes(), &b"v"[..])).collect();
+        let data = strings_rdb(&pairs);
+        let files = [FileInput {
+            name: "a.rdb",
+            data: &data,
+            mtime_ms: None,
+        }];
+        let all = InventoryOptions {
+            max_patterns: 100,
+            slots: true,
+            batch_keys: 64,
+            ..InventoryOptions::default()
+        };
+        let inv = inventory(&files, &all, &|_| {})?;
+        let mut patterns: Vec<(&[u8], u64)> =
+            inv.patterns.iter().map(|(p, s)| (&p[..], s.keys)).collect();
+        patterns.sort();
+        // `sess` + 8 hex digits that may all be decimal: hex or id, one of the two.
+        let sess: u64 = inv
+            .patterns
+            .iter()
+            .filter(|(p, _)| p.starts_with(b"sess{"))
+            .map(|(_, s)| s.keys)
+            .sum();
+        assert_eq!(sess, 300);
+        assert_eq!(
+            inv.patterns.get(&b"user:{id}:cart"[..]).map(|s| s.keys),
+            Some(300)
+        );
+        for word in [&b"plaina"[..], b"plainb", b"plainc"] {
+            assert_eq!(
+                inv.patterns.get(word).map(|s| s.keys),
+                Some(100),
+                "{patterns:?}"
+            );
+        }
+        assert_eq!(inv.patterns_other, PrefixStats::default());
+        let memory: u64 = inv.patterns.values().map(|s| s.memory).sum();
+        assert_eq!(memory, inv.memory_keys);
+        assert_eq!(inv.slots.len(), slot::SLOTS);
+        assert_eq!(inv.slots.iter().map(|s| s.keys).sum::<u64>(), 900);
+        assert_eq!(
+            inv.slots.iter().map(|s| s.memory).sum::<u64>(),
+            inv.memory_keys
+        );
+        assert_eq!(inv.memory_buckets.iter().sum::<u64>(), 900);
+        assert_eq!(inv.element_buckets.iter().sum::<u64>(), 900);
+
+        let capped = InventoryOptions {
+            max_patterns: 2,
+            ..all
+        };
+        let inv = inventory(&files, &capped, &|_| {})?;
+        assert!(inv.patterns.len() <= 2);
+        let keys: u64 = inv.patterns.values().map(|s| s.keys).sum();
+        assert_eq!(keys + inv.patterns_other.keys, 900);
+        assert!(inv.patterns_other.keys >= 300);
+        let memory: u64 = inv.patterns.values().map(|s| s.memory).sum();
+        assert_eq!(memory + inv.patterns_other.memory, inv.memory_keys);
+
+        let none = inventory(&files, &InventoryOptions::default(), &|_| {})?;
+        assert!(none.patterns.is_empty() && none.slots.is_empty());
+        Ok(())
     }
 
     #[cfg(feature = "serde")]
