@@ -479,7 +479,7 @@ fn split_by_slot_then_merged_gives_the_original() {
         let data = std::fs::read(part).unwrap();
         for r in Rdb::parse(&data).unwrap().records() {
             if let Record::Key(k) = r.unwrap() {
-                let slot = rdb_restore::cluster::slot_for_key(&k.key);
+                let slot = rdb_parser::inventory::slot::key_slot(&k.key);
                 assert!((lo..=hi).contains(&slot), "{}: slot {slot}", part.display());
                 total += 1;
             }

@@ -6,53 +6,12 @@ use redis::Value;
 
 use crate::target::Connection;
 
-/// Hash slots in a Redis Cluster.
-pub const SLOTS: usize = 16384;
+pub use rdb_parser::inventory::slot::SLOTS;
 
-/// The hash slot of `key`: CRC16/XMODEM of the `{tag}` part when there is a
-/// non-empty one, of the whole key otherwise, modulo 16384 (Redis `keyHashSlot`).
-/// Checked against `redis::cluster_routing::Slot::for_key` in the tests (that type
-/// does not expose its number).
-pub fn slot_for_key(key: &[u8]) -> u16 {
-    let hashed = key
-        .iter()
-        .position(|&b| b == b'{')
-        .and_then(|open| {
-            let rest = key.get(open + 1..)?;
-            let close = rest.iter().position(|&b| b == b'}')?;
-            (close > 0).then(|| rest.get(..close)).flatten()
-        })
-        .unwrap_or(key);
-    crc16_xmodem(hashed) % SLOTS as u16
-}
-
-const CRC16_TABLE: [u16; 256] = crc16_table();
-
-const fn crc16_table() -> [u16; 256] {
-    let mut table = [0u16; 256];
-    let mut i = 0;
-    while i < 256 {
-        let mut crc = (i as u16) << 8;
-        let mut bit = 0;
-        while bit < 8 {
-            crc = if crc & 0x8000 != 0 {
-                (crc << 1) ^ 0x1021
-            } else {
-                crc << 1
-            };
-            bit += 1;
-        }
-        table[i] = crc;
-        i += 1;
-    }
-    table
-}
-
-fn crc16_xmodem(data: &[u8]) -> u16 {
-    data.iter().fold(0u16, |crc, &b| {
-        (crc << 8) ^ CRC16_TABLE[usize::from((crc >> 8) as u8 ^ b)]
-    })
-}
+/// The hash slot of `key` (Redis `keyHashSlot`): the parser crate's, checked against
+/// `redis::cluster_routing::Slot::for_key` in the tests (that type does not expose its
+/// number).
+pub use rdb_parser::inventory::slot::key_slot as slot_for_key;
 
 /// A master node address.
 pub type NodeAddr = (String, u16);

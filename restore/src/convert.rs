@@ -346,9 +346,23 @@ fn check_split(outputs: &[SlotRanges]) -> Result<(), ConvertError> {
     Ok(())
 }
 
-/// The split of a live cluster: one output per master, its slot ranges from the
-/// slot map (`CLUSTER SLOTS`), masters in the map's order.
-pub fn split_from_slot_map(map: &crate::cluster::SlotMap) -> Vec<SlotRanges> {
+/// The split of a live cluster (`--split-by URL`): one output per master, its slot
+/// ranges from the cluster's `CLUSTER SLOTS`, masters in the map's order. `None` when
+/// the server is not a cluster.
+pub fn split_by_cluster(target: &crate::target::Target) -> crate::Result<Option<Vec<SlotRanges>>> {
+    let mut conn = target.connect()?;
+    let host = target
+        .address()
+        .rsplit_once(':')
+        .map(|(h, _)| h.to_string())
+        .unwrap_or_default();
+    let map = crate::cluster::SlotMap::fetch(&mut conn, &host)
+        .map_err(|e| target.error("CLUSTER SLOTS", &e))?;
+    Ok(map.as_ref().map(split_from_slot_map))
+}
+
+/// The split of a slot map: one output per master, masters in the map's order.
+pub(crate) fn split_from_slot_map(map: &crate::cluster::SlotMap) -> Vec<SlotRanges> {
     let mut outputs: Vec<SlotRanges> = vec![Vec::new(); map.nodes.len()];
     let mut slot = 0usize;
     while slot < map.owner.len() {

@@ -114,8 +114,8 @@ macro_rules! setters {
 pub mod checkpoint;
 pub(crate) mod cluster;
 pub mod commands;
-pub mod credential;
 pub mod convert;
+pub mod credential;
 mod delivery;
 #[cfg(feature = "serde")]
 pub mod document;

@@ -7,7 +7,7 @@ use std::time::UNIX_EPOCH;
 use anyhow::{Context, Result};
 use rdb_parser::inventory::memory::SizeClasses;
 use rdb_parser::inventory::{
-    inventory_of, Input, Inventory, InventoryOptions, PrefixStats, TopKey, FREQ_BUCKETS,
+    inventory_of, FileInput, Input, Inventory, InventoryOptions, PrefixStats, TopKey, FREQ_BUCKETS,
     IDLE_BUCKETS, TTL_BUCKETS,
 };
 use rdb_parser::ParseOptions;
@@ -173,7 +173,9 @@ fn baseline(args: &BaselineArgs, quiet: bool) -> Result<()> {
     for (name, opened, mtime_ms) in &mut inputs {
         files.push(Input {
             name,
-            source: opened.source(options.parse).with_context(|| name.to_string())?,
+            source: opened
+                .source(options.parse)
+                .with_context(|| name.to_string())?,
             mtime_ms: *mtime_ms,
         });
     }

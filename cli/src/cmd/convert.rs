@@ -10,7 +10,6 @@ use anyhow::{bail, Context, Result};
 use rdb_parser::reencode::FieldTtlPolicy;
 use rdb_parser::writer::WriterOptions;
 use rdb_parser::{Family, Header};
-use rdb_restore::cluster::SlotMap;
 use rdb_restore::convert::{
     self, ConvertOptions, ConvertReport, DroppedLibrary, DuplicatePolicy, FunctionPolicy,
 };
@@ -204,21 +203,12 @@ fn target_header(args: &ConvertArgs) -> Result<Header> {
 
 fn split_by(args: &ConvertArgs, url: &str) -> Result<Vec<convert::SlotRanges>> {
     let target = args.connection.target_among(url)?;
-    let mut conn = target.connect()?;
-    let host = target
-        .address()
-        .rsplit_once(':')
-        .map(|(h, _)| h.to_string())
-        .unwrap_or_default();
-    let map = SlotMap::fetch(&mut conn, &host)
-        .map_err(|e| target.error("CLUSTER SLOTS", &e))?
-        .with_context(|| {
-            format!(
-                "--split-by {}: not a cluster (no CLUSTER SLOTS)",
-                target.address()
-            )
-        })?;
-    Ok(convert::split_from_slot_map(&map))
+    convert::split_by_cluster(&target)?.with_context(|| {
+        format!(
+            "--split-by {}: not a cluster (no CLUSTER SLOTS)",
+            target.address()
+        )
+    })
 }
 
 /// The output path of output `n`.

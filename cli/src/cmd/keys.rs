@@ -504,10 +504,7 @@ mod tests {
             csv_field(field, &mut line);
             line.push('|');
         }
-        assert_eq!(
-            line,
-            "plain|\"a,b\"|\"say \"\"hi\"\"\"|\"two\nlines\"||"
-        );
+        assert_eq!(line, "plain|\"a,b\"|\"say \"\"hi\"\"\"|\"two\nlines\"||");
         assert_eq!(hex(b"\xff\x00a"), "ff0061");
     }
 }
