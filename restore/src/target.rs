@@ -302,7 +302,7 @@ impl Connection {
 
     /// Sets the read timeout (`None`: wait without limit, as a pub/sub subscriber
     /// does between messages).
-    pub fn set_read_timeout(&self, dur: Option<Duration>) -> redis::RedisResult<()> {
+    pub(crate) fn set_read_timeout(&self, dur: Option<Duration>) -> redis::RedisResult<()> {
         match &self.inner {
             Inner::Plain(c) => c.set_read_timeout(dur),
             Inner::Tls(c) => c.set_read_timeout(dur),

@@ -5,10 +5,10 @@
 //!
 //! The run, in order:
 //!
-//! 1. **Capture** ([`capture`]): a subscriber on every source master (cluster: every
+//! 1. **Capture** (`capture.rs`): a subscriber on every source master (cluster: every
 //!    master, and new ones after a failover), `notify-keyspace-events` checked
 //!    (`CONFIG GET`, when allowed) and proved with probe keys hashed to each node.
-//!    Changed keys enter a de-duplicated dirty set ([`dirty`]) journaled in
+//!    Changed keys enter a de-duplicated dirty set (`dirty.rs`) journaled in
 //!    [`SyncOptions::journal`], bounded in memory and spilling to disk.
 //! 2. **Bulk**: with [`SyncOptions::snapshots`], the files are restored by
 //!    [`restore()`](crate::restore()) (a file that does not exist yet is waited for:
