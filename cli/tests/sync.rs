@@ -190,28 +190,46 @@ fn write_one(c: &mut redis::Connection, r: &mut Rng, dbs: u64) {
     let _: redis::RedisResult<()> = p.query(c);
 }
 
-/// Writes at about `rate`/s until `stop`; counts writes.
-fn load(
-    url: String,
-    rate: u64,
-    dbs: u64,
+/// A writer thread at about `rate` writes/s over `dbs` databases until stopped.
+struct Load {
     stop: Arc<AtomicBool>,
     count: Arc<AtomicU64>,
-    seed: u64,
-) -> thread::JoinHandle<()> {
-    thread::spawn(move || {
-        let mut c = conn(&url, 0);
-        let mut r = Rng(seed);
-        let start = Instant::now();
-        while !stop.load(Ordering::Relaxed) {
-            write_one(&mut c, &mut r, dbs);
-            let done = count.fetch_add(1, Ordering::Relaxed) + 1;
-            let due = Duration::from_secs_f64(done as f64 / rate as f64);
-            if let Some(ahead) = due.checked_sub(start.elapsed()) {
-                thread::sleep(ahead);
+    thread: Option<thread::JoinHandle<()>>,
+}
+
+impl Load {
+    fn start(url: String, rate: u64, dbs: u64, seed: u64) -> Load {
+        let stop = Arc::new(AtomicBool::new(false));
+        let count = Arc::new(AtomicU64::new(0));
+        let (stop_w, count_w) = (Arc::clone(&stop), Arc::clone(&count));
+        let thread = thread::spawn(move || {
+            let mut c = conn(&url, 0);
+            let mut r = Rng(seed);
+            let start = Instant::now();
+            while !stop_w.load(Ordering::Relaxed) {
+                write_one(&mut c, &mut r, dbs);
+                let done = count_w.fetch_add(1, Ordering::Relaxed) + 1;
+                let due = Duration::from_secs_f64(done as f64 / rate as f64);
+                if let Some(ahead) = due.checked_sub(start.elapsed()) {
+                    thread::sleep(ahead);
+                }
             }
+        });
+        Load {
+            stop,
+            count,
+            thread: Some(thread),
         }
-    })
+    }
+
+    /// Stops the writes; returns how many were made.
+    fn stop(&mut self) -> u64 {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            t.join().unwrap();
+        }
+        self.count.load(Ordering::SeqCst)
+    }
 }
 
 /// A key's type, value (in a comparable form) and absolute expiry.
@@ -340,16 +358,7 @@ fn sync_converges_under_load_with_killed_subscriptions_and_a_flush() {
     let journal = temp_dir("sync-journal");
     let mut child = sync_cmd(&source.url(), &target.url(), &journal, &[]);
     let (lines, reader) = collect(&mut child);
-    let stop = Arc::new(AtomicBool::new(false));
-    let count = Arc::new(AtomicU64::new(0));
-    let writer = load(
-        source.url(),
-        2000,
-        4,
-        Arc::clone(&stop),
-        Arc::clone(&count),
-        11,
-    );
+    let mut load = Load::start(source.url(), 2000, 4, 11);
     wait_state(&lines, &["catching-up", "ready"], 30);
     thread::sleep(Duration::from_secs(2));
     source.cli(&["CLIENT", "KILL", "TYPE", "pubsub"]);
@@ -358,8 +367,7 @@ fn sync_converges_under_load_with_killed_subscriptions_and_a_flush() {
     thread::sleep(Duration::from_secs(1));
     source.cli(&["CLIENT", "KILL", "TYPE", "pubsub"]);
     thread::sleep(Duration::from_secs(2));
-    stop.store(true, Ordering::SeqCst);
-    writer.join().unwrap();
+    let writes = load.stop();
     let (code, err) = wait(&mut child, 45);
     reader.join().unwrap();
     let last = last_line(&lines);
@@ -377,7 +385,7 @@ fn sync_converges_under_load_with_killed_subscriptions_and_a_flush() {
         "{causes:?}"
     );
     assert!(causes.iter().any(|c| c.contains("FLUSH")), "{causes:?}");
-    assert!(count.load(Ordering::SeqCst) > 5000, "the load ran");
+    assert!(writes > 5000, "the load ran");
     let lags: Vec<u64> = lines
         .lock()
         .unwrap()
@@ -397,16 +405,7 @@ fn killed_sync_resumes_from_its_journal_and_converges() {
     let target = Server::start(&[]);
     prefill(&source.url(), 4);
     let journal = temp_dir("sync-resume");
-    let stop = Arc::new(AtomicBool::new(false));
-    let count = Arc::new(AtomicU64::new(0));
-    let writer = load(
-        source.url(),
-        2000,
-        4,
-        Arc::clone(&stop),
-        Arc::clone(&count),
-        23,
-    );
+    let mut load = Load::start(source.url(), 2000, 4, 23);
     let mut first = sync_cmd(&source.url(), &target.url(), &journal, &[]);
     let (lines, reader) = collect(&mut first);
     wait_state(&lines, &["catching-up", "ready"], 30);
@@ -419,8 +418,7 @@ fn killed_sync_resumes_from_its_journal_and_converges() {
     let mut second = sync_cmd(&source.url(), &target.url(), &journal, &[]);
     let (lines, reader) = collect(&mut second);
     thread::sleep(Duration::from_secs(3));
-    stop.store(true, Ordering::SeqCst);
-    writer.join().unwrap();
+    load.stop();
     let (code, err) = wait(&mut second, 45);
     reader.join().unwrap();
     let last = last_line(&lines);
@@ -451,16 +449,7 @@ fn late_snapshot_into_a_cluster_then_catch_up() {
         &["--snapshot", &backup_s],
     );
     let (lines, reader) = collect(&mut child);
-    let stop = Arc::new(AtomicBool::new(false));
-    let count = Arc::new(AtomicU64::new(0));
-    let writer = load(
-        source.url(),
-        1000,
-        1,
-        Arc::clone(&stop),
-        Arc::clone(&count),
-        31,
-    );
+    let mut load = Load::start(source.url(), 1000, 1, 31);
     wait_state(&lines, &["waiting-for-snapshot"], 30);
     thread::sleep(Duration::from_secs(1));
     // The backup, taken after sync started: written aside, then moved in place.
@@ -470,8 +459,7 @@ fn late_snapshot_into_a_cluster_then_catch_up() {
     std::fs::rename(&tmp, &backup).unwrap();
     wait_state(&lines, &["catching-up", "ready"], 40);
     thread::sleep(Duration::from_secs(2));
-    stop.store(true, Ordering::SeqCst);
-    writer.join().unwrap();
+    load.stop();
     let (code, err) = wait(&mut child, 45);
     reader.join().unwrap();
     let last = last_line(&lines);
@@ -557,16 +545,7 @@ fn until_ready_ends_at_ready_under_load() {
     let target = Server::start(&[]);
     prefill(&source.url(), 2);
     let journal = temp_dir("sync-ready");
-    let stop = Arc::new(AtomicBool::new(false));
-    let count = Arc::new(AtomicU64::new(0));
-    let writer = load(
-        source.url(),
-        1000,
-        2,
-        Arc::clone(&stop),
-        Arc::clone(&count),
-        5,
-    );
+    let mut load = Load::start(source.url(), 1000, 2, 5);
     let mut child = sync_cmd(
         &source.url(),
         &target.url(),
@@ -576,8 +555,7 @@ fn until_ready_ends_at_ready_under_load() {
     let (lines, reader) = collect(&mut child);
     let (code, err) = wait(&mut child, 40);
     reader.join().unwrap();
-    stop.store(true, Ordering::SeqCst);
-    writer.join().unwrap();
+    load.stop();
     let last = last_line(&lines);
     assert_eq!(code, 0, "stderr: {err}\nlast: {last}");
     assert_eq!(last["verdict"], "ready", "{last}");
