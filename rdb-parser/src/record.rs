@@ -17,8 +17,8 @@ use crate::types::ValueType;
 use crate::value::{self, module, Value};
 use crate::DebugBytes;
 
-/// Opcodes (`RDB_OPCODE_*` in `rdb.h`).
-mod op {
+/// Opcodes (`RDB_OPCODE_*` in `rdb.h`), read here and written by the writer.
+pub(crate) mod op {
     pub const KEY_META_OR_SLOT_IMPORT: u8 = 243;
     pub const SLOT_INFO: u8 = 244;
     pub const FUNCTION2: u8 = 245;

@@ -36,23 +36,10 @@ use std::io::Write;
 
 use crate::crc::Crc64;
 use crate::header::{Family, Header, MAX_REDIS_VERSION, VALKEY_VERSIONS};
+use crate::record::op;
 use crate::reencode::readable;
 use crate::types::ValueType;
 use crate::write::write_len;
-
-/// Opcodes written (`RDB_OPCODE_*` in `rdb.h`).
-mod op {
-    pub const FUNCTION2: u8 = 245;
-    pub const MODULE_AUX: u8 = 247;
-    pub const IDLE: u8 = 248;
-    pub const FREQ: u8 = 249;
-    pub const AUX: u8 = 250;
-    pub const RESIZEDB: u8 = 251;
-    pub const EXPIRETIME_MS: u8 = 252;
-    pub const EXPIRETIME: u8 = 253;
-    pub const SELECTDB: u8 = 254;
-    pub const EOF: u8 = 255;
-}
 
 /// Strings shorter than this are never LZF-compressed (Redis' own threshold in
 /// `rdbSaveRawString`: "try LZF compression - under 20 bytes it's unable to compress").

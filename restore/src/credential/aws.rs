@@ -42,7 +42,7 @@ pub struct AwsKeys {
 
 /// `%XX`-encodes everything but the unreserved characters (RFC 3986), as SigV4 and
 /// botocore do.
-fn percent_encode(s: &str) -> String {
+pub(crate) fn percent_encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {

@@ -189,17 +189,7 @@ fn dechunk(mut data: &[u8]) -> Option<Vec<u8>> {
 
 /// `application/x-www-form-urlencoded` of `pairs`.
 pub(crate) fn form(pairs: &[(&str, &str)]) -> String {
-    let enc = |s: &str| {
-        let mut out = String::new();
-        for b in s.bytes() {
-            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-                out.push(char::from(b));
-            } else {
-                out.push_str(&format!("%{b:02X}"));
-            }
-        }
-        out
-    };
+    let enc = super::aws::percent_encode;
     pairs
         .iter()
         .map(|(k, v)| format!("{}={}", enc(k), enc(v)))

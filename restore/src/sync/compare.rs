@@ -97,40 +97,7 @@ pub(crate) fn scan_db(
     for addr in nodes.masters() {
         let mut cursor = b"0".to_vec();
         loop {
-            let mut buf = Vec::new();
-            let mut count = 1;
-            if !nodes.cluster {
-                crate::resp::write_select(&mut buf, db);
-                count += 1;
-            }
-            crate::resp::write_command(&mut buf, &[b"SCAN", &cursor, b"COUNT", b"1000"]);
-            let replies = nodes.exchange(&addr, &buf, count)?;
-            let reply = replies.into_iter().last().unwrap_or(Ok(Value::Nil));
-            let (next, keys) = match reply {
-                Ok(Value::Array(parts)) => {
-                    let next = match parts.first() {
-                        Some(Value::BulkString(c)) => c.clone(),
-                        _ => b"0".to_vec(),
-                    };
-                    let keys = match parts.get(1) {
-                        Some(Value::Array(k)) => k
-                            .iter()
-                            .filter_map(|v| match v {
-                                Value::BulkString(b) => Some(b.clone()),
-                                _ => None,
-                            })
-                            .collect(),
-                        _ => Vec::new(),
-                    };
-                    (next, keys)
-                }
-                Ok(other) => {
-                    return Err(nodes
-                        .base
-                        .error("SCAN: unexpected reply", &format!("{other:?}")))
-                }
-                Err((_, text)) => return Err(nodes.base.error("SCAN refused", &text)),
-            };
+            let (next, keys) = nodes.scan_page(&addr, db, &cursor)??;
             page(nodes, keys)?;
             if next == b"0" {
                 break;

@@ -458,44 +458,13 @@ impl Run<'_> {
             job.current = None;
             return Ok(true);
         };
-        let mut buf = Vec::new();
-        let mut count = 1;
-        if !nodes.cluster {
-            crate::resp::write_select(&mut buf, db);
-            count += 1;
-        }
-        crate::resp::write_command(&mut buf, &[b"SCAN", &cursor, b"COUNT", b"1000"]);
-        let reply = match nodes.exchange(&addr, &buf, count) {
-            Ok(r) => r.into_iter().last(),
+        let (next, keys) = match nodes.scan_page(&addr, db, &cursor) {
+            Ok(page) => page?,
             Err(e) => {
                 // Retried on the next step (the node may be failing over).
                 self.errors += 1;
                 self.notice(e.to_string());
                 return Ok(true);
-            }
-        };
-        let (next, keys) = match reply {
-            Some(Ok(redis::Value::Array(parts))) => {
-                let next = match parts.first() {
-                    Some(redis::Value::BulkString(c)) => c.clone(),
-                    _ => b"0".to_vec(),
-                };
-                let keys: Vec<Vec<u8>> = match parts.get(1) {
-                    Some(redis::Value::Array(k)) => k
-                        .iter()
-                        .filter_map(|v| match v {
-                            redis::Value::BulkString(b) => Some(b.clone()),
-                            _ => None,
-                        })
-                        .collect(),
-                    _ => Vec::new(),
-                };
-                (next, keys)
-            }
-            other => {
-                return Err(nodes
-                    .base
-                    .error("SCAN", &format!("unexpected reply {other:?}")));
             }
         };
         let sdb = if is_src {

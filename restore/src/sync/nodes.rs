@@ -10,6 +10,9 @@ use crate::cluster::{slot_for_key, NodeAddr, SlotMap};
 use crate::error::Result;
 use crate::target::{Connection, Target};
 
+/// A `SCAN` page: the next cursor (`0` at the end) and the keys.
+pub(crate) type ScanPage = (Vec<u8>, Vec<Vec<u8>>);
+
 /// One reply of a pipeline: the value, or the server's error reply (code, text).
 pub(crate) type Reply = std::result::Result<Value, (String, String)>;
 
@@ -131,6 +134,49 @@ impl Nodes {
         self.conns
             .get_mut(addr)
             .ok_or_else(|| self.base.error("connection vanished", &""))
+    }
+
+    /// One `SCAN cursor COUNT 1000` page of `db` on `addr` (after a `SELECT` on a
+    /// standalone server): the next cursor (`0` at the end) and the keys. The outer
+    /// error is a lost exchange (the node may be failing over: worth a retry), the
+    /// inner one a reply that is not a page.
+    pub(crate) fn scan_page(
+        &mut self,
+        addr: &NodeAddr,
+        db: u64,
+        cursor: &[u8],
+    ) -> Result<Result<ScanPage>> {
+        let mut buf = Vec::new();
+        let mut count = 1;
+        if !self.cluster {
+            crate::resp::write_select(&mut buf, db);
+            count += 1;
+        }
+        crate::resp::write_command(&mut buf, &[b"SCAN", cursor, b"COUNT", b"1000"]);
+        let reply = self.exchange(addr, &buf, count)?.into_iter().last();
+        Ok(match reply {
+            Some(Ok(Value::Array(parts))) => {
+                let next = match parts.first() {
+                    Some(Value::BulkString(c)) => c.clone(),
+                    _ => b"0".to_vec(),
+                };
+                let keys = match parts.get(1) {
+                    Some(Value::Array(k)) => k
+                        .iter()
+                        .filter_map(|v| match v {
+                            Value::BulkString(b) => Some(b.clone()),
+                            _ => None,
+                        })
+                        .collect(),
+                    _ => Vec::new(),
+                };
+                Ok((next, keys))
+            }
+            Some(Err((_, text))) => Err(self.base.error("SCAN refused", &text)),
+            other => Err(self
+                .base
+                .error("SCAN", &format!("unexpected reply {other:?}"))),
+        })
     }
 
     /// Sends `buf` (holding `count` commands) to `addr` and reads `count` replies.
