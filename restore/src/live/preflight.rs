@@ -100,7 +100,33 @@ pub struct SnapshotFacts {
     pub rdb_types: BTreeMap<String, u64>,
 }
 
+/// The snapshot facts a preflight read, in short (the `snapshot` of
+/// [`PreflightDocument`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
+pub struct SnapshotSummary {
+    /// Files read.
+    pub files: usize,
+    /// Keys in them.
+    pub keys: u64,
+    /// Estimated `used_memory` after loading.
+    pub memory_estimate: u64,
+    /// What the estimate models, in words.
+    pub memory_model: String,
+}
+
 impl SnapshotFacts {
+    /// The facts in short.
+    pub fn summary(&self) -> SnapshotSummary {
+        SnapshotSummary {
+            files: self.files.len(),
+            keys: self.keyspace.values().sum(),
+            memory_estimate: self.memory_estimate,
+            memory_model: self.memory_model.clone(),
+        }
+    }
+
     fn count(&self, pred: impl Fn(&str) -> bool) -> u64 {
         self.rdb_types
             .iter()
@@ -1093,6 +1119,41 @@ fn aof_check(s: &Side) -> Check {
     check(&id, status, notes.join("; "))
 }
 
+/// `rdbkit preflight --format json` (feature `serde`): `{"verdict": "ready"|"not_ready",
+/// "ready", "failures", "next", "snapshot": {"files", "keys", "memory_estimate",
+/// "memory_model"} or null, "checks": [...]}`, the checks as [`Check`] serializes them.
+#[cfg(feature = "serde")]
+#[derive(Debug, serde::Serialize)]
+pub struct PreflightDocument<'a> {
+    verdict: &'static str,
+    ready: bool,
+    failures: usize,
+    next: &'a str,
+    snapshot: Option<&'a SnapshotSummary>,
+    checks: &'a [Check],
+}
+
+#[cfg(feature = "serde")]
+impl<'a> PreflightDocument<'a> {
+    /// The document of `checks`; `next` says what to do now (the command to run, or
+    /// what to fix), `snapshot` what was read of the snapshots.
+    pub fn new(
+        checks: &'a [Check],
+        next: &'a str,
+        snapshot: Option<&'a SnapshotSummary>,
+    ) -> PreflightDocument<'a> {
+        let failures = checks.iter().filter(|c| c.status == Status::Fail).count();
+        PreflightDocument {
+            verdict: if failures == 0 { "ready" } else { "not_ready" },
+            ready: failures == 0,
+            failures,
+            next,
+            snapshot,
+            checks,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1137,5 +1198,36 @@ mod tests {
             Some(9)
         );
         assert!(is_loopback("127.0.0.1:6379") && !is_loopback("cache.example.net:6380"));
+    }
+
+    #[cfg(feature = "serde")]
+    #[test]
+    fn preflight_document_shape() -> Result<(), serde_json::Error> {
+        let checks = [
+            check("target.connect", Status::Pass, "ok"),
+            check("rdb-version", Status::Fail, "too new"),
+        ];
+        let mut facts = SnapshotFacts::default();
+        facts.keyspace.insert(0, 3);
+        let summary = facts.summary();
+        let doc = PreflightDocument::new(&checks, "not ready: fix it", Some(&summary));
+        let text = serde_json::to_string(&doc)?;
+        assert!(
+            text.starts_with(r#"{"verdict":"not_ready","ready":false,"failures":1,"next":"#),
+            "{text}"
+        );
+        let v: serde_json::Value = serde_json::from_str(&text)?;
+        assert_eq!(
+            v["snapshot"],
+            serde_json::json!({"files": 0, "keys": 3, "memory_estimate": 0, "memory_model": ""})
+        );
+        assert_eq!(
+            v["checks"][1],
+            serde_json::json!({"id": "rdb-version", "status": "fail", "detail": "too new"})
+        );
+        let none = serde_json::to_value(PreflightDocument::new(&checks[..1], "go", None))?;
+        assert_eq!(none["verdict"], "ready");
+        assert_eq!(none["snapshot"], serde_json::Value::Null);
+        Ok(())
     }
 }
