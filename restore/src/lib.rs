@@ -142,5 +142,5 @@ pub use rdb_parser;
 pub use report::{FunctionCounts, KeyFailure, Progress, RestoreReport};
 pub use restore::{restore, ClusterMode, RestoreOptions, SourceFile};
 pub use sync::{sync, SyncOptions, SyncReport, SyncState, SyncStatus, Until};
-pub use target::{Connection, Secret, Target, TargetCaps, TargetConfig};
+pub use target::{Connection, Reply, Secret, Target, TargetCaps, TargetConfig};
 pub use verify::{verify, VerifyOptions, VerifyReport};

@@ -64,7 +64,7 @@ use std::time::Instant;
 use crossbeam_channel::{bounded, Receiver};
 use rdb_parser::digest::{digest_value, key_hash, ValueDigest};
 use rdb_parser::{DumpPayload, KeyRecord, LogicalType, Record};
-use redis::{ConnectionLike, Value};
+use redis::Value;
 
 use crate::cluster::{self, NodeAddr, SlotMap};
 use crate::delivery::{backoff, is_transient, Retry, Router};
@@ -1298,7 +1298,7 @@ fn scan_db(
     if select {
         redis::cmd("SELECT")
             .arg(db)
-            .query::<()>(conn)
+            .query::<()>(conn.link())
             .map_err(|e| stop_for(&format!("SELECT {db}"), e))?;
     }
     let mut cursor = "0".to_string();
@@ -1310,7 +1310,7 @@ fn scan_db(
             .arg(&cursor)
             .arg("COUNT")
             .arg(options.scan_count.max(1))
-            .query(conn)
+            .query(conn.link())
             .map_err(|e| stop_for("SCAN", e))?;
         if options.max_ops.is_some() {
             lock(scan.throttle).wait(keys.len() as u64 + 1, 0);
@@ -1331,7 +1331,7 @@ fn scan_db(
             for k in &candidates {
                 pipe.cmd("TYPE").arg(k.as_slice());
             }
-            let types: Vec<String> = pipe.query(conn).map_err(|e| stop_for("TYPE", e))?;
+            let types: Vec<String> = pipe.query(conn.link()).map_err(|e| stop_for("TYPE", e))?;
             candidates = candidates
                 .into_iter()
                 .zip(types)

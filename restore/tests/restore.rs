@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use rdb_parser::{Rdb, Record};
 use rdb_restore::glob::Glob;
 use rdb_restore::{
-    restore, ConflictPolicy, Error, Progress, RestoreOptions, RestoreReport, SkipReason,
+    restore, ConflictPolicy, Error, Progress, Reply, RestoreOptions, RestoreReport, SkipReason,
     SourceFile, Target, TargetConfig,
 };
 use support::{assert_restored, fixture, manifest, manifest_keys, Server};
@@ -281,4 +281,42 @@ fn newer_types_are_refused_up_front_then_reencoded() {
     assert_eq!(r.failed, 0, "{:?}", r.errors);
     assert!(r.conversions.reencoded > 0 && r.conversions.field_ttls_dropped > 0);
     assert_eq!(r.keys(), 118);
+}
+
+/// An embedder's own commands: replies as this crate's `Reply`, an error reply as
+/// `Error::Command` naming the server and the command.
+#[test]
+fn connection_query_speaks_this_crates_types() {
+    let server = Server::start(&[]);
+    let target = target(&server);
+    let mut conn = target.connect().expect("connect");
+    assert_eq!(
+        conn.query(&["SET", "k", "v"]).expect("SET"),
+        Reply::Status("OK".to_string())
+    );
+    assert_eq!(
+        conn.query(&[b"GET".as_slice(), b"k"])
+            .expect("GET")
+            .as_bytes(),
+        Some(&b"v"[..])
+    );
+    assert_eq!(
+        conn.query(&["EXISTS", "k", "nope"]).expect("EXISTS"),
+        Reply::Int(1)
+    );
+    assert_eq!(conn.query(&["GET", "nope"]).expect("GET"), Reply::Nil);
+    match conn.query(&["incr", "k"]) {
+        Err(Error::Command {
+            target: server_name,
+            command,
+            reply,
+        }) => {
+            assert_eq!(server_name, target.address());
+            assert_eq!(command, "INCR");
+            assert!(reply.contains("not an integer"), "{reply}");
+        }
+        other => panic!("INCR of a string: {other:?}"),
+    }
+    // The connection is still usable after an error reply.
+    assert_eq!(conn.query(&["DBSIZE"]).expect("DBSIZE"), Reply::Int(1));
 }

@@ -359,7 +359,7 @@ fn open(name: &'static str, target: &Target, tls: bool, out: &mut Vec<Check>) ->
             return None;
         }
     };
-    match redis::cmd("PING").query::<String>(&mut conn) {
+    match redis::cmd("PING").query::<String>(conn.link()) {
         Ok(_) => out.push(check(
             &id("connect"),
             Status::Pass,
@@ -379,7 +379,7 @@ fn open(name: &'static str, target: &Target, tls: bool, out: &mut Vec<Check>) ->
             return None;
         }
     }
-    let who = redis::cmd("ACL").arg("WHOAMI").query::<String>(&mut conn);
+    let who = redis::cmd("ACL").arg("WHOAMI").query::<String>(conn.link());
     out.push(check(
         &id("auth"),
         Status::Pass,
@@ -462,9 +462,13 @@ fn source_rdb_version(src: &mut Side) -> Option<(u16, String)> {
                 Err(_) => continue,
             }
         };
-        let key: Option<Vec<u8>> = redis::cmd("RANDOMKEY").query(conn).ok().flatten();
+        let key: Option<Vec<u8>> = redis::cmd("RANDOMKEY").query(conn.link()).ok().flatten();
         if let Some(key) = key {
-            let payload: Option<Vec<u8>> = redis::cmd("DUMP").arg(&key).query(conn).ok().flatten();
+            let payload: Option<Vec<u8>> = redis::cmd("DUMP")
+                .arg(&key)
+                .query(conn.link())
+                .ok()
+                .flatten();
             if let Some(v) = payload.as_deref().and_then(footer_version) {
                 return Some((v, "DUMP of a sample key".into()));
             }
@@ -518,7 +522,7 @@ fn restore_probe(tgt: &mut Side) -> Check {
         .arg("x")
         .arg("PX")
         .arg(60_000)
-        .query::<Value>(conn)
+        .query::<Value>(conn.link())
     {
         return check(
             "target.restore",
@@ -528,16 +532,19 @@ fn restore_probe(tgt: &mut Side) -> Check {
     }
     let result = redis::cmd("DUMP")
         .arg(&a)
-        .query::<Option<Vec<u8>>>(conn)
+        .query::<Option<Vec<u8>>>(conn.link())
         .and_then(|payload| {
             redis::cmd("RESTORE")
                 .arg(&b)
                 .arg(60_000)
                 .arg(payload.unwrap_or_default())
-                .query::<Value>(conn)
+                .query::<Value>(conn.link())
         });
-    let exists = redis::cmd("EXISTS").arg(&b).query::<i64>(conn);
-    let _ = redis::cmd("DEL").arg(&a).arg(&b).query::<Value>(conn);
+    let exists = redis::cmd("EXISTS").arg(&b).query::<i64>(conn.link());
+    let _ = redis::cmd("DEL")
+        .arg(&a)
+        .arg(&b)
+        .query::<Value>(conn.link());
     match (result, exists) {
         (Ok(_), Ok(1)) => check(
             "target.restore",
@@ -561,7 +568,7 @@ fn restore_probe(tgt: &mut Side) -> Check {
 fn modules(side: &mut Side) -> Result<BTreeSet<String>, String> {
     let reply: Value = redis::cmd("MODULE")
         .arg("LIST")
-        .query(&mut side.conn)
+        .query(side.conn.link())
         .map_err(|e| side.target.scrub(&e.to_string()))?;
     let text = |v: &Value| match v {
         Value::BulkString(b) => Some(String::from_utf8_lossy(b).into_owned()),
@@ -925,7 +932,7 @@ pub fn preflight(
         let databases = redis::cmd("CONFIG")
             .arg("GET")
             .arg("databases")
-            .query::<Vec<String>>(&mut t.conn)
+            .query::<Vec<String>>(t.conn.link())
             .ok()
             .and_then(|p| p.get(1).and_then(|v| v.parse::<u64>().ok()));
         let mode = format!(
