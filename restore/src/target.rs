@@ -1419,9 +1419,7 @@ fn read_probe(set: redis::RedisResult<Value>, dumped: redis::RedisResult<Value>)
 
 /// The RDB version of a server version (fallback when `DUMP` is not allowed).
 pub fn rdb_version_for(family: Family, version: &str) -> Option<u16> {
-    let mut parts = version.split('.').map(|p| p.parse::<u32>().ok());
-    let major = parts.next()??;
-    let minor = parts.next().flatten().unwrap_or(0);
+    let (major, minor, _) = rdb_parser::aux::parse_version(version)?;
     let v = match family {
         Family::Valkey => match (major, minor) {
             (7, _) | (8, _) => 11,

@@ -12,6 +12,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use rdb_parser::aux::parse_version;
 use rdb_parser::Family;
 use redis::Value;
 
@@ -170,11 +171,7 @@ pub struct TargetMemory {
 impl TargetMemory {
     fn from_info(info: &Info) -> TargetMemory {
         let version = info.version().unwrap_or("unknown").to_string();
-        let mut parts = version.split('.').map(|p| p.parse::<u32>().ok());
-        let major_minor = match (parts.next().flatten(), parts.next().flatten()) {
-            (Some(a), Some(b)) => Some((a, b)),
-            _ => None,
-        };
+        let major_minor = parse_version(&version).map(|(major, minor, _)| (major, minor));
         let valkey = info.family() == "valkey";
         TargetMemory {
             layout_version: match major_minor {
@@ -756,9 +753,7 @@ pub fn preflight(
     if let (Some(s), Some(t)) = (&src, &tgt) {
         let older = match (s.info.version(), t.info.version()) {
             (Some(a), Some(b)) => {
-                let parse =
-                    |v: &str| -> Vec<u32> { v.split('.').filter_map(|p| p.parse().ok()).collect() };
-                s.info.family() == t.info.family() && parse(b) < parse(a)
+                s.info.family() == t.info.family() && parse_version(b) < parse_version(a)
             }
             _ => false,
         };
