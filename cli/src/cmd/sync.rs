@@ -18,7 +18,7 @@ use rdb_restore::document::{SyncDocument, SyncStatusDocument};
 use rdb_restore::glob::Glob;
 use rdb_restore::{Progress, SyncOptions, SyncReport, SyncState, SyncStatus, Until};
 
-use crate::cmd::restore::{size_arg, HashFieldTtl};
+use crate::cmd::restore::{json_line, size_arg, HashFieldTtl};
 use crate::connect::ConnectionArgs;
 
 /// `--until` values.
@@ -138,11 +138,6 @@ pub fn run(args: &SyncArgs, quiet: bool) -> ExitCode {
     }
 }
 
-/// One JSON line.
-fn json_line(doc: &impl serde::Serialize) -> Result<String> {
-    Ok(format!("{}\n", serde_json::to_string(doc)?))
-}
-
 /// A key in text output as in JSON: `"name"`, or `{"hex":"ff"}` when not UTF-8.
 fn key_text(key: &[u8]) -> String {
     serde_json::to_string(&rdb_parser::serde_bytes::Bytes(key)).unwrap_or_default()
@@ -258,9 +253,7 @@ fn sync(args: &SyncArgs, quiet: bool) -> Result<SyncReport> {
             );
         }
         if jsonl {
-            if let Ok(line) = json_line(&SyncStatusDocument::new(s)) {
-                let _ = crate::output::print(&line);
-            }
+            let _ = crate::output::print(&json_line(&SyncStatusDocument::new(s)));
         } else if terminal {
             eprint!("\r\x1b[2K{}", status_line(s));
         }
@@ -274,7 +267,7 @@ fn sync(args: &SyncArgs, quiet: bool) -> Result<SyncReport> {
     }
     let report = report?;
     if jsonl {
-        crate::output::print(&json_line(&SyncDocument::new(&report))?)?;
+        crate::output::print(&json_line(&SyncDocument::new(&report)))?;
     } else {
         crate::output::print(&final_text(&report))?;
     }
