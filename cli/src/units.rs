@@ -42,11 +42,6 @@ pub fn utc(secs: i64) -> String {
     utc_ms(secs.saturating_mul(1000))
 }
 
-/// Unix seconds as ISO 8601 for JSON: `2026-11-25T10:01:49Z`.
-pub fn iso(secs: i64) -> String {
-    rdb_parser::time::format_utc_ms(secs.saturating_mul(1000))
-}
-
 /// Unix milliseconds as `2026-11-25 10:01:49.123 UTC` (`.mmm` when not zero).
 pub fn utc_ms(ms: i64) -> String {
     let iso = rdb_parser::time::format_utc_ms(ms);
@@ -62,7 +57,6 @@ mod tests {
         assert_eq!(super::utc(1_795_609_309), "2026-11-25 12:21:49 UTC");
         assert_eq!(super::utc(951_782_400), "2000-02-29 00:00:00 UTC");
         assert_eq!(super::utc(4_102_444_800), "2100-01-01 00:00:00 UTC");
-        assert_eq!(super::iso(1_795_609_309), "2026-11-25T12:21:49Z");
         assert_eq!(super::utc(-1), "1969-12-31 23:59:59 UTC");
         assert_eq!(
             super::utc_ms(253_402_300_799_999),

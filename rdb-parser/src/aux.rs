@@ -32,6 +32,26 @@ pub struct AuxInfo {
     pub fields: Vec<(String, String)>,
 }
 
+/// `(major, minor, patch)` of a server version as Redis and Valkey write it
+/// (`7.0.15`, `8.1`): the one version parser of the workspace (AUX fields, `INFO`). A
+/// missing or unreadable minor or patch counts as 0; `None` when the major is not a
+/// number.
+///
+/// ```
+/// use rdb_parser::aux::parse_version;
+///
+/// assert_eq!(parse_version("7.2.4"), Some((7, 2, 4)));
+/// assert_eq!(parse_version(" 8.1\n"), Some((8, 1, 0)));
+/// assert_eq!(parse_version("unknown"), None);
+/// ```
+pub fn parse_version(version: &str) -> Option<(u32, u32, u32)> {
+    let mut parts = version.trim().split('.').map(|p| p.parse::<u32>().ok());
+    let major = parts.next()??;
+    let minor = parts.next().flatten().unwrap_or(0);
+    let patch = parts.next().flatten().unwrap_or(0);
+    Some((major, minor, patch))
+}
+
 impl AuxInfo {
     /// Reads the AUX fields at the start of `rdb` (stops at the first key).
     pub fn read(rdb: &Rdb<'_>) -> Result<AuxInfo> {

@@ -247,6 +247,161 @@ impl DiffReport {
     pub fn expired(&self) -> u64 {
         self.expired_in_a + self.expired_in_b
     }
+
+    /// The verdict: [`DiffReport::is_identical`], and with `count_expired` no key
+    /// expired on one side either.
+    pub fn identical(&self, count_expired: bool) -> bool {
+        self.is_identical() && !(count_expired && self.expired() > 0)
+    }
+
+    /// What could not be judged for lack of snapshot times (no `ctime` AUX field
+    /// before RDB 4.0), if anything.
+    pub fn notice(&self) -> Option<&'static str> {
+        match (self.ctime_a_ms, self.ctime_b_ms) {
+            (_, Some(_)) => None,
+            (Some(_), None) => Some(
+                "B records no snapshot time (no `ctime` AUX field; RDB < 4.0): keys only in A \
+                 are not judged against B's time, and each counts as deleted unless it had \
+                 already expired when A was taken",
+            ),
+            (None, None) => Some(
+                "neither side records its snapshot time (no `ctime` AUX field; RDB < 4.0): \
+                 keys that expired between the snapshots count as deleted or added",
+            ),
+        }
+    }
+}
+
+/// `rdbkit diff --format json` (feature `serde`): `{"verdict": "identical"|"different",
+/// "only_in_a", "only_in_b", "expired_in_a", "expired_in_b", "different", "same",
+/// "different_by": {"type", "ttl", "value", "field_ttls", "stream": {"entries",
+/// "group_metadata", "pel_delivery_times"}}, "duplicates_in_a", "duplicates_in_b",
+/// "functions_only_in_a", "functions_only_in_b", "keys_a", "keys_b", "ctime_a_ms",
+/// "ctime_a", "ctime_b_ms", "ctime_b", "expired_by_ms", "expired_by", "count_expired",
+/// "ignore": [...], "notice", "identical", "examples": [{"category", "db", "key",
+/// "detail", "expire_at_ms", "expires"}]}`. Times are Unix ms (`*_ms`) beside ISO 8601
+/// UTC, `null` when unknown; keys follow [`serde_bytes`](crate::serde_bytes).
+#[cfg(feature = "serde")]
+#[derive(Debug, serde::Serialize)]
+pub struct DiffDocument<'a> {
+    verdict: &'static str,
+    only_in_a: u64,
+    only_in_b: u64,
+    expired_in_a: u64,
+    expired_in_b: u64,
+    different: u64,
+    same: u64,
+    different_by: DifferentBy,
+    duplicates_in_a: u64,
+    duplicates_in_b: u64,
+    functions_only_in_a: u64,
+    functions_only_in_b: u64,
+    keys_a: u64,
+    keys_b: u64,
+    ctime_a_ms: Option<i64>,
+    ctime_a: Option<String>,
+    ctime_b_ms: Option<i64>,
+    ctime_b: Option<String>,
+    expired_by_ms: Option<i64>,
+    expired_by: Option<String>,
+    count_expired: bool,
+    ignore: &'a [&'a str],
+    notice: Option<&'static str>,
+    identical: bool,
+    examples: Vec<ExampleEntry<'a>>,
+}
+
+#[cfg(feature = "serde")]
+#[derive(Debug, serde::Serialize)]
+struct DifferentBy {
+    #[serde(rename = "type")]
+    type_: u64,
+    ttl: u64,
+    value: u64,
+    field_ttls: u64,
+    stream: StreamDifferences,
+}
+
+#[cfg(feature = "serde")]
+#[derive(Debug, serde::Serialize)]
+struct StreamDifferences {
+    entries: u64,
+    group_metadata: u64,
+    pel_delivery_times: u64,
+}
+
+#[cfg(feature = "serde")]
+#[derive(Debug, serde::Serialize)]
+struct ExampleEntry<'a> {
+    category: &'static str,
+    db: u64,
+    key: crate::serde_bytes::Bytes<'a>,
+    detail: &'a str,
+    expire_at_ms: Option<i64>,
+    expires: Option<String>,
+}
+
+#[cfg(feature = "serde")]
+impl<'a> DiffDocument<'a> {
+    /// The document of `report`; `count_expired` as [`DiffReport::identical`],
+    /// `ignore` the names of what the comparison left out (`stream-times`).
+    pub fn new(
+        report: &'a DiffReport,
+        count_expired: bool,
+        ignore: &'a [&'a str],
+    ) -> DiffDocument<'a> {
+        let identical = report.identical(count_expired);
+        let time = |ms: Option<i64>| ms.map(format_utc_ms);
+        let r = report;
+        DiffDocument {
+            verdict: if identical { "identical" } else { "different" },
+            only_in_a: r.only_in_a,
+            only_in_b: r.only_in_b,
+            expired_in_a: r.expired_in_a,
+            expired_in_b: r.expired_in_b,
+            different: r.different,
+            same: r.same,
+            different_by: DifferentBy {
+                type_: r.different_type,
+                ttl: r.different_ttl,
+                value: r.different_value,
+                field_ttls: r.different_field_ttls,
+                stream: StreamDifferences {
+                    entries: r.different_stream_entries,
+                    group_metadata: r.different_stream_groups,
+                    pel_delivery_times: r.different_stream_delivery_times,
+                },
+            },
+            duplicates_in_a: r.duplicates_in_a,
+            duplicates_in_b: r.duplicates_in_b,
+            functions_only_in_a: r.functions_only_in_a,
+            functions_only_in_b: r.functions_only_in_b,
+            keys_a: r.keys_a,
+            keys_b: r.keys_b,
+            ctime_a_ms: r.ctime_a_ms,
+            ctime_a: time(r.ctime_a_ms),
+            ctime_b_ms: r.ctime_b_ms,
+            ctime_b: time(r.ctime_b_ms),
+            expired_by_ms: r.expired_by_ms,
+            expired_by: time(r.expired_by_ms),
+            count_expired,
+            ignore,
+            notice: r.notice(),
+            identical,
+            examples: r
+                .examples
+                .iter()
+                .map(|e| ExampleEntry {
+                    category: e.category,
+                    db: e.db,
+                    key: crate::serde_bytes::Bytes(&e.key),
+                    detail: &e.detail,
+                    expire_at_ms: e.expire_at_ms,
+                    expires: time(e.expire_at_ms),
+                })
+                .collect(),
+        }
+    }
 }
 
 /// Which side a file belongs to.
@@ -1512,5 +1667,47 @@ mod tests {
     fn library_names() {
         assert_eq!(library_name(b"#!lua name=mylib\ncode"), b"mylib");
         assert_eq!(library_name(b"return 1"), b"return 1");
+    }
+
+    #[cfg(feature = "serde")]
+    #[test]
+    fn diff_document_shape() -> std::result::Result<(), serde_json::Error> {
+        let report = DiffReport {
+            keys_a: 2,
+            keys_b: 1,
+            only_in_a: 1,
+            different_stream_entries: 0,
+            ctime_a_ms: Some(1_000),
+            examples: vec![DiffExample {
+                category: "only_in_a",
+                db: 0,
+                key: b"\xff".to_vec(),
+                detail: "string".into(),
+                expire_at_ms: Some(2_000),
+            }],
+            ..DiffReport::default()
+        };
+        let text = serde_json::to_string(&DiffDocument::new(&report, false, &["stream-times"]))?;
+        assert!(
+            text.starts_with(r#"{"verdict":"different","only_in_a":1,"#),
+            "{text}"
+        );
+        let v: serde_json::Value = serde_json::from_str(&text)?;
+        assert_eq!(v["different_by"]["stream"]["entries"], 0);
+        assert_eq!(v["different_by"]["type"], 0);
+        assert_eq!(v["ctime_a"], "1970-01-01T00:00:01Z");
+        assert_eq!(v["ctime_b"], serde_json::Value::Null);
+        assert_eq!(v["ignore"], serde_json::json!(["stream-times"]));
+        assert!(v["notice"]
+            .as_str()
+            .is_some_and(|n| n.starts_with("B records")));
+        assert_eq!(v["identical"], false);
+        assert_eq!(
+            v["examples"],
+            serde_json::json!([{"category": "only_in_a", "db": 0, "key": {"hex": "ff"},
+                                "detail": "string", "expire_at_ms": 2000,
+                                "expires": "1970-01-01T00:00:02Z"}])
+        );
+        Ok(())
     }
 }

@@ -9,7 +9,9 @@
 //!
 //! The URL may be `rediss://` and carry `user:password@`. Several files (one per
 //! shard of a cluster) are restored in one run. Built with `--features serde`, the
-//! report is printed as JSON instead of text.
+//! report is printed as JSON instead of text. With `RESTORE_STOP_AFTER_KEYS=N` in the
+//! environment the run is cancelled once N keys are done (as a stop button would),
+//! and the report of a stopped run accounts for every key.
 //!
 //! Exit codes, as `rdbkit restore`: 0 when every key was restored, skipped or
 //! expired; 1 when a key (or function library) failed; 2 when the run could not
@@ -93,16 +95,25 @@ fn run(url: &str, paths: &[String]) -> Result<RestoreReport, RunError> {
 
     let options = RestoreOptions::default().max_errors(10);
 
-    // The run is synchronous; a second thread reads the live counters (and could call
-    // `progress.cancel()` to stop it cleanly).
+    // Where to stop early (a stop button, a deadline, Ctrl-C in a real program).
+    let stop_after: Option<u64> = std::env::var("RESTORE_STOP_AFTER_KEYS")
+        .ok()
+        .and_then(|v| v.parse().ok());
+
+    // The run is synchronous; a second thread reads the live counters and may call
+    // `progress.cancel()`: the run then stops sending, reads the replies of what is
+    // in flight and returns `Error::Stopped` with the report of what was done.
     let progress = Progress::default();
     let done = std::sync::atomic::AtomicBool::new(false);
     std::thread::scope(|scope| {
         scope.spawn(|| {
             let mut shown = false;
             while !done.load(Ordering::Relaxed) {
-                std::thread::sleep(Duration::from_millis(200));
+                std::thread::sleep(Duration::from_millis(50));
                 let (keys, bytes, failed, position, total) = progress.snapshot();
+                if stop_after.is_some_and(|n| keys >= n) && !progress.is_cancelled() {
+                    progress.cancel();
+                }
                 if total > 0 {
                     eprint!(
                         "\r{keys} keys, {bytes} bytes, {failed} failed, {:.0}% read",

@@ -29,10 +29,13 @@ impl SlotMap {
     /// Reads `CLUSTER SLOTS` over `conn`. `seed_host` replaces an empty host name
     /// (a node that does not know its own address). `Ok(None)` when the server
     /// refuses the command (a proxy endpoint: use it as a single node).
-    pub fn fetch(conn: &mut Connection, seed_host: &str) -> redis::RedisResult<Option<SlotMap>> {
+    pub(crate) fn fetch(
+        conn: &mut Connection,
+        seed_host: &str,
+    ) -> redis::RedisResult<Option<SlotMap>> {
         let reply: Value = redis::cmd("CLUSTER")
             .arg("SLOTS")
-            .query(conn)
+            .query(conn.link())
             .or_else(|e| {
                 if e.kind() == redis::ErrorKind::Io {
                     Err(e)

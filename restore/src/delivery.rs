@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::RwLock;
 use std::time::{Duration, Instant};
 
-use redis::{ConnectionLike, Value};
+use redis::Value;
 
 use crate::cluster::{self, NodeAddr, SlotMap};
 use crate::resp;

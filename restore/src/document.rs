@@ -13,9 +13,12 @@ use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 
 use crate::commands::ConversionCounts;
+use crate::convert::ConvertReport;
 use crate::live::info::{DbKeys, NodeMetrics, Totals, Unavailable};
 use crate::plan::SkipReason;
 use crate::report::{cause_hint, FunctionCounts, RestoreReport};
+use crate::sync::compare::{DbCompare, Difference};
+use crate::sync::{Repair, SyncFailure, SyncReport, SyncStatus};
 use crate::verify::{DbCounts, Finding, VerifyReport, VerifyTarget, Why};
 
 /// Seconds rounded to the millisecond (a document is read by people too).
@@ -358,6 +361,212 @@ impl Serialize for TotalMetrics<'_> {
     }
 }
 
+/// `rdbkit convert --format json`: `{"verdict": "ok", "target", "snapshot_keys",
+/// "written", "verbatim", "reencoded", "filtered", "expired", "duplicates",
+/// "outside_split", "dropped": {"field_ttls", "expired_fields", "stream_metadata",
+/// "active_times", "idmp", "key_meta"}, "functions": {"written", "dropped",
+/// "duplicates", "saved_to"}, "module_aux", "outputs": [{"file", "slots": ["a-b"],
+/// "keys", "dbs": {DB: {"keys", "expires"}}, "functions", "used_mem", "bytes"}],
+/// "seconds"}`. `file` is `null` for an output written to stdout.
+#[derive(Debug, Serialize)]
+pub struct ConvertDocument<'r> {
+    verdict: &'static str,
+    target: &'r str,
+    snapshot_keys: u64,
+    written: u64,
+    verbatim: u64,
+    reencoded: u64,
+    filtered: u64,
+    expired: u64,
+    duplicates: u64,
+    outside_split: u64,
+    dropped: ConvertDropped,
+    functions: ConvertFunctions<'r>,
+    module_aux: u64,
+    outputs: Vec<ConvertOutput<'r>>,
+    seconds: f64,
+}
+
+#[derive(Debug, Serialize)]
+struct ConvertDropped {
+    field_ttls: u64,
+    expired_fields: u64,
+    stream_metadata: u64,
+    active_times: u64,
+    idmp: u64,
+    key_meta: u64,
+}
+
+#[derive(Debug, Serialize)]
+struct ConvertFunctions<'r> {
+    written: u64,
+    dropped: u64,
+    duplicates: u64,
+    saved_to: &'r [String],
+}
+
+#[derive(Debug, Serialize)]
+struct ConvertOutput<'r> {
+    file: Option<&'r str>,
+    slots: Vec<String>,
+    keys: u64,
+    dbs: &'r BTreeMap<u64, crate::convert::DbCounts>,
+    functions: u64,
+    used_mem: u64,
+    bytes: u64,
+}
+
+impl<'r> ConvertDocument<'r> {
+    /// The document of a finished conversion. `written` are the output files' names
+    /// by [`OutputReport::index`](crate::convert::OutputReport::index) (none when
+    /// the output went to stdout), `saved` the files the dropped libraries' code went
+    /// to.
+    pub fn new(
+        report: &'r ConvertReport,
+        written: &'r [String],
+        saved: &'r [String],
+    ) -> ConvertDocument<'r> {
+        let c = &report.conversion;
+        ConvertDocument {
+            verdict: "ok",
+            target: &report.target,
+            snapshot_keys: report.snapshot_keys,
+            written: report.written,
+            verbatim: report.verbatim,
+            reencoded: c.reencoded,
+            filtered: report.filtered,
+            expired: report.expired,
+            duplicates: report.duplicates,
+            outside_split: report.outside_split,
+            dropped: ConvertDropped {
+                field_ttls: c.field_ttls_dropped,
+                expired_fields: c.expired_fields,
+                stream_metadata: c.stream_metadata_dropped,
+                active_times: c.active_times_dropped,
+                idmp: c.idmp_dropped,
+                key_meta: report.key_meta_dropped,
+            },
+            functions: ConvertFunctions {
+                written: report.functions.written,
+                dropped: report.functions.dropped,
+                duplicates: report.functions.duplicates,
+                saved_to: saved,
+            },
+            module_aux: report.module_aux,
+            outputs: report
+                .outputs
+                .iter()
+                .map(|o| ConvertOutput {
+                    file: written.get(o.index).map(String::as_str),
+                    slots: o.slots.iter().map(|(a, b)| format!("{a}-{b}")).collect(),
+                    keys: o.keys,
+                    dbs: &o.dbs,
+                    functions: o.functions,
+                    used_mem: o.used_mem,
+                    bytes: o.bytes,
+                })
+                .collect(),
+            seconds: millis(report.seconds),
+        }
+    }
+}
+
+/// The document of a command refused before it wrote anything: `{"verdict":
+/// "refused", "error"}` (`rdbkit convert`).
+#[derive(Debug, Serialize)]
+pub struct RefusedDocument<'r> {
+    verdict: &'static str,
+    error: &'r str,
+}
+
+impl<'r> RefusedDocument<'r> {
+    /// The refusal, with the error that caused it.
+    pub fn new(error: &'r str) -> RefusedDocument<'r> {
+        RefusedDocument {
+            verdict: "refused",
+            error,
+        }
+    }
+}
+
+/// One line of `rdbkit sync --format jsonl` while the run goes on: `{"verdict":
+/// "running", "state", "elapsed_s", "backlog", "oldest_dirty_ms", "events", "applied",
+/// "deleted", "lag_ms_p50", "lag_ms_p99", "repairs", "errors", "failed"}` (the fields of
+/// [`SyncStatus`]).
+#[derive(Debug, Serialize)]
+pub struct SyncStatusDocument<'r> {
+    verdict: &'static str,
+    #[serde(flatten)]
+    status: &'r SyncStatus,
+}
+
+impl<'r> SyncStatusDocument<'r> {
+    /// The line of one status report.
+    pub fn new(status: &'r SyncStatus) -> SyncStatusDocument<'r> {
+        SyncStatusDocument {
+            verdict: "running",
+            status,
+        }
+    }
+}
+
+/// The last line of `rdbkit sync --format jsonl`: the last status as
+/// [`SyncStatusDocument`] with the run's verdict (`converged`, `ready`, `differences`,
+/// `stopped`), then `"compare": {"differences", "dbs": {DB: {...}}, "examples": [{"db",
+/// "key", "kind"}]}` or `null`, `"repairs_list": [{"cause", "at_s", "keys_rescanned"}]`,
+/// `"failures": [{"db", "key", "error"}]`, `"resumed_keys"`, `"notices"` and
+/// `"snapshot": {"restored", "failed", "expired"}` or `null`.
+#[derive(Debug, Serialize)]
+pub struct SyncDocument<'r> {
+    verdict: &'static str,
+    #[serde(flatten)]
+    status: &'r SyncStatus,
+    compare: Option<SyncCompare<'r>>,
+    repairs_list: &'r [Repair],
+    failures: &'r [SyncFailure],
+    resumed_keys: u64,
+    notices: &'r [String],
+    snapshot: Option<SyncSnapshot>,
+}
+
+#[derive(Debug, Serialize)]
+struct SyncCompare<'r> {
+    differences: u64,
+    dbs: &'r BTreeMap<u64, DbCompare>,
+    examples: &'r [Difference],
+}
+
+#[derive(Debug, Serialize)]
+struct SyncSnapshot {
+    restored: u64,
+    failed: u64,
+    expired: u64,
+}
+
+impl<'r> SyncDocument<'r> {
+    /// The document of a finished (or stopped) sync run.
+    pub fn new(report: &'r SyncReport) -> SyncDocument<'r> {
+        SyncDocument {
+            verdict: report.verdict,
+            status: &report.last,
+            compare: report.compare.as_ref().map(|c| SyncCompare {
+                differences: c.differences(),
+                dbs: &c.dbs,
+                examples: &c.examples,
+            }),
+            repairs_list: &report.repairs,
+            failures: &report.failures,
+            resumed_keys: report.resumed_keys,
+            notices: &report.notices,
+            snapshot: report.snapshot.as_ref().map(|s| SyncSnapshot {
+                restored: s.restored,
+                failed: s.failed,
+                expired: s.expired,
+            }),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -429,6 +638,126 @@ mod tests {
         );
         assert_eq!(v["counts_match"], false);
         assert_eq!(v["matched"], 2);
+        Ok(())
+    }
+
+    #[test]
+    fn convert_document() -> std::result::Result<(), serde_json::Error> {
+        let mut report = ConvertReport {
+            target: "REDIS0009".into(),
+            snapshot_keys: 3,
+            written: 2,
+            expired: 1,
+            seconds: 1.23456,
+            ..ConvertReport::default()
+        };
+        let mut output = crate::convert::OutputReport {
+            slots: vec![(0, 8191)],
+            keys: 2,
+            ..Default::default()
+        };
+        output.dbs.insert(
+            0,
+            crate::convert::DbCounts {
+                keys: 2,
+                expires: 1,
+            },
+        );
+        report.outputs.push(output);
+        let written = ["out-0.rdb".to_string()];
+        let doc = ConvertDocument::new(&report, &written, &[]);
+        let text = serde_json::to_string(&doc)?;
+        assert!(
+            text.starts_with(r#"{"verdict":"ok","target":"REDIS0009","#),
+            "{text}"
+        );
+        let v: serde_json::Value = serde_json::from_str(&text)?;
+        assert_eq!(v["seconds"], 1.235);
+        assert_eq!(v["dropped"]["key_meta"], 0);
+        assert_eq!(v["functions"]["saved_to"], json!([]));
+        assert_eq!(
+            v["outputs"],
+            json!([{"file": "out-0.rdb", "slots": ["0-8191"], "keys": 2,
+                    "dbs": {"0": {"keys": 2, "expires": 1}}, "functions": 0, "used_mem": 0, "bytes": 0}])
+        );
+        assert_eq!(
+            serde_json::to_string(&RefusedDocument::new("no"))?,
+            r#"{"verdict":"refused","error":"no"}"#
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn sync_documents() -> std::result::Result<(), serde_json::Error> {
+        let status = SyncStatus {
+            state: crate::SyncState::CatchingUp,
+            elapsed_s: 1.5,
+            backlog: 3,
+            oldest_dirty_ms: 20,
+            events: 9,
+            applied: 6,
+            deleted: 1,
+            lag_ms_p50: Some(2),
+            lag_ms_p99: None,
+            repairs: 0,
+            errors: 0,
+            failed: 1,
+        };
+        let text = serde_json::to_string(&SyncStatusDocument::new(&status))?;
+        assert!(
+            text.starts_with(r#"{"verdict":"running","state":"catching-up","elapsed_s":1.5,"#),
+            "{text}"
+        );
+        let mut compare = crate::sync::compare::LiveCompare::default();
+        compare.dbs.insert(
+            0,
+            DbCompare {
+                source_keys: 2,
+                missing: 1,
+                ..DbCompare::default()
+            },
+        );
+        compare.examples.push(Difference {
+            db: 0,
+            key: b"\xff".to_vec(),
+            kind: "missing",
+        });
+        let report = SyncReport {
+            status: crate::SyncState::CatchingUp,
+            last: status,
+            compare: Some(compare),
+            repairs: Vec::new(),
+            failures: vec![SyncFailure {
+                db: 0,
+                key: b"k".to_vec(),
+                error: "ERR no".into(),
+            }],
+            snapshot: None,
+            resumed_keys: 4,
+            notices: vec!["CONFIG refused".into()],
+            verdict: "differences",
+        };
+        let text = serde_json::to_string(&SyncDocument::new(&report))?;
+        assert!(
+            text.starts_with(r#"{"verdict":"differences","state":"catching-up","#),
+            "{text}"
+        );
+        let v: serde_json::Value = serde_json::from_str(&text)?;
+        assert_eq!(v["backlog"], 3);
+        assert_eq!(v["compare"]["differences"], 1);
+        assert_eq!(v["compare"]["dbs"]["0"]["missing"], 1);
+        assert_eq!(
+            v["compare"]["examples"],
+            json!([{"db": 0, "key": {"hex": "ff"}, "kind": "missing"}])
+        );
+        assert_eq!(v["repairs_list"], json!([]));
+        assert_eq!(
+            v["failures"],
+            json!([{"db": 0, "key": "k", "error": "ERR no"}])
+        );
+        assert_eq!(v["resumed_keys"], 4);
+        assert_eq!(v["notices"], json!(["CONFIG refused"]));
+        assert_eq!(v["snapshot"], serde_json::Value::Null);
         Ok(())
     }
 }

@@ -68,6 +68,17 @@ pub enum Error {
         /// Why, and what to check.
         message: String,
     },
+    /// The server answered a command with an error reply
+    /// ([`Connection::query`](crate::Connection::query)).
+    #[error("{target}: {command} refused: {reply}")]
+    Command {
+        /// The server, redacted (`host:port`).
+        target: String,
+        /// The command's name.
+        command: String,
+        /// The server's error reply (`CODE message`).
+        reply: String,
+    },
     /// The target cannot take this snapshot as asked; nothing was written.
     #[error("{target}: {message}")]
     Refused {

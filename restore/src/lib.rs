@@ -48,8 +48,27 @@
 //! - [`verify()`]: the same plan and routing with `DUMP` + `PEXPIRETIME`/`PTTL`
 //!   instead of `RESTORE`, compared by content digest, plus a `SCAN` for extra keys
 //!   ([`VerifyReport`]).
-//! - `document` (feature `serde`): the JSON documents `rdbkit restore` and `rdbkit
-//!   verify` print, as types.
+//! - `document` (feature `serde`): the JSON documents `rdbkit restore`, `verify`,
+//!   `info`, `convert` and `sync` print, as types (`preflight`'s and `metrics`' sit
+//!   beside their data in [`live::preflight`] and [`live::crosswalk`]).
+//!
+//! # Stage map
+//!
+//! The pipeline of the architecture notes, one type each (crate-private ones in
+//! `code`, without a link):
+//!
+//! | Stage | Type | File |
+//! |---|---|---|
+//! | Router (standalone, cluster slot map, `MOVED`/`ASK`, refresh after a failover) | `delivery::Router`, `cluster::SlotMap` | `src/delivery.rs`, `src/cluster.rs` |
+//! | NodeWorker (one per node, count- and byte-bounded window) | `worker::NodeWorker<O: NodeOp>`, `window::Window` | `src/worker.rs`, `src/window.rs` |
+//! | Retry policy (wait, refresh, ask, fail; bounded backoff, node deadline) | `delivery::classify` → `delivery::Retry` | `src/delivery.rs` |
+//! | Payload (slice / re-stamp / re-encode / commands) | [`plan::plan_key`] → [`plan::KeyPlan`]; `resp::write_restore`, [`commands`] | `src/plan.rs`, `src/resp.rs`, `src/commands.rs` |
+//! | Accountant (report, checkpoint, failed-keys log) | `restore::Acc` → [`RestoreReport`], [`checkpoint::CheckpointState`] | `src/restore.rs`, `src/report.rs`, `src/checkpoint.rs` |
+//! | INFO reader | [`live::read_info`] → [`live::info::Info`] | `src/live/mod.rs`, `src/live/info.rs` |
+//! | Version parser | [`rdb_parser::aux::parse_version`]; RDB version of a server: [`target::rdb_version_for`] | `rdb-parser/src/aux.rs`, `src/target.rs` |
+//! | Orchestrators | [`restore()`], [`verify()`], [`sync()`] | `src/restore.rs`, `src/verify.rs`, `src/sync/mod.rs` |
+//! | Stop button and live counters | [`Progress`] ([`Progress::cancel`]) | `src/report.rs` |
+//! | A connection of one's own | [`Target::connect`] → [`Connection::query`] → [`Reply`] | `src/target.rs` |
 //!
 //! # Limits
 //!
@@ -142,5 +161,5 @@ pub use rdb_parser;
 pub use report::{FunctionCounts, KeyFailure, Progress, RestoreReport};
 pub use restore::{restore, ClusterMode, RestoreOptions, SourceFile};
 pub use sync::{sync, SyncOptions, SyncReport, SyncState, SyncStatus, Until};
-pub use target::{Connection, Secret, Target, TargetCaps, TargetConfig};
+pub use target::{Connection, Reply, Secret, Target, TargetCaps, TargetConfig};
 pub use verify::{verify, VerifyOptions, VerifyReport};

@@ -199,7 +199,8 @@ pub fn cause_hint(cause: &str) -> Option<&'static str> {
 }
 
 /// Live counters of a run, updated by the library and read by a progress display
-/// (no terminal code here).
+/// (no terminal code here), and the run's stop button: any thread holding a
+/// reference may call [`Progress::cancel`] (`restore`, `verify` and `sync` take one).
 #[derive(Debug, Default)]
 pub struct Progress {
     /// Keys accounted for so far (every bucket).
@@ -214,9 +215,10 @@ pub struct Progress {
     pub input_total: AtomicU64,
     /// Keys in the snapshots (known once the pre-write check is done; 0 before).
     pub keys_total: AtomicU64,
-    /// Set by [`Progress::cancel`]: the run stops sending, reads the replies of what
-    /// is in flight, and ends with [`crate::Error::Interrupted`] inside
-    /// [`crate::Error::Stopped`].
+    /// Set by [`Progress::cancel`]: the run stops sending and reads the replies of
+    /// what is in flight. A restore (and a sync) then ends with
+    /// [`crate::Error::Interrupted`] inside [`crate::Error::Stopped`], whose report
+    /// accounts for every key; a verify ends with [`crate::Error::Interrupted`].
     pub cancelled: AtomicBool,
 }
 

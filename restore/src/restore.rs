@@ -22,7 +22,7 @@ use crossbeam_channel::{bounded, Receiver, Sender};
 use rdb_parser::export::write_bytes;
 use rdb_parser::reencode::{reencode, Policy, ReencodeError};
 use rdb_parser::{FunctionLibrary, KeyRecord, LogicalType, Rdb, Record};
-use redis::{ConnectionLike, Value};
+use redis::Value;
 
 use crate::target::Connection;
 
@@ -1999,7 +1999,7 @@ fn check_conflicts(
             pipe.cmd("EXISTS").arg(key.as_slice());
         }
         let exists: Vec<i64> = pipe
-            .query(conn)
+            .query(conn.link())
             .map_err(|e| who.error("checking for keys the target already holds", &e))?;
         found.extend(
             keys.iter()
@@ -2012,7 +2012,7 @@ fn check_conflicts(
         // The probe connection goes back to where the URL put it.
         let _: redis::RedisResult<()> = redis::cmd("SELECT")
             .arg(target.database().unwrap_or(0))
-            .query(probe);
+            .query(probe.link());
     }
     let Some((db, key)) = found.first() else {
         return Ok(());

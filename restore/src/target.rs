@@ -40,11 +40,173 @@ mod tls;
 
 use tls::{TlsConnection, TlsOptions, TlsSettings};
 
-/// A connection to a server: the redis crate's for `redis://`, this crate's own TLS
-/// transport for `rediss://`. Used through [`redis::ConnectionLike`]
-/// (`redis::cmd(..).query(&mut conn)`, `req_packed_commands`) and the two pipelining
-/// methods below, which behave as `redis::Connection`'s.
+/// A connection to a server, from [`Target::connect`]: authenticated, with the
+/// target's timeouts set, re-authenticating by itself when its credentials change.
+/// An embedder sends commands with [`Connection::query`]; the crate's own stages
+/// speak the redis protocol through it.
 pub struct Connection {
+    link: Link,
+    /// The server, redacted (`host:port`), for errors.
+    server: String,
+}
+
+impl fmt::Debug for Connection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Connection")
+            .field("server", &self.server)
+            .field("link", &self.link)
+            .finish()
+    }
+}
+
+/// A reply of the server to [`Connection::query`] (RESP2 and RESP3 shapes).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Reply {
+    /// Null.
+    Nil,
+    /// An integer.
+    Int(i64),
+    /// A bulk string (bytes) or verbatim string.
+    Data(Vec<u8>),
+    /// A simple status (`OK`, `PONG`).
+    Status(String),
+    /// An array, set or push message.
+    Array(Vec<Reply>),
+    /// A RESP3 map.
+    Map(Vec<(Reply, Reply)>),
+    /// A RESP3 double.
+    Double(f64),
+    /// A RESP3 boolean.
+    Bool(bool),
+    /// A RESP3 big number, as text.
+    BigNumber(String),
+}
+
+impl Reply {
+    /// The bytes of a `Data` or `Status` reply.
+    pub fn as_bytes(&self) -> Option<&[u8]> {
+        match self {
+            Reply::Data(d) => Some(d),
+            Reply::Status(s) => Some(s.as_bytes()),
+            _ => None,
+        }
+    }
+
+    /// The server's reply as this crate's type (`Err`: a server error reply, as
+    /// `CODE message`).
+    fn from_value(value: Value) -> std::result::Result<Reply, String> {
+        let all = |items: Vec<Value>| {
+            items
+                .into_iter()
+                .map(Reply::from_value)
+                .collect::<std::result::Result<Vec<_>, String>>()
+        };
+        Ok(match value {
+            Value::Nil => Reply::Nil,
+            Value::Int(i) => Reply::Int(i),
+            Value::BulkString(d) => Reply::Data(d),
+            Value::VerbatimString { text, .. } => Reply::Data(text.into_bytes()),
+            Value::SimpleString(s) => Reply::Status(s),
+            Value::Okay => Reply::Status("OK".to_string()),
+            Value::Array(items) | Value::Set(items) => Reply::Array(all(items)?),
+            Value::Push { data, .. } => Reply::Array(all(data)?),
+            Value::Map(pairs) => Reply::Map(
+                pairs
+                    .into_iter()
+                    .map(|(k, v)| Ok((Reply::from_value(k)?, Reply::from_value(v)?)))
+                    .collect::<std::result::Result<_, String>>()?,
+            ),
+            Value::Double(d) => Reply::Double(d),
+            Value::Boolean(b) => Reply::Bool(b),
+            Value::BigNumber(n) => Reply::BigNumber(String::from_utf8_lossy(&n).into_owned()),
+            Value::Attribute { data, .. } => Reply::from_value(*data)?,
+            Value::ServerError(e) => {
+                return Err(match e.details() {
+                    Some(d) => format!("{} {d}", e.code()),
+                    None => e.code().to_string(),
+                })
+            }
+            _ => return Err("a reply of a kind this crate does not know".to_string()),
+        })
+    }
+}
+
+impl Connection {
+    /// Sends one command (`args[0]` is its name) and reads its reply. A server error
+    /// reply is [`Error::Command`], a lost connection or a timeout
+    /// [`Error::Connection`]; both name the server and the command (its name only:
+    /// arguments may be secrets or large values).
+    pub fn query<A: AsRef<[u8]>>(&mut self, args: &[A]) -> Result<Reply> {
+        let name = args
+            .first()
+            .map(|a| String::from_utf8_lossy(a.as_ref()).to_uppercase())
+            .unwrap_or_default();
+        let mut cmd = redis::Cmd::new();
+        for a in args {
+            cmd.arg(a.as_ref());
+        }
+        let value = self.link.req_command(&cmd).map_err(|e| match e.kind() {
+            redis::ErrorKind::Server(_) => Error::Command {
+                target: self.server.clone(),
+                command: name.clone(),
+                reply: e.to_string(),
+            },
+            _ => Error::Connection {
+                target: self.server.clone(),
+                message: format!("{name}: {e}"),
+            },
+        })?;
+        Reply::from_value(value).map_err(|reply| Error::Command {
+            target: self.server.clone(),
+            command: name,
+            reply,
+        })
+    }
+
+    /// The redis-protocol side of the connection, for the crate's stages
+    /// (`redis::cmd(..).query(conn.link())`).
+    pub(crate) fn link(&mut self) -> &mut Link {
+        &mut self.link
+    }
+
+    /// Sends encoded commands without reading replies.
+    pub(crate) fn send_packed_command(&mut self, cmd: &[u8]) -> redis::RedisResult<()> {
+        self.link.send_packed_command(cmd)
+    }
+
+    /// Reads one reply.
+    pub(crate) fn recv_response(&mut self) -> redis::RedisResult<Value> {
+        self.link.recv_response()
+    }
+
+    /// Sets the read timeout (`None`: no limit).
+    pub(crate) fn set_read_timeout(&self, dur: Option<Duration>) -> redis::RedisResult<()> {
+        self.link.set_read_timeout(dur)
+    }
+
+    /// One encoded command, one reply.
+    pub(crate) fn req_packed_command(&mut self, cmd: &[u8]) -> redis::RedisResult<Value> {
+        self.link.req_packed_command(cmd)
+    }
+
+    /// Encoded commands; the `count` replies after the first `offset`.
+    pub(crate) fn req_packed_commands(
+        &mut self,
+        cmd: &[u8],
+        offset: usize,
+        count: usize,
+    ) -> redis::RedisResult<Vec<Value>> {
+        self.link.req_packed_commands(cmd, offset, count)
+    }
+}
+
+/// The redis-protocol side of a [`Connection`]: the redis crate's connection for
+/// `redis://`, this crate's own TLS transport for `rediss://`. Used through
+/// `redis::ConnectionLike` (`redis::cmd(..).query(conn.link())`,
+/// `req_packed_commands`) and the two pipelining methods below, which behave as
+/// `redis::Connection`'s.
+pub(crate) struct Link {
     inner: Inner,
     /// `Some` when the target's credentials change ([`TargetConfig::credentials`]).
     reauth: Option<Box<Reauth>>,
@@ -55,7 +217,7 @@ enum Inner {
     Tls(Box<TlsConnection>),
 }
 
-impl fmt::Debug for Connection {
+impl fmt::Debug for Link {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self.inner {
             Inner::Plain(_) => "Connection(tcp)",
@@ -221,9 +383,9 @@ fn count_commands(buf: &[u8]) -> u64 {
     n
 }
 
-impl Connection {
-    fn new(inner: Inner) -> Connection {
-        Connection {
+impl Link {
+    fn new(inner: Inner) -> Link {
+        Link {
             inner,
             reauth: None,
         }
@@ -321,7 +483,7 @@ impl Connection {
     }
 }
 
-impl ConnectionLike for Connection {
+impl ConnectionLike for Link {
     fn req_packed_command(&mut self, cmd: &[u8]) -> redis::RedisResult<Value> {
         self.renew_between_requests()?;
         let reply = self.inner.req_packed_command(cmd);
@@ -842,7 +1004,7 @@ impl Target {
             let info = self.info.clone().set_redis_settings(settings);
             match self.open(&info).map_err(|e| *e) {
                 Ok(mut conn) => {
-                    conn.reauth = Some(Box::new(Reauth {
+                    conn.link.reauth = Some(Box::new(Reauth {
                         credentials: Arc::clone(creds),
                         user,
                         named_user: self.url_user.clone(),
@@ -898,7 +1060,7 @@ impl Target {
                 let c = client
                     .get_connection_with_timeout(self.connect_timeout)
                     .map_err(|e| Box::new(self.connect_error(&e)))?;
-                Connection::new(Inner::Plain(c))
+                Link::new(Inner::Plain(c))
             }
             Some(tls) => {
                 let c = TlsConnection::connect(
@@ -910,12 +1072,15 @@ impl Target {
                     self.connect_timeout,
                 )
                 .map_err(|e| Box::new(self.connect_failed(None, &e)))?;
-                Connection::new(Inner::Tls(Box::new(c)))
+                Link::new(Inner::Tls(Box::new(c)))
             }
         };
         conn.set_timeouts(self.io_timeout)
             .map_err(|e| Box::new((self.error("cannot set timeouts", &e), None)))?;
-        Ok(conn)
+        Ok(Connection {
+            link: conn,
+            server: self.display.clone(),
+        })
     }
 
     /// Checks that `conn` is answered and authenticated (`PING`, bounded by the
@@ -942,13 +1107,15 @@ impl Target {
         cmds: &[redis::Cmd],
         what: &str,
     ) -> Result<Vec<redis::RedisResult<Value>>> {
-        conn.set_timeouts(self.connect_timeout)
+        conn.link
+            .set_timeouts(self.connect_timeout)
             .map_err(|e| self.error("cannot set timeouts", &e))?;
         let replies = round_trip(conn, cmds).map_err(|e| {
             let text = explain_transport(&e, self.connect_timeout, self.tls.is_some());
             self.error(what, &text)
         })?;
-        conn.set_timeouts(self.io_timeout)
+        conn.link
+            .set_timeouts(self.io_timeout)
             .map_err(|e| self.error("cannot set timeouts", &e))?;
         if let Some(Err(e)) = replies.first() {
             if let Some(auth) = self.auth_problem(e.code(), &e.to_string()) {
@@ -1152,7 +1319,10 @@ fn reply_text(reply: redis::RedisResult<Value>) -> Option<String> {
 
 /// `INFO section` as text.
 pub fn info_section(conn: &mut Connection, section: &str) -> Option<String> {
-    redis::cmd("INFO").arg(section).query::<String>(conn).ok()
+    redis::cmd("INFO")
+        .arg(section)
+        .query::<String>(conn.link())
+        .ok()
 }
 
 /// A value unlikely to collide, for probe key names.
@@ -1249,9 +1419,7 @@ fn read_probe(set: redis::RedisResult<Value>, dumped: redis::RedisResult<Value>)
 
 /// The RDB version of a server version (fallback when `DUMP` is not allowed).
 pub fn rdb_version_for(family: Family, version: &str) -> Option<u16> {
-    let mut parts = version.split('.').map(|p| p.parse::<u32>().ok());
-    let major = parts.next()??;
-    let minor = parts.next().flatten().unwrap_or(0);
+    let (major, minor, _) = rdb_parser::aux::parse_version(version)?;
     let v = match family {
         Family::Valkey => match (major, minor) {
             (7, _) | (8, _) => 11,
@@ -1282,10 +1450,10 @@ fn single_db_reason(conn: &mut Connection, databases: redis::RedisResult<Value>)
             return (n <= 1).then(|| format!("databases {n}"));
         }
     }
-    let select: redis::RedisResult<Value> = redis::cmd("SELECT").arg(1).query(conn);
+    let select: redis::RedisResult<Value> = redis::cmd("SELECT").arg(1).query(conn.link());
     match select {
         Ok(_) => {
-            let _: redis::RedisResult<Value> = redis::cmd("SELECT").arg(0).query(conn);
+            let _: redis::RedisResult<Value> = redis::cmd("SELECT").arg(0).query(conn.link());
             None
         }
         Err(e) => Some(format!("SELECT 1 refused: {e}")),

@@ -64,7 +64,7 @@ use std::time::Instant;
 use crossbeam_channel::{bounded, Receiver};
 use rdb_parser::digest::{digest_value, key_hash, ValueDigest};
 use rdb_parser::{DumpPayload, KeyRecord, LogicalType, Record};
-use redis::{ConnectionLike, Value};
+use redis::Value;
 
 use crate::cluster::{self, NodeAddr, SlotMap};
 use crate::delivery::{backoff, is_transient, Retry, Router};
@@ -734,7 +734,7 @@ impl<'a> NodeOp for VerifyOp<'_, 'a> {
     type InFlight = SentBatch<'a>;
 
     fn stopped(&self) -> bool {
-        self.ctx.shared.aborted()
+        self.ctx.shared.aborted() || self.ctx.shared.progress.is_cancelled()
     }
 
     fn connected(&mut self, _conn: &mut Connection) {
@@ -1251,7 +1251,7 @@ fn scan_node(
             }
         };
         local.merge(found, options.max_examples);
-        if scan.stop.load(Ordering::Relaxed) {
+        if scan.stopped() {
             break;
         }
     }
@@ -1266,6 +1266,15 @@ struct ScanCtx<'s> {
     /// `--max-ops`, shared with the per-key checks: a `SCAN` call counts as the keys
     /// it returns.
     throttle: &'s Mutex<Throttle>,
+    /// Cancelled: the scan stops too.
+    progress: &'s Progress,
+}
+
+impl ScanCtx<'_> {
+    /// Whether the scan is to stop (settled by the counts, or the run cancelled).
+    fn stopped(&self) -> bool {
+        self.stop.load(Ordering::Relaxed) || self.progress.is_cancelled()
+    }
 }
 
 /// The extra keys of one database (see [`scan_node`]); with `slots`, only keys of
@@ -1298,19 +1307,19 @@ fn scan_db(
     if select {
         redis::cmd("SELECT")
             .arg(db)
-            .query::<()>(conn)
+            .query::<()>(conn.link())
             .map_err(|e| stop_for(&format!("SELECT {db}"), e))?;
     }
     let mut cursor = "0".to_string();
     loop {
-        if scan.stop.load(Ordering::Relaxed) {
+        if scan.stopped() {
             return Ok(local);
         }
         let (next, mut keys): (String, Vec<Vec<u8>>) = redis::cmd("SCAN")
             .arg(&cursor)
             .arg("COUNT")
             .arg(options.scan_count.max(1))
-            .query(conn)
+            .query(conn.link())
             .map_err(|e| stop_for("SCAN", e))?;
         if options.max_ops.is_some() {
             lock(scan.throttle).wait(keys.len() as u64 + 1, 0);
@@ -1331,7 +1340,7 @@ fn scan_db(
             for k in &candidates {
                 pipe.cmd("TYPE").arg(k.as_slice());
             }
-            let types: Vec<String> = pipe.query(conn).map_err(|e| stop_for("TYPE", e))?;
+            let types: Vec<String> = pipe.query(conn.link()).map_err(|e| stop_for("TYPE", e))?;
             candidates = candidates
                 .into_iter()
                 .zip(types)
@@ -1363,7 +1372,9 @@ fn scan_db(
 /// Returns the report whenever the run went through, differences or not
 /// ([`VerifyReport::has_differences`]); an `Err` means it could not start or
 /// stopped (bad target, connection lost, corrupt snapshot, databases a cluster does
-/// not have, a server error reply to a read).
+/// not have, a server error reply to a read), or [`Error::Interrupted`] when
+/// [`Progress::cancel`] was called (from another thread): the reads in flight are
+/// answered, nothing more is sent.
 pub fn verify<'a>(
     target: &Target,
     files: &[SourceFile<'a>],
@@ -1545,6 +1556,7 @@ pub fn verify<'a>(
         options,
         stop: &scan_stop,
         throttle: &throttle,
+        progress,
     };
     std::thread::scope(|scope| {
         // The extra-key scan runs alongside the per-key checks.
@@ -1597,6 +1609,9 @@ pub fn verify<'a>(
         };
         'files: for (fi, file) in files.iter().enumerate() {
             for record in file.rdb.records() {
+                if progress.is_cancelled() {
+                    shared.fail(Error::Interrupted);
+                }
                 if shared.aborted() {
                     break 'files;
                 }
@@ -1723,6 +1738,10 @@ pub fn verify<'a>(
     }
     if let Some(e) = frame_error {
         return Err(e);
+    }
+    // Cancelled while the workers or the scans ran: what was checked is partial.
+    if progress.is_cancelled() {
+        return Err(Error::Interrupted);
     }
     let checked = shared
         .report

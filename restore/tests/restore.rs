@@ -6,12 +6,13 @@
 mod support;
 
 use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
 
 use rdb_parser::{Rdb, Record};
 use rdb_restore::glob::Glob;
 use rdb_restore::{
-    restore, ConflictPolicy, Error, Progress, RestoreOptions, RestoreReport, SkipReason,
-    SourceFile, Target, TargetConfig,
+    restore, verify, ConflictPolicy, Error, Progress, Reply, RestoreOptions, RestoreReport,
+    SkipReason, SourceFile, Target, TargetConfig, VerifyOptions,
 };
 use support::{assert_restored, fixture, manifest, manifest_keys, Server};
 
@@ -24,11 +25,20 @@ fn target(server: &Server) -> Target {
 }
 
 fn run(server: &Server, data: &[u8], options: &RestoreOptions) -> Result<RestoreReport, Error> {
+    run_with(server, data, options, &Progress::default())
+}
+
+fn run_with(
+    server: &Server,
+    data: &[u8],
+    options: &RestoreOptions,
+    progress: &Progress,
+) -> Result<RestoreReport, Error> {
     let file = SourceFile {
         name: "input.rdb",
         rdb: Rdb::parse(data).expect("parse"),
     };
-    restore(&target(server), &[file], options, &Progress::default())
+    restore(&target(server), &[file], options, progress)
 }
 
 fn read(name: &str) -> Vec<u8> {
@@ -281,4 +291,125 @@ fn newer_types_are_refused_up_front_then_reencoded() {
     assert_eq!(r.failed, 0, "{:?}", r.errors);
     assert!(r.conversions.reencoded > 0 && r.conversions.field_ttls_dropped > 0);
     assert_eq!(r.keys(), 118);
+}
+
+/// An embedder's own commands: replies as this crate's `Reply`, an error reply as
+/// `Error::Command` naming the server and the command.
+#[test]
+fn connection_query_speaks_this_crates_types() {
+    let server = Server::start(&[]);
+    let target = target(&server);
+    let mut conn = target.connect().expect("connect");
+    assert_eq!(
+        conn.query(&["SET", "k", "v"]).expect("SET"),
+        Reply::Status("OK".to_string())
+    );
+    assert_eq!(
+        conn.query(&[b"GET".as_slice(), b"k"])
+            .expect("GET")
+            .as_bytes(),
+        Some(&b"v"[..])
+    );
+    assert_eq!(
+        conn.query(&["EXISTS", "k", "nope"]).expect("EXISTS"),
+        Reply::Int(1)
+    );
+    assert_eq!(conn.query(&["GET", "nope"]).expect("GET"), Reply::Nil);
+    match conn.query(&["incr", "k"]) {
+        Err(Error::Command {
+            target: server_name,
+            command,
+            reply,
+        }) => {
+            assert_eq!(server_name, target.address());
+            assert_eq!(command, "INCR");
+            assert!(reply.contains("not an integer"), "{reply}");
+        }
+        other => panic!("INCR of a string: {other:?}"),
+    }
+    // The connection is still usable after an error reply.
+    assert_eq!(conn.query(&["DBSIZE"]).expect("DBSIZE"), Reply::Int(1));
+}
+
+/// A snapshot of `keys` string keys, saved by a real server.
+fn populated_snapshot(keys: u64) -> Vec<u8> {
+    let source = Server::start(&[]);
+    let populate = format!("for i=1,{keys} do redis.call('SET', 'key:' .. i, i) end");
+    source.cli(&["EVAL", &populate, "0"]);
+    source.save()
+}
+
+/// Runs `run` while another thread calls `progress.cancel()` once `after` keys are
+/// done (as a Ctrl-C handler or an embedder's stop button would).
+fn cancel_after<T>(progress: &Progress, after: u64, run: impl FnOnce() -> T) -> T {
+    let done = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            while !done.load(Ordering::Relaxed) {
+                if progress.keys.load(Ordering::Relaxed) >= after {
+                    progress.cancel();
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+        });
+        let result = run();
+        done.store(true, Ordering::Relaxed);
+        result
+    })
+}
+
+/// `Progress::cancel` from another thread stops a restore part-way: the run ends
+/// with `Error::Stopped { Interrupted }` and a report in which every key of the
+/// snapshot is in exactly one bucket, and the target holds exactly the keys reported
+/// restored.
+#[test]
+fn cancel_stops_a_restore_with_every_key_accounted() {
+    const KEYS: u64 = 20_000;
+    let data = populated_snapshot(KEYS);
+    let target_server = Server::start(&[]);
+    // Throttled so that the run is still going when the cancel arrives.
+    let options = RestoreOptions::default().max_ops(Some(2_000));
+    let progress = Progress::default();
+    let result = cancel_after(&progress, 500, || {
+        run_with(&target_server, &data, &options, &progress)
+    });
+    let Err(Error::Stopped { cause, report }) = result else {
+        panic!("expected a stopped run, got {result:?}");
+    };
+    assert!(matches!(*cause, Error::Interrupted), "{cause}");
+    assert_eq!(report.snapshot_keys, KEYS);
+    assert!(report.restored >= 500, "{report:?}");
+    assert!(report.not_done() > 0, "{report:?}");
+    assert_eq!(
+        report.restored + report.skipped + report.expired + report.failed + report.not_done(),
+        KEYS
+    );
+    let dbsize: u64 = target_server
+        .cli(&["DBSIZE"])
+        .trim()
+        .parse()
+        .expect("DBSIZE");
+    assert_eq!(dbsize, report.restored);
+}
+
+/// The same hook stops a verify: `Error::Interrupted`, never a report that would
+/// read as a clean (or partial) verdict.
+#[test]
+fn cancel_stops_a_verify() {
+    const KEYS: u64 = 20_000;
+    let data = populated_snapshot(KEYS);
+    let target_server = Server::start(&[]);
+    let restored = run(&target_server, &data, &RestoreOptions::default()).expect("restore");
+    assert_eq!(restored.restored, KEYS);
+    let options = VerifyOptions::default().max_ops(Some(2_000));
+    let progress = Progress::default();
+    let file = SourceFile {
+        name: "populated.rdb",
+        rdb: Rdb::parse(&data).expect("parse"),
+    };
+    let result = cancel_after(&progress, 500, || {
+        verify(&target(&target_server), &[file], &options, &progress)
+    });
+    assert!(matches!(result, Err(Error::Interrupted)), "{result:?}");
 }

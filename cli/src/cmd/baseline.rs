@@ -5,13 +5,13 @@ use std::process::ExitCode;
 use std::time::UNIX_EPOCH;
 
 use anyhow::{Context, Result};
+use rdb_parser::inventory::document::BaselineDocument;
 use rdb_parser::inventory::memory::SizeClasses;
 use rdb_parser::inventory::{
-    inventory_of, FileInput, Input, Inventory, InventoryOptions, PrefixStats, TopKey, FREQ_BUCKETS,
+    inventory_of, ranked, FileInput, Input, Inventory, InventoryOptions, FREQ_BUCKETS,
     IDLE_BUCKETS, TTL_BUCKETS,
 };
 use rdb_parser::ParseOptions;
-use serde_json::{json, Map, Value};
 
 use crate::input;
 use crate::progress::Progress;
@@ -197,8 +197,8 @@ fn baseline(args: &BaselineArgs, quiet: bool) -> Result<()> {
     }
     let out = match args.format {
         Format::Json => {
-            let mut s =
-                serde_json::to_string_pretty(&to_json(&inv, &options)).context("encoding JSON")?;
+            let mut s = serde_json::to_string_pretty(&BaselineDocument::new(&inv, &options))
+                .context("encoding JSON")?;
             s.push('\n');
             s
         }
@@ -207,147 +207,12 @@ fn baseline(args: &BaselineArgs, quiet: bool) -> Result<()> {
     crate::output::print(&out)
 }
 
-/// A byte string as JSON: a string when valid UTF-8, else `{"hex": ...}`.
-fn bytes_json(b: &[u8]) -> Value {
-    match std::str::from_utf8(b) {
-        Ok(s) => Value::String(s.to_string()),
-        Err(_) => json!({ "hex": b.iter().map(|x| format!("{x:02x}")).collect::<String>() }),
-    }
-}
-
 /// Bytes shown as text (lossy, control characters escaped) for tables.
 fn bytes_text(b: &[u8]) -> String {
     String::from_utf8_lossy(b)
         .chars()
         .flat_map(char::escape_debug)
         .collect()
-}
-
-fn top_json(inv: &Inventory, list: &[TopKey]) -> Value {
-    list.iter()
-        .map(|t| {
-            json!({"db": t.db, "key": bytes_json(&t.key), "type": t.type_name, "encoding": t.encoding,
-                   "memory": t.memory, "elements": t.elements,
-                   "file": inv.files.get(t.file).map(|f| f.name.as_str())})
-        })
-        .collect()
-}
-
-fn sorted_prefixes(inv: &Inventory) -> Vec<(&Vec<u8>, &PrefixStats)> {
-    let mut v: Vec<_> = inv.prefixes.iter().collect();
-    v.sort_by(|a, b| b.1.memory.cmp(&a.1.memory).then_with(|| a.0.cmp(b.0)));
-    v
-}
-
-fn to_json(inv: &Inventory, options: &InventoryOptions) -> Value {
-    let mut keyspace = Map::new();
-    for (db, s) in &inv.keyspace {
-        keyspace.insert(
-            db.to_string(),
-            json!({"keys": s.keys, "expires": s.expires, "expired_at_snapshot": s.expired_at_snapshot,
-                   "memory": s.memory}),
-        );
-    }
-    let first = inv.files.first();
-    let aux = first.map(|f| &f.aux);
-    let files: Vec<Value> = inv
-        .files
-        .iter()
-        .map(|f| {
-            json!({
-                "name": f.name,
-                "magic": f.header.map(|h| h.magic()),
-                "rdb_version": f.header.map(|h| h.version),
-                "bytes": f.bytes,
-                "keys": f.keys,
-                "redis_ver": f.aux.redis_ver,
-                "valkey_ver": f.aux.valkey_ver,
-                "ctime": f.aux.ctime,
-                "ctime_iso": f.aux.ctime.map(units::iso),
-                "used_mem": f.aux.used_mem,
-                "repl_id": f.aux.repl_id,
-                "repl_offset": f.aux.repl_offset,
-                "aof_base": f.aux.aof_base,
-                "memory_estimate": f.memory_estimate,
-                "functions": f.functions,
-                "module_aux": f.module_aux,
-                "checksum_verified": f.checksum_verified,
-                "aux": f.aux.fields.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect::<Map<_, _>>(),
-            })
-        })
-        .collect();
-    let types: Vec<Value> = inv
-        .types
-        .iter()
-        .map(|((t, e), s)| {
-            json!({"type": t, "encoding": e, "keys": s.keys, "elements": s.elements,
-                   "serialized_bytes": s.serialized_bytes, "memory": s.memory})
-        })
-        .collect();
-    let ttl_buckets: Vec<Value> = TTL_BUCKETS
-        .iter()
-        .zip(inv.ttl_buckets)
-        .map(|((label, _), n)| json!({"remaining": label, "keys": n}))
-        .collect();
-    let prefixes: Vec<Value> = sorted_prefixes(inv)
-        .into_iter()
-        .take(options.top.max(100))
-        .map(|(p, s)| json!({"prefix": bytes_json(p), "keys": s.keys, "memory": s.memory, "expires": s.expires}))
-        .collect();
-    let mut doc = json!({
-        "verdict": "ok",
-        "source": {
-            "redis_ver": aux.and_then(|a| a.redis_ver.clone()),
-            "valkey_ver": aux.and_then(|a| a.valkey_ver.clone()),
-            "ctime": aux.and_then(|a| a.ctime),
-            "ctime_iso": aux.and_then(|a| a.ctime).map(units::iso),
-            "used_mem": inv.recorded_used_memory(),
-            "repl_id": aux.and_then(|a| a.repl_id.clone()),
-            "repl_offset": aux.and_then(|a| a.repl_offset),
-            "aof_base": aux.and_then(|a| a.aof_base),
-            "rdb_version": first.and_then(|f| f.header.map(|h| h.version)),
-            "files": files,
-        },
-        "keyspace": keyspace,
-        "metrics": {
-            "redis.db.keys": inv.keys(),
-            "redis.db.expires": inv.expires(),
-            "redis.db.avg_ttl": inv.avg_ttl_ms(),
-            "redis.memory.used": inv.memory_estimate,
-        },
-        "memory": {
-            "estimate": inv.memory_estimate,
-            "keys": inv.memory_keys,
-            "recorded_used_mem": inv.recorded_used_memory(),
-        },
-        "types": types,
-        "rdb_types": inv.rdb_types,
-        "ttl": {"none": inv.ttl_none, "expired_at_snapshot": inv.ttl_expired, "buckets": ttl_buckets},
-        "top_keys": {"by_memory": top_json(inv, &inv.top_by_memory), "by_elements": top_json(inv, &inv.top_by_elements)},
-        "prefixes": {
-            "separator": bytes_json(&options.separator),
-            "depth": options.depth,
-            "distinct": inv.prefixes.len(),
-            "entries": prefixes,
-            "other": {"keys": inv.prefixes_other.keys, "memory": inv.prefixes_other.memory},
-            "no_prefix": {"keys": inv.prefixes_none.keys, "memory": inv.prefixes_none.memory},
-        },
-    });
-    if inv.idle_buckets.iter().any(|&n| n > 0) {
-        doc["lru_idle"] = IDLE_BUCKETS
-            .iter()
-            .zip(inv.idle_buckets)
-            .map(|((l, _), n)| json!({"idle": l, "keys": n}))
-            .collect();
-    }
-    if inv.freq_buckets.iter().any(|&n| n > 0) {
-        doc["lfu_freq"] = FREQ_BUCKETS
-            .iter()
-            .zip(inv.freq_buckets)
-            .map(|((l, _), n)| json!({"counter": l, "keys": n}))
-            .collect();
-    }
-    doc
 }
 
 /// Renders rows as columns: the first column left-aligned, the others right-aligned.
@@ -536,7 +401,7 @@ fn to_text(inv: &Inventory, options: &InventoryOptions) -> String {
         options.depth,
         inv.prefixes.len()
     );
-    let mut rows: Vec<Vec<String>> = sorted_prefixes(inv)
+    let mut rows: Vec<Vec<String>> = ranked(&inv.prefixes)
         .into_iter()
         .take(options.top)
         .map(|(p, st)| {

@@ -6,56 +6,23 @@
 //! or not RDB at all: compressed, an AOF, an error page, empty); 2 some file could
 //! not be read (missing, a directory, unreadable), which wins over 1.
 //!
-//! `--format json` prints one document on stdout whatever the outcome:
-//! `{"verdict": "ok"|"corrupt"|"error", "files": [...]}`. Each file has `path` and
-//! its own `verdict`; a valid one has `magic`, `rdb_version`, `redis_ver`,
-//! `valkey_ver`, `bytes`, `keys`, `elements`, `dbs` (`{"0": {"keys": N, "expires":
-//! M}}`, the shape of `baseline`'s `keyspace`), `types`, `functions`, `module_aux`,
-//! `skipped_opcodes`, `checksum` (`{"status": "ok"|"disabled"|"not-verified"|"none",
-//! "stored": hex or null}`) and `trailing_bytes`; a corrupt one has `error` and
-//! `offset` (plus `input_kind`, such as `gzip` or `aof`, when the input is not RDB);
-//! an unreadable one has `error`.
+//! `--format json` prints one `rdb_parser::inventory::check::CheckDocument` on stdout
+//! whatever the outcome (its rustdoc gives the schema).
 
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
 use rdb_parser::aof::count_commands;
-use rdb_parser::inventory::check::{check_inputs, FileCheck};
+use rdb_parser::inventory::check::{
+    check_inputs, checksum_status, CheckDocument, CheckOutcome as Outcome, FileCheck, ValidFile,
+};
 use rdb_parser::inventory::{Input, Source};
 use rdb_parser::stream::StreamError;
 use rdb_parser::{AuxInfo, ParseOptions, Rdb};
-use serde_json::{json, Map, Value};
 
 use crate::input::{self, NotSnapshot, Opened};
 use crate::output::Format;
 use crate::progress::Progress;
-
-/// What checking one file found.
-enum Outcome {
-    /// A valid snapshot.
-    Ok(Box<Valid>),
-    /// The bytes are not a valid snapshot (exit 1).
-    Corrupt {
-        message: String,
-        offset: u64,
-        input_kind: Option<&'static str>,
-    },
-    /// The file could not be read (exit 2).
-    Unreadable(String),
-}
-
-/// The facts about a valid file that both output formats show.
-struct Valid {
-    magic: String,
-    rdb_version: u32,
-    redis_ver: Option<String>,
-    valkey_ver: Option<String>,
-    bytes: usize,
-    report: FileCheck,
-    /// RESP commands in the bytes after the trailer (an AOF with an RDB preamble),
-    /// counted when the input is in memory.
-    tail_commands: Option<u64>,
-}
 
 /// Checks every file, prints the results and returns the exit status (see the
 /// module docs).
@@ -64,15 +31,11 @@ pub fn run(files: &[String], options: ParseOptions, quiet: bool, format: Format)
     let mut status = 0u8;
     for path in files {
         let outcome = check_path(path, options, quiet);
-        status = status.max(match outcome {
-            Outcome::Ok(_) => 0,
-            Outcome::Corrupt { .. } => 1,
-            Outcome::Unreadable(_) => 2,
-        });
+        status = status.max(outcome.severity());
         if format == Format::Text {
             // Results as they come: a run over many shard files shows progress.
             match &outcome {
-                Outcome::Ok(v) => {
+                Outcome::Valid(v) => {
                     if crate::output::print(&summary(path, v)).is_err() {
                         return ExitCode::from(2);
                     }
@@ -85,11 +48,7 @@ pub fn run(files: &[String], options: ParseOptions, quiet: bool, format: Format)
         results.push((path, outcome));
     }
     if format == Format::Json {
-        let verdict = ["ok", "corrupt", "error"][usize::from(status)];
-        let doc = json!({
-            "verdict": verdict,
-            "files": results.iter().map(|(p, o)| file_json(p, o)).collect::<Vec<_>>(),
-        });
+        let doc = CheckDocument::new(results.iter().map(|(p, o)| (p.as_str(), o)));
         let text = serde_json::to_string_pretty(&doc).unwrap_or_default();
         if let Err(e) = crate::output::print(&format!("{text}\n")) {
             eprintln!("rdbkit: {e:#}");
@@ -114,7 +73,7 @@ fn check_path(path: &str, options: ParseOptions, quiet: bool) -> Outcome {
         }
     };
     match check_one(path, &mut opened, options, quiet) {
-        Ok(v) => Outcome::Ok(Box::new(v)),
+        Ok(v) => Outcome::Valid(Box::new(v)),
         Err(StreamError::Parse(e)) => Outcome::Corrupt {
             message: format!("{path}: {e}"),
             offset: e.offset(),
@@ -132,7 +91,7 @@ fn check_one(
     opened: &mut Opened,
     options: ParseOptions,
     quiet: bool,
-) -> Result<Valid, StreamError> {
+) -> Result<ValidFile, StreamError> {
     let mut file = [Input {
         name: path,
         source: opened.source(options)?,
@@ -170,81 +129,23 @@ fn check_one(
         }
         _ => None,
     };
-    Ok(Valid {
-        tail_commands,
-        magic: header.magic(),
-        rdb_version: header.version,
-        redis_ver: aux.redis_ver,
-        valkey_ver: aux.valkey_ver,
-        bytes: bytes as usize,
-        report,
-    })
+    Ok(ValidFile::new(header, aux, bytes, report, tail_commands))
 }
 
-/// The checksum's state: a stable word for JSON and a sentence for text.
-fn checksum(c: &FileCheck) -> (&'static str, String) {
-    match c.eof {
-        Some(e) if e.checksum_verified => (
-            "ok",
-            format!("ok ({:016x})", e.stored_checksum.unwrap_or(0)),
+/// The checksum's state as a sentence.
+fn checksum(c: &FileCheck) -> String {
+    match checksum_status(c.eof.as_ref()) {
+        "ok" => format!(
+            "ok ({:016x})",
+            c.eof.and_then(|e| e.stored_checksum).unwrap_or(0)
         ),
-        Some(e) if e.stored_checksum == Some(0) => (
-            "disabled",
-            "disabled by the writer (zero trailer)".to_string(),
-        ),
-        Some(e) if e.stored_checksum.is_some() => {
-            ("not-verified", "not verified (--no-crc)".to_string())
-        }
-        _ => ("none", "none (RDB version < 5)".to_string()),
+        "disabled" => "disabled by the writer (zero trailer)".to_string(),
+        "not-verified" => "not verified (--no-crc)".to_string(),
+        _ => "none (RDB version < 5)".to_string(),
     }
 }
 
-fn file_json(path: &str, outcome: &Outcome) -> Value {
-    let v = match outcome {
-        Outcome::Ok(v) => v,
-        Outcome::Corrupt {
-            message,
-            offset,
-            input_kind,
-        } => {
-            return json!({"path": path, "verdict": "corrupt", "error": message,
-                          "offset": offset, "input_kind": input_kind})
-        }
-        Outcome::Unreadable(message) => {
-            return json!({"path": path, "verdict": "error", "error": message})
-        }
-    };
-    let c = &v.report;
-    let mut dbs = Map::new();
-    for (db, (keys, expires)) in &c.dbs {
-        dbs.insert(db.to_string(), json!({"keys": keys, "expires": expires}));
-    }
-    let stored = c
-        .eof
-        .and_then(|e| e.stored_checksum)
-        .map(|s| format!("{s:016x}"));
-    json!({
-        "path": path,
-        "verdict": "ok",
-        "magic": v.magic,
-        "rdb_version": v.rdb_version,
-        "redis_ver": v.redis_ver,
-        "valkey_ver": v.valkey_ver,
-        "bytes": v.bytes,
-        "keys": c.keys(),
-        "elements": c.elements,
-        "dbs": dbs,
-        "types": c.types,
-        "functions": c.functions,
-        "module_aux": c.module_aux,
-        "skipped_opcodes": c.skipped_opcodes,
-        "checksum": {"status": checksum(c).0, "stored": stored},
-        "trailing_bytes": c.eof.map_or(0, |e| e.trailing_bytes),
-        "aof_tail_commands_not_included": v.tail_commands,
-    })
-}
-
-fn summary(path: &str, v: &Valid) -> String {
+fn summary(path: &str, v: &ValidFile) -> String {
     let c = &v.report;
     let mut s = String::new();
     let server = match (&v.valkey_ver, &v.redis_ver) {
@@ -275,7 +176,7 @@ fn summary(path: &str, v: &Valid) -> String {
             c.skipped_opcodes
         );
     }
-    let _ = writeln!(s, "  checksum: {}", checksum(c).1);
+    let _ = writeln!(s, "  checksum: {}", checksum(c));
     if let Some(e) = c.eof {
         match v.tail_commands {
             Some(n) if n > 0 => {

@@ -13,9 +13,9 @@ use rdb_parser::{Family, Header};
 use rdb_restore::convert::{
     self, ConvertOptions, ConvertReport, DroppedLibrary, DuplicatePolicy, FunctionPolicy,
 };
+use rdb_restore::document::{ConvertDocument, RefusedDocument};
 use rdb_restore::target::rdb_version_for;
 use rdb_restore::PlanOptions;
-use serde_json::{json, Value};
 
 use crate::connect::ConnectionArgs;
 use crate::output::{self, Format};
@@ -230,7 +230,8 @@ pub fn run(args: &ConvertArgs, quiet: bool) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             if args.format == Format::Json {
-                let doc = json!({"verdict": "refused", "error": format!("{e:#}")});
+                let error = format!("{e:#}");
+                let doc = serde_json::to_string(&RefusedDocument::new(&error)).unwrap_or_default();
                 let text = format!("{doc}\n");
                 if args.output == "-" {
                     eprint!("{text}");
@@ -326,7 +327,14 @@ fn convert_files(args: &ConvertArgs, quiet: bool) -> Result<()> {
     let saved = save_functions(&args.output, &converted.dropped_functions)?;
     let report = &converted.report;
     let text = match args.format {
-        Format::Json => format!("{}\n", to_json(report, &written, &saved)),
+        Format::Json => {
+            let names = |paths: &[PathBuf]| -> Vec<String> {
+                paths.iter().map(|p| p.display().to_string()).collect()
+            };
+            let (written, saved) = (names(&written), names(&saved));
+            let doc = ConvertDocument::new(report, &written, &saved);
+            format!("{}\n", serde_json::to_string(&doc)?)
+        }
         Format::Text => summary(report, &written, &saved),
     };
     if to_stdout {
@@ -364,64 +372,6 @@ fn save_functions(output: &str, libs: &[DroppedLibrary]) -> Result<Vec<PathBuf>>
         saved.push(path);
     }
     Ok(saved)
-}
-
-fn to_json(r: &ConvertReport, written: &[PathBuf], saved: &[PathBuf]) -> Value {
-    let outputs: Vec<Value> = r
-        .outputs
-        .iter()
-        .map(|o| {
-            let dbs: serde_json::Map<String, Value> = o
-                .dbs
-                .iter()
-                .map(|(db, c)| {
-                    (
-                        db.to_string(),
-                        json!({"keys": c.keys, "expires": c.expires}),
-                    )
-                })
-                .collect();
-            json!({
-                "file": written.get(o.index).map(|p| p.display().to_string()),
-                "slots": o.slots.iter().map(|(a, b)| format!("{a}-{b}")).collect::<Vec<_>>(),
-                "keys": o.keys,
-                "dbs": dbs,
-                "functions": o.functions,
-                "used_mem": o.used_mem,
-                "bytes": o.bytes,
-            })
-        })
-        .collect();
-    let c = &r.conversion;
-    json!({
-        "verdict": "ok",
-        "target": r.target,
-        "snapshot_keys": r.snapshot_keys,
-        "written": r.written,
-        "verbatim": r.verbatim,
-        "reencoded": c.reencoded,
-        "filtered": r.filtered,
-        "expired": r.expired,
-        "duplicates": r.duplicates,
-        "outside_split": r.outside_split,
-        "dropped": {
-            "field_ttls": c.field_ttls_dropped,
-            "expired_fields": c.expired_fields,
-            "stream_metadata": c.stream_metadata_dropped,
-            "active_times": c.active_times_dropped,
-            "idmp": c.idmp_dropped,
-            "key_meta": r.key_meta_dropped,
-        },
-        "functions": {
-            "written": r.functions.written,
-            "dropped": r.functions.dropped,
-            "duplicates": r.functions.duplicates,
-            "saved_to": saved.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
-        },
-        "module_aux": r.module_aux,
-        "outputs": outputs,
-        "seconds": (r.seconds * 1000.0).round() / 1000.0,
-    })
 }
 
 fn summary(r: &ConvertReport, written: &[PathBuf], saved: &[PathBuf]) -> String {

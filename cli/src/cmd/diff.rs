@@ -7,16 +7,8 @@
 //! different unless `--count-expired` is given. `--ignore stream-times` leaves out
 //! streams' PEL delivery times (consumers' seen/active times are never compared).
 //!
-//! `--format json` writes one object:
-//! `{"verdict": "identical"|"different", "only_in_a", "only_in_b", "expired_in_a", "expired_in_b", "different", "same",
-//!   "different_by": {"type", "ttl", "value", "field_ttls",
-//!                    "stream": {"entries", "group_metadata", "pel_delivery_times"}},
-//!   "duplicates_in_a", "duplicates_in_b", "functions_only_in_a", "functions_only_in_b",
-//!   "keys_a", "keys_b",
-//!   "ctime_a_ms", "ctime_a", "ctime_b_ms", "ctime_b", "expired_by_ms", "expired_by",
-//!   "count_expired", "ignore": ["stream-times"], "notice", "identical",
-//!   "examples": [{"category", "db", "key", "detail", "expire_at_ms", "expires"}]}`
-//! with keys as JSON strings when valid UTF-8, else `{"hex": "..."}`. `only_in_a` /
+//! `--format json` writes one `rdb_parser::diff::DiffDocument` (its rustdoc gives the
+//! schema), keys as JSON strings when valid UTF-8, else `{"hex": "..."}`. `only_in_a` /
 //! `only_in_b` count keys really deleted / added; `expired_in_a` / `expired_in_b` keys
 //! only on that side that expired by `expired_by` (the later `ctime`, to the end of its
 //! second). Times are Unix ms (`*_ms`) and ISO-8601 UTC; `null` when unknown (no
@@ -30,7 +22,7 @@ use std::io::Write as _;
 use std::process::ExitCode;
 
 use anyhow::{bail, Result};
-use rdb_parser::diff::{format_utc_ms, DiffOptions, DiffProgress, DiffReport, Side};
+use rdb_parser::diff::{format_utc_ms, DiffDocument, DiffOptions, DiffProgress, DiffReport, Side};
 use rdb_parser::{ParseOptions, Rdb};
 
 use crate::input::{self, Input};
@@ -171,12 +163,11 @@ fn diff(args: &DiffArgs, quiet: bool) -> Result<bool> {
             None => bail!("{e}"),
         },
     };
-    let identical = report.is_identical() && !(args.count_expired && report.expired() > 0);
-    let notice = notice(&report);
+    let identical = report.identical(args.count_expired);
     let out = match args.format {
-        Format::Json => json(&report, args, identical, notice.as_deref()),
+        Format::Json => json(&report, args),
         Format::Text => {
-            if let Some(n) = &notice {
+            if let Some(n) = report.notice() {
                 eprintln!("rdbkit: notice: {n}");
             }
             text(&report, args, identical, &names_a, &names_b).into_bytes()
@@ -188,115 +179,16 @@ fn diff(args: &DiffArgs, quiet: bool) -> Result<bool> {
     Ok(identical)
 }
 
-/// What could not be judged for lack of snapshot times, if anything.
-fn notice(r: &DiffReport) -> Option<String> {
-    match (r.ctime_a_ms, r.ctime_b_ms) {
-        (_, Some(_)) => None,
-        (Some(_), None) => Some(
-            "B records no snapshot time (no `ctime` AUX field; RDB < 4.0): keys only in A \
-             are not judged against B's time, and each counts as deleted unless it had \
-             already expired when A was taken"
-                .into(),
-        ),
-        (None, None) => Some(
-            "neither side records its snapshot time (no `ctime` AUX field; RDB < 4.0): \
-             keys that expired between the snapshots count as deleted or added"
-                .into(),
-        ),
-    }
-}
-
 fn ignore_name(i: Ignore) -> &'static str {
     match i {
         Ignore::StreamTimes => "stream-times",
     }
 }
 
-/// A time as JSON: ISO-8601 text, or `null`.
-fn json_time(ms: Option<i64>) -> String {
-    ms.map_or_else(|| "null".into(), |ms| format!("\"{}\"", format_utc_ms(ms)))
-}
-
-fn json_opt(v: Option<i64>) -> String {
-    v.map_or_else(|| "null".into(), |v| v.to_string())
-}
-
-fn json(r: &DiffReport, args: &DiffArgs, identical: bool, notice: Option<&str>) -> Vec<u8> {
-    use rdb_parser::export::write_bytes;
-    let mut o = String::new();
-    // The verdict first, as in every command's JSON.
-    let _ = write!(
-        o,
-        "{{\"verdict\":\"{}\",\"only_in_a\":{},\"only_in_b\":{},\"expired_in_a\":{},\"expired_in_b\":{},\
-         \"different\":{},\"same\":{},\
-         \"different_by\":{{\"type\":{},\"ttl\":{},\"value\":{},\"field_ttls\":{},\
-         \"stream\":{{\"entries\":{},\"group_metadata\":{},\"pel_delivery_times\":{}}}}},\
-         \"duplicates_in_a\":{},\"duplicates_in_b\":{},\
-         \"functions_only_in_a\":{},\"functions_only_in_b\":{},\
-         \"keys_a\":{},\"keys_b\":{},\
-         \"ctime_a_ms\":{},\"ctime_a\":{},\"ctime_b_ms\":{},\"ctime_b\":{},\
-         \"expired_by_ms\":{},\"expired_by\":{},\"count_expired\":{},\"ignore\":[{}],",
-        if identical { "identical" } else { "different" },
-        r.only_in_a,
-        r.only_in_b,
-        r.expired_in_a,
-        r.expired_in_b,
-        r.different,
-        r.same,
-        r.different_type,
-        r.different_ttl,
-        r.different_value,
-        r.different_field_ttls,
-        r.different_stream_entries,
-        r.different_stream_groups,
-        r.different_stream_delivery_times,
-        r.duplicates_in_a,
-        r.duplicates_in_b,
-        r.functions_only_in_a,
-        r.functions_only_in_b,
-        r.keys_a,
-        r.keys_b,
-        json_opt(r.ctime_a_ms),
-        json_time(r.ctime_a_ms),
-        json_opt(r.ctime_b_ms),
-        json_time(r.ctime_b_ms),
-        json_opt(r.expired_by_ms),
-        json_time(r.expired_by_ms),
-        args.count_expired,
-        args.ignore
-            .iter()
-            .map(|i| format!("\"{}\"", ignore_name(*i)))
-            .collect::<Vec<_>>()
-            .join(","),
-    );
-    let mut out = o.into_bytes();
-    out.extend_from_slice(b"\"notice\":");
-    match notice {
-        Some(n) => write_bytes(&mut out, n.as_bytes()),
-        None => out.extend_from_slice(b"null"),
-    }
-    out.extend_from_slice(format!(",\"identical\":{identical},\"examples\":[").as_bytes());
-    for (i, e) in r.examples.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        out.extend_from_slice(b"{\"category\":");
-        write_bytes(&mut out, e.category.as_bytes());
-        out.extend_from_slice(format!(",\"db\":{},\"key\":", e.db).as_bytes());
-        write_bytes(&mut out, &e.key);
-        out.extend_from_slice(b",\"detail\":");
-        write_bytes(&mut out, e.detail.as_bytes());
-        out.extend_from_slice(
-            format!(
-                ",\"expire_at_ms\":{},\"expires\":{}}}",
-                json_opt(e.expire_at_ms),
-                json_time(e.expire_at_ms)
-            )
-            .as_bytes(),
-        );
-    }
-    out.extend_from_slice(b"]}\n");
-    out
+fn json(r: &DiffReport, args: &DiffArgs) -> Vec<u8> {
+    let ignore: Vec<&str> = args.ignore.iter().map(|i| ignore_name(*i)).collect();
+    let doc = DiffDocument::new(r, args.count_expired, &ignore);
+    crate::cmd::restore::json_line(&doc).into_bytes()
 }
 
 /// A key for humans: quoted text when UTF-8 (control characters escaped), else

@@ -26,7 +26,7 @@ use parquet::data_type::{BoolType, ByteArray, ByteArrayType, Int32Type, Int64Typ
 use parquet::file::properties::WriterProperties;
 use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::parser::parse_message_type;
-use rdb_parser::inventory::rows::{key_rows, KeyRow};
+use rdb_parser::inventory::rows::{key_rows, KeyLine as Row, KeyRow, COLUMNS};
 
 use super::baseline::{which_file, ModelArgs, Opened};
 use crate::progress::Progress;
@@ -104,7 +104,7 @@ fn keys(args: &KeysArgs, quiet: bool) -> Result<u64> {
         },
         &mut |row: &KeyRow<'_>| -> Result<()> {
             let name = files.get(row.file).map_or("", |f| f.name);
-            writer.write(&Row::new(name, row, redactor.as_ref()))?;
+            writer.write(&key_line(name, row, redactor.as_ref()))?;
             rows += 1;
             Ok(())
         },
@@ -125,45 +125,16 @@ fn keys(args: &KeysArgs, quiet: bool) -> Result<u64> {
     }
 }
 
-/// A row with its text columns resolved (key rule, redaction).
-struct Row<'r> {
-    file: &'r str,
-    row: &'r KeyRow<'r>,
-    key: String,
-    key_hex: bool,
-    prefix: Option<String>,
-    pattern: String,
-}
-
-impl<'r> Row<'r> {
-    fn new(file: &'r str, row: &'r KeyRow<'r>, redactor: Option<&Redactor>) -> Row<'r> {
-        let (key, key_hex) = match (redactor, std::str::from_utf8(row.key)) {
-            (Some(r), _) => (r.key(row.key), false),
-            (None, Ok(s)) => (s.to_string(), false),
-            (None, Err(_)) => (hex(row.key), true),
-        };
-        let text = |b: &[u8]| match redactor {
-            Some(r) => r.structure(b),
-            None => String::from_utf8_lossy(b).into_owned(),
-        };
-        Row {
-            file,
-            row,
-            key,
-            key_hex,
-            prefix: row.prefix.map(text),
-            pattern: text(row.pattern),
-        }
+/// A row with its text columns resolved, redacted when asked.
+fn key_line<'r>(file: &'r str, row: &'r KeyRow<'r>, redactor: Option<&Redactor>) -> Row<'r> {
+    let mut line = Row::new(file, row);
+    if let Some(r) = redactor {
+        line.key = r.key(row.key);
+        line.key_hex = false;
+        line.prefix = row.prefix.map(|p| r.structure(p));
+        line.pattern = r.structure(row.pattern);
     }
-}
-
-fn hex(b: &[u8]) -> String {
-    use std::fmt::Write as _;
-    b.iter()
-        .fold(String::with_capacity(b.len() * 2), |mut s, x| {
-            let _ = write!(s, "{x:02x}");
-            s
-        })
+    line
 }
 
 /// Where rows go.
@@ -172,25 +143,6 @@ trait RowWriter {
     /// Flushes and closes; the output is complete after this.
     fn finish(&mut self) -> Result<()>;
 }
-
-/// Column names, in order, in every format.
-const COLUMNS: [&str; 15] = [
-    "file",
-    "db",
-    "key",
-    "key_hex",
-    "type",
-    "encoding",
-    "elements",
-    "bytes",
-    "memory",
-    "expire_at_ms",
-    "idle_s",
-    "freq",
-    "slot",
-    "prefix",
-    "pattern",
-];
 
 /// CSV or JSON Lines.
 struct Delimited {
@@ -237,14 +189,7 @@ impl RowWriter for Delimited {
         let opt = |v: Option<String>| v.unwrap_or_default();
         self.line.clear();
         if self.json {
-            let doc = serde_json::json!({
-                "file": r.file, "db": k.db, "key": r.key, "key_hex": r.key_hex,
-                "type": k.type_name, "encoding": k.encoding, "elements": k.elements,
-                "bytes": k.bytes, "memory": k.memory, "expire_at_ms": k.expire_at_ms,
-                "idle_s": k.idle_s, "freq": k.freq, "slot": k.slot,
-                "prefix": r.prefix, "pattern": r.pattern,
-            });
-            self.line = doc.to_string();
+            self.line = serde_json::to_string(r).context("encoding JSON")?;
         } else {
             let line = &mut self.line;
             csv_field(r.file, line);
@@ -505,6 +450,5 @@ mod tests {
             line.push('|');
         }
         assert_eq!(line, "plain|\"a,b\"|\"say \"\"hi\"\"\"|\"two\nlines\"||");
-        assert_eq!(hex(b"\xff\x00a"), "ff0061");
     }
 }

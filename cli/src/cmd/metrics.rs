@@ -6,8 +6,7 @@
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use rdb_restore::live::crosswalk::{COLUMNS, ROWS, TITLES};
-use serde_json::{json, Map, Value};
+use rdb_restore::live::crosswalk::{CrosswalkDocument, ROWS, TITLES};
 
 /// Output formats of `metrics`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -54,25 +53,8 @@ fn csv_field(s: &str) -> String {
 fn render(format: Format) -> Result<String> {
     Ok(match format {
         Format::Json => {
-            let columns: Map<String, Value> = COLUMNS
-                .iter()
-                .zip(TITLES)
-                .map(|(c, t)| ((*c).to_string(), json!(t)))
-                .collect();
-            let rows: Vec<Value> = ROWS
-                .iter()
-                .map(|r| {
-                    Value::Object(
-                        COLUMNS
-                            .iter()
-                            .zip(r.cells())
-                            .map(|(c, v)| ((*c).to_string(), json!(v)))
-                            .collect(),
-                    )
-                })
-                .collect();
-            let mut s = serde_json::to_string_pretty(&json!({"columns": columns, "rows": rows}))
-                .context("encoding JSON")?;
+            let mut s =
+                serde_json::to_string_pretty(&CrosswalkDocument::new()).context("encoding JSON")?;
             s.push('\n');
             s
         }

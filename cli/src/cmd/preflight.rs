@@ -8,10 +8,10 @@ use anyhow::{Context, Result};
 use rdb_parser::inventory::memory::SizeClasses;
 use rdb_parser::inventory::{inventory, FileInput, InventoryOptions};
 use rdb_restore::live::preflight::{
-    preflight, Check, PreflightOptions, SnapshotFacts, SnapshotFile, Status, TargetMemory,
+    preflight, Check, PreflightDocument, PreflightOptions, SnapshotFacts, SnapshotFile, Status,
+    TargetMemory,
 };
 use rdb_restore::target::redact_url;
-use serde_json::json;
 
 use crate::connect::ConnectionArgs;
 use crate::input::{self, Input};
@@ -224,18 +224,6 @@ fn next_command(args: &PreflightArgs) -> String {
     words.join(" ")
 }
 
-/// `--format json`: the verdict, the library's checks as they serialize, and the
-/// snapshot facts read for them.
-#[derive(serde::Serialize)]
-struct Document<'a> {
-    verdict: &'static str,
-    ready: bool,
-    failures: usize,
-    next: &'a str,
-    snapshot: Option<serde_json::Value>,
-    checks: &'a [Check],
-}
-
 fn run_checks(args: &PreflightArgs) -> Result<Vec<Check>> {
     let source = args
         .source
@@ -256,12 +244,7 @@ fn run_checks(args: &PreflightArgs) -> Result<Vec<Check>> {
     let seen = std::cell::RefCell::new(None);
     let reader = |memory: Option<&TargetMemory>| {
         let facts = snapshot_facts(&data, memory, forced)?;
-        *seen.borrow_mut() = Some(json!({
-            "files": facts.files.len(),
-            "keys": facts.keyspace.values().sum::<u64>(),
-            "memory_estimate": facts.memory_estimate,
-            "memory_model": facts.memory_model,
-        }));
+        *seen.borrow_mut() = Some(facts.summary());
         Ok(facts)
     };
     let options = PreflightOptions::default()
@@ -290,14 +273,8 @@ fn run_checks(args: &PreflightArgs) -> Result<Vec<Check>> {
     };
     let out = match args.format {
         Format::Json => {
-            let doc = Document {
-                verdict: if failures == 0 { "ready" } else { "not_ready" },
-                ready: failures == 0,
-                failures,
-                next: &next,
-                snapshot: seen.borrow().clone(),
-                checks: &checks,
-            };
+            let snapshot = seen.borrow();
+            let doc = PreflightDocument::new(&checks, &next, snapshot.as_ref());
             let mut s = serde_json::to_string_pretty(&doc).context("encoding JSON")?;
             s.push('\n');
             s

@@ -698,9 +698,8 @@ impl<'a> Page<'a> {
         &self,
         table: &std::collections::HashMap<Vec<u8>, PrefixStats>,
     ) -> Vec<(String, PrefixStats)> {
-        let mut v: Vec<_> = table.iter().collect();
-        v.sort_by(|a, b| b.1.memory.cmp(&a.1.memory).then_with(|| a.0.cmp(b.0)));
-        v.into_iter()
+        rdb_parser::inventory::ranked(table)
+            .into_iter()
             .map(|(p, s)| (String::from_utf8_lossy(p).into_owned(), *s))
             .collect()
     }
@@ -724,12 +723,12 @@ impl<'a> Page<'a> {
         );
         let ranked = self.ranked(&self.inv.patterns);
         // The flame graph's data: every pattern with its memory and keys.
-        let data: Vec<serde_json::Value> = ranked
+        let data: Vec<(&str, u64, u64)> = ranked
             .iter()
-            .map(|(p, s)| serde_json::json!([p, s.memory, s.keys]))
+            .map(|(p, s)| (p.as_str(), s.memory, s.keys))
             .collect();
-        let json = serde_json::Value::Array(data)
-            .to_string()
+        let json = serde_json::to_string(&data)
+            .unwrap_or_default()
             .replace("</", "<\\/");
         let _ = write!(
             self.html,

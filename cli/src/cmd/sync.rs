@@ -14,12 +14,11 @@ use std::time::Duration;
 
 use anyhow::Result;
 use rdb_parser::reencode::FieldTtlPolicy;
+use rdb_restore::document::{SyncDocument, SyncStatusDocument};
 use rdb_restore::glob::Glob;
-use rdb_restore::sync::compare::LiveCompare;
 use rdb_restore::{Progress, SyncOptions, SyncReport, SyncState, SyncStatus, Until};
-use serde_json::{json, Value};
 
-use crate::cmd::restore::{size_arg, HashFieldTtl};
+use crate::cmd::restore::{json_line, size_arg, HashFieldTtl};
 use crate::connect::ConnectionArgs;
 
 /// `--until` values.
@@ -139,22 +138,9 @@ pub fn run(args: &SyncArgs, quiet: bool) -> ExitCode {
     }
 }
 
-fn status_json(s: &SyncStatus) -> Value {
-    json!({
-        "verdict": "running",
-        "state": s.state.name(),
-        "elapsed_s": s.elapsed_s,
-        "backlog": s.backlog,
-        "oldest_dirty_ms": s.oldest_dirty_ms,
-        "events": s.events,
-        "applied": s.applied,
-        "deleted": s.deleted,
-        "lag_ms_p50": s.lag_ms_p50,
-        "lag_ms_p99": s.lag_ms_p99,
-        "repairs": s.repairs,
-        "errors": s.errors,
-        "failed": s.failed,
-    })
+/// A key in text output as in JSON: `"name"`, or `{"hex":"ff"}` when not UTF-8.
+fn key_text(key: &[u8]) -> String {
+    serde_json::to_string(&rdb_parser::serde_bytes::Bytes(key)).unwrap_or_default()
 }
 
 fn status_line(s: &SyncStatus) -> String {
@@ -171,65 +157,6 @@ fn status_line(s: &SyncStatus) -> String {
         s.repairs,
         s.errors
     )
-}
-
-fn key_json(b: &[u8]) -> Value {
-    match std::str::from_utf8(b) {
-        Ok(s) => Value::String(s.to_string()),
-        Err(_) => json!({ "hex": b.iter().map(|x| format!("{x:02x}")).collect::<String>() }),
-    }
-}
-
-fn compare_json(c: &LiveCompare) -> Value {
-    let dbs: serde_json::Map<String, Value> = c
-        .dbs
-        .iter()
-        .map(|(db, d)| {
-            (
-                db.to_string(),
-                json!({
-                    "source_keys": d.source_keys,
-                    "target_keys": d.target_keys,
-                    "equal": d.equal,
-                    "value_differs": d.value_differs,
-                    "expiry_differs": d.expiry_differs,
-                    "missing": d.missing,
-                    "extra": d.extra,
-                    "expired_meanwhile": d.expired_meanwhile,
-                }),
-            )
-        })
-        .collect();
-    json!({
-        "differences": c.differences(),
-        "dbs": dbs,
-        "examples": c.examples.iter().map(|e| json!({"db": e.db, "key": key_json(&e.key), "kind": e.kind})).collect::<Vec<_>>(),
-    })
-}
-
-/// The last JSON line: the last status, the verdict, the final comparison, the
-/// repairs, failures and notices.
-fn final_json(r: &SyncReport) -> Value {
-    let mut v = status_json(&r.last);
-    v["verdict"] = json!(r.verdict);
-    v["compare"] = r.compare.as_ref().map_or(Value::Null, compare_json);
-    v["repairs_list"] = r
-        .repairs
-        .iter()
-        .map(|p| json!({"cause": p.cause, "at_s": p.at_s, "keys_rescanned": p.keys_rescanned}))
-        .collect();
-    v["failures"] = r
-        .failures
-        .iter()
-        .map(|f| json!({"db": f.db, "key": key_json(&f.key), "error": f.error}))
-        .collect();
-    v["resumed_keys"] = json!(r.resumed_keys);
-    v["notices"] = json!(r.notices);
-    v["snapshot"] = r.snapshot.as_ref().map_or(
-        Value::Null,
-        |s| json!({"restored": s.restored, "failed": s.failed, "expired": s.expired}),
-    );
-    v
 }
 
 fn final_text(r: &SyncReport) -> String {
@@ -253,7 +180,7 @@ fn final_text(r: &SyncReport) -> String {
             ));
         }
         for e in &c.examples {
-            out.push_str(&format!("  {} db {} {}\n", e.kind, e.db, key_json(&e.key)));
+            out.push_str(&format!("  {} db {} {}\n", e.kind, e.db, key_text(&e.key)));
         }
     }
     for p in &r.repairs {
@@ -266,7 +193,7 @@ fn final_text(r: &SyncReport) -> String {
         out.push_str(&format!(
             "failed: db {} {}: {}\n",
             f.db,
-            key_json(&f.key),
+            key_text(&f.key),
             f.error
         ));
     }
@@ -326,7 +253,7 @@ fn sync(args: &SyncArgs, quiet: bool) -> Result<SyncReport> {
             );
         }
         if jsonl {
-            let _ = crate::output::print(&format!("{}\n", status_json(s)));
+            let _ = crate::output::print(&json_line(&SyncStatusDocument::new(s)));
         } else if terminal {
             eprint!("\r\x1b[2K{}", status_line(s));
         }
@@ -340,7 +267,7 @@ fn sync(args: &SyncArgs, quiet: bool) -> Result<SyncReport> {
     }
     let report = report?;
     if jsonl {
-        crate::output::print(&format!("{}\n", final_json(&report)))?;
+        crate::output::print(&json_line(&SyncDocument::new(&report)))?;
     } else {
         crate::output::print(&final_text(&report))?;
     }

@@ -15,7 +15,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context, Result};
 use rdb_parser::time::format_utc_ms;
-use rdb_restore::live::watch::{sample, Alert, AlertKind, Sample, WatchOptions, Watcher};
+use rdb_restore::live::watch::{
+    sample, verdict, Alert, Sample, WatchDocument, WatchOptions, Watcher,
+};
 use rdb_restore::Target;
 
 use crate::connect::{ConnectionArgs, ServerArgs};
@@ -76,36 +78,6 @@ pub fn run(args: &WatchArgs) -> ExitCode {
             ExitCode::from(2)
         }
     }
-}
-
-/// The sample's verdict (see the module docs).
-fn verdict(alerts: &[Alert]) -> &'static str {
-    let fail = |k: AlertKind| {
-        matches!(
-            k,
-            AlertKind::Unreachable | AlertKind::LinkDown | AlertKind::BgsaveFailed
-        )
-    };
-    if alerts.iter().any(|a| fail(a.kind)) {
-        "fail"
-    } else if alerts.is_empty() {
-        "ok"
-    } else {
-        "warn"
-    }
-}
-
-/// One line of `--format jsonl`: the round's verdict, its time, the library's samples
-/// and alerts as they serialize.
-#[derive(serde::Serialize)]
-struct Line<'a> {
-    verdict: &'static str,
-    sample: u64,
-    time_ms: u128,
-    time: &'a str,
-    unix_ms: u128,
-    nodes: &'a [Sample],
-    alerts: &'a [Alert],
 }
 
 fn sample_text(s: &Sample) -> String {
@@ -185,16 +157,9 @@ fn watch(args: &WatchArgs) -> Result<u64> {
         let verdict = verdict(&alerts);
         let out = match args.format {
             Format::Jsonl => {
-                let mut s = serde_json::to_string(&Line {
-                    verdict,
-                    sample: n,
-                    time_ms: unix_ms,
-                    time: &time,
-                    unix_ms,
-                    nodes: &samples,
-                    alerts: &alerts,
-                })
-                .context("encoding JSON")?;
+                let mut s =
+                    serde_json::to_string(&WatchDocument::new(n, unix_ms, &samples, &alerts))
+                        .context("encoding JSON")?;
                 s.push('\n');
                 s
             }

@@ -71,6 +71,89 @@ impl FileCheck {
     }
 }
 
+/// The state of a file's checksum, as a stable word: `ok` (verified), `disabled`
+/// (a zero trailer: the writer turned checksums off), `not-verified` (not computed,
+/// [`ParseOptions`] said so) or `none` (RDB version < 5 has no trailer).
+pub fn checksum_status(eof: Option<&Eof>) -> &'static str {
+    match eof {
+        Some(e) if e.checksum_verified => "ok",
+        Some(e) if e.stored_checksum == Some(0) => "disabled",
+        Some(e) if e.stored_checksum.is_some() => "not-verified",
+        _ => "none",
+    }
+}
+
+/// What checking one whole file found (`rdbkit check`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CheckOutcome {
+    /// A valid snapshot.
+    Valid(Box<ValidFile>),
+    /// The bytes are not a valid snapshot.
+    Corrupt {
+        /// What is wrong, with the offset.
+        message: String,
+        /// Offset of the failing byte.
+        offset: u64,
+        /// What the input is instead of RDB (`gzip`, `aof`, ...), when known.
+        input_kind: Option<&'static str>,
+    },
+    /// The file could not be read (missing, a directory, unreadable).
+    Unreadable(String),
+}
+
+impl CheckOutcome {
+    /// 0 valid, 1 corrupt, 2 unreadable: the worst of a run is its exit status.
+    pub fn severity(&self) -> u8 {
+        match self {
+            CheckOutcome::Valid(_) => 0,
+            CheckOutcome::Corrupt { .. } => 1,
+            CheckOutcome::Unreadable(_) => 2,
+        }
+    }
+}
+
+/// The facts about a valid file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ValidFile {
+    /// The magic string (`REDIS0011`, `VALKEY080`).
+    pub magic: String,
+    /// The RDB version.
+    pub rdb_version: u32,
+    /// AUX `redis-ver`.
+    pub redis_ver: Option<String>,
+    /// AUX `valkey-ver`.
+    pub valkey_ver: Option<String>,
+    /// The file's length.
+    pub bytes: u64,
+    /// What the walk counted.
+    pub report: FileCheck,
+    /// RESP commands in the bytes after the trailer (an AOF with an RDB preamble),
+    /// when they were counted.
+    pub tail_commands: Option<u64>,
+}
+
+impl ValidFile {
+    /// The facts of a file read with `header` and `aux` and walked into `report`.
+    pub fn new(
+        header: crate::Header,
+        aux: crate::AuxInfo,
+        bytes: u64,
+        report: FileCheck,
+        tail_commands: Option<u64>,
+    ) -> ValidFile {
+        ValidFile {
+            magic: header.magic(),
+            rdb_version: header.version,
+            redis_ver: aux.redis_ver,
+            valkey_ver: aux.valkey_ver,
+            bytes,
+            report,
+            tail_commands,
+        }
+    }
+}
+
 /// What one worker counts for one file: keys per type name are kept in a short
 /// list while walking and moved into [`FileCheck::types`] at the end.
 #[derive(Debug, Clone, Default)]
@@ -153,6 +236,138 @@ pub fn check_inputs(
     Ok(reports)
 }
 
+/// `rdbkit check --format json` (feature `serde`): `{"verdict": "ok"|"corrupt"|"error",
+/// "files": [...]}`, the verdict the worst file's. Each file has `path` and its own
+/// `verdict`; a valid one has `magic`, `rdb_version`, `redis_ver`, `valkey_ver`,
+/// `bytes`, `keys`, `elements`, `dbs` (`{"0": {"keys": N, "expires": M}}`), `types`,
+/// `functions`, `module_aux`, `skipped_opcodes`, `checksum` (`{"status":
+/// `[`checksum_status`]`, "stored": hex or null}`), `trailing_bytes` and
+/// `aof_tail_commands_not_included`; a corrupt one has `error`, `offset` and
+/// `input_kind`; an unreadable one has `error`.
+#[cfg(feature = "serde")]
+#[derive(Debug, serde::Serialize)]
+pub struct CheckDocument<'a> {
+    verdict: &'static str,
+    files: Vec<FileEntry<'a>>,
+}
+
+#[cfg(feature = "serde")]
+#[derive(Debug, serde::Serialize)]
+#[serde(untagged)]
+enum FileEntry<'a> {
+    Valid(Box<ValidEntry<'a>>),
+    Corrupt {
+        path: &'a str,
+        verdict: &'static str,
+        error: &'a str,
+        offset: u64,
+        input_kind: Option<&'static str>,
+    },
+    Unreadable {
+        path: &'a str,
+        verdict: &'static str,
+        error: &'a str,
+    },
+}
+
+#[cfg(feature = "serde")]
+#[derive(Debug, serde::Serialize)]
+struct ValidEntry<'a> {
+    path: &'a str,
+    verdict: &'static str,
+    magic: &'a str,
+    rdb_version: u32,
+    redis_ver: Option<&'a str>,
+    valkey_ver: Option<&'a str>,
+    bytes: u64,
+    keys: u64,
+    elements: u64,
+    #[serde(serialize_with = "dbs_ser")]
+    dbs: &'a BTreeMap<u64, (u64, u64)>,
+    types: &'a BTreeMap<&'static str, u64>,
+    functions: u64,
+    module_aux: u64,
+    skipped_opcodes: u64,
+    checksum: Checksum,
+    trailing_bytes: u64,
+    aof_tail_commands_not_included: Option<u64>,
+}
+
+#[cfg(feature = "serde")]
+#[derive(Debug, serde::Serialize)]
+struct Checksum {
+    status: &'static str,
+    stored: Option<String>,
+}
+
+#[cfg(feature = "serde")]
+impl<'a> CheckDocument<'a> {
+    /// The document of a run over `files` (path, outcome), in the order checked.
+    pub fn new(files: impl IntoIterator<Item = (&'a str, &'a CheckOutcome)>) -> CheckDocument<'a> {
+        let mut worst = 0;
+        let files = files
+            .into_iter()
+            .map(|(path, outcome)| {
+                worst = worst.max(outcome.severity());
+                match outcome {
+                    CheckOutcome::Valid(v) => {
+                        let c = &v.report;
+                        FileEntry::Valid(Box::new(ValidEntry {
+                            path,
+                            verdict: "ok",
+                            magic: &v.magic,
+                            rdb_version: v.rdb_version,
+                            redis_ver: v.redis_ver.as_deref(),
+                            valkey_ver: v.valkey_ver.as_deref(),
+                            bytes: v.bytes,
+                            keys: c.keys(),
+                            elements: c.elements,
+                            dbs: &c.dbs,
+                            types: &c.types,
+                            functions: c.functions,
+                            module_aux: c.module_aux,
+                            skipped_opcodes: c.skipped_opcodes,
+                            checksum: Checksum {
+                                status: checksum_status(c.eof.as_ref()),
+                                stored: c
+                                    .eof
+                                    .and_then(|e| e.stored_checksum)
+                                    .map(|s| format!("{s:016x}")),
+                            },
+                            trailing_bytes: c.eof.map_or(0, |e| e.trailing_bytes),
+                            aof_tail_commands_not_included: v.tail_commands,
+                        }))
+                    }
+                    CheckOutcome::Corrupt {
+                        message,
+                        offset,
+                        input_kind,
+                    } => FileEntry::Corrupt {
+                        path,
+                        verdict: "corrupt",
+                        error: message,
+                        offset: *offset,
+                        input_kind: *input_kind,
+                    },
+                    CheckOutcome::Unreadable(message) => FileEntry::Unreadable {
+                        path,
+                        verdict: "error",
+                        error: message,
+                    },
+                }
+            })
+            .collect();
+        CheckDocument {
+            verdict: match worst {
+                0 => "ok",
+                1 => "corrupt",
+                _ => "error",
+            },
+            files,
+        }
+    }
+}
+
 #[cfg(all(test, feature = "serde"))]
 mod tests {
     use super::*;
@@ -170,6 +385,59 @@ mod tests {
         );
         assert_eq!(v["types"], serde_json::json!({"STRING": 6}));
         assert_eq!(v["eof"], serde_json::json!(null));
+        Ok(())
+    }
+
+    #[test]
+    fn check_document_shape() -> std::result::Result<(), serde_json::Error> {
+        let mut report = FileCheck::default();
+        report.dbs.insert(0, (2, 1));
+        report.eof = Some(Eof {
+            offset: 10,
+            stored_checksum: Some(0xab),
+            checksum_verified: true,
+            trailing_bytes: 0,
+        });
+        let header = crate::Header::parse(b"REDIS0011").map_err(serde::ser::Error::custom)?;
+        let valid = CheckOutcome::Valid(Box::new(ValidFile::new(
+            header,
+            crate::AuxInfo::default(),
+            100,
+            report,
+            None,
+        )));
+        let corrupt = CheckOutcome::Corrupt {
+            message: "b.rdb: bad".into(),
+            offset: 9,
+            input_kind: Some("gzip"),
+        };
+        let doc = CheckDocument::new([("a.rdb", &valid), ("b.rdb", &corrupt)]);
+        let text = serde_json::to_string(&doc)?;
+        assert!(text.starts_with(r#"{"verdict":"corrupt","files":[{"path":"a.rdb","verdict":"ok","magic":"REDIS0011""#), "{text}");
+        let v: serde_json::Value = serde_json::from_str(&text)?;
+        let a = &v["files"][0];
+        assert_eq!(a["keys"], 2);
+        assert_eq!(
+            a["dbs"],
+            serde_json::json!({"0": {"keys": 2, "expires": 1}})
+        );
+        assert_eq!(
+            a["checksum"],
+            serde_json::json!({"status": "ok", "stored": "00000000000000ab"})
+        );
+        assert_eq!(a["aof_tail_commands_not_included"], serde_json::Value::Null);
+        assert_eq!(
+            v["files"][1],
+            serde_json::json!({"path": "b.rdb", "verdict": "corrupt", "error": "b.rdb: bad",
+                               "offset": 9, "input_kind": "gzip"})
+        );
+        let unreadable = CheckOutcome::Unreadable("gone".into());
+        let v = serde_json::to_value(CheckDocument::new([("c", &unreadable)]))?;
+        assert_eq!(v["verdict"], "error");
+        assert_eq!(
+            v["files"][0],
+            serde_json::json!({"path": "c", "verdict": "error", "error": "gone"})
+        );
         Ok(())
     }
 }

@@ -1223,10 +1223,7 @@ fn format_g17(v: f64) -> String {
 
 /// `major.minor` of a version string like `7.0.15`.
 fn parse_version(v: &str) -> Option<(u32, u32)> {
-    let mut it = v.trim().split('.');
-    let major = it.next()?.parse().ok()?;
-    let minor = it.next().and_then(|m| m.parse().ok()).unwrap_or(0);
-    Some((major, minor))
+    crate::aux::parse_version(v).map(|(major, minor, _)| (major, minor))
 }
 
 /// Size of a rax holding `keys` (all with non-NULL values): the `rax` struct plus

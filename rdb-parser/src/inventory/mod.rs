@@ -10,6 +10,8 @@
 //! for the one bounded, order-dependent part).
 
 pub mod check;
+#[cfg(feature = "serde")]
+pub mod document;
 pub mod memory;
 pub mod parallel;
 pub mod pattern;
@@ -387,6 +389,14 @@ impl Inventory {
     }
 }
 
+/// The rows of a prefix or pattern table, largest memory first (ties by name), so
+/// every listing is the same whatever the hash order.
+pub fn ranked(table: &HashMap<Vec<u8>, PrefixStats>) -> Vec<(&Vec<u8>, &PrefixStats)> {
+    let mut rows: Vec<_> = table.iter().collect();
+    rows.sort_by(|a, b| b.1.memory.cmp(&a.1.memory).then_with(|| a.0.cmp(b.0)));
+    rows
+}
+
 /// Serialized shapes of the [`Inventory`] fields whose keys are not strings.
 #[cfg(feature = "serde")]
 mod ser {
@@ -459,8 +469,7 @@ mod ser {
                 row.end()
             }
         }
-        let mut rows: Vec<_> = table.iter().collect();
-        rows.sort_by(|a, b| b.1.memory.cmp(&a.1.memory).then_with(|| a.0.cmp(b.0)));
+        let rows = super::ranked(table);
         let mut seq = serializer.serialize_seq(Some(rows.len()))?;
         for (prefix, stats) in rows {
             seq.serialize_element(&Row(name, prefix, stats))?;
@@ -1141,6 +1150,60 @@ mod tests {
         assert!(prefixes
             .iter()
             .any(|p| p["prefix"] == serde_json::json!({"hex": "ff3a"}) && p["keys"] == 1));
+        Ok(())
+    }
+
+    #[cfg(feature = "serde")]
+    #[test]
+    fn baseline_document_shape() -> std::result::Result<(), Box<dyn std::error::Error>> {
+        let data = strings_rdb(&[(b"user:1", b"alice"), (b"\xff:bin", b"0123456789")]);
+        let files = [FileInput {
+            name: "a.rdb",
+            data: &data,
+            mtime_ms: None,
+        }];
+        let options = InventoryOptions::default();
+        let inv = inventory(&files, &options, &|_| {})?;
+        let text = serde_json::to_string(&document::BaselineDocument::new(&inv, &options))?;
+        assert!(text.starts_with(r#"{"verdict":"ok","source":{"#), "{text}");
+        let json: serde_json::Value = serde_json::from_str(&text)?;
+        let fields: Vec<&str> = json
+            .as_object()
+            .map(|o| o.keys().map(String::as_str).collect())
+            .unwrap_or_default();
+        let mut expected = [
+            "verdict",
+            "source",
+            "keyspace",
+            "metrics",
+            "memory",
+            "types",
+            "rdb_types",
+            "ttl",
+            "top_keys",
+            "prefixes",
+        ];
+        expected.sort_unstable();
+        assert_eq!(fields, expected);
+        assert_eq!(json["source"]["files"][0]["name"], "a.rdb");
+        assert_eq!(json["source"]["files"][0]["magic"], "REDIS0010");
+        assert_eq!(json["keyspace"]["0"]["keys"], 2);
+        assert_eq!(json["metrics"]["redis.db.keys"], 2);
+        assert_eq!(json["types"][0]["type"], "string");
+        assert_eq!(json["ttl"]["buckets"].as_array().map(Vec::len), Some(7));
+        assert_eq!(json["top_keys"]["by_memory"][0]["file"], "a.rdb");
+        assert_eq!(json["prefixes"]["separator"], ":");
+        let prefixes = json["prefixes"]["entries"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        assert!(prefixes
+            .iter()
+            .any(|p| p["prefix"] == serde_json::json!({"hex": "ff3a"}) && p["keys"] == 1));
+        assert_eq!(
+            json["prefixes"]["no_prefix"],
+            serde_json::json!({"keys": 0, "memory": 0})
+        );
         Ok(())
     }
 }

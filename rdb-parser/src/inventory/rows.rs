@@ -51,6 +51,92 @@ pub struct KeyRow<'r> {
     pub pattern: &'r [u8],
 }
 
+/// Column names of `rdbkit keys`, in order, in every format (the fields of a
+/// serialized [`KeyLine`]).
+pub const COLUMNS: [&str; 15] = [
+    "file",
+    "db",
+    "key",
+    "key_hex",
+    "type",
+    "encoding",
+    "elements",
+    "bytes",
+    "memory",
+    "expire_at_ms",
+    "idle_s",
+    "freq",
+    "slot",
+    "prefix",
+    "pattern",
+];
+
+/// A [`KeyRow`] with its text columns resolved: one line of `rdbkit keys` (a JSON
+/// Lines object with feature `serde`, fields as [`COLUMNS`]). The key is text when it
+/// is UTF-8, else hex with `key_hex` set; a caller that redacts names replaces the
+/// text columns.
+#[derive(Debug, Clone)]
+pub struct KeyLine<'r> {
+    /// The file's name.
+    pub file: &'r str,
+    /// The row.
+    pub row: &'r KeyRow<'r>,
+    /// The key as text, or hex (`key_hex`).
+    pub key: String,
+    /// Whether `key` is hex.
+    pub key_hex: bool,
+    /// The prefix as text.
+    pub prefix: Option<String>,
+    /// The pattern as text.
+    pub pattern: String,
+}
+
+impl<'r> KeyLine<'r> {
+    /// The line of `row`, from the file named `file`; prefix and pattern as lossy text.
+    pub fn new(file: &'r str, row: &'r KeyRow<'r>) -> KeyLine<'r> {
+        let (key, key_hex) = match std::str::from_utf8(row.key) {
+            Ok(s) => (s.to_string(), false),
+            Err(_) => (crate::hex(row.key), true),
+        };
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        KeyLine {
+            file,
+            row,
+            key,
+            key_hex,
+            prefix: row.prefix.map(text),
+            pattern: text(row.pattern),
+        }
+    }
+}
+
+#[cfg(feature = "serde")]
+impl serde::Serialize for KeyLine<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let k = self.row;
+        let [file, db, key, key_hex, type_name, encoding, elements, bytes, memory, expire_at_ms, idle_s, freq, slot, prefix, pattern] =
+            COLUMNS;
+        let mut line = serializer.serialize_struct("KeyLine", COLUMNS.len())?;
+        line.serialize_field(file, self.file)?;
+        line.serialize_field(db, &k.db)?;
+        line.serialize_field(key, &self.key)?;
+        line.serialize_field(key_hex, &self.key_hex)?;
+        line.serialize_field(type_name, k.type_name)?;
+        line.serialize_field(encoding, k.encoding)?;
+        line.serialize_field(elements, &k.elements)?;
+        line.serialize_field(bytes, &k.bytes)?;
+        line.serialize_field(memory, &k.memory)?;
+        line.serialize_field(expire_at_ms, &k.expire_at_ms)?;
+        line.serialize_field(idle_s, &k.idle_s)?;
+        line.serialize_field(freq, &k.freq)?;
+        line.serialize_field(slot, &k.slot)?;
+        line.serialize_field(prefix, &self.prefix)?;
+        line.serialize_field(pattern, &self.pattern)?;
+        line.end()
+    }
+}
+
 /// What the workers compute for one key.
 struct Estimated {
     estimate: KeyEstimate,
@@ -148,4 +234,46 @@ pub fn key_rows<E: From<Error>>(
         progress(done);
     }
     Ok(())
+}
+
+#[cfg(all(test, feature = "serde"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_line_shape() -> Result<(), serde_json::Error> {
+        let row = KeyRow {
+            file: 0,
+            db: 2,
+            key: b"\xff:1",
+            type_name: "string",
+            encoding: "embstr",
+            elements: 1,
+            bytes: 3,
+            memory: 56,
+            expire_at_ms: Some(5),
+            idle_s: None,
+            freq: None,
+            slot: 7,
+            prefix: Some(b"\xff"),
+            pattern: b"\xff:{n}",
+        };
+        let line = KeyLine::new("a.rdb", &row);
+        let text = serde_json::to_string(&line)?;
+        let expected_start =
+            r#"{"file":"a.rdb","db":2,"key":"ff3a31","key_hex":true,"type":"string""#;
+        assert!(text.starts_with(expected_start), "{text}");
+        let v: serde_json::Value = serde_json::from_str(&text)?;
+        let mut fields: Vec<&str> = v
+            .as_object()
+            .map(|o| o.keys().map(String::as_str).collect())
+            .unwrap_or_default();
+        let mut columns = COLUMNS.to_vec();
+        fields.sort_unstable();
+        columns.sort_unstable();
+        assert_eq!(fields, columns);
+        assert_eq!(v["prefix"], "\u{fffd}");
+        assert_eq!(v["idle_s"], serde_json::Value::Null);
+        Ok(())
+    }
 }

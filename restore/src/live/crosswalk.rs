@@ -317,6 +317,40 @@ pub fn row(id: &str) -> Option<&'static Row> {
     ROWS.iter().find(|r| r.id == id)
 }
 
+/// `rdbkit metrics --format json` (feature `serde`): `{"columns": {KEY: title}, "rows":
+/// [{KEY: cell}]}`, keys in [`COLUMNS`] order.
+#[cfg(feature = "serde")]
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct CrosswalkDocument {
+    #[serde(serialize_with = "column_titles")]
+    columns: (),
+    rows: &'static [Row],
+}
+
+#[cfg(feature = "serde")]
+impl CrosswalkDocument {
+    /// The whole crosswalk.
+    pub fn new() -> CrosswalkDocument {
+        CrosswalkDocument {
+            columns: (),
+            rows: ROWS,
+        }
+    }
+}
+
+#[cfg(feature = "serde")]
+impl Default for CrosswalkDocument {
+    fn default() -> CrosswalkDocument {
+        CrosswalkDocument::new()
+    }
+}
+
+/// [`COLUMNS`] to [`TITLES`] as one object.
+#[cfg(feature = "serde")]
+fn column_titles<S: serde::Serializer>(_: &(), serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_map(COLUMNS.iter().zip(TITLES))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -339,5 +373,25 @@ mod tests {
         ids.sort_unstable();
         ids.dedup();
         assert_eq!(ids.len(), ROWS.len(), "duplicate ids");
+    }
+
+    #[cfg(feature = "serde")]
+    #[test]
+    fn document_shape() -> Result<(), serde_json::Error> {
+        let text = serde_json::to_string(&CrosswalkDocument::new())?;
+        assert!(
+            text.starts_with(r#"{"columns":{"id":"Id","concept":"Concept","#),
+            "{text}"
+        );
+        let v: serde_json::Value = serde_json::from_str(&text)?;
+        let rows = v["rows"].as_array().cloned().unwrap_or_default();
+        assert_eq!(rows.len(), ROWS.len());
+        for (row, r) in rows.iter().zip(ROWS) {
+            for (c, cell) in COLUMNS.iter().zip(r.cells()) {
+                assert_eq!(row[*c], cell);
+            }
+            assert_eq!(row.as_object().map(|o| o.len()), Some(COLUMNS.len()));
+        }
+        Ok(())
     }
 }

@@ -40,7 +40,7 @@ pub const CONFIG_PARAMS: [&str; 5] = [
 /// Reads the full default `INFO` of `conn`.
 pub fn read_info(target: &Target, conn: &mut Connection) -> Result<Info> {
     let text: String = redis::cmd("INFO")
-        .query(conn)
+        .query(conn.link())
         .map_err(|e| target.error("INFO failed", &e))?;
     Ok(Info::parse(&text))
 }
@@ -77,7 +77,7 @@ pub fn node_metrics(target: &Target, conn: &mut Connection) -> Result<NodeMetric
         match redis::cmd("CONFIG")
             .arg("GET")
             .arg(p)
-            .query::<Vec<String>>(conn)
+            .query::<Vec<String>>(conn.link())
         {
             Ok(pair) => match pair.get(1) {
                 Some(v) => {

@@ -12,6 +12,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use rdb_parser::aux::parse_version;
 use rdb_parser::Family;
 use redis::Value;
 
@@ -100,7 +101,33 @@ pub struct SnapshotFacts {
     pub rdb_types: BTreeMap<String, u64>,
 }
 
+/// The snapshot facts a preflight read, in short (the `snapshot` of
+/// [`PreflightDocument`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
+pub struct SnapshotSummary {
+    /// Files read.
+    pub files: usize,
+    /// Keys in them.
+    pub keys: u64,
+    /// Estimated `used_memory` after loading.
+    pub memory_estimate: u64,
+    /// What the estimate models, in words.
+    pub memory_model: String,
+}
+
 impl SnapshotFacts {
+    /// The facts in short.
+    pub fn summary(&self) -> SnapshotSummary {
+        SnapshotSummary {
+            files: self.files.len(),
+            keys: self.keyspace.values().sum(),
+            memory_estimate: self.memory_estimate,
+            memory_model: self.memory_model.clone(),
+        }
+    }
+
     fn count(&self, pred: impl Fn(&str) -> bool) -> u64 {
         self.rdb_types
             .iter()
@@ -144,11 +171,7 @@ pub struct TargetMemory {
 impl TargetMemory {
     fn from_info(info: &Info) -> TargetMemory {
         let version = info.version().unwrap_or("unknown").to_string();
-        let mut parts = version.split('.').map(|p| p.parse::<u32>().ok());
-        let major_minor = match (parts.next().flatten(), parts.next().flatten()) {
-            (Some(a), Some(b)) => Some((a, b)),
-            _ => None,
-        };
+        let major_minor = parse_version(&version).map(|(major, minor, _)| (major, minor));
         let valkey = info.family() == "valkey";
         TargetMemory {
             layout_version: match major_minor {
@@ -333,7 +356,7 @@ fn open(name: &'static str, target: &Target, tls: bool, out: &mut Vec<Check>) ->
             return None;
         }
     };
-    match redis::cmd("PING").query::<String>(&mut conn) {
+    match redis::cmd("PING").query::<String>(conn.link()) {
         Ok(_) => out.push(check(
             &id("connect"),
             Status::Pass,
@@ -353,7 +376,7 @@ fn open(name: &'static str, target: &Target, tls: bool, out: &mut Vec<Check>) ->
             return None;
         }
     }
-    let who = redis::cmd("ACL").arg("WHOAMI").query::<String>(&mut conn);
+    let who = redis::cmd("ACL").arg("WHOAMI").query::<String>(conn.link());
     out.push(check(
         &id("auth"),
         Status::Pass,
@@ -436,9 +459,13 @@ fn source_rdb_version(src: &mut Side) -> Option<(u16, String)> {
                 Err(_) => continue,
             }
         };
-        let key: Option<Vec<u8>> = redis::cmd("RANDOMKEY").query(conn).ok().flatten();
+        let key: Option<Vec<u8>> = redis::cmd("RANDOMKEY").query(conn.link()).ok().flatten();
         if let Some(key) = key {
-            let payload: Option<Vec<u8>> = redis::cmd("DUMP").arg(&key).query(conn).ok().flatten();
+            let payload: Option<Vec<u8>> = redis::cmd("DUMP")
+                .arg(&key)
+                .query(conn.link())
+                .ok()
+                .flatten();
             if let Some(v) = payload.as_deref().and_then(footer_version) {
                 return Some((v, "DUMP of a sample key".into()));
             }
@@ -492,7 +519,7 @@ fn restore_probe(tgt: &mut Side) -> Check {
         .arg("x")
         .arg("PX")
         .arg(60_000)
-        .query::<Value>(conn)
+        .query::<Value>(conn.link())
     {
         return check(
             "target.restore",
@@ -502,16 +529,19 @@ fn restore_probe(tgt: &mut Side) -> Check {
     }
     let result = redis::cmd("DUMP")
         .arg(&a)
-        .query::<Option<Vec<u8>>>(conn)
+        .query::<Option<Vec<u8>>>(conn.link())
         .and_then(|payload| {
             redis::cmd("RESTORE")
                 .arg(&b)
                 .arg(60_000)
                 .arg(payload.unwrap_or_default())
-                .query::<Value>(conn)
+                .query::<Value>(conn.link())
         });
-    let exists = redis::cmd("EXISTS").arg(&b).query::<i64>(conn);
-    let _ = redis::cmd("DEL").arg(&a).arg(&b).query::<Value>(conn);
+    let exists = redis::cmd("EXISTS").arg(&b).query::<i64>(conn.link());
+    let _ = redis::cmd("DEL")
+        .arg(&a)
+        .arg(&b)
+        .query::<Value>(conn.link());
     match (result, exists) {
         (Ok(_), Ok(1)) => check(
             "target.restore",
@@ -535,7 +565,7 @@ fn restore_probe(tgt: &mut Side) -> Check {
 fn modules(side: &mut Side) -> Result<BTreeSet<String>, String> {
     let reply: Value = redis::cmd("MODULE")
         .arg("LIST")
-        .query(&mut side.conn)
+        .query(side.conn.link())
         .map_err(|e| side.target.scrub(&e.to_string()))?;
     let text = |v: &Value| match v {
         Value::BulkString(b) => Some(String::from_utf8_lossy(b).into_owned()),
@@ -723,9 +753,7 @@ pub fn preflight(
     if let (Some(s), Some(t)) = (&src, &tgt) {
         let older = match (s.info.version(), t.info.version()) {
             (Some(a), Some(b)) => {
-                let parse =
-                    |v: &str| -> Vec<u32> { v.split('.').filter_map(|p| p.parse().ok()).collect() };
-                s.info.family() == t.info.family() && parse(b) < parse(a)
+                s.info.family() == t.info.family() && parse_version(b) < parse_version(a)
             }
             _ => false,
         };
@@ -899,7 +927,7 @@ pub fn preflight(
         let databases = redis::cmd("CONFIG")
             .arg("GET")
             .arg("databases")
-            .query::<Vec<String>>(&mut t.conn)
+            .query::<Vec<String>>(t.conn.link())
             .ok()
             .and_then(|p| p.get(1).and_then(|v| v.parse::<u64>().ok()));
         let mode = format!(
@@ -1093,6 +1121,41 @@ fn aof_check(s: &Side) -> Check {
     check(&id, status, notes.join("; "))
 }
 
+/// `rdbkit preflight --format json` (feature `serde`): `{"verdict": "ready"|"not_ready",
+/// "ready", "failures", "next", "snapshot": {"files", "keys", "memory_estimate",
+/// "memory_model"} or null, "checks": [...]}`, the checks as [`Check`] serializes them.
+#[cfg(feature = "serde")]
+#[derive(Debug, serde::Serialize)]
+pub struct PreflightDocument<'a> {
+    verdict: &'static str,
+    ready: bool,
+    failures: usize,
+    next: &'a str,
+    snapshot: Option<&'a SnapshotSummary>,
+    checks: &'a [Check],
+}
+
+#[cfg(feature = "serde")]
+impl<'a> PreflightDocument<'a> {
+    /// The document of `checks`; `next` says what to do now (the command to run, or
+    /// what to fix), `snapshot` what was read of the snapshots.
+    pub fn new(
+        checks: &'a [Check],
+        next: &'a str,
+        snapshot: Option<&'a SnapshotSummary>,
+    ) -> PreflightDocument<'a> {
+        let failures = checks.iter().filter(|c| c.status == Status::Fail).count();
+        PreflightDocument {
+            verdict: if failures == 0 { "ready" } else { "not_ready" },
+            ready: failures == 0,
+            failures,
+            next,
+            snapshot,
+            checks,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1137,5 +1200,36 @@ mod tests {
             Some(9)
         );
         assert!(is_loopback("127.0.0.1:6379") && !is_loopback("cache.example.net:6380"));
+    }
+
+    #[cfg(feature = "serde")]
+    #[test]
+    fn preflight_document_shape() -> Result<(), serde_json::Error> {
+        let checks = [
+            check("target.connect", Status::Pass, "ok"),
+            check("rdb-version", Status::Fail, "too new"),
+        ];
+        let mut facts = SnapshotFacts::default();
+        facts.keyspace.insert(0, 3);
+        let summary = facts.summary();
+        let doc = PreflightDocument::new(&checks, "not ready: fix it", Some(&summary));
+        let text = serde_json::to_string(&doc)?;
+        assert!(
+            text.starts_with(r#"{"verdict":"not_ready","ready":false,"failures":1,"next":"#),
+            "{text}"
+        );
+        let v: serde_json::Value = serde_json::from_str(&text)?;
+        assert_eq!(
+            v["snapshot"],
+            serde_json::json!({"files": 0, "keys": 3, "memory_estimate": 0, "memory_model": ""})
+        );
+        assert_eq!(
+            v["checks"][1],
+            serde_json::json!({"id": "rdb-version", "status": "fail", "detail": "too new"})
+        );
+        let none = serde_json::to_value(PreflightDocument::new(&checks[..1], "go", None))?;
+        assert_eq!(none["verdict"], "ready");
+        assert_eq!(none["snapshot"], serde_json::Value::Null);
+        Ok(())
     }
 }

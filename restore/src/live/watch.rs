@@ -390,6 +390,62 @@ impl Watcher {
     }
 }
 
+/// The verdict of one round of samples: `fail` when a node is unreachable, a
+/// replica's link is down or a background save failed; `warn` for any other alert;
+/// `ok` without alerts.
+pub fn verdict(alerts: &[Alert]) -> &'static str {
+    let fail = |k: AlertKind| {
+        matches!(
+            k,
+            AlertKind::Unreachable | AlertKind::LinkDown | AlertKind::BgsaveFailed
+        )
+    };
+    if alerts.iter().any(|a| fail(a.kind)) {
+        "fail"
+    } else if alerts.is_empty() {
+        "ok"
+    } else {
+        "warn"
+    }
+}
+
+/// One line of `rdbkit watch --format jsonl` (feature `serde`): `{"verdict":
+/// "ok"|"warn"|"fail", "sample": N, "time_ms", "time" (ISO 8601 UTC), "unix_ms",
+/// "nodes": [Sample], "alerts": [Alert]}`.
+#[cfg(feature = "serde")]
+#[derive(Debug, serde::Serialize)]
+pub struct WatchDocument<'a> {
+    verdict: &'static str,
+    sample: u64,
+    time_ms: u128,
+    time: String,
+    unix_ms: u128,
+    nodes: &'a [Sample],
+    alerts: &'a [Alert],
+}
+
+#[cfg(feature = "serde")]
+impl<'a> WatchDocument<'a> {
+    /// The line of round `sample` (from 1), taken at `unix_ms`.
+    pub fn new(
+        sample: u64,
+        unix_ms: u128,
+        nodes: &'a [Sample],
+        alerts: &'a [Alert],
+    ) -> WatchDocument<'a> {
+        WatchDocument {
+            verdict: verdict(alerts),
+            sample,
+            time_ms: unix_ms,
+            time: i64::try_from(unix_ms)
+                .map_or_else(|_| String::new(), rdb_parser::time::format_utc_ms),
+            unix_ms,
+            nodes,
+            alerts,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -454,5 +510,29 @@ mod tests {
                 AlertKind::AofGrowing
             ]
         );
+    }
+
+    #[cfg(feature = "serde")]
+    #[test]
+    fn watch_document_shape() -> Result<(), serde_json::Error> {
+        let alerts = [Alert {
+            node: "a:1".into(),
+            kind: AlertKind::OffsetStalled,
+            detail: "stalled".into(),
+        }];
+        let text = serde_json::to_string(&WatchDocument::new(3, 1_000, &[], &alerts))?;
+        assert!(
+            text.starts_with(
+                r#"{"verdict":"warn","sample":3,"time_ms":1000,"time":"1970-01-01T00:00:01Z","unix_ms":1000,"nodes":[],"alerts":[{"node":"a:1""#
+            ),
+            "{text}"
+        );
+        assert_eq!(verdict(&[]), "ok");
+        let down = Alert {
+            kind: AlertKind::LinkDown,
+            ..alerts[0].clone()
+        };
+        assert_eq!(verdict(&[alerts[0].clone(), down]), "fail");
+        Ok(())
     }
 }

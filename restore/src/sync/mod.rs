@@ -823,9 +823,8 @@ pub fn sync(
     }
     let major = |v: &Option<String>| {
         v.as_deref()
-            .and_then(|v| v.split('.').next())
-            .and_then(|m| m.parse::<u32>().ok())
-            .unwrap_or(0)
+            .and_then(rdb_parser::aux::parse_version)
+            .map_or(0, |(major, _, _)| major)
     };
     let mut scope = Scope {
         plan: options.plan.clone(),
