@@ -20,8 +20,6 @@
 //! # Ok::<(), serde_json::Error>(())
 //! ```
 
-use std::fmt::Write as _;
-
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 
@@ -49,15 +47,7 @@ impl Serialize for Bytes<'_> {
     }
 }
 
-/// Lower-case hex of `bytes`, two digits per byte.
-pub fn hex(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        // Writing to a String cannot fail.
-        let _ = write!(out, "{b:02x}");
-    }
-    out
-}
+pub use crate::export::hex;
 
 /// Serializes a byte string (`Vec<u8>`, `&[u8]`, `Cow<[u8]>`, …) as [`Bytes`]; for
 /// `#[serde(serialize_with = "rdb_parser::serde_bytes::serialize")]`.

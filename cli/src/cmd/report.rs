@@ -20,8 +20,8 @@ use rdb_parser::{Family, ValueType};
 
 use super::baseline::{which_file, ModelArgs, Opened};
 use crate::progress::Progress;
-use crate::redact::Redactor;
 use crate::units;
+use rdb_parser::inventory::redact::{redact_inventory, Redactor};
 
 /// Arguments of `rdbkit report`.
 #[derive(Debug, clap::Args)]
@@ -160,7 +160,7 @@ fn report(args: &ReportArgs, quiet: bool) -> Result<()> {
     }
     let mut inv = inv;
     if args.redact {
-        crate::redact::inventory(&mut inv, &Redactor::new());
+        redact_inventory(&mut inv, &Redactor::new());
     }
     let html = Page::new(&inv, &options, args).render();
     let partial = format!("{}.partial", args.output);

@@ -13,6 +13,7 @@ pub mod check;
 pub mod memory;
 pub mod parallel;
 pub mod pattern;
+pub mod redact;
 pub mod rows;
 pub mod slot;
 
