@@ -15,6 +15,7 @@ use rdb_parser::ParseOptions;
 use serde_json::{json, Map, Value};
 
 use crate::input;
+use crate::output::bytes_json;
 use crate::progress::Progress;
 use crate::units;
 
@@ -206,14 +207,6 @@ fn baseline(args: &BaselineArgs, quiet: bool) -> Result<()> {
         Format::Text => to_text(&inv, &options),
     };
     crate::output::print(&out)
-}
-
-/// A byte string as JSON: a string when valid UTF-8, else `{"hex": ...}`.
-fn bytes_json(b: &[u8]) -> Value {
-    match std::str::from_utf8(b) {
-        Ok(s) => Value::String(s.to_string()),
-        Err(_) => json!({ "hex": b.iter().map(|x| format!("{x:02x}")).collect::<String>() }),
-    }
 }
 
 /// Bytes shown as text (lossy, control characters escaped) for tables.

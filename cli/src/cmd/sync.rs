@@ -19,8 +19,10 @@ use rdb_restore::sync::compare::LiveCompare;
 use rdb_restore::{Progress, SyncOptions, SyncReport, SyncState, SyncStatus, Until};
 use serde_json::{json, Value};
 
-use crate::cmd::restore::{size_arg, HashFieldTtl};
+use crate::cmd::restore::HashFieldTtl;
 use crate::connect::ConnectionArgs;
+use crate::output::bytes_json;
+use crate::units::parse_size;
 
 /// `--until` values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -95,7 +97,7 @@ pub struct SyncArgs {
     #[arg(long, value_name = "N")]
     max_ops: Option<u64>,
     /// Bytes per second to the target at most (e.g. 50MiB).
-    #[arg(long, value_name = "SIZE", value_parser = size_arg)]
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     max_bytes: Option<u64>,
     /// Hash field TTLs on a target that cannot hold them: fail the key, or drop them.
     #[arg(long, value_enum, default_value = "fail")]
@@ -173,13 +175,6 @@ fn status_line(s: &SyncStatus) -> String {
     )
 }
 
-fn key_json(b: &[u8]) -> Value {
-    match std::str::from_utf8(b) {
-        Ok(s) => Value::String(s.to_string()),
-        Err(_) => json!({ "hex": b.iter().map(|x| format!("{x:02x}")).collect::<String>() }),
-    }
-}
-
 fn compare_json(c: &LiveCompare) -> Value {
     let dbs: serde_json::Map<String, Value> = c
         .dbs
@@ -203,7 +198,7 @@ fn compare_json(c: &LiveCompare) -> Value {
     json!({
         "differences": c.differences(),
         "dbs": dbs,
-        "examples": c.examples.iter().map(|e| json!({"db": e.db, "key": key_json(&e.key), "kind": e.kind})).collect::<Vec<_>>(),
+        "examples": c.examples.iter().map(|e| json!({"db": e.db, "key": bytes_json(&e.key), "kind": e.kind})).collect::<Vec<_>>(),
     })
 }
 
@@ -221,7 +216,7 @@ fn final_json(r: &SyncReport) -> Value {
     v["failures"] = r
         .failures
         .iter()
-        .map(|f| json!({"db": f.db, "key": key_json(&f.key), "error": f.error}))
+        .map(|f| json!({"db": f.db, "key": bytes_json(&f.key), "error": f.error}))
         .collect();
     v["resumed_keys"] = json!(r.resumed_keys);
     v["notices"] = json!(r.notices);
@@ -253,7 +248,12 @@ fn final_text(r: &SyncReport) -> String {
             ));
         }
         for e in &c.examples {
-            out.push_str(&format!("  {} db {} {}\n", e.kind, e.db, key_json(&e.key)));
+            out.push_str(&format!(
+                "  {} db {} {}\n",
+                e.kind,
+                e.db,
+                bytes_json(&e.key)
+            ));
         }
     }
     for p in &r.repairs {
@@ -266,7 +266,7 @@ fn final_text(r: &SyncReport) -> String {
         out.push_str(&format!(
             "failed: db {} {}: {}\n",
             f.db,
-            key_json(&f.key),
+            bytes_json(&f.key),
             f.error
         ));
     }
