@@ -56,16 +56,17 @@ fi
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -q -- -D warnings
-# The optional `serde` feature (report types, byte-string serializer) and the docs.
-cargo clippy --workspace --all-targets -q --features rdb-parser/serde,rdb-restore/serde -- -D warnings
+# The optional features (`serde`: report types, byte-string serializer; `parquet`:
+# key rows in Parquet; `html-report`: the HTML report) and the docs.
+cargo clippy --workspace --all-targets -q --all-features -- -D warnings
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -q -p rdb-parser -p rdb-restore \
-    --features rdb-parser/inventory,rdb-restore/serde
+    --features rdb-parser/inventory,rdb-parser/parquet,rdb-restore/serde,rdb-restore/html-report
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 set +e
 cargo test --workspace 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
-for features in "rdb-parser serde,inventory" "rdb-restore serde"; do
+for features in "rdb-parser serde,inventory,parquet" "rdb-restore serde,html-report"; do
     set -- $features
     cargo test -p "$1" --features "$2" --lib 2>&1 | tee -a "$log"
     [ "${PIPESTATUS[0]}" = 0 ] || status=1

@@ -9,7 +9,6 @@ mod input;
 mod interrupt;
 mod output;
 mod progress;
-mod redact;
 mod source;
 mod units;
 

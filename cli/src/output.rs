@@ -14,6 +14,12 @@ pub enum Format {
     Json,
 }
 
+/// A byte string as JSON: a string when valid UTF-8, else `{"hex": ...}`
+/// (`rdb_parser::serde_bytes`, the rule of every JSON output).
+pub fn bytes_json(b: &[u8]) -> serde_json::Value {
+    serde_json::to_value(rdb_parser::serde_bytes::Bytes(b)).unwrap_or_default()
+}
+
 /// Writes `text` to stdout and flushes; a broken pipe ends quietly.
 pub fn print(text: &str) -> Result<()> {
     let mut stdout = std::io::stdout().lock();

@@ -1,26 +1,36 @@
 //! Human-readable numbers for text reports.
 
-/// `1536` → `"1.5 KiB"`; bytes below 1 KiB stay exact.
-pub fn bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
-    if n < 1024 {
-        return format!("{n} B");
-    }
-    let mut v = n as f64 / 1024.0;
-    let mut unit = 0;
-    while v >= 1024.0 && unit + 1 < UNITS.len() {
-        v /= 1024.0;
-        unit += 1;
-    }
-    format!("{v:.1} {}", UNITS[unit])
-}
+pub use rdb_restore::units::{bytes, percent, utc_ms};
 
-/// A percentage of `part` in `total`, one decimal.
-pub fn percent(part: u64, total: u64) -> String {
-    if total == 0 {
-        return "-".to_string();
+/// A size flag: `512`, `4k`/`4KiB`, `8M`/`8MiB`, `6GB`, `12.5 GiB`, `1t` → bytes.
+/// Units are binary (GB = GiB, as the cloud price lists mean it).
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim().to_ascii_lowercase();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let scale: u64 = match unit.trim() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        "t" | "tb" | "tib" => 1 << 40,
+        other => return Err(format!("unknown size unit {other:?} in {s:?}")),
+    };
+    let too_large = || format!("size too large: {s:?}");
+    // Whole numbers exactly; fractions (`12.5GiB`) through f64.
+    if let Ok(n) = num.parse::<u64>() {
+        return n.checked_mul(scale).ok_or_else(too_large);
     }
-    format!("{:.1}%", part as f64 * 100.0 / total as f64)
+    let value: f64 = num
+        .parse()
+        .map_err(|_| format!("expected a size like 6GB, got {s:?}"))?;
+    let bytes = value * scale as f64;
+    if bytes >= u64::MAX as f64 {
+        return Err(too_large());
+    }
+    Ok(bytes as u64)
 }
 
 /// Time left at the rate so far (`secs` spent to reach `done` of `total`), or `-`.
@@ -42,12 +52,6 @@ pub fn utc(secs: i64) -> String {
     utc_ms(secs.saturating_mul(1000))
 }
 
-/// Unix milliseconds as `2026-11-25 10:01:49.123 UTC` (`.mmm` when not zero).
-pub fn utc_ms(ms: i64) -> String {
-    let iso = rdb_parser::time::format_utc_ms(ms);
-    format!("{} UTC", iso.replacen('T', " ", 1).trim_end_matches('Z'))
-}
-
 #[cfg(test)]
 mod tests {
     #[test]
@@ -66,9 +70,17 @@ mod tests {
 
     #[test]
     fn sizes() {
-        assert_eq!(super::bytes(1000), "1000 B");
-        assert_eq!(super::bytes(1536), "1.5 KiB");
-        assert_eq!(super::bytes(5 << 30), "5.0 GiB");
-        assert_eq!(super::percent(1, 3), "33.3%");
+        use super::parse_size;
+        assert_eq!(parse_size("6GB"), Ok(6 << 30));
+        assert_eq!(parse_size("12.5 GiB"), Ok(25 << 29));
+        assert_eq!(parse_size("500mb"), Ok(500 << 20));
+        assert_eq!(parse_size("1048576"), Ok(1 << 20));
+        assert_eq!(parse_size("8MiB"), Ok(8 << 20));
+        assert_eq!(parse_size("4k"), Ok(4096));
+        assert!(parse_size("6 parsecs").is_err());
+        assert!(parse_size("GB").is_err());
+        assert!(parse_size("x").is_err());
+        assert!(parse_size("99999999999t").is_err());
+        assert!(parse_size("1e30").is_err());
     }
 }

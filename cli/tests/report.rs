@@ -206,7 +206,7 @@ fn report_renders_in_chromium_with_charts_and_no_requests() {
     // What the fixtures hold shows up: the field-TTL hashes fail on 6.0, the
     // five databases on Azure Managed Redis, the patterns of the fixture keys.
     assert!(dom.contains("hashes carry field TTLs"));
-    assert!(dom.contains("keys outside db 0: Azure Managed Redis has one database"));
+    assert!(dom.contains("keys outside db 0: Azure Managed Redis 7.4 has one database"));
     assert!(dom.contains("str:int:{id}"));
     assert!(
         page_requests(&netlog, &html).is_empty(),

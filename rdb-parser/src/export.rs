@@ -314,6 +314,15 @@ fn write_element(out: &mut Vec<u8>, e: &Element<'_>) {
     }
 }
 
+/// Lower-case hex of `bytes`, two digits per byte: the one hex form of byte strings
+/// in every output (`{"hex": ...}`, the `key` column of key rows).
+pub fn hex(bytes: &[u8]) -> String {
+    let mut out = Vec::with_capacity(bytes.len() * 2);
+    write_hex(&mut out, bytes);
+    // Only ASCII hex digits were written.
+    String::from_utf8(out).unwrap_or_default()
+}
+
 fn write_hex(out: &mut Vec<u8>, bytes: &[u8]) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     for &b in bytes {

@@ -119,17 +119,7 @@ pub use stream::{RdbStream, StreamError, StreamOptions};
 pub use types::{LogicalType, ValueType};
 pub use value::{Element, Value};
 
-/// Lower-case hex of `bytes`, two digits per byte (`{"hex": ...}` in JSON, the
-/// `key_hex` column of `rdbkit keys`).
-pub fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    let mut out = String::with_capacity(bytes.len().saturating_mul(2));
-    for b in bytes {
-        // Writing to a String cannot fail.
-        let _ = write!(out, "{b:02x}");
-    }
-    out
-}
+pub use export::hex;
 
 /// Debug output for byte strings: printable text up to 32 bytes, then the length.
 pub(crate) struct DebugBytes<'a>(pub &'a [u8]);

@@ -47,7 +47,7 @@ impl Serialize for Bytes<'_> {
     }
 }
 
-pub use crate::hex;
+pub use crate::export::hex;
 
 /// Serializes a byte string (`Vec<u8>`, `&[u8]`, `Cow<[u8]>`, …) as [`Bytes`]; for
 /// `#[serde(serialize_with = "rdb_parser::serde_bytes::serialize")]`.

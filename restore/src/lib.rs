@@ -51,6 +51,10 @@
 //! - `document` (feature `serde`): the JSON documents `rdbkit restore`, `verify`,
 //!   `info`, `convert` and `sync` print, as types (`preflight`'s and `metrics`' sit
 //!   beside their data in [`live::preflight`] and [`live::crosswalk`]).
+//! - [`platform`]: managed targets (Azure Cache for Redis, Azure Managed Redis) and
+//!   the capacity rule; [`units`]: sizes and dates as reports show them.
+//! - `html_report` (feature `html-report`): the self-contained HTML report of
+//!   snapshots (`rdbkit report`), checked against every [`platform::Platform`].
 //!
 //! # Stage map
 //!
@@ -101,6 +105,8 @@
 //!   Keys are JSON strings when valid UTF-8, else `{"hex": "..."}`
 //!   (`rdb_parser::serde_bytes`); skip reasons and verify kinds are their short
 //!   names (`{"pattern": 3, ...}`).
+//! - `html-report` (off by default): the `html_report` module (`render_html`,
+//!   `html_report`): one HTML page that fetches nothing (CSP `default-src 'none'`).
 //!
 //! # Errors
 //!
@@ -141,8 +147,11 @@ pub mod document;
 pub mod error;
 pub mod export;
 pub mod glob;
+#[cfg(feature = "html-report")]
+pub mod html_report;
 pub mod live;
 pub mod plan;
+pub mod platform;
 pub mod report;
 pub(crate) mod resp;
 pub mod restore;
@@ -151,6 +160,7 @@ mod ser;
 pub mod sync;
 pub mod target;
 pub(crate) mod throttle;
+pub mod units;
 pub mod verify;
 mod window;
 mod worker;

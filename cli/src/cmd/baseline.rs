@@ -7,6 +7,7 @@ use std::time::UNIX_EPOCH;
 use anyhow::{Context, Result};
 use rdb_parser::inventory::document::BaselineDocument;
 use rdb_parser::inventory::memory::SizeClasses;
+use rdb_parser::inventory::redact::{redact_inventory, Redactor};
 use rdb_parser::inventory::{
     inventory_of, ranked, FileInput, Input, Inventory, InventoryOptions, FREQ_BUCKETS,
     IDLE_BUCKETS, TTL_BUCKETS,
@@ -193,7 +194,7 @@ fn baseline(args: &BaselineArgs, quiet: bool) -> Result<()> {
     }
     let mut inv = inv;
     if args.redact {
-        crate::redact::inventory(&mut inv, &crate::redact::Redactor::new());
+        redact_inventory(&mut inv, &Redactor::new());
     }
     let out = match args.format {
         Format::Json => {

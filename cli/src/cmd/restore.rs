@@ -17,7 +17,7 @@ use rdb_restore::{ClusterMode, ConflictPolicy, Progress, RestoreOptions, Restore
 
 use crate::connect::{ConnectionArgs, ServerArgs};
 use crate::source::{with_progress_line, SnapshotArgs};
-use crate::units;
+use crate::units::{self, parse_size};
 
 /// `--on-conflict` values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -90,13 +90,13 @@ pub struct RestoreArgs {
     #[arg(long, value_name = "N", default_value_t = 1000)]
     batch_keys: usize,
     /// Bytes per batch at most (e.g. 8MiB); a larger value goes alone.
-    #[arg(long, value_name = "SIZE", default_value = "8MiB", value_parser = size_arg)]
+    #[arg(long, value_name = "SIZE", default_value = "8MiB", value_parser = parse_size)]
     batch_bytes: u64,
     /// Commands per second at most (all connections together).
     #[arg(long, value_name = "N")]
     max_ops: Option<u64>,
     /// Bytes per second at most (e.g. 50MiB).
-    #[arg(long, value_name = "SIZE", value_parser = size_arg)]
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     max_bytes: Option<u64>,
     /// Record progress here; rerunning with the same file resumes.
     #[arg(long, value_name = "FILE")]
@@ -134,23 +134,6 @@ pub struct RestoreArgs {
     /// acknowledged just before a master dies may then be lost in the failover).
     #[arg(long)]
     no_wait_replicas: bool,
-}
-
-/// `123`, `4k`/`4KiB`, `8M`/`8MiB`, `1G`/`1GiB` (binary units).
-pub fn size_arg(s: &str) -> Result<u64, String> {
-    let t = s.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let n: u64 = num.parse().map_err(|_| format!("bad size {s:?}"))?;
-    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" | "kb" | "kib" => 1 << 10,
-        "m" | "mb" | "mib" => 1 << 20,
-        "g" | "gb" | "gib" => 1 << 30,
-        _ => return Err(format!("bad size unit in {s:?}")),
-    };
-    n.checked_mul(mult)
-        .ok_or_else(|| format!("size too large: {s:?}"))
 }
 
 /// Runs `rdbkit restore`.
@@ -369,17 +352,4 @@ fn to_text(r: &RestoreReport, files: &[String]) -> String {
         s.push_str(&format!("  ... and {} more failures\n", total - shown));
     }
     s
-}
-
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used)]
-
-    #[test]
-    fn sizes() {
-        assert_eq!(super::size_arg("8MiB"), Ok(8 << 20));
-        assert_eq!(super::size_arg("512"), Ok(512));
-        assert_eq!(super::size_arg("4k"), Ok(4096));
-        assert!(super::size_arg("x").is_err());
-    }
 }

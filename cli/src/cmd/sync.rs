@@ -18,8 +18,10 @@ use rdb_restore::document::{SyncDocument, SyncStatusDocument};
 use rdb_restore::glob::Glob;
 use rdb_restore::{Progress, SyncOptions, SyncReport, SyncState, SyncStatus, Until};
 
-use crate::cmd::restore::{json_line, size_arg, HashFieldTtl};
+use crate::cmd::restore::{json_line, HashFieldTtl};
 use crate::connect::ConnectionArgs;
+use crate::output::bytes_json;
+use crate::units::parse_size;
 
 /// `--until` values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -94,7 +96,7 @@ pub struct SyncArgs {
     #[arg(long, value_name = "N")]
     max_ops: Option<u64>,
     /// Bytes per second to the target at most (e.g. 50MiB).
-    #[arg(long, value_name = "SIZE", value_parser = size_arg)]
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     max_bytes: Option<u64>,
     /// Hash field TTLs on a target that cannot hold them: fail the key, or drop them.
     #[arg(long, value_enum, default_value = "fail")]
@@ -138,11 +140,6 @@ pub fn run(args: &SyncArgs, quiet: bool) -> ExitCode {
     }
 }
 
-/// A key in text output as in JSON: `"name"`, or `{"hex":"ff"}` when not UTF-8.
-fn key_text(key: &[u8]) -> String {
-    serde_json::to_string(&rdb_parser::serde_bytes::Bytes(key)).unwrap_or_default()
-}
-
 fn status_line(s: &SyncStatus) -> String {
     let lag = |v: Option<u64>| v.map_or("-".to_string(), |v| format!("{v} ms"));
     format!(
@@ -180,7 +177,12 @@ fn final_text(r: &SyncReport) -> String {
             ));
         }
         for e in &c.examples {
-            out.push_str(&format!("  {} db {} {}\n", e.kind, e.db, key_text(&e.key)));
+            out.push_str(&format!(
+                "  {} db {} {}\n",
+                e.kind,
+                e.db,
+                bytes_json(&e.key)
+            ));
         }
     }
     for p in &r.repairs {
@@ -193,7 +195,7 @@ fn final_text(r: &SyncReport) -> String {
         out.push_str(&format!(
             "failed: db {} {}: {}\n",
             f.db,
-            key_text(&f.key),
+            bytes_json(&f.key),
             f.error
         ));
     }

@@ -15,6 +15,7 @@ pub mod document;
 pub mod memory;
 pub mod parallel;
 pub mod pattern;
+pub mod redact;
 pub mod rows;
 pub mod slot;
 

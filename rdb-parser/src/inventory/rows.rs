@@ -9,6 +9,56 @@
 //! One thread frames each file; windows of key records (one batch per rayon worker)
 //! are estimated in parallel and handed to the sink in file order, so memory is one
 //! window of records and estimates whatever the file size.
+//!
+//! [`write_rows`] (or [`key_rows`] into a [`RowWriter`]) writes the rows as CSV, JSON
+//! Lines or (feature `parquet`) Apache Parquet, the files `rdbkit keys` writes.
+//!
+//! # Columns
+//!
+//! [`COLUMNS`], in this order in every format: `file, db, key, key_hex, type,
+//! encoding, elements, bytes, memory, expire_at_ms, idle_s, freq, slot, prefix,
+//! pattern`. One rule for key names: `key` is the name when it is valid UTF-8;
+//! otherwise `key` is its bytes in lower-case hex ([`hex`](crate::export::hex)) and
+//! `key_hex` is true. `prefix` and `pattern` are descriptive and shown as UTF-8 with
+//! invalid bytes replaced (U+FFFD). Empty cells (CSV), `null` (JSON) and Parquet nulls
+//! mean "not recorded" (`expire_at_ms` without TTL, `idle_s`/`freq` when the server
+//! kept no LRU/LFU data, `prefix` when the key has no separator). With a
+//! [`Redactor`], `key` is the key's token and `prefix`/`pattern` keep only their
+//! structure.
+//!
+//! # Complete or nothing
+//!
+//! The CRC-64 trailer of a file is checked after its last row was handed over, so
+//! the output is complete only when [`write_rows`] (or [`RowWriter::finish`] after
+//! [`key_rows`]) returns `Ok`. A caller writing a file writes it under a temporary
+//! name and renames it then, and deletes it on an error: a corrupt snapshot must
+//! leave no output that looks complete.
+//!
+//! ```
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use rdb_parser::inventory::rows::{write_rows, RowFormat};
+//! use rdb_parser::inventory::{FileInput, InventoryOptions};
+//!
+//! // An RDB 9 file with one key, `user:1` = `x`, and no checksum.
+//! let rdb = b"REDIS0009\xfe\x00\x00\x06user:1\x01x\xff\0\0\0\0\0\0\0\0";
+//! let files = [FileInput { name: "dump.rdb", data: rdb, mtime_ms: None }];
+//! let (rows, csv) = write_rows(
+//!     &files,
+//!     &InventoryOptions::default(),
+//!     RowFormat::Csv,
+//!     None,
+//!     Vec::new(),
+//!     &|_| {},
+//! )?;
+//! assert_eq!(rows, 1);
+//! let csv = String::from_utf8(csv)?;
+//! assert!(csv.starts_with("file,db,key,key_hex,type,"));
+//! assert!(csv.contains("\ndump.rdb,0,user:1,false,string,"));
+//! # Ok(())
+//! # }
+//! ```
+
+use std::io::{self, BufWriter, Write};
 
 use rayon::prelude::*;
 
@@ -16,6 +66,7 @@ use crate::error::Error;
 use crate::record::{KeyRecord, Rdb, Record};
 
 use super::memory::KeyEstimate;
+use super::redact::Redactor;
 use super::{pattern, prefix_of, slot, AuxInfo, FileInput, InventoryOptions};
 
 /// One key, as `rdbkit keys` writes it.
@@ -49,92 +100,6 @@ pub struct KeyRow<'r> {
     pub prefix: Option<&'r [u8]>,
     /// Key pattern ([`pattern::pattern_of`]).
     pub pattern: &'r [u8],
-}
-
-/// Column names of `rdbkit keys`, in order, in every format (the fields of a
-/// serialized [`KeyLine`]).
-pub const COLUMNS: [&str; 15] = [
-    "file",
-    "db",
-    "key",
-    "key_hex",
-    "type",
-    "encoding",
-    "elements",
-    "bytes",
-    "memory",
-    "expire_at_ms",
-    "idle_s",
-    "freq",
-    "slot",
-    "prefix",
-    "pattern",
-];
-
-/// A [`KeyRow`] with its text columns resolved: one line of `rdbkit keys` (a JSON
-/// Lines object with feature `serde`, fields as [`COLUMNS`]). The key is text when it
-/// is UTF-8, else hex with `key_hex` set; a caller that redacts names replaces the
-/// text columns.
-#[derive(Debug, Clone)]
-pub struct KeyLine<'r> {
-    /// The file's name.
-    pub file: &'r str,
-    /// The row.
-    pub row: &'r KeyRow<'r>,
-    /// The key as text, or hex (`key_hex`).
-    pub key: String,
-    /// Whether `key` is hex.
-    pub key_hex: bool,
-    /// The prefix as text.
-    pub prefix: Option<String>,
-    /// The pattern as text.
-    pub pattern: String,
-}
-
-impl<'r> KeyLine<'r> {
-    /// The line of `row`, from the file named `file`; prefix and pattern as lossy text.
-    pub fn new(file: &'r str, row: &'r KeyRow<'r>) -> KeyLine<'r> {
-        let (key, key_hex) = match std::str::from_utf8(row.key) {
-            Ok(s) => (s.to_string(), false),
-            Err(_) => (crate::hex(row.key), true),
-        };
-        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-        KeyLine {
-            file,
-            row,
-            key,
-            key_hex,
-            prefix: row.prefix.map(text),
-            pattern: text(row.pattern),
-        }
-    }
-}
-
-#[cfg(feature = "serde")]
-impl serde::Serialize for KeyLine<'_> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeStruct;
-        let k = self.row;
-        let [file, db, key, key_hex, type_name, encoding, elements, bytes, memory, expire_at_ms, idle_s, freq, slot, prefix, pattern] =
-            COLUMNS;
-        let mut line = serializer.serialize_struct("KeyLine", COLUMNS.len())?;
-        line.serialize_field(file, self.file)?;
-        line.serialize_field(db, &k.db)?;
-        line.serialize_field(key, &self.key)?;
-        line.serialize_field(key_hex, &self.key_hex)?;
-        line.serialize_field(type_name, k.type_name)?;
-        line.serialize_field(encoding, k.encoding)?;
-        line.serialize_field(elements, &k.elements)?;
-        line.serialize_field(bytes, &k.bytes)?;
-        line.serialize_field(memory, &k.memory)?;
-        line.serialize_field(expire_at_ms, &k.expire_at_ms)?;
-        line.serialize_field(idle_s, &k.idle_s)?;
-        line.serialize_field(freq, &k.freq)?;
-        line.serialize_field(slot, &k.slot)?;
-        line.serialize_field(prefix, &self.prefix)?;
-        line.serialize_field(pattern, &self.pattern)?;
-        line.end()
-    }
 }
 
 /// What the workers compute for one key.
@@ -236,44 +201,583 @@ pub fn key_rows<E: From<Error>>(
     Ok(())
 }
 
-#[cfg(all(test, feature = "serde"))]
+/// A row-writing failure: the input is bad, or the output could not be written.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RowsError {
+    /// A snapshot could not be parsed (the error names the byte offset).
+    #[error(transparent)]
+    Parse(#[from] Error),
+    /// Writing the output failed.
+    #[error("writing output: {0}")]
+    Io(#[from] io::Error),
+    /// The Parquet writer failed.
+    #[cfg(feature = "parquet")]
+    #[error("writing Parquet: {0}")]
+    Parquet(#[from] parquet::errors::ParquetError),
+}
+
+/// Formats of key rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RowFormat {
+    /// Comma-separated values (RFC 4180), with a header line.
+    Csv,
+    /// One JSON object per line.
+    Jsonl,
+    /// Apache Parquet: typed columns, Snappy-compressed (feature `parquet`).
+    #[cfg(feature = "parquet")]
+    Parquet,
+}
+
+/// Column names, in order, in every format.
+pub const COLUMNS: [&str; 15] = [
+    "file",
+    "db",
+    "key",
+    "key_hex",
+    "type",
+    "encoding",
+    "elements",
+    "bytes",
+    "memory",
+    "expire_at_ms",
+    "idle_s",
+    "freq",
+    "slot",
+    "prefix",
+    "pattern",
+];
+
+/// Writes one row per key of `files` to `out` in `format` and returns the rows
+/// written and `out` (flushed, not synced). `redactor` hides key names; `progress`
+/// gets the input bytes framed so far. See the [module docs](self) for the columns
+/// and for why `out` must be discarded when this fails.
+pub fn write_rows<W: Write + Send>(
+    files: &[FileInput<'_>],
+    options: &InventoryOptions,
+    format: RowFormat,
+    redactor: Option<&Redactor>,
+    out: W,
+    progress: &dyn Fn(u64),
+) -> Result<(u64, W), RowsError> {
+    let mut writer = RowWriter::new(format, out, redactor)?;
+    key_rows(files, options, progress, &mut |row: &KeyRow<'_>| {
+        let name = files.get(row.file).map_or("", |f| f.name);
+        writer.write(name, row)
+    })?;
+    let rows = writer.rows();
+    Ok((rows, writer.finish()?))
+}
+
+/// A row with its text columns resolved (the key rule, redaction).
+struct Resolved<'r> {
+    file: &'r str,
+    row: &'r KeyRow<'r>,
+    key: String,
+    key_hex: bool,
+    prefix: Option<String>,
+    pattern: String,
+}
+
+impl<'r> Resolved<'r> {
+    fn new(file: &'r str, row: &'r KeyRow<'r>, redactor: Option<&Redactor>) -> Resolved<'r> {
+        let (key, key_hex) = match (redactor, std::str::from_utf8(row.key)) {
+            (Some(r), _) => (r.key(row.key), false),
+            (None, Ok(s)) => (s.to_string(), false),
+            (None, Err(_)) => (crate::export::hex(row.key), true),
+        };
+        let text = |b: &[u8]| match redactor {
+            Some(r) => r.structure(b),
+            None => String::from_utf8_lossy(b).into_owned(),
+        };
+        Resolved {
+            file,
+            row,
+            key,
+            key_hex,
+            prefix: row.prefix.map(text),
+            pattern: text(row.pattern),
+        }
+    }
+}
+
+/// Writes [`KeyRow`]s in one [`RowFormat`] (for callers that drive [`key_rows`]
+/// themselves; [`write_rows`] does both).
+pub struct RowWriter<'r, W: Write + Send> {
+    sink: Sink<W>,
+    redactor: Option<&'r Redactor>,
+    rows: u64,
+}
+
+impl<W: Write + Send> std::fmt::Debug for RowWriter<'_, W> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RowWriter")
+            .field("rows", &self.rows)
+            .field("redacted", &self.redactor.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+enum Sink<W: Write + Send> {
+    Delimited {
+        out: BufWriter<W>,
+        json: bool,
+        line: Vec<u8>,
+    },
+    #[cfg(feature = "parquet")]
+    Parquet(Box<parquet_rows::ParquetRows<W>>),
+}
+
+impl<'r, W: Write + Send> RowWriter<'r, W> {
+    /// A writer of `format` into `out` (the CSV header is written now).
+    pub fn new(
+        format: RowFormat,
+        out: W,
+        redactor: Option<&'r Redactor>,
+    ) -> Result<RowWriter<'r, W>, RowsError> {
+        let json = match format {
+            RowFormat::Csv => false,
+            RowFormat::Jsonl => true,
+            #[cfg(feature = "parquet")]
+            RowFormat::Parquet => {
+                return Ok(RowWriter {
+                    sink: Sink::Parquet(Box::new(parquet_rows::ParquetRows::new(out)?)),
+                    redactor,
+                    rows: 0,
+                })
+            }
+        };
+        let mut out = BufWriter::with_capacity(1 << 20, out);
+        if !json {
+            writeln!(out, "{}", COLUMNS.join(","))?;
+        }
+        let sink = Sink::Delimited {
+            out,
+            json,
+            line: Vec::new(),
+        };
+        Ok(RowWriter {
+            sink,
+            redactor,
+            rows: 0,
+        })
+    }
+
+    /// Writes `row`; `file` is its file's name.
+    pub fn write(&mut self, file: &str, row: &KeyRow<'_>) -> Result<(), RowsError> {
+        let r = Resolved::new(file, row, self.redactor);
+        match &mut self.sink {
+            Sink::Delimited { out, json, line } => {
+                line.clear();
+                if *json {
+                    json_line(&r, line);
+                } else {
+                    csv_line(&r, line);
+                }
+                out.write_all(line)?;
+            }
+            #[cfg(feature = "parquet")]
+            Sink::Parquet(p) => p.write(&r)?,
+        }
+        self.rows += 1;
+        Ok(())
+    }
+
+    /// Rows written so far.
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// Completes the output (the Parquet footer) and returns `out`, flushed.
+    pub fn finish(self) -> Result<W, RowsError> {
+        match self.sink {
+            Sink::Delimited { out, .. } => out.into_inner().map_err(|e| e.into_error().into()),
+            #[cfg(feature = "parquet")]
+            Sink::Parquet(p) => p.finish(),
+        }
+    }
+}
+
+/// A CSV field, quoted when it holds a comma, quote or line break (RFC 4180).
+fn csv_field(s: &str, line: &mut Vec<u8>) {
+    if s.contains([',', '"', '\n', '\r']) {
+        line.push(b'"');
+        line.extend_from_slice(s.replace('"', "\"\"").as_bytes());
+        line.push(b'"');
+    } else {
+        line.extend_from_slice(s.as_bytes());
+    }
+}
+
+/// An optional number as text, empty when absent.
+fn opt_text<T: std::fmt::Display>(v: Option<T>) -> String {
+    v.map(|v| v.to_string()).unwrap_or_default()
+}
+
+fn csv_line(r: &Resolved<'_>, line: &mut Vec<u8>) {
+    let k = r.row;
+    csv_field(r.file, line);
+    // Writing to a Vec cannot fail.
+    let _ = write!(line, ",{},", k.db);
+    csv_field(&r.key, line);
+    let _ = write!(
+        line,
+        ",{},{},{},{},{},{},{},{},{},{},",
+        r.key_hex,
+        k.type_name,
+        k.encoding,
+        k.elements,
+        k.bytes,
+        k.memory,
+        opt_text(k.expire_at_ms),
+        opt_text(k.idle_s),
+        opt_text(k.freq),
+        k.slot
+    );
+    if let Some(p) = &r.prefix {
+        csv_field(p, line);
+    }
+    line.push(b',');
+    csv_field(&r.pattern, line);
+    line.push(b'\n');
+}
+
+fn json_line(r: &Resolved<'_>, line: &mut Vec<u8>) {
+    use crate::export::write_bytes;
+    let k = r.row;
+    // Strings are valid UTF-8, so `write_bytes` writes them as JSON strings.
+    let text = |line: &mut Vec<u8>, name: &str, s: &str| {
+        let _ = write!(line, "\"{name}\":");
+        write_bytes(line, s.as_bytes());
+        line.push(b',');
+    };
+    let number = |line: &mut Vec<u8>, name: &str, v: Option<String>| {
+        let _ = write!(line, "\"{name}\":{},", v.as_deref().unwrap_or("null"));
+    };
+    line.push(b'{');
+    text(line, "file", r.file);
+    number(line, "db", Some(k.db.to_string()));
+    text(line, "key", &r.key);
+    number(line, "key_hex", Some(r.key_hex.to_string()));
+    text(line, "type", k.type_name);
+    text(line, "encoding", k.encoding);
+    number(line, "elements", Some(k.elements.to_string()));
+    number(line, "bytes", Some(k.bytes.to_string()));
+    number(line, "memory", Some(k.memory.to_string()));
+    number(line, "expire_at_ms", k.expire_at_ms.map(|v| v.to_string()));
+    number(line, "idle_s", k.idle_s.map(|v| v.to_string()));
+    number(line, "freq", k.freq.map(|v| v.to_string()));
+    number(line, "slot", Some(k.slot.to_string()));
+    match &r.prefix {
+        Some(p) => text(line, "prefix", p),
+        None => number(line, "prefix", None),
+    }
+    line.extend_from_slice(b"\"pattern\":");
+    write_bytes(line, r.pattern.as_bytes());
+    line.extend_from_slice(b"}\n");
+}
+
+#[cfg(feature = "parquet")]
+mod parquet_rows {
+    //! Parquet through the `parquet` crate's low-level column writer (no Arrow).
+
+    use std::io::Write;
+    use std::sync::Arc;
+
+    use parquet::basic::Compression;
+    use parquet::data_type::{BoolType, ByteArray, ByteArrayType, Int32Type, Int64Type};
+    use parquet::errors::ParquetError;
+    use parquet::file::properties::WriterProperties;
+    use parquet::file::writer::SerializedFileWriter;
+    use parquet::schema::parser::parse_message_type;
+
+    use super::{Resolved, RowsError};
+
+    /// Rows per Parquet row group (bounds the column buffers).
+    const ROW_GROUP: usize = 128 * 1024;
+
+    const SCHEMA: &str = "message keys {
+        required binary file (STRING);
+        required int64 db;
+        required binary key (STRING);
+        required boolean key_hex;
+        required binary type (STRING);
+        required binary encoding (STRING);
+        required int64 elements;
+        required int64 bytes;
+        required int64 memory;
+        optional int64 expire_at_ms;
+        optional int64 idle_s;
+        optional int32 freq;
+        required int32 slot;
+        optional binary prefix (STRING);
+        required binary pattern (STRING);
+    }";
+
+    /// One column's values and, for optional columns, definition levels.
+    #[derive(Default)]
+    struct Column<T> {
+        values: Vec<T>,
+        levels: Option<Vec<i16>>,
+    }
+
+    impl<T> Column<T> {
+        fn optional() -> Column<T> {
+            Column {
+                values: Vec::new(),
+                levels: Some(Vec::new()),
+            }
+        }
+
+        fn push(&mut self, v: T) {
+            self.values.push(v);
+            if let Some(l) = &mut self.levels {
+                l.push(1);
+            }
+        }
+
+        fn push_opt(&mut self, v: Option<T>) {
+            match (v, &mut self.levels) {
+                (Some(v), _) => self.push(v),
+                (None, Some(l)) => l.push(0),
+                (None, None) => {}
+            }
+        }
+
+        fn clear(&mut self) {
+            self.values.clear();
+            if let Some(l) = &mut self.levels {
+                l.clear();
+            }
+        }
+    }
+
+    /// Rows buffered per column, one row group per [`ROW_GROUP`] rows.
+    pub(super) struct ParquetRows<W: Write + Send> {
+        writer: SerializedFileWriter<W>,
+        rows: usize,
+        file: Column<ByteArray>,
+        db: Column<i64>,
+        key: Column<ByteArray>,
+        key_hex: Column<bool>,
+        type_name: Column<ByteArray>,
+        encoding: Column<ByteArray>,
+        elements: Column<i64>,
+        bytes: Column<i64>,
+        memory: Column<i64>,
+        expire_at_ms: Column<i64>,
+        idle_s: Column<i64>,
+        freq: Column<i32>,
+        slot: Column<i32>,
+        prefix: Column<ByteArray>,
+        pattern: Column<ByteArray>,
+    }
+
+    fn clamp(v: u64) -> i64 {
+        i64::try_from(v).unwrap_or(i64::MAX)
+    }
+
+    fn text(s: &str) -> ByteArray {
+        ByteArray::from(s.as_bytes().to_vec())
+    }
+
+    impl<W: Write + Send> ParquetRows<W> {
+        pub(super) fn new(out: W) -> Result<ParquetRows<W>, RowsError> {
+            let schema = Arc::new(parse_message_type(SCHEMA)?);
+            let props = WriterProperties::builder()
+                .set_compression(Compression::SNAPPY)
+                .set_created_by(format!("rdbkit {}", env!("CARGO_PKG_VERSION")))
+                .build();
+            Ok(ParquetRows {
+                writer: SerializedFileWriter::new(out, schema, Arc::new(props))?,
+                rows: 0,
+                file: Column::default(),
+                db: Column::default(),
+                key: Column::default(),
+                key_hex: Column::default(),
+                type_name: Column::default(),
+                encoding: Column::default(),
+                elements: Column::default(),
+                bytes: Column::default(),
+                memory: Column::default(),
+                expire_at_ms: Column::optional(),
+                idle_s: Column::optional(),
+                freq: Column::optional(),
+                slot: Column::default(),
+                prefix: Column::optional(),
+                pattern: Column::default(),
+            })
+        }
+
+        pub(super) fn write(&mut self, r: &Resolved<'_>) -> Result<(), RowsError> {
+            let k = r.row;
+            self.file.push(text(r.file));
+            self.db.push(clamp(k.db));
+            self.key.push(text(&r.key));
+            self.key_hex.push(r.key_hex);
+            self.type_name.push(text(k.type_name));
+            self.encoding.push(text(k.encoding));
+            self.elements.push(clamp(k.elements));
+            self.bytes.push(clamp(k.bytes));
+            self.memory.push(clamp(k.memory));
+            self.expire_at_ms.push_opt(k.expire_at_ms);
+            self.idle_s.push_opt(k.idle_s.map(clamp));
+            self.freq.push_opt(k.freq.map(i32::from));
+            self.slot.push(i32::from(k.slot));
+            self.prefix.push_opt(r.prefix.as_deref().map(text));
+            self.pattern.push(text(&r.pattern));
+            self.rows += 1;
+            if self.rows >= ROW_GROUP {
+                self.flush_group()?;
+            }
+            Ok(())
+        }
+
+        fn flush_group(&mut self) -> Result<(), ParquetError> {
+            if self.rows == 0 {
+                return Ok(());
+            }
+            let mut group = self.writer.next_row_group()?;
+            let mut index = 0;
+            while let Some(mut col) = group.next_column()? {
+                // Columns come in schema order.
+                macro_rules! put {
+                    ($ty:ty, $c:expr) => {
+                        col.typed::<$ty>()
+                            .write_batch(&$c.values, $c.levels.as_deref(), None)
+                    };
+                }
+                match index {
+                    0 => put!(ByteArrayType, self.file),
+                    1 => put!(Int64Type, self.db),
+                    2 => put!(ByteArrayType, self.key),
+                    3 => put!(BoolType, self.key_hex),
+                    4 => put!(ByteArrayType, self.type_name),
+                    5 => put!(ByteArrayType, self.encoding),
+                    6 => put!(Int64Type, self.elements),
+                    7 => put!(Int64Type, self.bytes),
+                    8 => put!(Int64Type, self.memory),
+                    9 => put!(Int64Type, self.expire_at_ms),
+                    10 => put!(Int64Type, self.idle_s),
+                    11 => put!(Int32Type, self.freq),
+                    12 => put!(Int32Type, self.slot),
+                    13 => put!(ByteArrayType, self.prefix),
+                    _ => put!(ByteArrayType, self.pattern),
+                }?;
+                col.close()?;
+                index += 1;
+            }
+            group.close()?;
+            self.rows = 0;
+            self.file.clear();
+            self.db.clear();
+            self.key.clear();
+            self.key_hex.clear();
+            self.type_name.clear();
+            self.encoding.clear();
+            self.elements.clear();
+            self.bytes.clear();
+            self.memory.clear();
+            self.expire_at_ms.clear();
+            self.idle_s.clear();
+            self.freq.clear();
+            self.slot.clear();
+            self.prefix.clear();
+            self.pattern.clear();
+            Ok(())
+        }
+
+        pub(super) fn finish(mut self) -> Result<W, RowsError> {
+            self.flush_group()?;
+            Ok(self.writer.into_inner()?)
+        }
+    }
+}
+
+#[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
     use super::*;
 
     #[test]
-    fn key_line_shape() -> Result<(), serde_json::Error> {
-        let row = KeyRow {
+    fn csv_fields_are_quoted_when_needed() {
+        let mut line = Vec::new();
+        for field in ["plain", "a,b", "say \"hi\"", "two\nlines", ""] {
+            csv_field(field, &mut line);
+            line.push(b'|');
+        }
+        assert_eq!(line, b"plain|\"a,b\"|\"say \"\"hi\"\"\"|\"two\nlines\"||");
+    }
+
+    fn row<'r>(key: &'r [u8], prefix: Option<&'r [u8]>) -> KeyRow<'r> {
+        KeyRow {
             file: 0,
-            db: 2,
-            key: b"\xff:1",
-            type_name: "string",
-            encoding: "embstr",
-            elements: 1,
-            bytes: 3,
-            memory: 56,
-            expire_at_ms: Some(5),
+            db: 3,
+            key,
+            type_name: "hash",
+            encoding: "listpack",
+            elements: 2,
+            bytes: 30,
+            memory: 96,
+            expire_at_ms: Some(1_700_000_000_000),
             idle_s: None,
-            freq: None,
-            slot: 7,
-            prefix: Some(b"\xff"),
-            pattern: b"\xff:{n}",
-        };
-        let line = KeyLine::new("a.rdb", &row);
-        let text = serde_json::to_string(&line)?;
-        let expected_start =
-            r#"{"file":"a.rdb","db":2,"key":"ff3a31","key_hex":true,"type":"string""#;
-        assert!(text.starts_with(expected_start), "{text}");
-        let v: serde_json::Value = serde_json::from_str(&text)?;
-        let mut fields: Vec<&str> = v
-            .as_object()
-            .map(|o| o.keys().map(String::as_str).collect())
-            .unwrap_or_default();
-        let mut columns = COLUMNS.to_vec();
-        fields.sort_unstable();
-        columns.sort_unstable();
-        assert_eq!(fields, columns);
-        assert_eq!(v["prefix"], "\u{fffd}");
-        assert_eq!(v["idle_s"], serde_json::Value::Null);
-        Ok(())
+            freq: Some(5),
+            slot: 1234,
+            prefix,
+            pattern: b"user:{id}",
+        }
+    }
+
+    fn bytes(format: RowFormat, rows: &[KeyRow<'_>], redactor: Option<&Redactor>) -> Vec<u8> {
+        let mut w = RowWriter::new(format, Vec::new(), redactor).unwrap();
+        for r in rows {
+            w.write("a,b.rdb", r).unwrap();
+        }
+        assert_eq!(w.rows(), rows.len() as u64);
+        w.finish().unwrap()
+    }
+
+    fn written(format: RowFormat, rows: &[KeyRow<'_>], redactor: Option<&Redactor>) -> String {
+        String::from_utf8(bytes(format, rows, redactor)).unwrap()
+    }
+
+    #[test]
+    fn csv_and_jsonl_rows() {
+        let rows = [row(b"user:1", Some(b"user:")), row(b"\xff\x00", None)];
+        assert_eq!(
+            written(RowFormat::Csv, &rows, None),
+            "file,db,key,key_hex,type,encoding,elements,bytes,memory,expire_at_ms,idle_s,freq,slot,prefix,pattern\n\
+             \"a,b.rdb\",3,user:1,false,hash,listpack,2,30,96,1700000000000,,5,1234,user:,user:{id}\n\
+             \"a,b.rdb\",3,ff00,true,hash,listpack,2,30,96,1700000000000,,5,1234,,user:{id}\n"
+        );
+        assert_eq!(
+            written(RowFormat::Jsonl, &rows[1..], None),
+            "{\"file\":\"a,b.rdb\",\"db\":3,\"key\":\"ff00\",\"key_hex\":true,\"type\":\"hash\",\
+             \"encoding\":\"listpack\",\"elements\":2,\"bytes\":30,\"memory\":96,\
+             \"expire_at_ms\":1700000000000,\"idle_s\":null,\"freq\":5,\"slot\":1234,\
+             \"prefix\":null,\"pattern\":\"user:{id}\"}\n"
+        );
+        let json = written(RowFormat::Jsonl, &[row(b"a\"\n\\", Some(b"a\""))], None);
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(v["key"], "a\"\n\\");
+        assert_eq!(v["prefix"], "a\"");
+    }
+
+    #[test]
+    fn redacted_rows_hide_the_names() {
+        let r = Redactor::new();
+        let csv = written(RowFormat::Csv, &[row(b"user:1", Some(b"user:"))], Some(&r));
+        assert!(!csv.contains("user"), "{csv}");
+        assert!(csv.contains(&r.key(b"user:1")));
+        assert!(csv.contains(":{id}"));
+    }
+
+    #[cfg(feature = "parquet")]
+    #[test]
+    fn parquet_has_a_footer() {
+        let out = bytes(RowFormat::Parquet, &[row(b"user:1", None)], None);
+        assert!(out.starts_with(b"PAR1") && out.ends_with(b"PAR1"));
     }
 }

@@ -19,6 +19,7 @@ use redis::Value;
 use super::info::Info;
 use super::{nodes, read_info};
 use crate::cluster::{slot_for_key, SlotMap};
+use crate::platform::{fit, Fit};
 use crate::target::unique_suffix;
 use crate::target::{rdb_version_for, Connection, Target, TargetCaps};
 
@@ -599,17 +600,7 @@ fn modules(side: &mut Side) -> Result<BTreeSet<String>, String> {
 }
 
 fn bytes(n: i64) -> String {
-    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
-    if n.unsigned_abs() < 1024 {
-        return format!("{n} B");
-    }
-    let mut v = n as f64 / 1024.0;
-    let mut unit = 0;
-    while v.abs() >= 1024.0 && unit + 1 < UNITS.len() {
-        v /= 1024.0;
-        unit += 1;
-    }
-    format!("{v:.1} {}", UNITS.get(unit).copied().unwrap_or("?"))
+    crate::units::signed_bytes(n)
 }
 
 fn rdb_checks(
@@ -860,16 +851,15 @@ pub fn preflight(
                     bytes(used),
                     bytes(free)
                 );
-                if free as f64 >= need as f64 * 1.2 {
-                    check("capacity", Status::Pass, detail)
-                } else if free >= need {
-                    check(
+                let unsigned = |v: i64| u64::try_from(v).unwrap_or(0);
+                match fit(unsigned(need), unsigned(free)) {
+                    Fit::Fits => check("capacity", Status::Pass, detail),
+                    Fit::Tight => check(
                         "capacity",
                         Status::Warn,
                         format!("{detail}: less than 20% headroom"),
-                    )
-                } else {
-                    check("capacity", Status::Fail, format!("{detail}: does not fit"))
+                    ),
+                    _ => check("capacity", Status::Fail, format!("{detail}: does not fit")),
                 }
             }
         });

@@ -1,4 +1,4 @@
-//! `--redact`: key names out of reports that leave the team.
+//! Redaction (`rdbkit ... --redact`): key names out of reports that leave the team.
 //!
 //! A key name becomes `k` + 16 hex digits of SipHash-1-3 under a random 128-bit key
 //! drawn once per run (std's `RandomState`): the same name is the same token
@@ -11,15 +11,28 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
 
-use rdb_parser::inventory::{Inventory, PrefixStats};
+use super::{Inventory, PrefixStats};
 
-/// Placeholders of `rdb_parser::inventory::pattern`, kept as they are.
+/// Placeholders of [`pattern`](super::pattern), kept as they are.
 const PLACEHOLDERS: [&str; 7] = [
     "{id}", "{uuid}", "{hex}", "{date}", "{token}", "{bin}", "{…}",
 ];
 
 /// The keyed hash of one run.
 pub struct Redactor(std::collections::hash_map::RandomState);
+
+impl std::fmt::Debug for Redactor {
+    // The key stays secret: a debug print would let a reader recompute tokens.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Redactor(..)")
+    }
+}
+
+impl Default for Redactor {
+    fn default() -> Redactor {
+        Redactor::new()
+    }
+}
 
 impl Redactor {
     /// A redactor with a fresh random key.
@@ -66,7 +79,7 @@ impl Redactor {
 
 /// Redacts an inventory in place: the key names of the top-N lists become tokens,
 /// prefixes and patterns their structure (entries that become equal are added up).
-pub fn inventory(inv: &mut Inventory, r: &Redactor) {
+pub fn redact_inventory(inv: &mut Inventory, r: &Redactor) {
     for t in inv
         .top_by_memory
         .iter_mut()
