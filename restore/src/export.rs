@@ -64,10 +64,7 @@ pub fn write_resp<W: Write>(
         Some(v) => v,
         None => u16::try_from(header.version).unwrap_or(u16::MAX),
     };
-    let profile = TargetProfile {
-        rdb_version: footer,
-        family: header.family,
-    };
+    let profile = TargetProfile::new(footer, header.family);
     let plan = PlanOptions {
         on_conflict: if options.replace {
             ConflictPolicy::Replace

@@ -15,8 +15,9 @@
 //!   [`WriteMode::Auto`] when re-encoding cannot carry the value;
 //! - *refused* ([`Payload::Reject`]): module values the target cannot read, hash
 //!   field TTLs the target cannot hold under [`FieldTtlPolicy::Fail`], malformed
-//!   values, and function libraries ([`function_refusal`]) for targets without
-//!   `FUNCTION RESTORE`.
+//!   values, payloads over the target's `proto-max-bulk-len`
+//!   ([`TargetProfile::max_bulk_len`]) that may not become commands, and function
+//!   libraries ([`function_refusal`]) for targets without `FUNCTION RESTORE`.
 
 use std::borrow::Cow;
 
@@ -216,8 +217,10 @@ impl Payload<'_> {
 }
 
 /// Decides what to send for `value` to `target`: verbatim, slice, re-stamped,
-/// re-encoded, commands, or a refusal (see the [module docs](self)). Pure: no I/O,
-/// and the same answer for restore, export and sync.
+/// re-encoded, commands, or a refusal (see the [module docs](self)). A `RESTORE`
+/// payload longer than the target's `proto-max-bulk-len` goes as commands in
+/// [`WriteMode::Auto`] and is refused otherwise. Pure: no I/O, and the same answer
+/// for restore, export and sync.
 pub fn payload<'a>(
     value: &KeyValue<'_, 'a>,
     target: &TargetProfile,
@@ -226,6 +229,27 @@ pub fn payload<'a>(
     if options.mode == WriteMode::Commands {
         return commands(value, target, options);
     }
+    let made = restore_payload(value, target, options);
+    match made.restore_len() {
+        // Chunked commands fit where one bulk does not.
+        Some(len) if len as u64 > target.max_bulk_len => match options.mode {
+            WriteMode::Auto => commands(value, target, options),
+            _ => Payload::Reject(format!(
+                "the RESTORE payload is {len} bytes, over the target's proto-max-bulk-len \
+                 ({}): --mode auto writes it as commands, or raise proto-max-bulk-len",
+                target.max_bulk_len
+            )),
+        },
+        _ => made,
+    }
+}
+
+/// The `RESTORE` payload for `value` (or the fallback to commands, or a refusal).
+fn restore_payload<'a>(
+    value: &KeyValue<'_, 'a>,
+    target: &TargetProfile,
+    options: &PayloadOptions,
+) -> Payload<'a> {
     if let KeyValue::Dump { bytes, parsed, .. } = value {
         if parsed.rdb_version == target.rdb_version && parsed.family() == target.family {
             return Payload::Verbatim(bytes);
@@ -334,6 +358,7 @@ mod tests {
     const T7: TargetProfile = TargetProfile {
         rdb_version: 10,
         family: Family::Redis,
+        max_bulk_len: crate::plan::DEFAULT_MAX_BULK_LEN,
     };
 
     /// A set of one member, "a", as a listpack (SET_LISTPACK, Redis 7.2, RDB 11).
@@ -417,10 +442,7 @@ mod tests {
             other => panic!("{other:?}"),
         }
         // The same payload into a Redis 7.2 target goes as it came.
-        let t72 = TargetProfile {
-            rdb_version: 11,
-            family: Family::Redis,
-        };
+        let t72 = TargetProfile::new(11, Family::Redis);
         assert_eq!(
             payload(&value, &t72, &auto),
             Payload::Verbatim(bytes.as_slice())
@@ -440,10 +462,7 @@ mod tests {
             other => panic!("{other:?}"),
         }
         // --mode restore on a target re-encoding cannot reach (a stream for 4.0).
-        let t4 = TargetProfile {
-            rdb_version: 8,
-            family: Family::Redis,
-        };
+        let t4 = TargetProfile::new(8, Family::Redis);
         let stream = DumpPayload::build(15, b"\x00", 10);
         let parsed = DumpPayload::parse(&stream).unwrap();
         let restore_only = auto.mode(WriteMode::Restore);
@@ -451,6 +470,33 @@ mod tests {
             payload(&dump_value(b"x", &stream, &parsed), &t4, &restore_only),
             Payload::Reject(_)
         ));
+    }
+
+    #[test]
+    fn payloads_over_proto_max_bulk_len_become_commands_or_are_refused() {
+        let small = TargetProfile {
+            max_bulk_len: 16,
+            ..T7
+        };
+        let bytes = DumpPayload::build(0, b"\x0a0123456789", 10);
+        let parsed = DumpPayload::parse(&bytes).unwrap();
+        let value = dump_value(b"k", &bytes, &parsed);
+        let auto = PayloadOptions::default().now_ms(1_000);
+        // Fits the default limit: verbatim.
+        assert_eq!(payload(&value, &T7, &auto), Payload::Verbatim(&bytes));
+        // 22 bytes over a 16-byte limit: SET + PEXPIREAT in auto mode ...
+        match payload(&value, &small, &auto) {
+            Payload::Commands { buf, commands, .. } => {
+                assert_eq!(commands, 2);
+                assert!(String::from_utf8_lossy(&buf).contains("0123456789"));
+            }
+            other => panic!("{other:?}"),
+        }
+        // ... refused, naming the setting, with --mode restore.
+        match payload(&value, &small, &auto.mode(WriteMode::Restore)) {
+            Payload::Reject(why) => assert!(why.contains("proto-max-bulk-len"), "{why}"),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -16,6 +16,7 @@ use rdb_parser::{Family, KeyRecord, LogicalType};
 use crate::glob::Glob;
 use crate::payload::PayloadOptions;
 use crate::resp::{RestoreFlags, Ttl};
+use crate::target::TargetCaps;
 
 /// What to do when a key already exists on the target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -214,16 +215,42 @@ impl PlanOptions {
     }
 }
 
-/// What the plan needs to know about the target.
+/// Redis' and Valkey's default `proto-max-bulk-len` (512 MiB): the longest bulk
+/// string, so the longest `RESTORE` payload, a server takes.
+pub const DEFAULT_MAX_BULK_LEN: u64 = 512 << 20;
+
+/// What the plan and payload stages need to know about the target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TargetProfile {
     /// The RDB version the target writes and reads (the `DUMP` footer).
     pub rdb_version: u16,
     /// Redis or Valkey (type bytes 22+ differ).
     pub family: Family,
+    /// The longest bulk string it takes (`proto-max-bulk-len`).
+    pub max_bulk_len: u64,
 }
 
 impl TargetProfile {
+    /// A target reading `rdb_version` of `family`, with the default
+    /// `proto-max-bulk-len` ([`DEFAULT_MAX_BULK_LEN`]).
+    pub fn new(rdb_version: u16, family: Family) -> TargetProfile {
+        TargetProfile {
+            rdb_version,
+            family,
+            max_bulk_len: DEFAULT_MAX_BULK_LEN,
+        }
+    }
+
+    /// The profile of a probed target ([`TargetCaps::max_bulk_len`] when `CONFIG
+    /// GET` answered, else the default).
+    pub fn of(caps: &TargetCaps) -> TargetProfile {
+        TargetProfile {
+            rdb_version: caps.rdb_version,
+            family: caps.family,
+            max_bulk_len: caps.max_bulk_len.unwrap_or(DEFAULT_MAX_BULK_LEN),
+        }
+    }
+
     /// `ABSTTL`, `IDLETIME` and `FREQ` exist (Redis 5.0+, RDB 9+).
     pub fn has_restore_options(&self) -> bool {
         self.rdb_version >= 9
@@ -342,6 +369,7 @@ mod tests {
     const T7: TargetProfile = TargetProfile {
         rdb_version: 10,
         family: Family::Redis,
+        max_bulk_len: DEFAULT_MAX_BULK_LEN,
     };
 
     #[test]
@@ -395,10 +423,7 @@ mod tests {
             KeyPlan::Send { .. }
         ));
         // A pre-5.0 target: relative TTL, no FREQ.
-        let old = TargetProfile {
-            rdb_version: 8,
-            family: Family::Redis,
-        };
+        let old = TargetProfile::new(8, Family::Redis);
         match plan_key(&k, &o, &old, 1500, false) {
             KeyPlan::Send { ttl, flags, .. } => {
                 assert_eq!(ttl, Ttl::Relative(500));

@@ -953,10 +953,7 @@ pub fn restore<'a>(
             ),
         });
     }
-    let profile = TargetProfile {
-        rdb_version: caps.rdb_version,
-        family: caps.family,
-    };
+    let profile = TargetProfile::of(&caps);
     // Nothing is written from a file before it is known good, nor before everything
     // the target cannot take is known: one pass over every record.
     let survey = survey(files, options, &profile, now)?;
@@ -1704,8 +1701,12 @@ fn survey(
                         && match options.plan.mode {
                             WriteMode::Commands => risky,
                             mode => {
-                                !readable(k.value_type, profile.family, profile.rdb_version)
-                                    && (risky || mode == WriteMode::Restore)
+                                let restore_only = mode == WriteMode::Restore;
+                                let too_long =
+                                    resp::payload_len(k.raw.len()) as u64 > profile.max_bulk_len;
+                                (!readable(k.value_type, profile.family, profile.rdb_version)
+                                    && (risky || restore_only))
+                                    || (restore_only && too_long)
                             }
                         };
                     if convert {
@@ -1794,7 +1795,8 @@ fn check_databases(
 /// libraries) that this target cannot take under the chosen options (found by
 /// [`survey`]): hash field TTLs for a target older than 7.4 under
 /// `--hash-field-ttl fail`, module values it cannot read, functions for a target older
-/// than 7.0, types `--mode restore` cannot re-encode. Everything is said at once, with
+/// than 7.0, types `--mode restore` cannot re-encode, and under `--mode restore`
+/// payloads over the target's `proto-max-bulk-len`. Everything is said at once, with
 /// counts and the option that changes it; otherwise the run would write the rest and
 /// leave a half-filled target.
 fn check_writable(survey: &Survey, target: &Target) -> Result<()> {

@@ -883,7 +883,7 @@ pub fn sync(
         options,
         target: TargetProfile {
             rdb_version: options.target_rdb_version.unwrap_or(tgt_caps.rdb_version),
-            family: tgt_caps.family,
+            ..TargetProfile::of(&tgt_caps)
         },
         src_pexpiretime: src_caps.family == rdb_parser::Family::Valkey
             || major(&src_caps.version) >= 7,
