@@ -118,6 +118,7 @@ setters!(PayloadOptions {
 
 /// How a `RESTORE` payload was made from the source's bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Encoding {
     /// The source's value bytes as they are, with the target's footer version.
     Slice,
@@ -130,6 +131,7 @@ pub enum Encoding {
 
 /// What to send for one key.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Payload<'a> {
     /// `RESTORE` with the payload `type_byte` + `body` + `footer` + CRC-64.
     Restore {
