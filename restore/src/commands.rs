@@ -563,6 +563,7 @@ mod tests {
 
     fn profile(rdb_version: u16) -> TargetProfile {
         TargetProfile {
+            max_bulk_len: crate::plan::DEFAULT_MAX_BULK_LEN,
             rdb_version,
             family: Family::Redis,
         }

@@ -13,7 +13,8 @@ use std::io::Write;
 use rdb_parser::{Rdb, Record};
 
 use crate::error::{Error, Result};
-use crate::plan::{plan_key, ConflictPolicy, KeyPlan, PlanOptions, TargetProfile};
+use crate::payload::{function_refusal, payload, KeyValue, Payload};
+use crate::plan::{plan_key, ConflictPolicy, KeyPlan, PlanOptions, TargetProfile, WriteMode};
 use crate::report::KeyFailure;
 use crate::resp;
 use crate::restore::library_name;
@@ -63,16 +64,14 @@ pub fn write_resp<W: Write>(
         Some(v) => v,
         None => u16::try_from(header.version).unwrap_or(u16::MAX),
     };
-    let profile = TargetProfile {
-        rdb_version: footer,
-        family: header.family,
-    };
+    let profile = TargetProfile::new(footer, header.family);
     let plan = PlanOptions {
         on_conflict: if options.replace {
             ConflictPolicy::Replace
         } else {
             ConflictPolicy::Fail
         },
+        mode: WriteMode::Restore,
         ..PlanOptions::default()
     };
     let now = options.now_ms.unwrap_or_else(|| {
@@ -90,95 +89,51 @@ pub fn write_resp<W: Write>(
             error: e,
         })?;
         match record {
-            Record::Key(k) => match plan_key(&k, &plan, &profile, now, false) {
-                KeyPlan::Restore {
-                    db,
-                    ttl,
-                    footer,
-                    flags,
-                } => {
-                    if db != current_db {
-                        resp::write_select(&mut buf, db);
-                        current_db = db;
+            Record::Key(k) => {
+                let (db, ttl, flags) = match plan_key(&k, &plan, &profile, now, false) {
+                    KeyPlan::Send { db, ttl, flags } => (db, ttl, flags),
+                    KeyPlan::Expired => {
+                        summary.expired += 1;
+                        continue;
                     }
-                    resp::write_restore(
-                        &mut buf,
-                        &k.key,
-                        ttl,
-                        k.value_type.byte(),
-                        k.raw,
-                        footer,
-                        flags,
-                    );
-                    summary.keys += 1;
-                }
-                KeyPlan::Reencode {
-                    db,
-                    ttl,
-                    footer,
-                    flags,
-                } => {
-                    let policy = rdb_parser::reencode::Policy {
-                        now_ms: now,
-                        ..Default::default()
-                    };
-                    match rdb_parser::reencode::reencode(
-                        k.value_type,
-                        k.raw,
-                        profile.family,
-                        footer,
-                        &policy,
-                    ) {
-                        Ok(out) => {
-                            if db != current_db {
-                                resp::write_select(&mut buf, db);
-                                current_db = db;
-                            }
-                            let ty = out.value_type.byte();
-                            resp::write_restore(
-                                &mut buf, &k.key, ttl, ty, &out.body, footer, flags,
-                            );
-                            summary.keys += 1;
-                        }
-                        Err(e) => {
-                            summary.unsupported += 1;
-                            if summary.errors.len() < 100 {
-                                summary.errors.push(KeyFailure {
-                                    file,
-                                    db: Some(k.db),
-                                    key: k.key.to_vec(),
-                                    error: e.to_string(),
-                                    cause: "PLAN".into(),
-                                });
-                            }
-                        }
-                    }
-                }
-                KeyPlan::Expired => summary.expired += 1,
-                KeyPlan::Skip(_) | KeyPlan::Commands { .. } => {}
-                KeyPlan::Reject(why) => {
+                    KeyPlan::Skip(_) => continue,
+                };
+                let value = KeyValue::Record {
+                    record: &k,
+                    rdb_version: header.version,
+                };
+                // A RESTORE stream: no fallback to commands.
+                let made = payload(&value, &profile, &plan.payload_options(now, flags.replace));
+                if let Payload::Reject(why) = &made {
                     summary.unsupported += 1;
                     if summary.errors.len() < 100 {
                         summary.errors.push(KeyFailure {
                             file,
                             db: Some(k.db),
                             key: k.key.to_vec(),
-                            error: why,
+                            error: why.clone(),
                             cause: "PLAN".into(),
                         });
                     }
+                    continue;
                 }
-            },
+                if db != current_db {
+                    resp::write_select(&mut buf, db);
+                    current_db = db;
+                }
+                if made.write_restore(&mut buf, &k.key, ttl, flags) {
+                    summary.keys += 1;
+                }
+            }
             Record::Function(f) if !options.no_functions => {
-                if f.pre_ga || !profile.has_functions() {
+                if let Some(why) = function_refusal(&f, &profile) {
                     summary.unsupported += 1;
                     if summary.errors.len() < 100 {
                         summary.errors.push(KeyFailure {
                             file,
                             db: None,
                             key: library_name(&f),
-                            error: "FUNCTION RESTORE cannot carry this library to this version"
-                                .into(),
+                            error: why,
                             cause: "PLAN".into(),
                         });
                     }

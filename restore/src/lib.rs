@@ -31,8 +31,11 @@
 //!
 //! - [`commands`]: command mode (SET/RPUSH/SADD/ZADD/HSET/XADD/XGROUP/XCLAIM/PEXPIREAT).
 //! - [`plan`]: filters (`--db`, `--key-pattern` with [`glob`], `--type`), database
-//!   mapping, expired keys, conflict policy, footer version: a pure function
+//!   mapping, expired keys, conflict policy, the `RESTORE` arguments: a pure function
 //!   ([`plan::plan_key`]).
+//! - [`payload`]: what to send for a key, from a snapshot record or a live `DUMP`
+//!   (verbatim, slice, re-stamped, re-encoded, commands, or refused): one pure
+//!   function ([`payload::payload`]) that restore, export and sync call.
 //! - [`restore()`]: the framer, per-node workers with pipelined connections, and the
 //!   accounting into a [`RestoreReport`]; live counters in [`Progress`]. Inside (crate
 //!   private): `resp` (the commands, written into one buffer per batch with the
@@ -66,7 +69,8 @@
 //! | Router (standalone, cluster slot map, `MOVED`/`ASK`, refresh after a failover) | `delivery::Router`, `cluster::SlotMap` | `src/delivery.rs`, `src/cluster.rs` |
 //! | NodeWorker (one per node, count- and byte-bounded window) | `worker::NodeWorker<O: NodeOp>`, `window::Window` | `src/worker.rs`, `src/window.rs` |
 //! | Retry policy (wait, refresh, ask, fail; bounded backoff, node deadline) | `delivery::classify` → `delivery::Retry` | `src/delivery.rs` |
-//! | Payload (slice / re-stamp / re-encode / commands) | [`plan::plan_key`] → [`plan::KeyPlan`]; `resp::write_restore`, [`commands`] | `src/plan.rs`, `src/resp.rs`, `src/commands.rs` |
+//! | Plan (filters, db map, expiry, conflict policy) | [`plan::plan_key`] → [`plan::KeyPlan`] | `src/plan.rs` |
+//! | Payload (verbatim / slice / re-stamp / re-encode / commands / refusal), for restore, export and sync | [`payload::payload`] → [`payload::Payload`] ([`payload::Payload::write_restore`]); [`commands`] | `src/payload.rs`, `src/resp.rs`, `src/commands.rs` |
 //! | Accountant (report, checkpoint, failed-keys log) | `restore::Acc` → [`RestoreReport`], [`checkpoint::CheckpointState`] | `src/restore.rs`, `src/report.rs`, `src/checkpoint.rs` |
 //! | INFO reader | [`live::read_info`] → [`live::info::Info`] | `src/live/mod.rs`, `src/live/info.rs` |
 //! | Version parser | [`rdb_parser::aux::parse_version`]; RDB version of a server: [`target::rdb_version_for`] | `rdb-parser/src/aux.rs`, `src/target.rs` |
@@ -150,6 +154,7 @@ pub mod glob;
 #[cfg(feature = "html-report")]
 pub mod html_report;
 pub mod live;
+pub mod payload;
 pub mod plan;
 pub mod platform;
 pub mod report;

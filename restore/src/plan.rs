@@ -2,27 +2,21 @@
 //! the options and the target's capabilities (no I/O, unit-tested without a server).
 //!
 //! Filters (db, key pattern, type), database mapping, the already-expired skip, the
-//! conflict policy, and the payload's footer version: the slice encoder sends the raw
-//! value bytes with the *target's* RDB version in the footer, which every Redis since
-//! 3.2.1 accepts for payloads of its own version or older. When the source is newer,
-//! the footer is re-stamped: the value bytes are still valid for the target as long
-//! as the target knows the type byte (`RESTORE` dispatches on the type byte, never on
-//! the footer). Types the target cannot read are re-encoded
-//! ([`rdb_parser::reencode`], [`KeyPlan::Reencode`]); with `--mode commands` every key
-//! is written as plain commands ([`crate::commands`], [`KeyPlan::Commands`]), and
-//! `--mode auto` falls back to commands when re-encoding cannot carry the value.
-//!
-//! Redis 8.6 key metadata (`KEY_META`, [`KeyRecord::key_meta`]) is not sent: the
-//! payload starts at the type byte, which every target reads.
+//! conflict policy, and the `RESTORE` arguments around the payload (expiry,
+//! `REPLACE`, `IDLETIME`/`FREQ`). What the payload itself is (slice, re-stamped,
+//! re-encoded, commands, or refused) is the next stage's answer:
+//! [`crate::payload::payload`].
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fmt;
 
-use rdb_parser::reencode::{readable, FieldTtlPolicy};
+use rdb_parser::reencode::FieldTtlPolicy;
 use rdb_parser::{Family, KeyRecord, LogicalType};
 
 use crate::glob::Glob;
+use crate::payload::PayloadOptions;
 use crate::resp::{RestoreFlags, Ttl};
+use crate::target::TargetCaps;
 
 /// What to do when a key already exists on the target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -203,6 +197,15 @@ impl PlanOptions {
             .is_none_or(|k| k.functions.contains(name))
     }
 
+    /// The payload stage's options for a key written at `now_ms`, replaced or not.
+    pub fn payload_options(&self, now_ms: i64, replace: bool) -> PayloadOptions {
+        PayloadOptions::default()
+            .mode(self.mode)
+            .field_ttls(self.field_ttls)
+            .now_ms(now_ms)
+            .replace(replace)
+    }
+
     /// Whether the filters select `k`: `--db`, `--type`, `--key-pattern`, `--keys-from`.
     pub fn selects(&self, k: &KeyRecord<'_>) -> bool {
         self.db_selected(k.db)
@@ -212,16 +215,42 @@ impl PlanOptions {
     }
 }
 
-/// What the plan needs to know about the target.
+/// Redis' and Valkey's default `proto-max-bulk-len` (512 MiB): the longest bulk
+/// string, so the longest `RESTORE` payload, a server takes.
+pub const DEFAULT_MAX_BULK_LEN: u64 = 512 << 20;
+
+/// What the plan and payload stages need to know about the target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TargetProfile {
     /// The RDB version the target writes and reads (the `DUMP` footer).
     pub rdb_version: u16,
     /// Redis or Valkey (type bytes 22+ differ).
     pub family: Family,
+    /// The longest bulk string it takes (`proto-max-bulk-len`).
+    pub max_bulk_len: u64,
 }
 
 impl TargetProfile {
+    /// A target reading `rdb_version` of `family`, with the default
+    /// `proto-max-bulk-len` ([`DEFAULT_MAX_BULK_LEN`]).
+    pub fn new(rdb_version: u16, family: Family) -> TargetProfile {
+        TargetProfile {
+            rdb_version,
+            family,
+            max_bulk_len: DEFAULT_MAX_BULK_LEN,
+        }
+    }
+
+    /// The profile of a probed target ([`TargetCaps::max_bulk_len`] when `CONFIG
+    /// GET` answered, else the default).
+    pub fn of(caps: &TargetCaps) -> TargetProfile {
+        TargetProfile {
+            rdb_version: caps.rdb_version,
+            family: caps.family,
+            max_bulk_len: caps.max_bulk_len.unwrap_or(DEFAULT_MAX_BULK_LEN),
+        }
+    }
+
     /// `ABSTTL`, `IDLETIME` and `FREQ` exist (Redis 5.0+, RDB 9+).
     pub fn has_restore_options(&self) -> bool {
         self.rdb_version >= 9
@@ -231,49 +260,35 @@ impl TargetProfile {
     pub fn has_functions(&self) -> bool {
         self.rdb_version >= 10
     }
+
+    /// The `RESTORE` expiry argument for a key expiring at `expire_at_ms` (Unix ms)
+    /// written at `now_ms`: absolute with `ABSTTL` where it exists, else relative
+    /// (at least 1 ms, since 0 means "no expiry").
+    pub fn ttl(&self, expire_at_ms: Option<i64>, now_ms: i64) -> Ttl {
+        match expire_at_ms {
+            None => Ttl::None,
+            Some(at) if self.has_restore_options() => Ttl::Absolute(at),
+            Some(at) => Ttl::Relative(at.saturating_sub(now_ms).max(1)),
+        }
+    }
 }
 
 /// The decision for one key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeyPlan {
-    /// Send `RESTORE`.
-    Restore {
+    /// Send it; how is the payload stage's answer ([`crate::payload::payload`]).
+    Send {
         /// Target database.
         db: u64,
-        /// Expiry argument.
+        /// Expiry argument of `RESTORE`.
         ttl: Ttl,
-        /// Footer version of the payload.
-        footer: u16,
-        /// `REPLACE`, `IDLETIME`, `FREQ`.
+        /// `REPLACE` (also: `DEL` before commands), `IDLETIME`, `FREQ`.
         flags: RestoreFlags,
     },
     /// Not sent.
     Skip(SkipReason),
     /// Already expired at restore time: not sent.
     Expired,
-    /// Re-encode the value to a type the target reads ([`rdb_parser::reencode`]),
-    /// then send `RESTORE` (in [`WriteMode::Auto`], commands when that is impossible).
-    Reencode {
-        /// Target database.
-        db: u64,
-        /// Expiry argument.
-        ttl: Ttl,
-        /// Footer version of the payload (the target's).
-        footer: u16,
-        /// `REPLACE`, `IDLETIME`, `FREQ`.
-        flags: RestoreFlags,
-    },
-    /// Write the key as plain commands ([`crate::commands`]).
-    Commands {
-        /// Target database.
-        db: u64,
-        /// Key expiry (Unix ms), set with `PEXPIREAT`.
-        expire_at_ms: Option<i64>,
-        /// `DEL` the key first.
-        replace: bool,
-    },
-    /// Cannot be restored into this target (the reason is the report's error text).
-    Reject(String),
 }
 
 /// Decides what happens to `key`. `now_ms` is the restore time (Unix ms);
@@ -304,30 +319,8 @@ pub fn plan_key(
             return KeyPlan::Expired;
         }
     }
-    let replace = force_replace || options.on_conflict == ConflictPolicy::Replace;
-    if options.mode == WriteMode::Commands {
-        return KeyPlan::Commands {
-            db: options.map_db(key.db),
-            expire_at_ms: key.expire_at_ms,
-            replace,
-        };
-    }
-    let ty = key.value_type;
-    let verbatim = readable(ty, target.family, target.rdb_version);
-    if !verbatim && ty.logical() == LogicalType::Module {
-        return KeyPlan::Reject(format!(
-            "module values need RDB {}, the target reads {}",
-            ty.min_rdb_version(),
-            target.rdb_version
-        ));
-    }
-    let ttl = match key.expire_at_ms {
-        None => Ttl::None,
-        Some(at) if target.has_restore_options() => Ttl::Absolute(at),
-        Some(at) => Ttl::Relative(at.saturating_sub(now_ms).max(1)),
-    };
     let mut flags = RestoreFlags {
-        replace,
+        replace: force_replace || options.on_conflict == ConflictPolicy::Replace,
         idle_s: None,
         freq: None,
     };
@@ -339,22 +332,10 @@ pub fn plan_key(
             flags.idle_s = key.idle_s;
         }
     }
-    let db = options.map_db(key.db);
-    let footer = target.rdb_version;
-    if verbatim {
-        KeyPlan::Restore {
-            db,
-            ttl,
-            footer,
-            flags,
-        }
-    } else {
-        KeyPlan::Reencode {
-            db,
-            ttl,
-            footer,
-            flags,
-        }
+    KeyPlan::Send {
+        db: options.map_db(key.db),
+        ttl: target.ttl(key.expire_at_ms, now_ms),
+        flags,
     }
 }
 
@@ -388,6 +369,7 @@ mod tests {
     const T7: TargetProfile = TargetProfile {
         rdb_version: 10,
         family: Family::Redis,
+        max_bulk_len: DEFAULT_MAX_BULK_LEN,
     };
 
     #[test]
@@ -402,10 +384,9 @@ mod tests {
         assert_eq!(plan_key(&k, &o, &T7, 3000, false), KeyPlan::Expired);
         assert_eq!(
             plan_key(&k, &o, &T7, 1000, false),
-            KeyPlan::Restore {
+            KeyPlan::Send {
                 db: 3,
                 ttl: Ttl::Absolute(2000),
-                footer: 10,
                 flags: RestoreFlags {
                     replace: false,
                     idle_s: None,
@@ -416,7 +397,7 @@ mod tests {
         o.db_map.insert(3, 0);
         o.on_conflict = ConflictPolicy::Replace;
         match plan_key(&k, &o, &T7, 1000, false) {
-            KeyPlan::Restore { db, flags, .. } => assert_eq!((db, flags.replace), (0, true)),
+            KeyPlan::Send { db, flags, .. } => assert_eq!((db, flags.replace), (0, true)),
             other => panic!("{other:?}"),
         }
         o.dbs.insert(0);
@@ -439,58 +420,17 @@ mod tests {
         o.types.push(LogicalType::String);
         assert!(matches!(
             plan_key(&k, &o, &T7, 0, false),
-            KeyPlan::Restore { .. }
+            KeyPlan::Send { .. }
         ));
         // A pre-5.0 target: relative TTL, no FREQ.
-        let old = TargetProfile {
-            rdb_version: 8,
-            family: Family::Redis,
-        };
+        let old = TargetProfile::new(8, Family::Redis);
         match plan_key(&k, &o, &old, 1500, false) {
-            KeyPlan::Restore { ttl, flags, .. } => {
+            KeyPlan::Send { ttl, flags, .. } => {
                 assert_eq!(ttl, Ttl::Relative(500));
                 assert_eq!(flags.freq, None);
             }
             other => panic!("{other:?}"),
         }
-    }
-
-    #[test]
-    fn newer_types_are_reencoded_known_ones_restamped() {
-        // SET_LISTPACK (20, RDB 11) into a 7.0 target (RDB 10).
-        let lp = [0x0b, 0, 0, 0, 1, 0, 0x81, b'a', 2, 0xff];
-        let mut body = vec![20, 1, b's', lp.len() as u8];
-        body.extend_from_slice(&lp);
-        let data = rdb_with(11, &body);
-        let k = first_key(&data);
-        assert!(matches!(
-            plan_key(&k, &PlanOptions::default(), &T7, 0, false),
-            KeyPlan::Reencode { footer: 10, .. }
-        ));
-        let commands = PlanOptions {
-            mode: WriteMode::Commands,
-            on_conflict: ConflictPolicy::Replace,
-            ..PlanOptions::default()
-        };
-        assert_eq!(
-            plan_key(&k, &commands, &T7, 0, false),
-            KeyPlan::Commands {
-                db: 0,
-                expire_at_ms: None,
-                replace: true
-            }
-        );
-        // A plain string from the same RDB 11 file is re-stamped to 10.
-        let data = rdb_with(11, &[0, 1, b'k', 1, b'v']);
-        let k = first_key(&data);
-        assert!(matches!(
-            plan_key(&k, &PlanOptions::default(), &T7, 0, true),
-            KeyPlan::Restore {
-                footer: 10,
-                flags: RestoreFlags { replace: true, .. },
-                ..
-            }
-        ));
     }
 
     #[test]

@@ -54,11 +54,9 @@ impl Platform {
     /// ([`rdb_version_for`]) and the family.
     pub fn profile(self) -> TargetProfile {
         let (major, minor) = self.version();
-        TargetProfile {
-            // Both versions are in rdb_version_for's table (a test checks it).
-            rdb_version: rdb_version_for(Family::Redis, &format!("{major}.{minor}")).unwrap_or(0),
-            family: Family::Redis,
-        }
+        // Both versions are in rdb_version_for's table (a test checks it).
+        let rdb_version = rdb_version_for(Family::Redis, &format!("{major}.{minor}")).unwrap_or(0);
+        TargetProfile::new(rdb_version, Family::Redis)
     }
 
     /// Share of the SKU size usable by data, in percent: Azure Managed Redis

@@ -286,6 +286,7 @@ mod serde_tests {
             single_db: None,
             replica_of: None,
             keyspace: [(0, 3)].into_iter().collect(),
+            max_bulk_len: None,
         });
 
         let v = serde_json::to_value(&report)?;

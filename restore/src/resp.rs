@@ -115,6 +115,31 @@ pub fn write_restore(
     version: u16,
     flags: RestoreFlags,
 ) {
+    restore_command(out, key, ttl, flags, |out| {
+        write_payload_bulk(out, type_byte, body, version)
+    });
+}
+
+/// Writes `RESTORE key ttl payload [REPLACE] [ABSTTL] [IDLETIME s | FREQ f]` with a
+/// whole payload (as `DUMP` returned it).
+pub fn write_restore_raw(
+    out: &mut Vec<u8>,
+    key: &[u8],
+    ttl: Ttl,
+    payload: &[u8],
+    flags: RestoreFlags,
+) {
+    restore_command(out, key, ttl, flags, |out| write_bulk(out, payload));
+}
+
+/// The `RESTORE` command around a payload that `write_payload` writes as one bulk.
+fn restore_command(
+    out: &mut Vec<u8>,
+    key: &[u8],
+    ttl: Ttl,
+    flags: RestoreFlags,
+    write_payload: impl FnOnce(&mut Vec<u8>),
+) {
     let mut n = 4;
     n += u64::from(flags.replace);
     n += u64::from(matches!(ttl, Ttl::Absolute(_)));
@@ -126,7 +151,7 @@ pub fn write_restore(
         Ttl::None => write_bulk(out, b"0"),
         Ttl::Absolute(ms) | Ttl::Relative(ms) => write_bulk_int(out, ms),
     }
-    write_payload_bulk(out, type_byte, body, version);
+    write_payload(out);
     if flags.replace {
         write_bulk(out, b"REPLACE");
     }

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, Receiver, Sender};
 use rdb_parser::export::write_bytes;
-use rdb_parser::reencode::{reencode, Policy, ReencodeError};
+use rdb_parser::reencode::readable;
 use rdb_parser::{FunctionLibrary, KeyRecord, LogicalType, Rdb, Record};
 use redis::Value;
 
@@ -28,11 +28,12 @@ use crate::target::Connection;
 
 use crate::checkpoint::{self, CheckpointState, FailedLog, Position, SENT_STEP};
 use crate::cluster::{self, NodeAddr, SlotMap};
-use crate::commands::{field_ttl_commands, write_key_commands, CommandOptions, ConversionCounts};
+use crate::commands::ConversionCounts;
 use crate::delivery::{
     classify, deliver, is_transient, Pending, Redirects, Reply, Router, Settled,
 };
 use crate::error::{Error, Result};
+use crate::payload::{function_refusal, payload, KeyValue, Payload};
 use crate::plan::{
     plan_key, ConflictPolicy, KeyPlan, PlanOptions, SkipReason, TargetProfile, WriteMode,
 };
@@ -952,10 +953,7 @@ pub fn restore<'a>(
             ),
         });
     }
-    let profile = TargetProfile {
-        rdb_version: caps.rdb_version,
-        family: caps.family,
-    };
+    let profile = TargetProfile::of(&caps);
     // Nothing is written from a file before it is known good, nor before everything
     // the target cannot take is known: one pass over every record.
     let survey = survey(files, options, &profile, now)?;
@@ -1193,14 +1191,13 @@ pub fn restore<'a>(
                         }
                         let force = resumed && pos < overlap_end;
                         let plan = plan_key(&k, &options.plan, &profile, now, force);
-                        let source_version = file.rdb.header().version;
                         let prepared = prepare(
                             plan,
                             &k,
+                            file.rdb.header().version,
                             &profile,
                             options,
                             now,
-                            source_version,
                             &mut local.conversions,
                         );
                         match prepared {
@@ -1288,16 +1285,11 @@ pub fn restore<'a>(
                                 let (bytes, replies, precheck) = match send {
                                     Send::Restore {
                                         ttl,
-                                        type_byte,
-                                        body,
-                                        footer,
                                         flags,
+                                        payload,
                                     } => {
-                                        resp::write_restore(
-                                            &mut b.buf, &k.key, ttl, type_byte, &body, footer,
-                                            flags,
-                                        );
-                                        (resp::payload_len(body.len()) as u64, 1, false)
+                                        payload.write_restore(&mut b.buf, &k.key, ttl, flags);
+                                        (payload.restore_len().unwrap_or(0) as u64, 1, false)
                                     }
                                     Send::Commands {
                                         buf,
@@ -1479,13 +1471,11 @@ pub fn restore<'a>(
 
 /// What the framer sends for one key.
 enum Send<'b> {
-    /// A `RESTORE` of this type byte and body.
+    /// A `RESTORE` of this payload ([`Payload::Restore`] or [`Payload::Verbatim`]).
     Restore {
         ttl: resp::Ttl,
-        type_byte: u8,
-        body: Cow<'b, [u8]>,
-        footer: u16,
         flags: resp::RestoreFlags,
+        payload: Payload<'b>,
     },
     /// Commands (RESP, `commands` of them).
     Commands {
@@ -1498,13 +1488,13 @@ enum Send<'b> {
 impl Send<'_> {
     fn len(&self) -> usize {
         match self {
-            Send::Restore { body, .. } => body.len(),
+            Send::Restore { payload, .. } => payload.restore_len().unwrap_or(0),
             Send::Commands { buf, .. } => buf.len(),
         }
     }
 }
 
-/// A key's plan with its conversion done.
+/// A key's plan with its payload made.
 enum Prepared<'b> {
     Send { db: u64, send: Send<'b> },
     Skip(SkipReason),
@@ -1512,137 +1502,51 @@ enum Prepared<'b> {
     Reject(String),
 }
 
-/// Carries out the conversion a plan asks for: re-encoding (with the fallback to
-/// commands in [`WriteMode::Auto`]) or commands; counts conversions and losses.
+/// Makes the payload a plan asks for ([`payload()`]: slice, re-stamp, re-encode,
+/// commands or a refusal); counts conversions and losses.
 fn prepare<'b>(
     plan: KeyPlan,
     k: &KeyRecord<'b>,
-    profile: &TargetProfile,
-    options: &RestoreOptions,
-    now: i64,
     source_version: u32,
-    counts: &mut ConversionCounts,
-) -> Prepared<'b> {
-    match plan {
-        KeyPlan::Restore {
-            db,
-            ttl,
-            footer,
-            flags,
-        } => {
-            if source_version > u32::from(footer) {
-                counts.restamped += 1;
-            }
-            Prepared::Send {
-                db,
-                send: Send::Restore {
-                    ttl,
-                    type_byte: k.value_type.byte(),
-                    body: Cow::Borrowed(k.raw),
-                    footer,
-                    flags,
-                },
-            }
-        }
-        KeyPlan::Reencode {
-            db,
-            ttl,
-            footer,
-            flags,
-        } => {
-            let policy = Policy {
-                field_ttls: options.plan.field_ttls,
-                now_ms: now,
-                ..Policy::default()
-            };
-            match reencode(k.value_type, k.raw, profile.family, footer, &policy) {
-                Ok(out) => {
-                    counts.reencoded += 1;
-                    counts.add_dropped(&out.dropped);
-                    Prepared::Send {
-                        db,
-                        send: Send::Restore {
-                            ttl,
-                            type_byte: out.value_type.byte(),
-                            body: Cow::Owned(out.body),
-                            footer,
-                            flags,
-                        },
-                    }
-                }
-                Err(e) => {
-                    let fallback = options.plan.mode == WriteMode::Auto
-                        && match &e {
-                            ReencodeError::Unsupported(_) => true,
-                            ReencodeError::FieldTtls { .. } => field_ttl_commands(profile),
-                            ReencodeError::Parse(_) => false,
-                        };
-                    if fallback {
-                        commands(
-                            k,
-                            db,
-                            k.expire_at_ms,
-                            flags.replace,
-                            profile,
-                            options,
-                            now,
-                            counts,
-                        )
-                    } else {
-                        Prepared::Reject(e.to_string())
-                    }
-                }
-            }
-        }
-        KeyPlan::Commands {
-            db,
-            expire_at_ms,
-            replace,
-        } => commands(k, db, expire_at_ms, replace, profile, options, now, counts),
-        KeyPlan::Skip(r) => Prepared::Skip(r),
-        KeyPlan::Expired => Prepared::Expired,
-        KeyPlan::Reject(why) => Prepared::Reject(why),
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn commands<'b>(
-    k: &KeyRecord<'b>,
-    db: u64,
-    expire_at_ms: Option<i64>,
-    replace: bool,
     profile: &TargetProfile,
     options: &RestoreOptions,
     now: i64,
     counts: &mut ConversionCounts,
 ) -> Prepared<'b> {
-    let value = match k.value() {
-        Ok(v) => v,
-        Err(e) => return Prepared::Reject(format!("cannot decode the value: {e}")),
+    let (db, ttl, flags) = match plan {
+        KeyPlan::Send { db, ttl, flags } => (db, ttl, flags),
+        KeyPlan::Skip(r) => return Prepared::Skip(r),
+        KeyPlan::Expired => return Prepared::Expired,
     };
-    let mut o = CommandOptions::new(*profile, now);
-    o.replace = replace;
-    o.expire_at_ms = expire_at_ms;
-    o.field_ttls = options.plan.field_ttls;
-    let mut buf = Vec::new();
-    match write_key_commands(&mut buf, &k.key, value, &o) {
-        Ok(w) if w.empty => {
-            counts.add_dropped(&w.dropped);
-            Prepared::Expired
-        }
-        Ok(w) => {
-            counts.commands += 1;
-            counts.add_dropped(&w.dropped);
-            Prepared::Send {
-                db,
-                send: Send::Commands {
-                    buf,
-                    commands: w.commands,
-                    precheck: !replace,
-                },
-            }
-        }
-        Err(e) => Prepared::Reject(e.to_string()),
+    let value = KeyValue::Record {
+        record: k,
+        rdb_version: source_version,
+    };
+    let made = payload(
+        &value,
+        profile,
+        &options.plan.payload_options(now, flags.replace),
+    );
+    made.count(counts);
+    match made {
+        Payload::Commands { buf, commands, .. } => Prepared::Send {
+            db,
+            send: Send::Commands {
+                buf,
+                commands,
+                precheck: !flags.replace,
+            },
+        },
+        Payload::Expired { .. } => Prepared::Expired,
+        Payload::Reject(why) => Prepared::Reject(why),
+        made @ (Payload::Restore { .. } | Payload::Verbatim(_)) => Prepared::Send {
+            db,
+            send: Send::Restore {
+                ttl,
+                flags,
+                payload: made,
+            },
+        },
     }
 }
 
@@ -1691,20 +1595,8 @@ fn send_function(
     sender: &mut FunctionSender,
     target: &Target,
 ) -> FunctionOutcome {
-    if f.pre_ga {
-        return FunctionOutcome::Failed(
-            "a 7.0 release-candidate function record: FUNCTION RESTORE refuses it".into(),
-            "PLAN".into(),
-        );
-    }
-    if !profile.has_functions() {
-        return FunctionOutcome::Failed(
-            format!(
-                "function libraries need Redis 7.0 (RDB 10); the target reads RDB {}",
-                profile.rdb_version
-            ),
-            "PLAN".into(),
-        );
+    if let Some(why) = function_refusal(f, profile) {
+        return FunctionOutcome::Failed(why, "PLAN".into());
     }
     let mut cmd = Vec::with_capacity(f.raw.len() + 64);
     resp::write_function_restore(&mut cmd, f.raw, profile.rdb_version, replace);
@@ -1804,20 +1696,22 @@ fn survey(
                     let risky = k.value_type.has_field_ttls()
                         || k.value_type.logical() == LogicalType::Module;
                     let plan = plan_key(&k, plan, profile, now, false);
-                    let convert = match &plan {
-                        KeyPlan::Reject(why) => {
-                            survey.refuse(why, example_of(&k));
-                            continue;
-                        }
-                        KeyPlan::Reencode { .. } => {
-                            risky || options.plan.mode == WriteMode::Restore
-                        }
-                        KeyPlan::Commands { .. } => risky,
-                        _ => false,
-                    };
+                    // Converting costs: only keys that can be refused are tried.
+                    let convert = matches!(plan, KeyPlan::Send { .. })
+                        && match options.plan.mode {
+                            WriteMode::Commands => risky,
+                            mode => {
+                                let restore_only = mode == WriteMode::Restore;
+                                let too_long =
+                                    resp::payload_len(k.raw.len()) as u64 > profile.max_bulk_len;
+                                (!readable(k.value_type, profile.family, profile.rdb_version)
+                                    && (risky || restore_only))
+                                    || (restore_only && too_long)
+                            }
+                        };
                     if convert {
                         if let Prepared::Reject(why) =
-                            prepare(plan, &k, profile, options, now, version, &mut scratch)
+                            prepare(plan, &k, version, profile, options, now, &mut scratch)
                         {
                             survey.refuse(&why, example_of(&k));
                         }
@@ -1828,21 +1722,10 @@ fn survey(
                     if !plan.function_listed(&listed) {
                         continue;
                     }
-                    let name = || String::from_utf8_lossy(&listed).into_owned();
-                    if f.pre_ga {
+                    if let Some(why) = function_refusal(&f, profile) {
                         survey.refuse(
-                            "function libraries from a 7.0 release candidate (FUNCTION RESTORE \
-                             refuses them; --no-functions leaves them out)",
-                            name(),
-                        );
-                    } else if !profile.has_functions() {
-                        survey.refuse(
-                            &format!(
-                                "function libraries need Redis 7.0 (RDB 10), the target reads \
-                                 RDB {}; --no-functions leaves them out",
-                                profile.rdb_version
-                            ),
-                            name(),
+                            &format!("{why}; --no-functions leaves them out"),
+                            String::from_utf8_lossy(&listed).into_owned(),
                         );
                     }
                 }
@@ -1912,7 +1795,8 @@ fn check_databases(
 /// libraries) that this target cannot take under the chosen options (found by
 /// [`survey`]): hash field TTLs for a target older than 7.4 under
 /// `--hash-field-ttl fail`, module values it cannot read, functions for a target older
-/// than 7.0, types `--mode restore` cannot re-encode. Everything is said at once, with
+/// than 7.0, types `--mode restore` cannot re-encode, and under `--mode restore`
+/// payloads over the target's `proto-max-bulk-len`. Everything is said at once, with
 /// counts and the option that changes it; otherwise the run would write the rest and
 /// leave a half-filled target.
 fn check_writable(survey: &Survey, target: &Target) -> Result<()> {

@@ -654,6 +654,9 @@ pub struct TargetCaps {
     pub replica_of: Option<String>,
     /// Keys per database on the node probed (`INFO keyspace`).
     pub keyspace: std::collections::BTreeMap<u64, u64>,
+    /// `proto-max-bulk-len` (`CONFIG GET`): the longest `RESTORE` payload it takes;
+    /// `None` where `CONFIG` is refused (ElastiCache, Azure), which keep the default.
+    pub max_bulk_len: Option<u64>,
 }
 
 /// A target: connection settings, ready to open connections.
@@ -1129,9 +1132,9 @@ impl Target {
     /// mode (`INFO cluster`), the RDB version (a `DUMP` of a probe key: `SET` with a
     /// 60 s expiry, `DUMP`, `DEL`; the `INFO` version as a fallback), and whether it
     /// has more than database 0 (`CONFIG GET databases`, else whether `SELECT 1` is
-    /// accepted; never asked of a cluster).
+    /// accepted; never asked of a cluster), and `proto-max-bulk-len`.
     ///
-    /// The six commands go in one pipeline: across clouds every round trip costs tens
+    /// The commands go in one pipeline: across clouds every round trip costs tens
     /// of milliseconds before the first key is sent.
     pub fn probe(&self, conn: &mut Connection) -> Result<TargetCaps> {
         let key = format!("rdbkit:probe:{}", unique_suffix());
@@ -1146,6 +1149,10 @@ impl Target {
                 redis::cmd("CONFIG").arg("GET").arg("databases").clone(),
                 redis::cmd("INFO").arg("replication").clone(),
                 redis::cmd("INFO").arg("keyspace").clone(),
+                redis::cmd("CONFIG")
+                    .arg("GET")
+                    .arg("proto-max-bulk-len")
+                    .clone(),
             ],
             "probing the target",
         )?;
@@ -1161,6 +1168,7 @@ impl Target {
             next(),
             next(),
         );
+        let max_bulk_len = config_value(next());
         let server = reply_text(server).unwrap_or_default();
         let field = |name: &str| {
             server.lines().find_map(|l| {
@@ -1230,8 +1238,15 @@ impl Target {
             single_db,
             replica_of,
             keyspace,
+            max_bulk_len,
         })
     }
+}
+
+/// The number a `CONFIG GET name` reply holds, if it holds one.
+fn config_value(reply: redis::RedisResult<Value>) -> Option<u64> {
+    let pair = redis::from_redis_value::<Vec<String>>(reply.ok()?).ok()?;
+    pair.get(1)?.parse().ok()
 }
 
 /// How many times a connection is tried with fresh credentials while the server

@@ -42,6 +42,16 @@ pub enum Mode {
     Commands,
 }
 
+impl From<Mode> for WriteMode {
+    fn from(mode: Mode) -> WriteMode {
+        match mode {
+            Mode::Auto => WriteMode::Auto,
+            Mode::Restore => WriteMode::Restore,
+            Mode::Commands => WriteMode::Commands,
+        }
+    }
+}
+
 /// `--hash-field-ttl` values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum HashFieldTtl {
@@ -189,11 +199,7 @@ fn restore(args: &RestoreArgs, quiet: bool) -> Result<RestoreReport> {
         .failed_keys(args.failed_keys.clone())
         .node_timeout(std::time::Duration::from_secs(args.node_timeout.max(1)))
         .wait_replicas(!args.no_wait_replicas);
-    options.plan.mode = match args.mode {
-        Mode::Auto => WriteMode::Auto,
-        Mode::Restore => WriteMode::Restore,
-        Mode::Commands => WriteMode::Commands,
-    };
+    options.plan.mode = args.mode.into();
     options.plan.field_ttls = match args.hash_field_ttl {
         HashFieldTtl::Fail => FieldTtlPolicy::Fail,
         HashFieldTtl::Drop => FieldTtlPolicy::Drop,

@@ -18,7 +18,7 @@ use rdb_restore::document::{SyncDocument, SyncStatusDocument};
 use rdb_restore::glob::Glob;
 use rdb_restore::{Progress, SyncOptions, SyncReport, SyncState, SyncStatus, Until};
 
-use crate::cmd::restore::{json_line, HashFieldTtl};
+use crate::cmd::restore::{json_line, HashFieldTtl, Mode};
 use crate::connect::ConnectionArgs;
 use crate::output::bytes_json;
 use crate::units::parse_size;
@@ -98,6 +98,10 @@ pub struct SyncArgs {
     /// Bytes per second to the target at most (e.g. 50MiB).
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     max_bytes: Option<u64>,
+    /// How values are written, as restore: RESTORE with re-encoding and a fallback to
+    /// commands (auto), RESTORE only, or plain commands.
+    #[arg(long, value_enum, default_value = "auto")]
+    mode: Mode,
     /// Hash field TTLs on a target that cannot hold them: fail the key, or drop them.
     #[arg(long, value_enum, default_value = "fail")]
     hash_field_ttl: HashFieldTtl,
@@ -219,6 +223,7 @@ fn sync(args: &SyncArgs, quiet: bool) -> Result<SyncReport> {
         .iter()
         .map(|p| Glob::new(p.as_bytes()))
         .collect();
+    options.plan.mode = args.mode.into();
     options.plan.field_ttls = match args.hash_field_ttl {
         HashFieldTtl::Fail => FieldTtlPolicy::Fail,
         HashFieldTtl::Drop => FieldTtlPolicy::Drop,

@@ -1174,6 +1174,7 @@ mod tests {
             single_db: None,
             replica_of: None,
             keyspace: Default::default(),
+            max_bulk_len: None,
         };
         let mut out = Vec::new();
         rdb_checks(Some((10, "x".into())), None, &caps, &mut out);

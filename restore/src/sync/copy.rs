@@ -1,18 +1,18 @@
 //! Copying keys: the source read (value and expiry together, in one
 //! `MULTI`/`DUMP`/`PEXPIRETIME`/`EXEC` per key, pipelined per node) and the target
-//! write (`RESTORE ... REPLACE ABSTTL`, or `DEL` when the key is gone), with the
-//! payload re-stamped or re-encoded for an older target as restore does.
+//! write (`RESTORE ... REPLACE ABSTTL`, commands, or `DEL` when the key is gone),
+//! with what to send decided by the payload stage restore uses
+//! ([`crate::payload::payload`]).
 
 use std::collections::BTreeMap;
 
-use rdb_parser::reencode::{readable, reencode, FieldTtlPolicy, Policy};
-use rdb_parser::{DumpPayload, Family};
 use redis::Value;
 
 use crate::cluster::NodeAddr;
 use crate::error::Result;
-use crate::resp::{self, Ttl};
-use crate::target::TargetCaps;
+use crate::payload::Payload;
+use crate::plan::TargetProfile;
+use crate::resp::{self, RestoreFlags};
 
 use super::dirty::DbKey;
 use super::nodes::Nodes;
@@ -136,74 +136,30 @@ pub(crate) fn read_keys(src: &mut Nodes, keys: &[&DbKey], pexpiretime: bool) -> 
         .collect()
 }
 
-/// How the target is written.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Writer {
-    pub(crate) family: Family,
-    pub(crate) rdb_version: u16,
-    pub(crate) field_ttls: FieldTtlPolicy,
-}
-
-impl Writer {
-    pub(crate) fn new(
-        caps: &TargetCaps,
-        rdb_version: Option<u16>,
-        field_ttls: FieldTtlPolicy,
-    ) -> Writer {
-        Writer {
-            family: caps.family,
-            rdb_version: rdb_version.unwrap_or(caps.rdb_version),
-            field_ttls,
-        }
-    }
-
-    /// The source payload as the target reads it: as is when the versions match,
-    /// re-stamped when the target knows the type, else re-encoded.
-    pub(crate) fn convert(&self, payload: &[u8]) -> std::result::Result<Vec<u8>, String> {
-        let parsed =
-            DumpPayload::parse(payload).map_err(|e| format!("source DUMP payload: {e}"))?;
-        if parsed.rdb_version == self.rdb_version && parsed.family() == self.family {
-            return Ok(payload.to_vec());
-        }
-        let ty = parsed.value_type;
-        if readable(ty, self.family, self.rdb_version) && parsed.key_meta.is_none() {
-            return Ok(DumpPayload::build(ty.byte(), parsed.body, self.rdb_version));
-        }
-        let policy = Policy {
-            field_ttls: self.field_ttls,
-            now_ms: now_ms(),
-            ..Policy::default()
-        };
-        let re =
-            reencode(ty, parsed.body, self.family, self.rdb_version, &policy).map_err(|e| {
-                format!(
-                    "the target (RDB {}) cannot take this value: {e}",
-                    self.rdb_version
-                )
-            })?;
-        Ok(DumpPayload::build(
-            re.value_type.byte(),
-            &re.body,
-            self.rdb_version,
-        ))
-    }
-
-    /// Whether `RESTORE` takes `ABSTTL` (Redis 5.0, RDB 9, and later).
-    fn absttl(&self) -> bool {
-        self.family == Family::Valkey || self.rdb_version >= 9
-    }
-}
-
 /// A write to the target.
 #[derive(Debug)]
-pub(crate) enum Write {
-    /// `RESTORE key ttl payload REPLACE [ABSTTL]` (payload already converted).
+pub(crate) enum Write<'a> {
+    /// `RESTORE key ttl payload REPLACE [ABSTTL]` ([`Payload::Restore`] or
+    /// [`Payload::Verbatim`], made by the payload stage).
     Restore {
-        payload: Vec<u8>,
+        payload: Payload<'a>,
         expire_at_ms: Option<i64>,
     },
+    /// Plain commands (`DEL` first), `commands` of them.
+    Commands { buf: Vec<u8>, commands: usize },
     /// `DEL key`.
     Del,
+}
+
+impl Write<'_> {
+    /// Bytes sent for the value (what `--max-bytes` counts).
+    pub(crate) fn bytes(&self) -> usize {
+        match self {
+            Write::Restore { payload, .. } => payload.restore_len().unwrap_or(0),
+            Write::Commands { buf, .. } => buf.len(),
+            Write::Del => 0,
+        }
+    }
 }
 
 /// The outcome of one write.
@@ -216,11 +172,11 @@ pub(crate) enum Written {
     Retry,
 }
 
-/// Writes `items` (target database, key, write) to the target, pipelined per node.
+/// Writes `items` (target database, key, write) to `target`, pipelined per node.
 pub(crate) fn write_keys(
     tgt: &mut Nodes,
-    writer: &Writer,
-    items: &[(u64, &[u8], &Write)],
+    target: &TargetProfile,
+    items: &[(u64, &[u8], &Write<'_>)],
 ) -> Result<Vec<Written>> {
     let mut out: Vec<Option<Written>> = items.iter().map(|_| None).collect();
     let mut by_node: BTreeMap<NodeAddr, Vec<usize>> = BTreeMap::new();
@@ -228,10 +184,15 @@ pub(crate) fn write_keys(
         by_node.entry(tgt.owner(key)).or_default().push(i);
     }
     let now = now_ms();
+    let replace = RestoreFlags {
+        replace: true,
+        ..RestoreFlags::default()
+    };
     for (addr, mut idx) in by_node {
         idx.sort_by_key(|&i| items.get(i).map_or(0, |k| k.0));
         let mut buf = Vec::new();
         let mut count = 0;
+        // Per item: its first reply and how many it has.
         let mut at = Vec::with_capacity(idx.len());
         let mut db = None;
         for &i in &idx {
@@ -243,34 +204,57 @@ pub(crate) fn write_keys(
                 count += 1;
                 db = Some(*kdb);
             }
-            match w {
-                Write::Del => resp::write_command(&mut buf, &[b"DEL", key]),
+            let replies = match w {
+                Write::Del => {
+                    resp::write_command(&mut buf, &[b"DEL", key]);
+                    1
+                }
                 Write::Restore {
                     payload,
                     expire_at_ms,
                 } => {
-                    let ttl = match expire_at_ms {
-                        None => Ttl::None,
-                        Some(t) if writer.absttl() => Ttl::Absolute(*t),
-                        Some(t) => Ttl::Relative((t - now).max(1)),
-                    };
-                    write_restore_payload(&mut buf, key, ttl, payload);
+                    let ttl = target.ttl(*expire_at_ms, now);
+                    if !payload.write_restore(&mut buf, key, ttl, replace) {
+                        // Never made so (mod.rs sends commands as Write::Commands).
+                        if let Some(o) = out.get_mut(i) {
+                            *o = Some(Written::Refused("not a RESTORE payload".into()));
+                        }
+                        continue;
+                    }
+                    1
                 }
-            }
-            at.push((i, count));
-            count += 1;
+                Write::Commands {
+                    buf: cmds,
+                    commands,
+                } => {
+                    buf.extend_from_slice(cmds);
+                    *commands
+                }
+            };
+            at.push((i, count, replies));
+            count += replies;
         }
         match tgt.exchange(&addr, &buf, count) {
             Ok(replies) => {
-                for (i, j) in at {
-                    let w = match replies.get(j) {
-                        Some(Ok(_)) => Written::Done,
-                        Some(Err((code, _))) if crate::delivery::is_transient(code) => {
-                            Written::Retry
+                for (i, first, n) in at {
+                    let mut w = Written::Done;
+                    for j in first..first + n {
+                        match replies.get(j) {
+                            Some(Ok(_)) => {}
+                            Some(Err((code, _))) if crate::delivery::is_transient(code) => {
+                                w = Written::Retry;
+                                break;
+                            }
+                            Some(Err((_, text))) => {
+                                w = Written::Refused(text.clone());
+                                break;
+                            }
+                            None => {
+                                w = Written::Retry;
+                                break;
+                            }
                         }
-                        Some(Err((_, text))) => Written::Refused(text.clone()),
-                        None => Written::Retry,
-                    };
+                    }
                     if let Some(o) = out.get_mut(i) {
                         *o = Some(w);
                     }
@@ -289,17 +273,4 @@ pub(crate) fn write_keys(
         .into_iter()
         .map(|w| w.unwrap_or(Written::Retry))
         .collect())
-}
-
-/// `RESTORE key ttl payload REPLACE [ABSTTL]` with a whole payload.
-fn write_restore_payload(out: &mut Vec<u8>, key: &[u8], ttl: Ttl, payload: &[u8]) {
-    let ttl_text = match ttl {
-        Ttl::None => "0".to_string(),
-        Ttl::Absolute(ms) | Ttl::Relative(ms) => ms.to_string(),
-    };
-    let mut args: Vec<&[u8]> = vec![b"RESTORE", key, ttl_text.as_bytes(), payload, b"REPLACE"];
-    if matches!(ttl, Ttl::Absolute(_)) {
-        args.push(b"ABSTTL");
-    }
-    resp::write_command(out, &args);
 }

@@ -45,13 +45,14 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rdb_parser::Rdb;
+use rdb_parser::{DumpPayload, Rdb};
 
 use crate::cluster::NodeAddr;
 use crate::error::{Error, Result};
 use crate::glob::Glob;
 use crate::live::info::Info;
-use crate::plan::PlanOptions;
+use crate::payload::{payload, KeyValue, Payload};
+use crate::plan::{PlanOptions, TargetProfile};
 use crate::report::{Progress, RestoreReport};
 use crate::restore::{RestoreOptions, SourceFile};
 use crate::target::Target;
@@ -59,7 +60,7 @@ use crate::throttle::Throttle;
 
 use capture::{Event, NodeCapture, Shared};
 use compare::LiveCompare;
-use copy::{Read, Write, Writer, Written};
+use copy::{Read, Write, Written};
 use dirty::{DbKey, DirtySet};
 use nodes::Nodes;
 
@@ -113,8 +114,9 @@ impl SyncState {
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct SyncOptions {
-    /// Filters and database mapping (`dbs`, `db_map`, `default_db`, `key_patterns`,
-    /// `field_ttls`; the others are not used by sync).
+    /// Filters and database mapping (`dbs`, `db_map`, `default_db`, `key_patterns`),
+    /// and how values are written (`mode`, `field_ttls`: the payload stage's
+    /// options, as for restore); the others are not used by sync.
     pub plan: PlanOptions,
     /// Snapshot files (one per shard) restored first; waited for when missing.
     pub snapshots: Vec<PathBuf>,
@@ -308,7 +310,8 @@ struct Run<'a> {
     scope: Scope,
     src: Nodes,
     tgt: Nodes,
-    writer: Writer,
+    /// What the target reads (the payload stage's input).
+    target: TargetProfile,
     src_pexpiretime: bool,
     tgt_pexpiretime: bool,
     dirty: DirtySet,
@@ -513,10 +516,11 @@ impl Run<'_> {
         let keys: Vec<&DbKey> = batch.iter().map(|(k, _)| k).collect();
         let reads = copy::read_keys(&mut self.src, &keys, self.src_pexpiretime);
         let now = copy::now_ms();
-        let mut writes: Vec<(usize, Write)> = Vec::with_capacity(batch.len());
+        let options = self.scope.plan.payload_options(now, true);
+        let mut writes: Vec<(usize, Write<'_>)> = Vec::with_capacity(batch.len());
         let mut again = Vec::new();
         let mut refresh_src = false;
-        for (i, read) in reads.into_iter().enumerate() {
+        for (i, read) in reads.iter().enumerate() {
             let Some(((db, key), _)) = batch.get(i) else {
                 continue;
             };
@@ -524,50 +528,62 @@ impl Run<'_> {
                 Read::Value {
                     expire_at_ms: Some(t),
                     ..
-                } if t <= now => writes.push((i, Write::Del)),
+                } if *t <= now => writes.push((i, Write::Del)),
                 Read::Value {
-                    payload,
+                    payload: bytes,
                     expire_at_ms,
-                } => match self.writer.convert(&payload) {
-                    Ok(payload) => writes.push((
-                        i,
-                        Write::Restore {
-                            payload,
-                            expire_at_ms,
+                } => {
+                    let made = match DumpPayload::parse(bytes) {
+                        Ok(parsed) => {
+                            let value = KeyValue::Dump {
+                                key,
+                                bytes,
+                                parsed: &parsed,
+                                expire_at_ms: *expire_at_ms,
+                            };
+                            payload(&value, &self.target, &options)
+                        }
+                        Err(e) => Payload::Reject(format!("source DUMP payload: {e}")),
+                    };
+                    let write = match made {
+                        Payload::Commands { buf, commands, .. } => {
+                            Write::Commands { buf, commands }
+                        }
+                        // Every field had expired: so has the key.
+                        Payload::Expired { .. } => Write::Del,
+                        Payload::Reject(why) => {
+                            self.errors += 1;
+                            self.failures.insert((*db, key.clone()), why);
+                            continue;
+                        }
+                        made @ (Payload::Restore { .. } | Payload::Verbatim(_)) => Write::Restore {
+                            payload: made,
+                            expire_at_ms: *expire_at_ms,
                         },
-                    )),
-                    Err(why) => {
-                        self.errors += 1;
-                        self.failures.insert((*db, key.clone()), why);
-                    }
-                },
+                    };
+                    writes.push((i, write));
+                }
                 Read::Gone => writes.push((i, Write::Del)),
                 Read::Retry { why, moved } => {
                     refresh_src |= moved;
                     if !moved {
                         self.errors += 1;
-                        self.notice(why);
+                        self.notice(why.clone());
                     }
                     again.push(i);
                 }
             }
         }
         let cluster = self.tgt.cluster;
-        let items: Vec<(u64, &[u8], &Write)> = writes
+        let items: Vec<(u64, &[u8], &Write<'_>)> = writes
             .iter()
             .filter_map(|(i, w)| {
                 let ((db, key), _) = batch.get(*i)?;
                 Some((self.scope.target_db(*db, cluster), key.as_slice(), w))
             })
             .collect();
-        let bytes: usize = writes
-            .iter()
-            .map(|(_, w)| match w {
-                Write::Restore { payload, .. } => payload.len(),
-                Write::Del => 0,
-            })
-            .sum();
-        let results = copy::write_keys(&mut self.tgt, &self.writer, &items)?;
+        let bytes: usize = writes.iter().map(|(_, w)| w.bytes()).sum();
+        let results = copy::write_keys(&mut self.tgt, &self.target, &items)?;
         let acked = Instant::now();
         let mut refresh_tgt = false;
         for ((i, w), result) in writes.iter().zip(results) {
@@ -863,10 +879,12 @@ pub fn sync(
     let bulk_done_before = std::fs::read_to_string(&state_file)
         .map(|s| s.trim() == "bulk-done")
         .unwrap_or(false);
-    let field_ttls = options.plan.field_ttls;
     let mut run = Run {
         options,
-        writer: Writer::new(&tgt_caps, options.target_rdb_version, field_ttls),
+        target: TargetProfile {
+            rdb_version: options.target_rdb_version.unwrap_or(tgt_caps.rdb_version),
+            ..TargetProfile::of(&tgt_caps)
+        },
         src_pexpiretime: src_caps.family == rdb_parser::Family::Valkey
             || major(&src_caps.version) >= 7,
         tgt_pexpiretime: tgt_caps.family == rdb_parser::Family::Valkey

@@ -89,6 +89,12 @@ impl Server {
     /// Starts a server; `tls` means `extra` configures a TLS port (`--port 0`), and
     /// `cli_args` are what redis-cli needs to reach it.
     pub fn start_with(extra: &[&str], tls: bool, cli_args: Vec<String>) -> Server {
+        Server::start_bin(Path::new(REDIS_SERVER), extra, tls, cli_args)
+    }
+
+    /// Starts the server binary `bin` (e.g. [`redis62`]); otherwise as
+    /// [`Server::start_with`].
+    pub fn start_bin(bin: &Path, extra: &[&str], tls: bool, cli_args: Vec<String>) -> Server {
         let dir = temp_dir("srv");
         let port = free_port();
         let port_s = port.to_string();
@@ -111,13 +117,13 @@ impl Server {
             &log,
         ]);
         args.extend(extra);
-        let child = Command::new(REDIS_SERVER)
+        let child = Command::new(bin)
             .args(&args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {REDIS_SERVER}: {e}"));
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
         let server = Server {
             child,
             port,
