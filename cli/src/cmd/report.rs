@@ -19,6 +19,7 @@ use rdb_parser::inventory::{
 use rdb_parser::{Family, ValueType};
 
 use super::baseline::{which_file, ModelArgs, Opened};
+use crate::output;
 use crate::progress::Progress;
 use crate::redact::Redactor;
 use crate::units;
@@ -125,7 +126,7 @@ pub fn run(args: &ReportArgs, quiet: bool) -> ExitCode {
     match report(args, quiet) {
         Ok(()) => {
             if !quiet {
-                eprintln!("rdbkit: report written to {}", args.output);
+                eprintln!("rdbkit: report written to {}", output::shown(&args.output));
             }
             ExitCode::SUCCESS
         }
@@ -163,6 +164,9 @@ fn report(args: &ReportArgs, quiet: bool) -> Result<()> {
         crate::redact::inventory(&mut inv, &Redactor::new());
     }
     let html = Page::new(&inv, &options, args).render();
+    if output::is_object(&args.output) {
+        return output::upload(&args.output, html.as_bytes()).map(|_| ());
+    }
     let partial = format!("{}.partial", args.output);
     std::fs::write(&partial, html).with_context(|| format!("writing {partial}"))?;
     std::fs::rename(&partial, &args.output)
