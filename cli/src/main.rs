@@ -36,7 +36,7 @@ struct Cli {
 enum Command {
     /// Print every key (and function library) as JSON Lines.
     Export {
-        /// Snapshot files (`-` reads standard input).
+        /// Snapshot files (`-` reads standard input; `s3://`, `az://` objects and globs).
         #[arg(required = true)]
         files: Vec<String>,
         /// Output format.
@@ -89,7 +89,7 @@ enum Command {
                             on stdout in every case."
     )]
     Check {
-        /// Snapshot files (`-` reads standard input).
+        /// Snapshot files (`-` reads standard input; `s3://`, `az://` objects and globs).
         #[arg(required = true)]
         files: Vec<String>,
         /// Do not verify the CRC-64 trailer.

@@ -36,8 +36,10 @@ pub struct ConvertArgs {
         short,
         long,
         value_name = "OUT",
-        help = "Output file; `-` writes to stdout; with --split/--split-by a name with `{n}` \
-                (the output's number, from 0), e.g. `shard-{n}.rdb`"
+        help = "Output file; `-` writes to stdout; `s3://BUCKET/KEY` or `az://CONTAINER/BLOB` \
+                uploads it (multipart; the object appears only when complete); with \
+                --split/--split-by a name with `{n}` (the output's number, from 0), e.g. \
+                `shard-{n}.rdb`"
     )]
     output: String,
     /// RDB version to write: 1-12 (Redis: 9 = 5.0/6.x, 10 = 7.0, 11 = 7.2, 12 = 7.4),

@@ -36,13 +36,15 @@ use crate::redact::Redactor;
 /// Arguments of `rdbkit keys`.
 #[derive(Debug, clap::Args)]
 pub struct KeysArgs {
-    /// Snapshot files; several files (one per shard) are one dataset.
+    /// Snapshot files; several files (one per shard) are one dataset. `-` reads stdin;
+    /// `s3://...`, `az://...` read objects (globs name shard sets); standard input, objects and gzip files are first copied to a temporary file in $TMPDIR.
     #[arg(required = true)]
     files: Vec<String>,
     /// Output format.
     #[arg(long, value_enum, default_value = "csv")]
     format: RowFormat,
-    /// Output file (written as OUT.partial, renamed when complete).
+    /// Output file (written as OUT.partial, renamed when complete); an `s3://` or `az://`
+    /// URL uploads it once complete.
     #[arg(short, long, value_name = "OUT")]
     output: String,
     /// Replace key names by a keyed hash (random key per run, the same name gives the

@@ -27,10 +27,12 @@ use crate::units;
 /// Arguments of `rdbkit report`.
 #[derive(Debug, clap::Args)]
 pub struct ReportArgs {
-    /// Snapshot files; several files (one per shard) are one dataset.
+    /// Snapshot files; several files (one per shard) are one dataset. `-` reads stdin;
+    /// `s3://...`, `az://...` read objects (globs name shard sets); standard input, objects and gzip files are first copied to a temporary file in $TMPDIR.
     #[arg(required = true)]
     files: Vec<String>,
-    /// Output HTML file (written as OUT.partial, renamed when complete).
+    /// Output HTML file (written as OUT.partial, renamed when complete); an `s3://` or
+    /// `az://` URL uploads it.
     #[arg(short, long, value_name = "OUT")]
     output: String,
     /// Target profile whose memory is estimated (headline, capacity).
