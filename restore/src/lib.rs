@@ -82,6 +82,10 @@
 //!   Keys are JSON strings when valid UTF-8, else `{"hex": "..."}`
 //!   (`rdb_parser::serde_bytes`); skip reasons and verify kinds are their short
 //!   names (`{"pattern": 3, ...}`).
+//! - `object-store` (on by default): `storage`, snapshots in S3 and Azure Blob
+//!   Storage: a blocking `Read` per object (ranged GETs read ahead), glob listing of
+//!   shard sets, and multipart uploads visible only when complete; a small tokio
+//!   runtime runs the requests inside.
 //!
 //! # Errors
 //!
