@@ -10,7 +10,7 @@ use std::fmt;
 use std::fs::File;
 use std::io::{Read, Write};
 use std::ops::Deref;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use flate2::read::MultiGzDecoder;
@@ -75,7 +75,23 @@ pub fn is_object(path: &str) -> bool {
 }
 
 /// Copies `reader` into an unlinked temporary file in `$TMPDIR` and maps it.
-fn spool(path: &str, mut reader: Box<dyn Read + Send>) -> Result<Input> {
+fn spool(path: &str, reader: Box<dyn Read + Send>) -> Result<Input> {
+    let (file, temp, copied) = copy_to_temp(path, reader)?;
+    // Unlinked at once: the space is freed when the process ends, however it ends.
+    let _ = std::fs::remove_file(&temp);
+    if copied == 0 {
+        return Ok(Input::Owned(Vec::new()));
+    }
+    // SAFETY: the file is unlinked and only this process holds it, so nothing else
+    // can truncate or rewrite it while mapped.
+    #[allow(unsafe_code)]
+    let map = unsafe { Mmap::map(&file) }.context("mapping the temporary copy")?;
+    Ok(Input::Mapped(map))
+}
+
+/// A new file in `$TMPDIR` holding everything `reader` yields: the file, its path,
+/// its length.
+fn copy_to_temp(path: &str, mut reader: Box<dyn Read + Send>) -> Result<(File, PathBuf, u64)> {
     let dir = std::env::temp_dir();
     let temp = dir.join(format!(
         ".rdbkit-spool-{}-{}",
@@ -94,8 +110,6 @@ fn spool(path: &str, mut reader: Box<dyn Read + Send>) -> Result<Input> {
                 dir.display()
             )
         })?;
-    // Unlinked at once: the space is freed when the process ends, however it ends.
-    let _ = std::fs::remove_file(&temp);
     let mut out = std::io::BufWriter::with_capacity(1 << 20, &file);
     let copied = std::io::copy(&mut reader, &mut out)
         .and_then(|n| out.flush().map(|()| n))
@@ -106,16 +120,47 @@ fn spool(path: &str, mut reader: Box<dyn Read + Send>) -> Result<Input> {
                 display_name(path),
                 dir.display()
             )
-        })?;
+        });
     drop(out);
-    if copied == 0 {
-        return Ok(Input::Owned(Vec::new()));
+    match copied {
+        Ok(n) => Ok((file, temp, n)),
+        Err(e) => {
+            let _ = std::fs::remove_file(&temp);
+            Err(e)
+        }
     }
-    // SAFETY: the file is unlinked and only this process holds it, so nothing else
-    // can truncate or rewrite it while mapped.
-    #[allow(unsafe_code)]
-    let map = unsafe { Mmap::map(&file) }.context("mapping the temporary copy")?;
-    Ok(Input::Mapped(map))
+}
+
+/// A temporary copy of a streamed input (standard input, an object, a gzip file,
+/// decompressed), removed on drop: for code that takes a path.
+pub struct TempCopy(PathBuf);
+
+impl TempCopy {
+    /// Where the copy is.
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempCopy {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// `path` itself when it is a local file, else a [`TempCopy`] of what it streams
+/// (checked to start like a snapshot).
+pub fn local_copy(path: &str) -> Result<Option<TempCopy>> {
+    if !is_streamed(path) || !(path == "-" || is_object(path) || starts_with_gzip(path)) {
+        return Ok(None);
+    }
+    match open_source(path)? {
+        Opened::Bytes(_) => Ok(None),
+        Opened::Reader(reader) => {
+            let (_, temp, _) = copy_to_temp(path, reader)?;
+            Ok(Some(TempCopy(temp)))
+        }
+    }
 }
 
 /// Temporary copies made so far (their names differ).

@@ -39,9 +39,9 @@ pub use read::ObjectReader;
 pub use write::ObjectWriter;
 
 /// Size of one ranged GET.
-pub const READ_CHUNK: u64 = 4 << 20;
+pub const READ_CHUNK: u64 = 8 << 20;
 /// Ranged GETs in flight ahead of the reader.
-pub const READ_AHEAD: usize = 4;
+pub const READ_AHEAD: usize = 3;
 /// Size of one uploaded part (S3 wants at least 5 MiB but the last; 10,000 parts
 /// at most: 160 GiB per object).
 pub const PART_SIZE: usize = 16 << 20;
