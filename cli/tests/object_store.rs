@@ -81,6 +81,18 @@ impl Clouds {
                 return None;
             }
         }
+        let sdks = Command::new(venv_dir().join("bin/python"))
+            .args(["-c", "import boto3, azure.storage.blob"])
+            .stderr(Stdio::null())
+            .status();
+        if !sdks.is_ok_and(|s| s.success()) {
+            eprintln!(
+                "SKIPPED: boto3 or azure-storage-blob is not installed in {} (scripts/test.sh \
+                 installs them)",
+                venv_dir().display()
+            );
+            return None;
+        }
         let dir = temp_dir(tag);
         let s3_port = free_port();
         let moto = Proc(
