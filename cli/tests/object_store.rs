@@ -403,7 +403,17 @@ fn errors_name_the_cause_and_exit_2() {
     let out = clouds.rdbkit(&["check", "s3://errs/good.rdb.gz"], &[]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 
-    let cases: [Case<'_>; 5] = [
+    let no_aws = [
+        ("AWS_ACCESS_KEY_ID", ""),
+        ("AWS_SECRET_ACCESS_KEY", ""),
+        ("HOME", "/nonexistent"),
+    ];
+    let cases: [Case<'_>; 6] = [
+        (
+            &["baseline", "s3://errs/good.rdb"],
+            &no_aws,
+            "no credentials for S3",
+        ),
         (
             &["baseline", "s3://errs/missing.rdb"],
             &[],

@@ -388,6 +388,21 @@ impl Store {
         ]
         .iter()
         .any(|code| text.contains(code));
+        if looks_like_credentials(&text) {
+            return StorageError::NoCredentials {
+                url: url.to_string(),
+                service,
+                hint: format!(
+                    "{} (asking the {} failed: {})",
+                    credentials::missing_hint(url.service),
+                    match url.service {
+                        Service::S3 => "instance metadata service",
+                        Service::Azure => "identity endpoint",
+                    },
+                    clip(&text, 200)
+                ),
+            };
+        }
         if missing_place {
             return StorageError::NotFound {
                 url: url.to_string(),
@@ -427,15 +442,6 @@ impl Store {
             object_store::Error::Precondition { .. } => StorageError::Changed {
                 url: url.to_string(),
                 offset: 0,
-            },
-            _ if looks_like_credentials(&text) => StorageError::NoCredentials {
-                url: url.to_string(),
-                service,
-                hint: format!(
-                    "{} ({})",
-                    credentials::missing_hint(url.service),
-                    clip(&text, 200)
-                ),
             },
             _ => StorageError::Request {
                 url: url.to_string(),
@@ -483,9 +489,21 @@ fn error_code(text: &str) -> String {
     "refused".to_string()
 }
 
+/// Whether an error came from getting credentials (the instance metadata service, a
+/// token endpoint, the Azure CLI) rather than from the storage request itself.
 fn looks_like_credentials(text: &str) -> bool {
-    let t = text.to_ascii_lowercase();
-    t.contains("credential") || t.contains("169.254.169.254") || t.contains("metadata")
+    [
+        "169.254.169.254",
+        "169.254.170.2",
+        "latest/api/token",
+        "security-credentials",
+        "/metadata/identity",
+        "token request",
+        "get-access-token",
+        "credentials provider",
+    ]
+    .iter()
+    .any(|marker| text.contains(marker))
 }
 
 fn clip(text: &str, max: usize) -> String {
