@@ -111,7 +111,12 @@ fn copy_to_temp(path: &str, mut reader: Box<dyn Read + Send>) -> Result<(File, P
             )
         })?;
     let mut out = std::io::BufWriter::with_capacity(1 << 20, &file);
-    let copied = std::io::copy(&mut reader, &mut out)
+    let mut progress = crate::progress::Progress::new(
+        &format!("copying {} to {}", display_name(path), dir.display()),
+        0,
+        QUIET.load(std::sync::atomic::Ordering::Relaxed),
+    );
+    let copied = copy_counting(&mut reader, &mut out, &mut |n| progress.update(n))
         .and_then(|n| out.flush().map(|()| n))
         .with_context(|| {
             format!(
@@ -122,12 +127,37 @@ fn copy_to_temp(path: &str, mut reader: Box<dyn Read + Send>) -> Result<(File, P
             )
         });
     drop(out);
+    progress.finish();
     match copied {
         Ok(n) => Ok((file, temp, n)),
         Err(e) => {
             let _ = std::fs::remove_file(&temp);
             Err(e)
         }
+    }
+}
+
+/// `-q`: no progress line while copying a stream to `$TMPDIR`.
+pub static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// `std::io::copy` that reports the bytes copied so far.
+fn copy_counting(
+    reader: &mut dyn Read,
+    out: &mut dyn Write,
+    progress: &mut dyn FnMut(u64),
+) -> std::io::Result<u64> {
+    let mut buf = vec![0u8; 1 << 20];
+    let mut total = 0u64;
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => return Ok(total),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        out.write_all(&buf[..n])?;
+        total += n as u64;
+        progress(total);
     }
 }
 

@@ -128,6 +128,7 @@ fn main() -> ExitCode {
         }
     };
     let cli = Cli::parse_from(args);
+    input::QUIET.store(cli.quiet, std::sync::atomic::Ordering::Relaxed);
     match cli.command {
         Command::Export {
             files,
