@@ -490,3 +490,57 @@ fn errors_name_the_cause_and_exit_2() {
     let blobs = clouds.azure_get("dest", "", &clouds.dir.join("unused"));
     assert!(blobs.is_empty(), "a refused convert left {blobs:?}");
 }
+
+/// The library's writer: nothing is visible at the URL before `finish` (parts already
+/// uploaded included), a dropped writer aborts, and what `finish` completes reads back
+/// byte for byte, through the SDKs and through the library's ranged reader.
+#[test]
+fn uploads_appear_only_when_finished() {
+    use std::io::{Read, Write};
+    let Some(clouds) = Clouds::start("upload") else {
+        return;
+    };
+    clouds.s3_put("uploads", &[]);
+    clouds.azure_container("uploads");
+    // The library reads credentials from the environment: this process's own, used
+    // only by the library calls below (the rdbkit runs of other tests set theirs).
+    for (k, v) in clouds.env() {
+        std::env::set_var(k, v);
+    }
+    // More than one part (16 MiB), not a multiple of the read ranges.
+    let data: Vec<u8> = (0..(20u32 << 20) + 12345)
+        .map(|i| (i % 251) as u8)
+        .collect();
+    for base in ["s3://uploads", "az://uploads"] {
+        {
+            let mut dropped = rdb_restore::storage::create(&format!("{base}/dropped.bin")).unwrap();
+            dropped.write_all(&data).unwrap();
+        }
+        let mut done = rdb_restore::storage::create(&format!("{base}/done.bin")).unwrap();
+        done.write_all(&data).unwrap();
+        let listed = rdb_restore::storage::list(&format!("{base}/"));
+        assert!(
+            matches!(
+                listed,
+                Err(rdb_restore::storage::StorageError::NoMatch { .. })
+            ),
+            "{base}: visible before finish: {listed:?}"
+        );
+        assert_eq!(done.finish().unwrap(), data.len() as u64);
+        let listed: Vec<String> = rdb_restore::storage::list(&format!("{base}/"))
+            .unwrap()
+            .into_iter()
+            .map(|o| o.url.key)
+            .collect();
+        assert_eq!(listed, vec!["done.bin".to_string()], "{base}");
+        let mut back = Vec::new();
+        rdb_restore::storage::open(&format!("{base}/done.bin"))
+            .unwrap()
+            .read_to_end(&mut back)
+            .unwrap();
+        assert!(back == data, "{base}: read back differs");
+    }
+    let downloaded = clouds.dir.join("done.bin");
+    clouds.azure_get("uploads", "done.bin", &downloaded);
+    assert!(std::fs::read(&downloaded).unwrap() == data);
+}
