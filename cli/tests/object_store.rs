@@ -208,6 +208,14 @@ impl Clouds {
         );
     }
 
+    /// Object `key` of `bucket` downloaded to `to`.
+    fn s3_get(&self, bucket: &str, key: &str, to: &Path) {
+        self.python(
+            "import sys, boto3\nboto3.client('s3').download_file(sys.argv[1], sys.argv[2], sys.argv[3])\n",
+            &[bucket, key, &to.display().to_string()],
+        );
+    }
+
     fn blob_client_code() -> &'static str {
         "import os, sys\n\
          from azure.storage.blob import BlobServiceClient\n\
@@ -314,6 +322,46 @@ fn baseline_of_shard_objects_by_glob_equals_the_files() {
         Some(2),
         "{r}"
     );
+
+    // `keys` streams its rows into an upload: the same rows as from the files.
+    let remote = clouds.rdbkit(
+        &[
+            "keys",
+            "s3://backups/daily/mybackup-*.rdb",
+            "--format",
+            "csv",
+            "-o",
+            "s3://backups/keys.csv",
+        ],
+        &[],
+    );
+    assert_eq!(remote.status.code(), Some(0), "{}", stderr(&remote));
+    let local_csv = clouds.dir.join("keys.csv");
+    let local = clouds.rdbkit(
+        &[
+            "keys",
+            &a.display().to_string(),
+            &b.display().to_string(),
+            "--format",
+            "csv",
+            "-o",
+            &local_csv.display().to_string(),
+        ],
+        &[],
+    );
+    assert_eq!(local.status.code(), Some(0), "{}", stderr(&local));
+    let downloaded = clouds.dir.join("downloaded.csv");
+    clouds.s3_get("backups", "keys.csv", &downloaded);
+    let got = std::fs::read_to_string(&downloaded)
+        .unwrap()
+        .replace("s3://backups/daily/mybackup-0001.rdb", "A")
+        .replace("s3://backups/daily/mybackup-0002.rdb", "B");
+    let want = std::fs::read_to_string(&local_csv)
+        .unwrap()
+        .replace(&a.display().to_string(), "A")
+        .replace(&b.display().to_string(), "B");
+    assert!(want.lines().count() > 100);
+    assert!(got == want, "keys -o s3:// differs from keys -o FILE");
 }
 
 #[test]

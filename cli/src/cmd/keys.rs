@@ -27,6 +27,7 @@ use parquet::file::properties::WriterProperties;
 use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::parser::parse_message_type;
 use rdb_parser::inventory::rows::{key_rows, KeyRow};
+use rdb_restore::storage::ObjectWriter;
 
 use super::baseline::{which_file, ModelArgs, Opened};
 use crate::output;
@@ -44,7 +45,7 @@ pub struct KeysArgs {
     #[arg(long, value_enum, default_value = "csv")]
     format: RowFormat,
     /// Output file (written as OUT.partial, renamed when complete); an `s3://` or `az://`
-    /// URL uploads it once complete.
+    /// URL is uploaded as it is written and appears only when complete.
     #[arg(short, long, value_name = "OUT")]
     output: String,
     /// Replace key names by a keyed hash (random key per run, the same name gives the
@@ -90,17 +91,15 @@ fn keys(args: &KeysArgs, quiet: bool) -> Result<u64> {
     let files = opened.files();
     let options = args.model.options();
     let redactor = args.redact.then(Redactor::new);
-    // An object is written locally first, then uploaded once complete.
+    // An object is uploaded as it is written and completed only at the end (a failure
+    // drops the writer: the upload is aborted).
     let to_object = output::is_object(&args.output);
-    let partial = if to_object {
-        std::env::temp_dir()
-            .join(format!(".rdbkit-keys-{}.partial", std::process::id()))
-            .display()
-            .to_string()
+    let partial = format!("{}.partial", args.output);
+    let out = if to_object {
+        Sink::Object(Box::new(rdb_restore::storage::create(&args.output)?))
     } else {
-        format!("{}.partial", args.output)
+        Sink::File(File::create(&partial).with_context(|| format!("creating {partial}"))?)
     };
-    let out = File::create(&partial).with_context(|| format!("creating {partial}"))?;
     let mut writer: Box<dyn RowWriter> = match args.format {
         RowFormat::Csv => Box::new(Delimited::csv(out)?),
         RowFormat::Jsonl => Box::new(Delimited::jsonl(out)),
@@ -128,14 +127,8 @@ fn keys(args: &KeysArgs, quiet: bool) -> Result<u64> {
     .and_then(|()| writer.finish());
     progress.borrow_mut().finish();
     match result {
-        Ok(()) if to_object => {
-            let uploaded = File::open(&partial)
-                .with_context(|| format!("reading {partial}"))
-                .and_then(|file| output::upload(&args.output, file));
-            let _ = std::fs::remove_file(&partial);
-            uploaded.context("no output written")?;
-            Ok(rows)
-        }
+        Ok(()) if to_object => Ok(rows),
+        Err(e) if to_object => Err(e.context("no output written (the upload was aborted)")),
         Ok(()) => {
             std::fs::rename(&partial, &args.output)
                 .with_context(|| format!("renaming {partial} to {}", args.output))?;
@@ -193,7 +186,7 @@ fn hex(b: &[u8]) -> String {
 trait RowWriter {
     fn write(&mut self, row: &Row<'_>) -> Result<()>;
     /// Flushes and closes; the output is complete after this.
-    fn finish(&mut self) -> Result<()>;
+    fn finish(self: Box<Self>) -> Result<()>;
 }
 
 /// Column names, in order, in every format.
@@ -215,15 +208,47 @@ const COLUMNS: [&str; 15] = [
     "pattern",
 ];
 
+/// Where the rows' bytes go: the partial file, or an object being uploaded.
+enum Sink {
+    File(File),
+    Object(Box<ObjectWriter>),
+}
+
+impl Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Sink::File(f) => f.write(buf),
+            Sink::Object(o) => o.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Sink::File(f) => f.flush(),
+            Sink::Object(o) => o.flush(),
+        }
+    }
+}
+
+impl Sink {
+    /// Makes the output durable: the file synced, or the upload completed.
+    fn complete(self) -> Result<()> {
+        match self {
+            Sink::File(f) => f.sync_all().context("writing output"),
+            Sink::Object(o) => o.finish().map(|_| ()).context("completing the upload"),
+        }
+    }
+}
+
 /// CSV or JSON Lines.
 struct Delimited {
-    out: BufWriter<File>,
+    out: BufWriter<Sink>,
     json: bool,
     line: String,
 }
 
 impl Delimited {
-    fn csv(out: File) -> Result<Delimited> {
+    fn csv(out: Sink) -> Result<Delimited> {
         let mut out = BufWriter::with_capacity(1 << 20, out);
         writeln!(out, "{}", COLUMNS.join(",")).context("writing output")?;
         Ok(Delimited {
@@ -233,7 +258,7 @@ impl Delimited {
         })
     }
 
-    fn jsonl(out: File) -> Delimited {
+    fn jsonl(out: Sink) -> Delimited {
         Delimited {
             out: BufWriter::with_capacity(1 << 20, out),
             json: true,
@@ -299,9 +324,13 @@ impl RowWriter for Delimited {
             .context("writing output")
     }
 
-    fn finish(&mut self) -> Result<()> {
-        self.out.flush().context("writing output")?;
-        self.out.get_ref().sync_all().context("writing output")
+    fn finish(self: Box<Self>) -> Result<()> {
+        let sink = self
+            .out
+            .into_inner()
+            .map_err(|e| e.into_error())
+            .context("writing output")?;
+        sink.complete()
     }
 }
 
@@ -310,7 +339,7 @@ const ROW_GROUP: usize = 128 * 1024;
 
 /// Parquet: rows buffered per column, one row group per [`ROW_GROUP`] rows.
 struct Parquet {
-    writer: Option<SerializedFileWriter<File>>,
+    writer: Option<SerializedFileWriter<Sink>>,
     file: Vec<ByteArray>,
     db: Vec<i64>,
     key: Vec<ByteArray>,
@@ -362,7 +391,7 @@ fn clamp(v: u64) -> i64 {
 }
 
 impl Parquet {
-    fn new(out: File) -> Result<Parquet> {
+    fn new(out: Sink) -> Result<Parquet> {
         let schema = Arc::new(parse_message_type(PARQUET_SCHEMA).context("Parquet schema")?);
         let props = WriterProperties::builder()
             .set_compression(Compression::SNAPPY)
@@ -506,11 +535,11 @@ impl RowWriter for Parquet {
         Ok(())
     }
 
-    fn finish(&mut self) -> Result<()> {
+    fn finish(mut self: Box<Self>) -> Result<()> {
         self.flush_group()?;
         if let Some(writer) = self.writer.take() {
-            let file = writer.into_inner().context("finishing Parquet")?;
-            file.sync_all().context("writing output")?;
+            let sink = writer.into_inner().context("finishing Parquet")?;
+            sink.complete()?;
         }
         Ok(())
     }
