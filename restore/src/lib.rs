@@ -111,6 +111,10 @@
 //!   names (`{"pattern": 3, ...}`).
 //! - `html-report` (off by default): the `html_report` module (`render_html`,
 //!   `html_report`): one HTML page that fetches nothing (CSP `default-src 'none'`).
+//! - `object-store` (on by default): `storage`, snapshots in S3 and Azure Blob
+//!   Storage: a blocking `Read` per object (ranged GETs read ahead), glob listing of
+//!   shard sets, and multipart uploads visible only when complete; a small tokio
+//!   runtime runs the requests inside.
 //!
 //! # Errors
 //!
@@ -162,6 +166,8 @@ pub(crate) mod resp;
 pub mod restore;
 #[cfg(feature = "serde")]
 mod ser;
+#[cfg(feature = "object-store")]
+pub mod storage;
 pub mod sync;
 pub mod target;
 pub(crate) mod throttle;

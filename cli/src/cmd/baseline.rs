@@ -23,7 +23,9 @@ pub use crate::output::Format;
 /// Arguments of `rdbkit baseline`.
 #[derive(Debug, clap::Args)]
 pub struct BaselineArgs {
-    /// Snapshot files; several files (one per shard) are one dataset. `-` reads stdin.
+    /// Snapshot files; several files (one per shard) are one dataset. `-` reads stdin
+    /// (streamed); `s3://BUCKET/KEY`, `az://CONTAINER/BLOB` read objects (a glob such as
+    /// `s3://b/mybackup-*.rdb` names a shard set).
     #[arg(required = true)]
     files: Vec<String>,
     /// Output format.

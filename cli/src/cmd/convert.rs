@@ -14,6 +14,7 @@ use rdb_restore::convert::{
     self, ConvertOptions, ConvertReport, DroppedLibrary, DuplicatePolicy, FunctionPolicy,
 };
 use rdb_restore::document::{ConvertDocument, RefusedDocument};
+use rdb_restore::storage::ObjectWriter;
 use rdb_restore::target::rdb_version_for;
 use rdb_restore::PlanOptions;
 
@@ -35,8 +36,10 @@ pub struct ConvertArgs {
         short,
         long,
         value_name = "OUT",
-        help = "Output file; `-` writes to stdout; with --split/--split-by a name with `{n}` \
-                (the output's number, from 0), e.g. `shard-{n}.rdb`"
+        help = "Output file; `-` writes to stdout; `s3://BUCKET/KEY` or `az://CONTAINER/BLOB` \
+                uploads it (multipart; the object appears only when complete); with \
+                --split/--split-by a name with `{n}` (the output's number, from 0), e.g. \
+                `shard-{n}.rdb`"
     )]
     output: String,
     /// RDB version to write: 1-12 (Redis: 9 = 5.0/6.x, 10 = 7.0, 11 = 7.2, 12 = 7.4),
@@ -101,12 +104,14 @@ enum DuplicateArg {
     Last,
 }
 
-/// An output being written: a temporary file renamed when complete, or stdout.
+/// An output being written: a temporary file renamed when complete, an object
+/// upload completed at the end (aborted when dropped), or stdout.
 enum Out {
     File {
         file: BufWriter<File>,
         temp: PathBuf,
     },
+    Object(ObjectWriter),
     Stdout(BufWriter<std::io::Stdout>),
 }
 
@@ -114,18 +119,21 @@ impl Write for Out {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         match self {
             Out::File { file, .. } => file.write(buf),
+            Out::Object(o) => o.write(buf),
             Out::Stdout(s) => s.write(buf),
         }
     }
     fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
         match self {
             Out::File { file, .. } => file.write_all(buf),
+            Out::Object(o) => o.write_all(buf),
             Out::Stdout(s) => s.write_all(buf),
         }
     }
     fn flush(&mut self) -> std::io::Result<()> {
         match self {
             Out::File { file, .. } => file.flush(),
+            Out::Object(o) => o.flush(),
             Out::Stdout(s) => s.flush(),
         }
     }
@@ -300,6 +308,12 @@ fn convert_files(args: &ConvertArgs, quiet: bool) -> Result<()> {
                         std::io::stdout(),
                     )));
                 }
+                if output::is_object(&args.output) {
+                    let url = args.output.replace("{n}", &n.to_string());
+                    let object =
+                        rdb_restore::storage::create(&url).map_err(std::io::Error::from)?;
+                    return Ok(Out::Object(object));
+                }
                 let temp = temp_path(&output_path(&args.output, n));
                 let file = File::create(&temp)?;
                 temps.0.push(temp.clone());
@@ -312,7 +326,23 @@ fn convert_files(args: &ConvertArgs, quiet: bool) -> Result<()> {
     )?;
     // Every output is complete: make them durable, then give them their names.
     let mut written = Vec::new();
+    let mut objects = Vec::new();
+    let mut outputs = Vec::new();
     for (n, out) in converted.outputs.into_iter().enumerate() {
+        match out {
+            Out::Object(object) => objects.push((n, object)),
+            other => outputs.push((n, other)),
+        }
+    }
+    // Uploads complete only now that every output is known good (a failure before
+    // this point dropped them: aborted, nothing visible).
+    for (n, object) in objects {
+        object.finish()?;
+        written.push(PathBuf::from(output::shown(
+            &args.output.replace("{n}", &n.to_string()),
+        )));
+    }
+    for (n, out) in outputs {
         if let Out::File { file, temp } = out {
             let file = file.into_inner().map_err(|e| e.into_error())?;
             file.sync_all()
@@ -367,7 +397,19 @@ fn save_functions(output: &str, libs: &[DroppedLibrary]) -> Result<Vec<PathBuf>>
                 }
             })
             .collect();
-        let path = PathBuf::from(format!("{base}.function-{name}.lua"));
+        // An object URL's query (a SAS token) stays at the end.
+        let path = match base.split_once('?') {
+            Some((url, query)) if output::is_object(&base) => {
+                format!("{url}.function-{name}.lua?{query}")
+            }
+            _ => format!("{base}.function-{name}.lua"),
+        };
+        if output::is_object(&path) {
+            output::upload(&path, &lib.code[..])?;
+            saved.push(PathBuf::from(output::shown(&path)));
+            continue;
+        }
+        let path = PathBuf::from(path);
         std::fs::write(&path, &lib.code).with_context(|| format!("writing {}", path.display()))?;
         saved.push(path);
     }

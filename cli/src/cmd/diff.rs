@@ -48,7 +48,8 @@ pub enum Ignore {
                   --count-expired. Exit 0 identical, 1 different, 2 error."
 )]
 pub struct DiffArgs {
-    /// The two snapshots to compare (`-` reads standard input, once).
+    /// The two snapshots to compare (`-` reads standard input, once; object URLs too;
+    /// standard input, objects and gzip files are first copied to a temporary file in $TMPDIR).
     #[arg(value_name = "FILE", num_args = 0..=2)]
     files: Vec<String>,
     /// Side A as a set of shard files.

@@ -13,8 +13,10 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use rdb_parser::inventory::redact::Redactor;
 use rdb_parser::inventory::rows::{self, write_rows};
+use rdb_restore::storage::ObjectWriter;
 
 use super::baseline::{which_file, ModelArgs, Opened};
+use crate::output;
 use crate::progress::Progress;
 
 /// Arguments of `rdbkit keys`.
@@ -74,8 +76,15 @@ fn keys(args: &KeysArgs, quiet: bool) -> Result<u64> {
         RowFormat::Jsonl => rows::RowFormat::Jsonl,
         RowFormat::Parquet => rows::RowFormat::Parquet,
     };
+    // An object is uploaded as it is written and completed only at the end (a failure
+    // drops the writer: the upload is aborted).
+    let to_object = output::is_object(&args.output);
     let partial = format!("{}.partial", args.output);
-    let out = File::create(&partial).with_context(|| format!("creating {partial}"))?;
+    let out = if to_object {
+        Sink::Object(Box::new(rdb_restore::storage::create(&args.output)?))
+    } else {
+        Sink::File(File::create(&partial).with_context(|| format!("creating {partial}"))?)
+    };
     let total: u64 = files.iter().map(|f| f.data.len() as u64).sum();
     let progress = RefCell::new(Progress::new("keys", total, quiet));
     let result = write_rows(&files, &options, format, redactor.as_ref(), out, &|pos| {
@@ -85,11 +94,13 @@ fn keys(args: &KeysArgs, quiet: bool) -> Result<u64> {
     })
     .with_context(|| which_file(&args.files))
     .and_then(|(rows, out)| {
-        out.sync_all().context("writing output")?;
+        out.complete()?;
         Ok(rows)
     });
     progress.borrow_mut().finish();
     match result {
+        Ok(rows) if to_object => Ok(rows),
+        Err(e) if to_object => Err(e.context("no output written (the upload was aborted)")),
         Ok(rows) => {
             std::fs::rename(&partial, &args.output)
                 .with_context(|| format!("renaming {partial} to {}", args.output))?;
@@ -98,6 +109,38 @@ fn keys(args: &KeysArgs, quiet: bool) -> Result<u64> {
         Err(e) => {
             let _ = std::fs::remove_file(&partial);
             Err(e.context(format!("no output written ({} removed)", partial)))
+        }
+    }
+}
+
+/// Where rows go: a local file (renamed into place at the end) or an object upload.
+enum Sink {
+    File(File),
+    Object(Box<ObjectWriter>),
+}
+
+impl std::io::Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Sink::File(f) => f.write(buf),
+            Sink::Object(o) => o.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Sink::File(f) => f.flush(),
+            Sink::Object(o) => o.flush(),
+        }
+    }
+}
+
+impl Sink {
+    /// Makes the output durable: the file synced, or the upload completed.
+    fn complete(self) -> Result<()> {
+        match self {
+            Sink::File(f) => f.sync_all().context("writing output"),
+            Sink::Object(o) => o.finish().map(|_| ()).context("completing the upload"),
         }
     }
 }

@@ -12,16 +12,19 @@ use rdb_restore::html_report::{html_report, ReportOptions};
 use rdb_restore::platform::Platform;
 
 use super::baseline::{which_file, ModelArgs, Opened};
+use crate::output;
 use crate::progress::Progress;
 use crate::units::parse_size;
 
 /// Arguments of `rdbkit report`.
 #[derive(Debug, clap::Args)]
 pub struct ReportArgs {
-    /// Snapshot files; several files (one per shard) are one dataset.
+    /// Snapshot files; several files (one per shard) are one dataset. `-` reads stdin;
+    /// `s3://...`, `az://...` read objects (globs name shard sets); standard input, objects and gzip files are first copied to a temporary file in $TMPDIR.
     #[arg(required = true)]
     files: Vec<String>,
-    /// Output HTML file (written as OUT.partial, renamed when complete).
+    /// Output HTML file (written as OUT.partial, renamed when complete); an `s3://` or
+    /// `az://` URL uploads it.
     #[arg(short, long, value_name = "OUT")]
     output: String,
     /// Target profile whose memory is estimated (headline, capacity).
@@ -70,7 +73,7 @@ pub fn run(args: &ReportArgs, quiet: bool) -> ExitCode {
     match report(args, quiet) {
         Ok(()) => {
             if !quiet {
-                eprintln!("rdbkit: report written to {}", args.output);
+                eprintln!("rdbkit: report written to {}", output::shown(&args.output));
             }
             ExitCode::SUCCESS
         }
@@ -101,6 +104,9 @@ fn report(args: &ReportArgs, quiet: bool) -> Result<()> {
     .with_context(|| which_file(&args.files))?;
     if let Ok(mut p) = progress.lock() {
         p.finish();
+    }
+    if output::is_object(&args.output) {
+        return output::upload(&args.output, html.as_bytes()).map(|_| ());
     }
     let partial = format!("{}.partial", args.output);
     std::fs::write(&partial, html).with_context(|| format!("writing {partial}"))?;

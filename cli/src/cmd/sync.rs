@@ -60,6 +60,8 @@ pub struct SyncArgs {
     conn: ConnectionArgs,
     /// Snapshot files (an ElastiCache backup, one per shard) restored first; a file
     /// that does not exist yet is waited for (start the backup after sync starts).
+    /// `-`, `s3://`/`az://` objects and gzip files are copied to $TMPDIR at start (an
+    /// object must exist by then).
     #[arg(long, value_name = "FILE", num_args = 1..)]
     snapshot: Vec<PathBuf>,
     /// Journal directory: the dirty keys survive a restart (rerun with the same one).
@@ -228,7 +230,25 @@ fn sync(args: &SyncArgs, quiet: bool) -> Result<SyncReport> {
         HashFieldTtl::Fail => FieldTtlPolicy::Fail,
         HashFieldTtl::Drop => FieldTtlPolicy::Drop,
     };
-    options.snapshots = args.snapshot.clone();
+    // Standard input, objects and gzip files are copied to $TMPDIR first (they must
+    // exist when sync starts; only local files are waited for).
+    let mut copies = Vec::new();
+    options.snapshots = Vec::with_capacity(args.snapshot.len());
+    for path in &args.snapshot {
+        let text = path.to_string_lossy();
+        let exists_or_streamed = text == "-" || crate::input::is_object(&text) || path.exists();
+        match exists_or_streamed
+            .then(|| crate::input::local_copy(&text))
+            .transpose()?
+            .flatten()
+        {
+            Some(copy) => {
+                options.snapshots.push(copy.path().to_path_buf());
+                copies.push(copy);
+            }
+            None => options.snapshots.push(path.clone()),
+        }
+    }
     options.journal = args.journal.clone();
     options.until = match args.until {
         UntilArg::Ready => Until::Ready,
