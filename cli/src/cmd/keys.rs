@@ -23,9 +23,10 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use parquet::basic::Compression;
 use parquet::data_type::{BoolType, ByteArray, ByteArrayType, Int32Type, Int64Type};
-use parquet::file::properties::WriterProperties;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::parser::parse_message_type;
+use parquet::schema::types::ColumnPath;
 use rdb_parser::inventory::rows::{key_rows, KeyRow};
 
 use super::baseline::{which_file, ModelArgs, Opened};
@@ -285,9 +286,32 @@ impl RowWriter for Delimited {
 /// Rows per Parquet row group (bounds the column buffers).
 const ROW_GROUP: usize = 128 * 1024;
 
+/// Distinct values [`Repeated`] keeps at most (file names, type and encoding names
+/// are far fewer); past that a value gets its own allocation.
+const REPEATED_MAX: usize = 64;
+
+/// Values repeated on most rows (file, type, encoding) as one shared `ByteArray`
+/// each: a clone bumps a reference count where a new one allocates on every row.
+#[derive(Default)]
+struct Repeated(Vec<(String, ByteArray)>);
+
+impl Repeated {
+    fn get(&mut self, s: &str) -> ByteArray {
+        if let Some((_, b)) = self.0.iter().find(|(v, _)| v == s) {
+            return b.clone();
+        }
+        let b = ByteArray::from(s.as_bytes().to_vec());
+        if self.0.len() < REPEATED_MAX {
+            self.0.push((s.to_string(), b.clone()));
+        }
+        b
+    }
+}
+
 /// Parquet: rows buffered per column, one row group per [`ROW_GROUP`] rows.
 struct Parquet {
     writer: Option<SerializedFileWriter<File>>,
+    repeated: Repeated,
     file: Vec<ByteArray>,
     db: Vec<i64>,
     key: Vec<ByteArray>,
@@ -341,14 +365,20 @@ fn clamp(v: u64) -> i64 {
 impl Parquet {
     fn new(out: File) -> Result<Parquet> {
         let schema = Arc::new(parse_message_type(PARQUET_SCHEMA).context("Parquet schema")?);
+        // `key` is unique per row: a dictionary never pays off and min/max statistics
+        // of key names prune nothing, while both cost a lookup or compare per row.
+        let key = ColumnPath::from("key");
         let props = WriterProperties::builder()
             .set_compression(Compression::SNAPPY)
+            .set_column_dictionary_enabled(key.clone(), false)
+            .set_column_statistics_enabled(key, EnabledStatistics::None)
             .set_created_by(format!("rdbkit {}", env!("CARGO_PKG_VERSION")))
             .build();
         let writer = SerializedFileWriter::new(out, schema, Arc::new(props))
             .context("starting Parquet output")?;
         Ok(Parquet {
             writer: Some(writer),
+            repeated: Repeated::default(),
             file: Vec::new(),
             db: Vec::new(),
             key: Vec::new(),
@@ -462,12 +492,12 @@ impl RowWriter for Parquet {
     fn write(&mut self, r: &Row<'_>) -> Result<()> {
         let k = r.row;
         let text = |s: &str| ByteArray::from(s.as_bytes().to_vec());
-        self.file.push(text(r.file));
+        self.file.push(self.repeated.get(r.file));
         self.db.push(clamp(k.db));
         self.key.push(text(&r.key));
         self.key_hex.push(r.key_hex);
-        self.type_name.push(text(k.type_name));
-        self.encoding.push(text(k.encoding));
+        self.type_name.push(self.repeated.get(k.type_name));
+        self.encoding.push(self.repeated.get(k.encoding));
         self.elements.push(clamp(k.elements));
         self.bytes.push(clamp(k.bytes));
         self.memory.push(clamp(k.memory));
