@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import socket
 import subprocess
 import sys
@@ -209,6 +210,8 @@ def main():
     finally:
         for p in (src, tgt):
             p.kill()
+            p.wait()
+        shutil.rmtree(d, ignore_errors=True)
 
 
 if __name__ == "__main__":
