@@ -5,6 +5,9 @@
 # server the last restore filled. Prints per-run wall seconds and the medians.
 #
 #   benches/ab_restore_verify.sh OLD_BIN NEW_BIN [KEYS] [RUNS]   # defaults: 500000 keys, 5 runs
+#   SNAPSHOT=/tmp/bench-2.5m.rdb benches/ab_restore_verify.sh OLD_BIN NEW_BIN 2500000 3
+#
+# SNAPSHOT names an existing gen_snapshot.py file of KEYS keys instead of generating one.
 #
 # Servers are Debian's /usr/bin/redis-server on random loopback ports, stopped by PID.
 set -euo pipefail
@@ -23,8 +26,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-SNAP=$WORK/snapshot.rdb
-python3 benches/gen_snapshot.py "$SNAP" --keys "$KEYS" >&2
+SNAP=${SNAPSHOT:-$WORK/snapshot.rdb}
+[ -n "${SNAPSHOT:-}" ] || python3 benches/gen_snapshot.py "$SNAP" --keys "$KEYS" >&2
 
 free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
 

@@ -6,6 +6,7 @@
 #
 #   benches/compare.sh [KEYS] [RUNS]        # defaults: 2500000 keys, 3 runs
 #   LINK_DELAY_MS=10 benches/compare.sh 500000 5
+#   SNAPSHOT=/tmp/bench-2.5m.rdb benches/compare.sh 2500000 3   # an existing gen_snapshot.py file
 #
 # With LINK_DELAY_MS, restore, the pipe and verify reach their server through
 # benches/delay_proxy.py, which adds that one-way delay (a cross-cloud link).
@@ -27,8 +28,8 @@ trap cleanup EXIT
 
 cargo build --release -q -p rdbkit
 RDBKIT=$(pwd)/target/release/rdbkit
-SNAP=$WORK/snapshot.rdb
-python3 benches/gen_snapshot.py "$SNAP" --keys "$KEYS" >&2
+SNAP=${SNAPSHOT:-$WORK/snapshot.rdb}
+[ -n "${SNAPSHOT:-}" ] || python3 benches/gen_snapshot.py "$SNAP" --keys "$KEYS" >&2
 SIZE=$(stat -c %s "$SNAP")
 
 free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }

@@ -488,9 +488,10 @@ mod parquet_rows {
     use parquet::basic::Compression;
     use parquet::data_type::{BoolType, ByteArray, ByteArrayType, Int32Type, Int64Type};
     use parquet::errors::ParquetError;
-    use parquet::file::properties::WriterProperties;
+    use parquet::file::properties::{EnabledStatistics, WriterProperties};
     use parquet::file::writer::SerializedFileWriter;
     use parquet::schema::parser::parse_message_type;
+    use parquet::schema::types::ColumnPath;
 
     use super::{Resolved, RowsError};
 
@@ -514,6 +515,28 @@ mod parquet_rows {
         optional binary prefix (STRING);
         required binary pattern (STRING);
     }";
+
+    /// Distinct values [`Repeated`] keeps at most (file names, type and encoding names
+    /// are far fewer); past that a value gets its own allocation.
+    const REPEATED_MAX: usize = 64;
+
+    /// Values repeated on most rows (file, type, encoding) as one shared `ByteArray`
+    /// each: a clone bumps a reference count where a new one allocates on every row.
+    #[derive(Default)]
+    struct Repeated(Vec<(String, ByteArray)>);
+
+    impl Repeated {
+        fn get(&mut self, s: &str) -> ByteArray {
+            if let Some((_, b)) = self.0.iter().find(|(v, _)| v == s) {
+                return b.clone();
+            }
+            let b = text(s);
+            if self.0.len() < REPEATED_MAX {
+                self.0.push((s.to_string(), b.clone()));
+            }
+            b
+        }
+    }
 
     /// One column's values and, for optional columns, definition levels.
     #[derive(Default)]
@@ -557,6 +580,7 @@ mod parquet_rows {
     pub(super) struct ParquetRows<W: Write + Send> {
         writer: SerializedFileWriter<W>,
         rows: usize,
+        repeated: Repeated,
         file: Column<ByteArray>,
         db: Column<i64>,
         key: Column<ByteArray>,
@@ -585,13 +609,19 @@ mod parquet_rows {
     impl<W: Write + Send> ParquetRows<W> {
         pub(super) fn new(out: W) -> Result<ParquetRows<W>, RowsError> {
             let schema = Arc::new(parse_message_type(SCHEMA)?);
+            // `key` is unique per row: a dictionary never pays off and min/max
+            // statistics of key names prune nothing, while both cost per row.
+            let key = ColumnPath::from("key");
             let props = WriterProperties::builder()
                 .set_compression(Compression::SNAPPY)
+                .set_column_dictionary_enabled(key.clone(), false)
+                .set_column_statistics_enabled(key, EnabledStatistics::None)
                 .set_created_by(format!("rdbkit {}", env!("CARGO_PKG_VERSION")))
                 .build();
             Ok(ParquetRows {
                 writer: SerializedFileWriter::new(out, schema, Arc::new(props))?,
                 rows: 0,
+                repeated: Repeated::default(),
                 file: Column::default(),
                 db: Column::default(),
                 key: Column::default(),
@@ -612,12 +642,12 @@ mod parquet_rows {
 
         pub(super) fn write(&mut self, r: &Resolved<'_>) -> Result<(), RowsError> {
             let k = r.row;
-            self.file.push(text(r.file));
+            self.file.push(self.repeated.get(r.file));
             self.db.push(clamp(k.db));
             self.key.push(text(&r.key));
             self.key_hex.push(r.key_hex);
-            self.type_name.push(text(k.type_name));
-            self.encoding.push(text(k.encoding));
+            self.type_name.push(self.repeated.get(k.type_name));
+            self.encoding.push(self.repeated.get(k.encoding));
             self.elements.push(clamp(k.elements));
             self.bytes.push(clamp(k.bytes));
             self.memory.push(clamp(k.memory));
