@@ -15,7 +15,7 @@ pub fn bytes(n: u64) -> String {
     format!("{v:.1} {}", UNITS.get(unit).copied().unwrap_or("?"))
 }
 
-/// [`bytes`] for a signed figure (`-1.5 KiB`).
+/// [`bytes()`] for a signed figure (`-1.5 KiB`).
 pub fn signed_bytes(n: i64) -> String {
     match u64::try_from(n) {
         Ok(n) => bytes(n),
