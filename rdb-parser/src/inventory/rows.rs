@@ -6,9 +6,10 @@
 //! into [`Inventory::memory_keys`](super::Inventory::memory_keys): over all rows of
 //! the same files and options the two totals are equal.
 //!
-//! One thread frames each file; windows of key records (one batch per rayon worker)
-//! are estimated in parallel and handed to the sink in file order, so memory is one
-//! window of records and estimates whatever the file size.
+//! Three stages overlap: one window of key records is estimated (and, for CSV and
+//! JSON Lines, formatted) on the rayon workers while the next window is framed and
+//! the previous one is handed to the sink in file order, so memory is a few windows
+//! of records and rows whatever the file size.
 //!
 //! [`write_rows`] (or [`key_rows`] into a [`RowWriter`]) writes the rows as CSV, JSON
 //! Lines or (feature `parquet`) Apache Parquet, the files `rdbkit keys` writes.
@@ -58,14 +59,15 @@
 //! # }
 //! ```
 
+use std::borrow::Cow;
 use std::io::{self, BufWriter, Write};
 
 use rayon::prelude::*;
 
 use crate::error::Error;
-use crate::record::{KeyRecord, Rdb, Record};
+use crate::record::{KeyRecord, Rdb, Record, Records};
 
-use super::memory::KeyEstimate;
+use super::memory::{KeyEstimate, MemoryModel};
 use super::redact::Redactor;
 use super::{pattern, prefix_of, slot, AuxInfo, FileInput, InventoryOptions};
 
@@ -110,95 +112,175 @@ struct Estimated {
     pattern: std::ops::Range<usize>,
 }
 
-/// Estimates of one chunk of a window, and their patterns end to end.
+/// Estimates of one chunk of a window (one rayon task), and their patterns end to end.
 struct Chunk {
     rows: Vec<Estimated>,
     patterns: Vec<u8>,
 }
 
-/// Calls `sink` with every key of `files`, in file order. `progress` gets the input
-/// bytes framed so far over all files. Stops at the first error: the parser's (with
-/// its offset; the CRC-64 trailer is checked when a file's last key has been handed
-/// over, so a caller writing a file should keep it only when this returns `Ok`) or
-/// the sink's.
-pub fn key_rows<E: From<Error>>(
-    files: &[FileInput<'_>],
+impl Chunk {
+    /// Estimates `keys` with `model`.
+    fn estimate(model: &MemoryModel, keys: &[KeyRecord<'_>]) -> Result<Chunk, Error> {
+        let mut chunk = Chunk {
+            rows: Vec::with_capacity(keys.len()),
+            patterns: Vec::new(),
+        };
+        let mut one = Vec::new();
+        for k in keys {
+            let estimate = model.key(k)?;
+            pattern::pattern_of(&k.key, &mut one);
+            let start = chunk.patterns.len();
+            chunk.patterns.extend_from_slice(&one);
+            chunk.rows.push(Estimated {
+                estimate,
+                slot: slot::key_slot(&k.key),
+                pattern: start..chunk.patterns.len(),
+            });
+        }
+        Ok(chunk)
+    }
+
+    /// The rows of `keys` (the records this chunk was estimated from), in order.
+    fn rows<'r>(
+        &'r self,
+        file: usize,
+        keys: &'r [KeyRecord<'_>],
+        options: &'r InventoryOptions,
+    ) -> impl Iterator<Item = KeyRow<'r>> + 'r {
+        keys.iter().zip(&self.rows).map(move |(k, e)| KeyRow {
+            file,
+            db: k.db,
+            key: &k.key,
+            type_name: k.value_type.logical().name(),
+            encoding: e.estimate.encoding,
+            elements: e.estimate.elements,
+            bytes: k.raw.len() as u64,
+            memory: e.estimate.bytes,
+            expire_at_ms: k.expire_at_ms,
+            idle_s: k.idle_s,
+            freq: k.freq,
+            slot: e.slot,
+            prefix: prefix_of(&k.key, &options.separator, options.depth),
+            pattern: self.patterns.get(e.pattern.clone()).unwrap_or_default(),
+        })
+    }
+}
+
+/// Frames up to `len` key records from `records`; fewer only at the end of the file.
+fn next_window<'a>(records: &mut Records<'a>, len: usize) -> Result<Vec<KeyRecord<'a>>, Error> {
+    let mut window = Vec::with_capacity(len);
+    while window.len() < len {
+        match records.next() {
+            Some(Ok(Record::Key(k))) => window.push(k),
+            Some(Ok(_)) => {}
+            Some(Err(e)) => return Err(e),
+            None => break,
+        }
+    }
+    Ok(window)
+}
+
+/// The pipeline under [`key_rows`] and [`write_rows`], three stages at once: while
+/// the rayon workers `process` one window of key records (two batches of
+/// [`InventoryOptions::batch_keys`] per worker), the previous window goes to `sink`
+/// and the next one is framed. `sink` gets the windows in file order. Memory is
+/// three windows and two windows' results, whatever the file size. Errors come in
+/// file order: the sink's for earlier rows, then a window's own, then the framing
+/// error that follows it (the CRC-64 trailer is checked when the last window has
+/// been framed, so every row reaches `sink` before a bad trailer is reported).
+fn for_each_window<'f, T, E, P, S>(
+    files: &[FileInput<'f>],
     options: &InventoryOptions,
     progress: &dyn Fn(u64),
-    sink: &mut dyn FnMut(&KeyRow<'_>) -> Result<(), E>,
-) -> Result<(), E> {
-    let batch = options.batch_keys.max(1);
-    let window_len = batch * rayon::current_num_threads().max(1);
+    process: P,
+    mut sink: S,
+) -> Result<(), E>
+where
+    T: Send,
+    E: From<Error> + Send,
+    P: Fn(usize, &MemoryModel, &[KeyRecord<'f>]) -> Result<T, Error> + Sync,
+    S: FnMut(usize, &[KeyRecord<'f>], T) -> Result<(), E> + Send,
+{
+    let window_len = options.batch_keys.max(1) * 2 * rayon::current_num_threads().max(1);
     let mut done = 0u64;
     for (file, f) in files.iter().enumerate() {
         let rdb = Rdb::with_options(f.data, options.parse)?;
         let model = super::model_for(rdb.header(), &AuxInfo::read(&rdb)?, options);
         let mut records = rdb.records();
-        let mut window: Vec<KeyRecord<'_>> = Vec::with_capacity(window_len);
-        loop {
-            let next = records.next();
-            let end = next.is_none();
-            match next {
-                Some(Ok(Record::Key(k))) => window.push(k),
-                Some(Ok(_)) | None => {}
-                Some(Err(e)) => return Err(e.into()),
-            }
-            if window.len() < window_len && !end {
-                continue;
-            }
-            let chunks: Vec<Result<Chunk, Error>> = window
-                .par_chunks(batch)
-                .map(|keys| {
-                    let mut chunk = Chunk {
-                        rows: Vec::with_capacity(keys.len()),
-                        patterns: Vec::new(),
+        let mut window = next_window(&mut records, window_len)?;
+        let mut processed: Option<(Vec<KeyRecord<'f>>, T)> = None;
+        while !window.is_empty() {
+            let ((sunk, next), this) = rayon::join(
+                || {
+                    let sunk = match processed.take() {
+                        Some((keys, t)) => sink(file, &keys, t),
+                        None => Ok(()),
                     };
-                    let mut one = Vec::new();
-                    for k in keys {
-                        let estimate = model.key(k)?;
-                        pattern::pattern_of(&k.key, &mut one);
-                        let start = chunk.patterns.len();
-                        chunk.patterns.extend_from_slice(&one);
-                        chunk.rows.push(Estimated {
-                            estimate,
-                            slot: slot::key_slot(&k.key),
-                            pattern: start..chunk.patterns.len(),
-                        });
-                    }
-                    Ok(chunk)
-                })
-                .collect();
-            for (keys, chunk) in window.chunks(batch).zip(chunks) {
-                let chunk = chunk?;
-                for (k, e) in keys.iter().zip(&chunk.rows) {
-                    sink(&KeyRow {
-                        file,
-                        db: k.db,
-                        key: &k.key,
-                        type_name: k.value_type.logical().name(),
-                        encoding: e.estimate.encoding,
-                        elements: e.estimate.elements,
-                        bytes: k.raw.len() as u64,
-                        memory: e.estimate.bytes,
-                        expire_at_ms: k.expire_at_ms,
-                        idle_s: k.idle_s,
-                        freq: k.freq,
-                        slot: e.slot,
-                        prefix: prefix_of(&k.key, &options.separator, options.depth),
-                        pattern: chunk.patterns.get(e.pattern.clone()).unwrap_or_default(),
-                    })?;
-                }
-            }
-            window.clear();
+                    (sunk, next_window(&mut records, window_len))
+                },
+                || process(file, &model, &window),
+            );
+            sunk?;
+            processed = Some((window, this?));
             progress(done + records.offset());
-            if end {
-                break;
-            }
+            window = next?;
+        }
+        if let Some((keys, t)) = processed {
+            sink(file, &keys, t)?;
         }
         done += f.data.len() as u64;
         progress(done);
     }
     Ok(())
+}
+
+/// Keys per rayon task: a quarter of [`InventoryOptions::batch_keys`]. A window (two
+/// batches per worker) is then eight tasks per worker, so the worker that was
+/// framing or writing still finds tasks left when it is done, instead of waiting
+/// for the other one's last batch.
+fn task_keys(options: &InventoryOptions) -> usize {
+    (options.batch_keys / 4).max(1)
+}
+
+/// Estimates `window` on the rayon workers, [`task_keys`] keys per task, in order.
+fn estimate_window(
+    model: &MemoryModel,
+    window: &[KeyRecord<'_>],
+    options: &InventoryOptions,
+) -> Result<Vec<Chunk>, Error> {
+    window
+        .par_chunks(task_keys(options))
+        .map(|keys| Chunk::estimate(model, keys))
+        .collect()
+}
+
+/// Calls `sink` with every key of `files`, in file order; `sink` runs on a rayon
+/// worker while other workers estimate the next keys. `progress` gets the input
+/// bytes framed so far over all files. Stops at the first error: the parser's (with
+/// its offset; the CRC-64 trailer is checked when a file's last key has been handed
+/// over, so a caller writing a file should keep it only when this returns `Ok`) or
+/// the sink's.
+pub fn key_rows<E: From<Error> + Send>(
+    files: &[FileInput<'_>],
+    options: &InventoryOptions,
+    progress: &dyn Fn(u64),
+    sink: &mut (dyn FnMut(&KeyRow<'_>) -> Result<(), E> + Send),
+) -> Result<(), E> {
+    let task = task_keys(options);
+    for_each_window(
+        files,
+        options,
+        progress,
+        |_, model, window| estimate_window(model, window, options),
+        |file, window, chunks| {
+            for (keys, chunk) in window.chunks(task).zip(&chunks) {
+                for row in chunk.rows(file, keys, options) {
+                    sink(&row)?;
+                }
+            }
+            Ok(())
+        },
+    )
 }
 
 /// A row-writing failure: the input is bad, or the output could not be written.
@@ -262,34 +344,72 @@ pub fn write_rows<W: Write + Send>(
     progress: &dyn Fn(u64),
 ) -> Result<(u64, W), RowsError> {
     let mut writer = RowWriter::new(format, out, redactor)?;
-    key_rows(files, options, progress, &mut |row: &KeyRow<'_>| {
-        let name = files.get(row.file).map_or("", |f| f.name);
-        writer.write(name, row)
-    })?;
+    let name = |file: usize| files.get(file).map_or("", |f| f.name);
+    match writer.sink {
+        // Text rows are formatted on the workers, a chunk of lines each, and written
+        // in order: formatting costs more than estimating, so one thread would be
+        // the bottleneck.
+        Sink::Delimited { json, .. } => {
+            let task = task_keys(options);
+            for_each_window(
+                files,
+                options,
+                progress,
+                |file, model, window| {
+                    window
+                        .par_chunks(task)
+                        .map(|keys| {
+                            let chunk = Chunk::estimate(model, keys)?;
+                            let mut lines = Vec::with_capacity(keys.len() * 128);
+                            for row in chunk.rows(file, keys, options) {
+                                let r = Resolved::new(name(file), &row, redactor);
+                                delimited_line(json, &r, &mut lines);
+                            }
+                            Ok((keys.len() as u64, lines))
+                        })
+                        .collect::<Result<Vec<_>, Error>>()
+                },
+                |_, _, chunks: Vec<(u64, Vec<u8>)>| {
+                    for (rows, lines) in chunks {
+                        writer.write_lines(rows, &lines)?;
+                    }
+                    Ok::<(), RowsError>(())
+                },
+            )?;
+        }
+        #[cfg(feature = "parquet")]
+        Sink::Parquet(_) => key_rows(files, options, progress, &mut |row: &KeyRow<'_>| {
+            writer.write(name(row.file), row)
+        })?,
+    }
     let rows = writer.rows();
     Ok((rows, writer.finish()?))
 }
 
-/// A row with its text columns resolved (the key rule, redaction).
+/// A row with its text columns resolved (the key rule, redaction); borrowed from
+/// the row unless redacted, hex or lossy.
 struct Resolved<'r> {
     file: &'r str,
     row: &'r KeyRow<'r>,
-    key: String,
+    key: Cow<'r, str>,
     key_hex: bool,
-    prefix: Option<String>,
-    pattern: String,
+    prefix: Option<Cow<'r, str>>,
+    pattern: Cow<'r, str>,
 }
 
 impl<'r> Resolved<'r> {
     fn new(file: &'r str, row: &'r KeyRow<'r>, redactor: Option<&Redactor>) -> Resolved<'r> {
         let (key, key_hex) = match (redactor, std::str::from_utf8(row.key)) {
-            (Some(r), _) => (r.key(row.key), false),
-            (None, Ok(s)) => (s.to_string(), false),
-            (None, Err(_)) => (crate::export::hex(row.key), true),
+            (Some(r), _) => (Cow::Owned(r.key(row.key)), false),
+            (None, Ok(s)) => (Cow::Borrowed(s), false),
+            (None, Err(_)) => (Cow::Owned(crate::export::hex(row.key)), true),
         };
-        let text = |b: &[u8]| match redactor {
-            Some(r) => r.structure(b),
-            None => String::from_utf8_lossy(b).into_owned(),
+        // `from_utf8` first: its check is faster than the lossy one's, and nearly
+        // every name is valid.
+        let text = |b: &'r [u8]| match (redactor, std::str::from_utf8(b)) {
+            (Some(r), _) => Cow::Owned(r.structure(b)),
+            (None, Ok(s)) => Cow::Borrowed(s),
+            (None, Err(_)) => String::from_utf8_lossy(b),
         };
         Resolved {
             file,
@@ -348,7 +468,9 @@ impl<'r, W: Write + Send> RowWriter<'r, W> {
                 })
             }
         };
-        let mut out = BufWriter::with_capacity(1 << 20, out);
+        // Below a chunk of lines from `write_rows` (hundreds of KiB), so those are
+        // written straight through instead of copied into the buffer first.
+        let mut out = BufWriter::with_capacity(64 << 10, out);
         if !json {
             writeln!(out, "{}", COLUMNS.join(","))?;
         }
@@ -370,17 +492,26 @@ impl<'r, W: Write + Send> RowWriter<'r, W> {
         match &mut self.sink {
             Sink::Delimited { out, json, line } => {
                 line.clear();
-                if *json {
-                    json_line(&r, line);
-                } else {
-                    csv_line(&r, line);
-                }
+                delimited_line(*json, &r, line);
                 out.write_all(line)?;
             }
             #[cfg(feature = "parquet")]
             Sink::Parquet(p) => p.write(&r)?,
         }
         self.rows += 1;
+        Ok(())
+    }
+
+    /// Writes `rows` lines formatted by [`delimited_line`] elsewhere.
+    fn write_lines(&mut self, rows: u64, lines: &[u8]) -> Result<(), RowsError> {
+        match &mut self.sink {
+            Sink::Delimited { out, .. } => out.write_all(lines)?,
+            #[cfg(feature = "parquet")]
+            Sink::Parquet(_) => {
+                return Err(io::Error::other("text lines written to a Parquet writer").into())
+            }
+        }
+        self.rows += rows;
         Ok(())
     }
 
@@ -401,7 +532,7 @@ impl<'r, W: Write + Send> RowWriter<'r, W> {
 
 /// A CSV field, quoted when it holds a comma, quote or line break (RFC 4180).
 fn csv_field(s: &str, line: &mut Vec<u8>) {
-    if s.contains([',', '"', '\n', '\r']) {
+    if s.bytes().any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r')) {
         line.push(b'"');
         line.extend_from_slice(s.replace('"', "\"\"").as_bytes());
         line.push(b'"');
@@ -410,31 +541,60 @@ fn csv_field(s: &str, line: &mut Vec<u8>) {
     }
 }
 
-/// An optional number as text, empty when absent.
-fn opt_text<T: std::fmt::Display>(v: Option<T>) -> String {
-    v.map(|v| v.to_string()).unwrap_or_default()
+/// `r` as one CSV or JSON line, appended to `line`.
+fn delimited_line(json: bool, r: &Resolved<'_>, line: &mut Vec<u8>) {
+    if json {
+        json_line(r, line);
+    } else {
+        csv_line(r, line);
+    }
+}
+
+/// A number in decimal (`itoa`: `write!` costs a formatter call per digit run, and
+/// a row has up to eight numbers).
+fn number<T: itoa::Integer>(line: &mut Vec<u8>, v: T) {
+    line.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
+}
+
+/// An optional number, written as `none` when absent.
+fn opt_number<T: itoa::Integer>(line: &mut Vec<u8>, v: Option<T>, none: &str) {
+    match v {
+        Some(v) => number(line, v),
+        None => line.extend_from_slice(none.as_bytes()),
+    }
+}
+
+/// `true` or `false`.
+fn boolean(line: &mut Vec<u8>, v: bool) {
+    line.extend_from_slice(if v { b"true" } else { b"false" });
 }
 
 fn csv_line(r: &Resolved<'_>, line: &mut Vec<u8>) {
     let k = r.row;
     csv_field(r.file, line);
-    // Writing to a Vec cannot fail.
-    let _ = write!(line, ",{},", k.db);
+    line.push(b',');
+    number(line, k.db);
+    line.push(b',');
     csv_field(&r.key, line);
-    let _ = write!(
-        line,
-        ",{},{},{},{},{},{},{},{},{},{},",
-        r.key_hex,
-        k.type_name,
-        k.encoding,
-        k.elements,
-        k.bytes,
-        k.memory,
-        opt_text(k.expire_at_ms),
-        opt_text(k.idle_s),
-        opt_text(k.freq),
-        k.slot
-    );
+    line.push(b',');
+    boolean(line, r.key_hex);
+    for text in [k.type_name, k.encoding] {
+        line.push(b',');
+        line.extend_from_slice(text.as_bytes());
+    }
+    for n in [k.elements, k.bytes, k.memory] {
+        line.push(b',');
+        number(line, n);
+    }
+    line.push(b',');
+    opt_number(line, k.expire_at_ms, "");
+    line.push(b',');
+    opt_number(line, k.idle_s, "");
+    line.push(b',');
+    opt_number(line, k.freq, "");
+    line.push(b',');
+    number(line, k.slot);
+    line.push(b',');
     if let Some(p) = &r.prefix {
         csv_field(p, line);
     }
@@ -446,34 +606,48 @@ fn csv_line(r: &Resolved<'_>, line: &mut Vec<u8>) {
 fn json_line(r: &Resolved<'_>, line: &mut Vec<u8>) {
     use crate::export::write_bytes;
     let k = r.row;
+    let name = |line: &mut Vec<u8>, name: &str| {
+        line.push(b'"');
+        line.extend_from_slice(name.as_bytes());
+        line.extend_from_slice(b"\":");
+    };
     // Strings are valid UTF-8, so `write_bytes` writes them as JSON strings.
-    let text = |line: &mut Vec<u8>, name: &str, s: &str| {
-        let _ = write!(line, "\"{name}\":");
+    let text = |line: &mut Vec<u8>, field: &str, s: &str| {
+        name(line, field);
         write_bytes(line, s.as_bytes());
         line.push(b',');
     };
-    let number = |line: &mut Vec<u8>, name: &str, v: Option<String>| {
-        let _ = write!(line, "\"{name}\":{},", v.as_deref().unwrap_or("null"));
+    let int = |line: &mut Vec<u8>, field: &str, v: Option<i64>| {
+        name(line, field);
+        opt_number(line, v, "null");
+        line.push(b',');
+    };
+    let uint = |line: &mut Vec<u8>, field: &str, v: Option<u64>| {
+        name(line, field);
+        opt_number(line, v, "null");
+        line.push(b',');
     };
     line.push(b'{');
     text(line, "file", r.file);
-    number(line, "db", Some(k.db.to_string()));
+    uint(line, "db", Some(k.db));
     text(line, "key", &r.key);
-    number(line, "key_hex", Some(r.key_hex.to_string()));
+    name(line, "key_hex");
+    boolean(line, r.key_hex);
+    line.push(b',');
     text(line, "type", k.type_name);
     text(line, "encoding", k.encoding);
-    number(line, "elements", Some(k.elements.to_string()));
-    number(line, "bytes", Some(k.bytes.to_string()));
-    number(line, "memory", Some(k.memory.to_string()));
-    number(line, "expire_at_ms", k.expire_at_ms.map(|v| v.to_string()));
-    number(line, "idle_s", k.idle_s.map(|v| v.to_string()));
-    number(line, "freq", k.freq.map(|v| v.to_string()));
-    number(line, "slot", Some(k.slot.to_string()));
+    uint(line, "elements", Some(k.elements));
+    uint(line, "bytes", Some(k.bytes));
+    uint(line, "memory", Some(k.memory));
+    int(line, "expire_at_ms", k.expire_at_ms);
+    uint(line, "idle_s", k.idle_s);
+    uint(line, "freq", k.freq.map(u64::from));
+    uint(line, "slot", Some(u64::from(k.slot)));
     match &r.prefix {
         Some(p) => text(line, "prefix", p),
-        None => number(line, "prefix", None),
+        None => uint(line, "prefix", None),
     }
-    line.extend_from_slice(b"\"pattern\":");
+    name(line, "pattern");
     write_bytes(line, r.pattern.as_bytes());
     line.extend_from_slice(b"}\n");
 }
@@ -802,6 +976,43 @@ mod tests {
         assert!(!csv.contains("user"), "{csv}");
         assert!(csv.contains(&r.key(b"user:1")));
         assert!(csv.contains(":{id}"));
+    }
+
+    /// `write_rows` formats text rows on the workers a chunk at a time: over many
+    /// windows and chunks its output must be the row-by-row writer's, in order.
+    #[test]
+    fn parallel_lines_equal_row_by_row_lines() {
+        let data = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../fixtures/redis-7.4.1.rdb"
+        ))
+        .unwrap();
+        let files = [FileInput {
+            name: "a,b.rdb",
+            data: &data,
+            mtime_ms: None,
+        }];
+        let options = InventoryOptions {
+            batch_keys: 7,
+            ..InventoryOptions::default()
+        };
+        let redactor = Redactor::new();
+        for (format, redactor) in [
+            (RowFormat::Csv, None),
+            (RowFormat::Jsonl, None),
+            (RowFormat::Csv, Some(&redactor)),
+        ] {
+            let (rows, parallel) =
+                write_rows(&files, &options, format, redactor, Vec::new(), &|_| {}).unwrap();
+            let mut one = RowWriter::new(format, Vec::new(), redactor).unwrap();
+            key_rows(&files, &options, &|_| {}, &mut |row| {
+                one.write("a,b.rdb", row)
+            })
+            .unwrap();
+            assert!(rows > 100, "{rows} rows: too few for several windows");
+            assert_eq!(rows, one.rows());
+            assert_eq!(parallel, one.finish().unwrap(), "{format:?}");
+        }
     }
 
     #[cfg(feature = "parquet")]
