@@ -345,45 +345,88 @@ pub fn write_rows<W: Write + Send>(
 ) -> Result<(u64, W), RowsError> {
     let mut writer = RowWriter::new(format, out, redactor)?;
     let name = |file: usize| files.get(file).map_or("", |f| f.name);
-    match writer.sink {
-        // Text rows are formatted on the workers, a chunk of lines each, and written
-        // in order: formatting costs more than estimating, so one thread would be
-        // the bottleneck.
-        Sink::Delimited { json, .. } => {
-            let task = task_keys(options);
-            for_each_window(
-                files,
-                options,
-                progress,
-                |file, model, window| {
-                    window
-                        .par_chunks(task)
-                        .map(|keys| {
-                            let chunk = Chunk::estimate(model, keys)?;
-                            let mut lines = Vec::with_capacity(keys.len() * 128);
-                            for row in chunk.rows(file, keys, options) {
-                                let r = Resolved::new(name(file), &row, redactor);
-                                delimited_line(json, &r, &mut lines);
-                            }
-                            Ok((keys.len() as u64, lines))
-                        })
-                        .collect::<Result<Vec<_>, Error>>()
-                },
-                |_, _, chunks: Vec<(u64, Vec<u8>)>| {
-                    for (rows, lines) in chunks {
-                        writer.write_lines(rows, &lines)?;
+    let task = task_keys(options);
+    // Rows are turned into lines or column values on the workers, a task's chunk
+    // each, and written in order: that costs more than estimating, so on the
+    // writing thread it would be the bottleneck.
+    for_each_window(
+        files,
+        options,
+        progress,
+        |file, model, window| {
+            window
+                .par_chunks(task)
+                .map(|keys| {
+                    let chunk = Chunk::estimate(model, keys)?;
+                    let mut formatted = Formatted::new(format, keys.len());
+                    for row in chunk.rows(file, keys, options) {
+                        formatted.push(&Resolved::new(name(file), &row, redactor));
                     }
-                    Ok::<(), RowsError>(())
-                },
-            )?;
-        }
-        #[cfg(feature = "parquet")]
-        Sink::Parquet(_) => key_rows(files, options, progress, &mut |row: &KeyRow<'_>| {
-            writer.write(name(row.file), row)
-        })?,
-    }
+                    formatted.seal();
+                    Ok(formatted)
+                })
+                .collect::<Result<Vec<_>, Error>>()
+        },
+        |_, _, chunks| {
+            for formatted in chunks {
+                writer.write_formatted(formatted)?;
+            }
+            Ok::<(), RowsError>(())
+        },
+    )?;
     let rows = writer.rows();
     Ok((rows, writer.finish()?))
+}
+
+/// Rows formatted on a worker, for [`RowWriter::write_formatted`].
+enum Formatted {
+    /// CSV or JSON lines.
+    Lines {
+        rows: u64,
+        json: bool,
+        text: Vec<u8>,
+    },
+    /// Parquet column values.
+    #[cfg(feature = "parquet")]
+    Columns(Box<parquet_rows::Columns>),
+}
+
+impl Formatted {
+    /// Room for `rows` rows of `format`.
+    fn new(format: RowFormat, rows: usize) -> Formatted {
+        let json = match format {
+            RowFormat::Csv => false,
+            RowFormat::Jsonl => true,
+            #[cfg(feature = "parquet")]
+            RowFormat::Parquet => {
+                return Formatted::Columns(Box::new(parquet_rows::Columns::new()))
+            }
+        };
+        Formatted::Lines {
+            rows: 0,
+            json,
+            text: Vec::with_capacity(rows * 128),
+        }
+    }
+
+    fn push(&mut self, r: &Resolved<'_>) {
+        match self {
+            Formatted::Lines { rows, json, text } => {
+                delimited_line(*json, r, text);
+                *rows += 1;
+            }
+            #[cfg(feature = "parquet")]
+            Formatted::Columns(c) => c.push(r),
+        }
+    }
+
+    /// Completes the rows pushed (Parquet text columns become values).
+    fn seal(&mut self) {
+        #[cfg(feature = "parquet")]
+        if let Formatted::Columns(c) = self {
+            c.seal();
+        }
+    }
 }
 
 /// A row with its text columns resolved (the key rule, redaction); borrowed from
@@ -502,15 +545,22 @@ impl<'r, W: Write + Send> RowWriter<'r, W> {
         Ok(())
     }
 
-    /// Writes `rows` lines formatted by [`delimited_line`] elsewhere.
-    fn write_lines(&mut self, rows: u64, lines: &[u8]) -> Result<(), RowsError> {
-        match &mut self.sink {
-            Sink::Delimited { out, .. } => out.write_all(lines)?,
-            #[cfg(feature = "parquet")]
-            Sink::Parquet(_) => {
-                return Err(io::Error::other("text lines written to a Parquet writer").into())
+    /// Writes rows formatted on a worker for this writer's format.
+    fn write_formatted(&mut self, formatted: Formatted) -> Result<(), RowsError> {
+        let rows = match (&mut self.sink, formatted) {
+            (Sink::Delimited { out, .. }, Formatted::Lines { rows, text, .. }) => {
+                out.write_all(&text)?;
+                rows
             }
-        }
+            #[cfg(feature = "parquet")]
+            (Sink::Parquet(p), Formatted::Columns(c)) => {
+                let rows = c.rows() as u64;
+                p.append(*c)?;
+                rows
+            }
+            #[cfg(feature = "parquet")]
+            _ => return Err(io::Error::other("rows formatted for another format").into()),
+        };
         self.rows += rows;
         Ok(())
     }
@@ -655,17 +705,28 @@ fn json_line(r: &Resolved<'_>, line: &mut Vec<u8>) {
 #[cfg(feature = "parquet")]
 mod parquet_rows {
     //! Parquet through the `parquet` crate's low-level column writer (no Arrow).
+    //!
+    //! The workers turn their chunks of rows into column values ([`Columns`]); the
+    //! sink appends them to the row group, and a full row group's columns are
+    //! encoded (dictionaries, statistics, Snappy) on the workers too, one column per
+    //! task, each into its own buffer, then spliced into the file in schema order
+    //! (`SerializedRowGroupWriter::append_column`).
 
     use std::io::Write;
     use std::sync::Arc;
 
+    use bytes::Bytes;
     use parquet::basic::Compression;
-    use parquet::data_type::{BoolType, ByteArray, ByteArrayType, Int32Type, Int64Type};
+    use parquet::column::writer::{get_column_writer, get_typed_column_writer_mut};
+    use parquet::column::writer::{ColumnCloseResult, ColumnWriter};
+    use parquet::data_type::{BoolType, ByteArray, ByteArrayType, DataType};
+    use parquet::data_type::{Int32Type, Int64Type};
     use parquet::errors::ParquetError;
-    use parquet::file::properties::{EnabledStatistics, WriterProperties};
-    use parquet::file::writer::SerializedFileWriter;
+    use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterPropertiesPtr};
+    use parquet::file::writer::{SerializedFileWriter, SerializedPageWriter, TrackedWrite};
     use parquet::schema::parser::parse_message_type;
-    use parquet::schema::types::ColumnPath;
+    use parquet::schema::types::{ColumnDescPtr, ColumnPath};
+    use rayon::prelude::*;
 
     use super::{Resolved, RowsError};
 
@@ -694,21 +755,88 @@ mod parquet_rows {
     /// are far fewer); past that a value gets its own allocation.
     const REPEATED_MAX: usize = 64;
 
-    /// Values repeated on most rows (file, type, encoding) as one shared `ByteArray`
-    /// each: a clone bumps a reference count where a new one allocates on every row.
+    /// A column whose values repeat on most rows (file, type, encoding): one shared
+    /// `ByteArray` per distinct value, since a clone bumps a reference count where a
+    /// new one allocates on every row. The last value found is tried first.
     #[derive(Default)]
-    struct Repeated(Vec<(String, ByteArray)>);
+    struct Repeated {
+        values: Vec<(String, ByteArray)>,
+        last: usize,
+    }
 
     impl Repeated {
         fn get(&mut self, s: &str) -> ByteArray {
-            if let Some((_, b)) = self.0.iter().find(|(v, _)| v == s) {
-                return b.clone();
+            if let Some((v, b)) = self.values.get(self.last) {
+                if v == s {
+                    return b.clone();
+                }
             }
-            let b = text(s);
-            if self.0.len() < REPEATED_MAX {
-                self.0.push((s.to_string(), b.clone()));
+            if let Some(i) = self.values.iter().position(|(v, _)| v == s) {
+                self.last = i;
+                return self.values[i].1.clone();
+            }
+            let b = ByteArray::from(s.as_bytes().to_vec());
+            if self.values.len() < REPEATED_MAX {
+                self.last = self.values.len();
+                self.values.push((s.to_string(), b.clone()));
             }
             b
+        }
+    }
+
+    /// A column of short, mostly distinct strings (key, prefix, pattern). Their bytes
+    /// go end to end into one buffer, which [`Text::seal`] turns into one shared
+    /// `Bytes` and the values into slices of it: an allocation per chunk of rows
+    /// instead of one per value (per-value allocations, freed on another thread, were
+    /// a fifth of the CPU).
+    #[derive(Default)]
+    struct Text {
+        sealed: Column<ByteArray>,
+        buf: Vec<u8>,
+        /// End of each pushed value in `buf`, `None` for a null.
+        ends: Vec<Option<usize>>,
+    }
+
+    impl Text {
+        fn optional() -> Text {
+            Text {
+                sealed: Column::optional(),
+                ..Text::default()
+            }
+        }
+
+        fn push(&mut self, v: Option<&str>) {
+            self.ends.push(v.map(|v| {
+                self.buf.extend_from_slice(v.as_bytes());
+                self.buf.len()
+            }));
+        }
+
+        fn seal(&mut self) {
+            if self.ends.is_empty() {
+                return;
+            }
+            let all = Bytes::from(std::mem::take(&mut self.buf));
+            let mut start = 0;
+            for end in self.ends.drain(..) {
+                self.sealed.push_opt(end.map(|end| {
+                    let v = ByteArray::from(all.slice(start..end));
+                    start = end;
+                    v
+                }));
+            }
+        }
+
+        fn append(&mut self, other: &mut Text) {
+            self.seal();
+            other.seal();
+            self.sealed.append(&mut other.sealed);
+        }
+
+        fn clear(&mut self) {
+            self.sealed.clear();
+            self.buf.clear();
+            self.ends.clear();
         }
     }
 
@@ -719,7 +847,7 @@ mod parquet_rows {
         levels: Option<Vec<i16>>,
     }
 
-    impl<T> Column<T> {
+    impl<T: Clone> Column<T> {
         fn optional() -> Column<T> {
             Column {
                 values: Vec::new(),
@@ -742,22 +870,48 @@ mod parquet_rows {
             }
         }
 
+        fn append(&mut self, other: &mut Column<T>) {
+            self.values.append(&mut other.values);
+            if let (Some(l), Some(o)) = (&mut self.levels, &mut other.levels) {
+                l.append(o);
+            }
+        }
+
         fn clear(&mut self) {
             self.values.clear();
             if let Some(l) = &mut self.levels {
                 l.clear();
             }
         }
+
+        /// Encodes the values with `writer`, one column chunk.
+        fn write_to<D>(&self, writer: &mut ColumnWriter<'_>) -> Result<(), ParquetError>
+        where
+            D: DataType<T = T>,
+        {
+            get_typed_column_writer_mut::<D>(writer).write_batch(
+                &self.values,
+                self.levels.as_deref(),
+                None,
+            )?;
+            Ok(())
+        }
     }
 
-    /// Rows buffered per column, one row group per [`ROW_GROUP`] rows.
-    pub(super) struct ParquetRows<W: Write + Send> {
-        writer: SerializedFileWriter<W>,
+    fn clamp(v: u64) -> i64 {
+        i64::try_from(v).unwrap_or(i64::MAX)
+    }
+
+    /// Rows as column values, in schema order: a worker's chunk, or a row group
+    /// being filled.
+    pub(super) struct Columns {
         rows: usize,
-        repeated: Repeated,
+        files: Repeated,
+        types: Repeated,
+        encodings: Repeated,
         file: Column<ByteArray>,
         db: Column<i64>,
-        key: Column<ByteArray>,
+        key: Text,
         key_hex: Column<bool>,
         type_name: Column<ByteArray>,
         encoding: Column<ByteArray>,
@@ -768,16 +922,153 @@ mod parquet_rows {
         idle_s: Column<i64>,
         freq: Column<i32>,
         slot: Column<i32>,
-        prefix: Column<ByteArray>,
-        pattern: Column<ByteArray>,
+        prefix: Text,
+        pattern: Text,
     }
 
-    fn clamp(v: u64) -> i64 {
-        i64::try_from(v).unwrap_or(i64::MAX)
+    impl Columns {
+        pub(super) fn new() -> Columns {
+            Columns {
+                rows: 0,
+                files: Repeated::default(),
+                types: Repeated::default(),
+                encodings: Repeated::default(),
+                file: Column::default(),
+                db: Column::default(),
+                key: Text::default(),
+                key_hex: Column::default(),
+                type_name: Column::default(),
+                encoding: Column::default(),
+                elements: Column::default(),
+                bytes: Column::default(),
+                memory: Column::default(),
+                expire_at_ms: Column::optional(),
+                idle_s: Column::optional(),
+                freq: Column::optional(),
+                slot: Column::default(),
+                prefix: Text::optional(),
+                pattern: Text::default(),
+            }
+        }
+
+        pub(super) fn push(&mut self, r: &Resolved<'_>) {
+            let k = r.row;
+            self.file.push(self.files.get(r.file));
+            self.db.push(clamp(k.db));
+            self.key.push(Some(&r.key));
+            self.key_hex.push(r.key_hex);
+            self.type_name.push(self.types.get(k.type_name));
+            self.encoding.push(self.encodings.get(k.encoding));
+            self.elements.push(clamp(k.elements));
+            self.bytes.push(clamp(k.bytes));
+            self.memory.push(clamp(k.memory));
+            self.expire_at_ms.push_opt(k.expire_at_ms);
+            self.idle_s.push_opt(k.idle_s.map(clamp));
+            self.freq.push_opt(k.freq.map(i32::from));
+            self.slot.push(i32::from(k.slot));
+            self.prefix.push(r.prefix.as_deref());
+            self.pattern.push(Some(&r.pattern));
+            self.rows += 1;
+        }
+
+        pub(super) fn rows(&self) -> usize {
+            self.rows
+        }
+
+        /// Turns the text columns' buffered values into `ByteArray`s (on the worker
+        /// that pushed them, where it runs in parallel).
+        pub(super) fn seal(&mut self) {
+            self.key.seal();
+            self.prefix.seal();
+            self.pattern.seal();
+        }
+
+        /// Moves `other`'s rows to the end of these.
+        fn append(&mut self, other: &mut Columns) {
+            self.file.append(&mut other.file);
+            self.db.append(&mut other.db);
+            self.key.append(&mut other.key);
+            self.key_hex.append(&mut other.key_hex);
+            self.type_name.append(&mut other.type_name);
+            self.encoding.append(&mut other.encoding);
+            self.elements.append(&mut other.elements);
+            self.bytes.append(&mut other.bytes);
+            self.memory.append(&mut other.memory);
+            self.expire_at_ms.append(&mut other.expire_at_ms);
+            self.idle_s.append(&mut other.idle_s);
+            self.freq.append(&mut other.freq);
+            self.slot.append(&mut other.slot);
+            self.prefix.append(&mut other.prefix);
+            self.pattern.append(&mut other.pattern);
+            self.rows += std::mem::take(&mut other.rows);
+        }
+
+        fn clear(&mut self) {
+            self.file.clear();
+            self.db.clear();
+            self.key.clear();
+            self.key_hex.clear();
+            self.type_name.clear();
+            self.encoding.clear();
+            self.elements.clear();
+            self.bytes.clear();
+            self.memory.clear();
+            self.expire_at_ms.clear();
+            self.idle_s.clear();
+            self.freq.clear();
+            self.slot.clear();
+            self.prefix.clear();
+            self.pattern.clear();
+            self.rows = 0;
+        }
+
+        /// Encodes column `index` (schema order) into `writer`.
+        fn write_column(
+            &self,
+            index: usize,
+            writer: &mut ColumnWriter<'_>,
+        ) -> Result<(), ParquetError> {
+            match index {
+                0 => self.file.write_to::<ByteArrayType>(writer),
+                1 => self.db.write_to::<Int64Type>(writer),
+                2 => self.key.sealed.write_to::<ByteArrayType>(writer),
+                3 => self.key_hex.write_to::<BoolType>(writer),
+                4 => self.type_name.write_to::<ByteArrayType>(writer),
+                5 => self.encoding.write_to::<ByteArrayType>(writer),
+                6 => self.elements.write_to::<Int64Type>(writer),
+                7 => self.bytes.write_to::<Int64Type>(writer),
+                8 => self.memory.write_to::<Int64Type>(writer),
+                9 => self.expire_at_ms.write_to::<Int64Type>(writer),
+                10 => self.idle_s.write_to::<Int64Type>(writer),
+                11 => self.freq.write_to::<Int32Type>(writer),
+                12 => self.slot.write_to::<Int32Type>(writer),
+                13 => self.prefix.sealed.write_to::<ByteArrayType>(writer),
+                _ => self.pattern.sealed.write_to::<ByteArrayType>(writer),
+            }
+        }
     }
 
-    fn text(s: &str) -> ByteArray {
-        ByteArray::from(s.as_bytes().to_vec())
+    /// One column chunk encoded on its own, ready to splice into a row group.
+    fn encode_column(
+        columns: &Columns,
+        index: usize,
+        descr: ColumnDescPtr,
+        props: WriterPropertiesPtr,
+    ) -> Result<(Bytes, ColumnCloseResult), ParquetError> {
+        let mut out = TrackedWrite::new(Vec::new());
+        let close = {
+            let pages = Box::new(SerializedPageWriter::new(&mut out));
+            let mut writer = get_column_writer(descr, props, pages);
+            columns.write_column(index, &mut writer)?;
+            writer.close()?
+        };
+        Ok((Bytes::from(out.into_inner()?), close))
+    }
+
+    /// Rows buffered per column, one row group per [`ROW_GROUP`] rows.
+    pub(super) struct ParquetRows<W: Write + Send> {
+        writer: SerializedFileWriter<W>,
+        group: Columns,
     }
 
     impl<W: Write + Send> ParquetRows<W> {
@@ -794,101 +1085,45 @@ mod parquet_rows {
                 .build();
             Ok(ParquetRows {
                 writer: SerializedFileWriter::new(out, schema, Arc::new(props))?,
-                rows: 0,
-                repeated: Repeated::default(),
-                file: Column::default(),
-                db: Column::default(),
-                key: Column::default(),
-                key_hex: Column::default(),
-                type_name: Column::default(),
-                encoding: Column::default(),
-                elements: Column::default(),
-                bytes: Column::default(),
-                memory: Column::default(),
-                expire_at_ms: Column::optional(),
-                idle_s: Column::optional(),
-                freq: Column::optional(),
-                slot: Column::default(),
-                prefix: Column::optional(),
-                pattern: Column::default(),
+                group: Columns::new(),
             })
         }
 
         pub(super) fn write(&mut self, r: &Resolved<'_>) -> Result<(), RowsError> {
-            let k = r.row;
-            self.file.push(self.repeated.get(r.file));
-            self.db.push(clamp(k.db));
-            self.key.push(text(&r.key));
-            self.key_hex.push(r.key_hex);
-            self.type_name.push(self.repeated.get(k.type_name));
-            self.encoding.push(self.repeated.get(k.encoding));
-            self.elements.push(clamp(k.elements));
-            self.bytes.push(clamp(k.bytes));
-            self.memory.push(clamp(k.memory));
-            self.expire_at_ms.push_opt(k.expire_at_ms);
-            self.idle_s.push_opt(k.idle_s.map(clamp));
-            self.freq.push_opt(k.freq.map(i32::from));
-            self.slot.push(i32::from(k.slot));
-            self.prefix.push_opt(r.prefix.as_deref().map(text));
-            self.pattern.push(text(&r.pattern));
-            self.rows += 1;
-            if self.rows >= ROW_GROUP {
+            self.group.push(r);
+            self.flush_if_full()
+        }
+
+        /// Appends a worker's rows.
+        pub(super) fn append(&mut self, mut rows: Columns) -> Result<(), RowsError> {
+            self.group.append(&mut rows);
+            self.flush_if_full()
+        }
+
+        fn flush_if_full(&mut self) -> Result<(), RowsError> {
+            if self.group.rows >= ROW_GROUP {
                 self.flush_group()?;
             }
             Ok(())
         }
 
         fn flush_group(&mut self) -> Result<(), ParquetError> {
-            if self.rows == 0 {
+            if self.group.rows == 0 {
                 return Ok(());
             }
+            self.group.seal();
+            let schema = self.writer.schema_descr();
+            let props = self.writer.properties();
+            let encoded = (0..schema.num_columns())
+                .into_par_iter()
+                .map(|i| encode_column(&self.group, i, schema.column(i), props.clone()))
+                .collect::<Result<Vec<_>, _>>()?;
             let mut group = self.writer.next_row_group()?;
-            let mut index = 0;
-            while let Some(mut col) = group.next_column()? {
-                // Columns come in schema order.
-                macro_rules! put {
-                    ($ty:ty, $c:expr) => {
-                        col.typed::<$ty>()
-                            .write_batch(&$c.values, $c.levels.as_deref(), None)
-                    };
-                }
-                match index {
-                    0 => put!(ByteArrayType, self.file),
-                    1 => put!(Int64Type, self.db),
-                    2 => put!(ByteArrayType, self.key),
-                    3 => put!(BoolType, self.key_hex),
-                    4 => put!(ByteArrayType, self.type_name),
-                    5 => put!(ByteArrayType, self.encoding),
-                    6 => put!(Int64Type, self.elements),
-                    7 => put!(Int64Type, self.bytes),
-                    8 => put!(Int64Type, self.memory),
-                    9 => put!(Int64Type, self.expire_at_ms),
-                    10 => put!(Int64Type, self.idle_s),
-                    11 => put!(Int32Type, self.freq),
-                    12 => put!(Int32Type, self.slot),
-                    13 => put!(ByteArrayType, self.prefix),
-                    _ => put!(ByteArrayType, self.pattern),
-                }?;
-                col.close()?;
-                index += 1;
+            for (chunk, close) in encoded {
+                group.append_column(&chunk, close)?;
             }
             group.close()?;
-            self.rows = 0;
-            self.file.clear();
-            self.db.clear();
-            self.key.clear();
-            self.key_hex.clear();
-            self.type_name.clear();
-            self.encoding.clear();
-            self.elements.clear();
-            self.bytes.clear();
-            self.memory.clear();
-            self.expire_at_ms.clear();
-            self.idle_s.clear();
-            self.freq.clear();
-            self.slot.clear();
-            self.prefix.clear();
-            self.pattern.clear();
+            self.group.clear();
             Ok(())
         }
 
@@ -978,8 +1213,9 @@ mod tests {
         assert!(csv.contains(":{id}"));
     }
 
-    /// `write_rows` formats text rows on the workers a chunk at a time: over many
-    /// windows and chunks its output must be the row-by-row writer's, in order.
+    /// `write_rows` formats rows on the workers a chunk at a time (and encodes
+    /// Parquet columns there): over many windows and chunks its output must be the
+    /// row-by-row writer's, byte for byte.
     #[test]
     fn parallel_lines_equal_row_by_row_lines() {
         let data = std::fs::read(concat!(
@@ -997,11 +1233,14 @@ mod tests {
             ..InventoryOptions::default()
         };
         let redactor = Redactor::new();
-        for (format, redactor) in [
+        let formats = [
             (RowFormat::Csv, None),
             (RowFormat::Jsonl, None),
             (RowFormat::Csv, Some(&redactor)),
-        ] {
+            #[cfg(feature = "parquet")]
+            (RowFormat::Parquet, None),
+        ];
+        for (format, redactor) in formats {
             let (rows, parallel) =
                 write_rows(&files, &options, format, redactor, Vec::new(), &|_| {}).unwrap();
             let mut one = RowWriter::new(format, Vec::new(), redactor).unwrap();
