@@ -761,3 +761,14 @@ fn valkey_9_snapshot_converts_for_redis() {
     assert_eq!(redis62.cli(&["HGETALL", "hash:ttl"]).lines().count(), 6);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Clap prints `{n}` in help text as a line break; `-o`'s help must still show the
+/// placeholder users type, and no escape codes when piped.
+#[test]
+fn help_shows_the_split_placeholder() {
+    let out = run_rdbkit(&["convert", "--help"], None).unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{help}");
+    assert!(help.contains("`shard-{n}.rdb`"), "{help}");
+    assert!(!help.contains('\x1b'), "{help:?}");
+}

@@ -23,6 +23,13 @@ use crate::output::{self, Format};
 use crate::source::SnapshotArgs;
 
 /// `rdbkit convert` flags.
+/// `-o`'s help. Clap prints `{n}` in help text as a line break, so the placeholder
+/// is written with an empty ANSI reset between `{` and `n}` (stripped when printed).
+const OUTPUT_HELP: &str = "Output file; `-` writes to stdout; `s3://BUCKET/KEY` or \
+    `az://CONTAINER/BLOB` uploads it (multipart; the object appears only when complete); \
+    with --split/--split-by a name with `{\x1b[0mn}` (the output's number, from 0), e.g. \
+    `shard-{\x1b[0mn}.rdb`";
+
 #[derive(Debug, clap::Args)]
 #[command(group(
     clap::ArgGroup::new("target_choice")
@@ -36,10 +43,7 @@ pub struct ConvertArgs {
         short,
         long,
         value_name = "OUT",
-        help = "Output file; `-` writes to stdout; `s3://BUCKET/KEY` or `az://CONTAINER/BLOB` \
-                uploads it (multipart; the object appears only when complete); with \
-                --split/--split-by a name with `{n}` (the output's number, from 0), e.g. \
-                `shard-{n}.rdb`"
+        help = OUTPUT_HELP
     )]
     output: String,
     /// RDB version to write: 1-12 (Redis: 9 = 5.0/6.x, 10 = 7.0, 11 = 7.2, 12 = 7.4),
