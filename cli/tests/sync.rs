@@ -613,6 +613,14 @@ fn catch_up_into_redis_6_2_reencodes_or_writes_commands() {
         let last = last_line(&lines);
         assert_eq!(code, 0, "{tag}: stderr: {err}\nlast: {last}");
         assert_eq!(last["verdict"], "converged", "{tag}: {last}");
+        // The report says how: every collection's RDB 10 payload needed one of the two.
+        let how = if extra.is_empty() {
+            "reencoded"
+        } else {
+            "commands"
+        };
+        let converted = last["conversions"][how].as_u64().unwrap_or(0);
+        assert!(converted > 0, "{tag}: no {how} counted: {last}");
         let checked = assert_equal(&source.url(), &target.url(), 0);
         assert!(checked > 500, "{tag}: {checked} keys compared");
     }

@@ -514,7 +514,8 @@ impl<'r> SyncStatusDocument<'r> {
 /// [`SyncStatusDocument`] with the run's verdict (`converged`, `ready`, `differences`,
 /// `stopped`), then `"compare": {"differences", "dbs": {DB: {...}}, "examples": [{"db",
 /// "key", "kind"}]}` or `null`, `"repairs_list": [{"cause", "at_s", "keys_rescanned"}]`,
-/// `"failures": [{"db", "key", "error"}]`, `"resumed_keys"`, `"notices"` and
+/// `"failures": [{"db", "key", "error"}]`, `"resumed_keys"`, `"conversions"` (as
+/// [`RestoreDocument`]'s, counted per write), `"notices"` and
 /// `"snapshot": {"restored", "failed", "expired"}` or `null`.
 #[derive(Debug, Serialize)]
 pub struct SyncDocument<'r> {
@@ -525,6 +526,7 @@ pub struct SyncDocument<'r> {
     repairs_list: &'r [Repair],
     failures: &'r [SyncFailure],
     resumed_keys: u64,
+    conversions: &'r ConversionCounts,
     notices: &'r [String],
     snapshot: Option<SyncSnapshot>,
 }
@@ -557,6 +559,7 @@ impl<'r> SyncDocument<'r> {
             repairs_list: &report.repairs,
             failures: &report.failures,
             resumed_keys: report.resumed_keys,
+            conversions: &report.conversions,
             notices: &report.notices,
             snapshot: report.snapshot.as_ref().map(|s| SyncSnapshot {
                 restored: s.restored,
@@ -734,6 +737,10 @@ mod tests {
             }],
             snapshot: None,
             resumed_keys: 4,
+            conversions: ConversionCounts {
+                reencoded: 2,
+                ..ConversionCounts::default()
+            },
             notices: vec!["CONFIG refused".into()],
             verdict: "differences",
         };
@@ -756,6 +763,7 @@ mod tests {
             json!([{"db": 0, "key": "k", "error": "ERR no"}])
         );
         assert_eq!(v["resumed_keys"], 4);
+        assert_eq!(v["conversions"]["reencoded"], 2);
         assert_eq!(v["notices"], json!(["CONFIG refused"]));
         assert_eq!(v["snapshot"], serde_json::Value::Null);
         Ok(())

@@ -11,6 +11,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Result};
 use rdb_parser::reencode::FieldTtlPolicy;
+use rdb_restore::commands::ConversionCounts;
 use rdb_restore::document::RestoreDocument;
 use rdb_restore::plan::WriteMode;
 use rdb_restore::{ClusterMode, ConflictPolicy, Progress, RestoreOptions, RestoreReport};
@@ -296,7 +297,40 @@ fn to_text(r: &RestoreReport, files: &[String]) -> String {
             .unwrap_or_default();
         s.push_str(&format!("{n} × {cause}{hint}\n"));
     }
-    let c = &r.conversions;
+    s.push_str(&conversion_lines(&r.conversions));
+    let f = &r.functions;
+    if f.restored + f.skipped + f.failed > 0 {
+        s.push_str(&format!(
+            "function libraries: restored {}, skipped {}, failed {}\n",
+            f.restored, f.skipped, f.failed
+        ));
+    }
+    for e in &r.errors {
+        let file = files.get(e.file).map(String::as_str).unwrap_or("?");
+        let key = String::from_utf8_lossy(&e.key);
+        match e.db {
+            Some(db) => s.push_str(&format!(
+                "  failed: {file}: db {db} key {key:?}: {}\n",
+                e.error
+            )),
+            None => s.push_str(&format!(
+                "  failed: {file}: function library {key:?}: {}\n",
+                e.error
+            )),
+        }
+    }
+    let shown = r.errors.len() as u64;
+    let total = r.failed + r.functions.failed;
+    if total > shown {
+        s.push_str(&format!("  ... and {} more failures\n", total - shown));
+    }
+    s
+}
+
+/// What was converted for the target and what it could not hold, a line each (empty
+/// when nothing was): restore's and sync's summaries.
+pub(crate) fn conversion_lines(c: &ConversionCounts) -> String {
+    let mut s = String::new();
     if c.restamped + c.reencoded + c.commands > 0 {
         s.push_str(&format!(
             "converted for the target: {} re-stamped, {} re-encoded, {} as commands\n",
@@ -330,32 +364,6 @@ fn to_text(r: &RestoreReport, files: &[String]) -> String {
             "hash fields already expired, not restored: {}\n",
             c.expired_fields
         ));
-    }
-    let f = &r.functions;
-    if f.restored + f.skipped + f.failed > 0 {
-        s.push_str(&format!(
-            "function libraries: restored {}, skipped {}, failed {}\n",
-            f.restored, f.skipped, f.failed
-        ));
-    }
-    for e in &r.errors {
-        let file = files.get(e.file).map(String::as_str).unwrap_or("?");
-        let key = String::from_utf8_lossy(&e.key);
-        match e.db {
-            Some(db) => s.push_str(&format!(
-                "  failed: {file}: db {db} key {key:?}: {}\n",
-                e.error
-            )),
-            None => s.push_str(&format!(
-                "  failed: {file}: function library {key:?}: {}\n",
-                e.error
-            )),
-        }
-    }
-    let shown = r.errors.len() as u64;
-    let total = r.failed + r.functions.failed;
-    if total > shown {
-        s.push_str(&format!("  ... and {} more failures\n", total - shown));
     }
     s
 }

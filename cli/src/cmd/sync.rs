@@ -18,7 +18,7 @@ use rdb_restore::document::{SyncDocument, SyncStatusDocument};
 use rdb_restore::glob::Glob;
 use rdb_restore::{Progress, SyncOptions, SyncReport, SyncState, SyncStatus, Until};
 
-use crate::cmd::restore::{json_line, HashFieldTtl, Mode};
+use crate::cmd::restore::{conversion_lines, json_line, HashFieldTtl, Mode};
 use crate::connect::ConnectionArgs;
 use crate::output::bytes_json;
 use crate::units::parse_size;
@@ -191,6 +191,7 @@ fn final_text(r: &SyncReport) -> String {
             ));
         }
     }
+    out.push_str(&conversion_lines(&r.conversions));
     for p in &r.repairs {
         out.push_str(&format!(
             "repair at {:.1} s: {} ({} keys re-scanned)\n",

@@ -48,6 +48,7 @@ use std::time::{Duration, Instant};
 use rdb_parser::{DumpPayload, Rdb};
 
 use crate::cluster::NodeAddr;
+use crate::commands::ConversionCounts;
 use crate::error::{Error, Result};
 use crate::glob::Glob;
 use crate::live::info::Info;
@@ -246,6 +247,10 @@ pub struct SyncReport {
     pub snapshot: Option<RestoreReport>,
     /// Dirty keys found in the journal of an earlier run.
     pub resumed_keys: u64,
+    /// What the writes of changed keys (bulk copy and catch-up) converted for the
+    /// target and what it could not hold, counted per write: a key written three
+    /// times counts three times. The snapshot's are in [`SyncReport::snapshot`].
+    pub conversions: ConversionCounts,
     /// Things the operator should know (CONFIG refused, ...).
     pub notices: Vec<String>,
     /// `converged`, `ready`, `differences` or `stopped`.
@@ -333,6 +338,7 @@ struct Run<'a> {
     throttle: Throttle,
     notices: Vec<String>,
     resumed_keys: u64,
+    conversions: ConversionCounts,
 }
 
 /// `calls=N` of the flush and swap commands in `INFO commandstats`.
@@ -545,6 +551,7 @@ impl Run<'_> {
                         }
                         Err(e) => Payload::Reject(format!("source DUMP payload: {e}")),
                     };
+                    made.count(&mut self.conversions);
                     let write = match made {
                         Payload::Commands { buf, commands, .. } => {
                             Write::Commands { buf, commands }
@@ -911,6 +918,7 @@ pub fn sync(
         throttle: Throttle::new(options.max_ops, options.max_bytes),
         notices,
         resumed_keys,
+        conversions: ConversionCounts::default(),
     };
     run.refresh_dbs()?;
     // Several source databases into one target database would mix their keys.
@@ -1165,6 +1173,7 @@ fn finish(
         failures,
         snapshot,
         resumed_keys: run.resumed_keys,
+        conversions: run.conversions,
         notices: run.notices,
         verdict,
     }
