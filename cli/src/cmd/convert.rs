@@ -22,7 +22,6 @@ use crate::connect::ConnectionArgs;
 use crate::output::{self, Format};
 use crate::source::SnapshotArgs;
 
-/// `rdbkit convert` flags.
 /// `-o`'s help. Clap prints `{n}` in help text as a line break, so the placeholder
 /// is written with an empty ANSI reset between `{` and `n}` (stripped when printed).
 const OUTPUT_HELP: &str = "Output file; `-` writes to stdout; `s3://BUCKET/KEY` or \
@@ -30,6 +29,7 @@ const OUTPUT_HELP: &str = "Output file; `-` writes to stdout; `s3://BUCKET/KEY` 
     with --split/--split-by a name with `{\x1b[0mn}` (the output's number, from 0), e.g. \
     `shard-{\x1b[0mn}.rdb`";
 
+/// `rdbkit convert` flags.
 #[derive(Debug, clap::Args)]
 #[command(group(
     clap::ArgGroup::new("target_choice")
