@@ -12,7 +12,9 @@
 //!    [`SyncOptions::journal`], bounded in memory and spilling to disk.
 //! 2. **Bulk**: with [`SyncOptions::snapshots`], the files are restored by
 //!    [`restore()`](crate::restore()) (a file that does not exist yet is waited for:
-//!    [`SyncState::WaitingForSnapshot`]); without, every source key is scanned into
+//!    [`SyncState::WaitingForSnapshot`]; a file whose `ctime` is not after the
+//!    source's `TIME` once capture was proven may miss writes and is followed by a
+//!    re-scan, a [`Repair`]); without, every source key is scanned into
 //!    the dirty set (`SCAN`) and copied like any change, and every target key in scope
 //!    is checked too (so keys the source lacks are deleted).
 //! 3. **Catch-up**: dirty keys are taken in batches, read from the source (`MULTI`,
@@ -777,6 +779,57 @@ impl Run<'_> {
     }
 }
 
+/// The source's clock (`TIME`, Unix seconds), the latest over its masters; `None`
+/// when a master does not answer it.
+fn source_clock_s(src: &mut Nodes) -> Result<Option<i64>> {
+    let mut latest = Some(i64::MIN);
+    for addr in src.masters() {
+        let secs = match src.query(&addr, &redis::cmd("TIME"))? {
+            Ok(redis::Value::Array(parts)) => parts
+                .first()
+                .and_then(nodes::text)
+                .and_then(|t| t.parse::<i64>().ok()),
+            _ => None,
+        };
+        latest = latest.zip(secs).map(|(a, b)| a.max(b));
+    }
+    Ok(latest)
+}
+
+/// Why `files` may miss changes made before capture was proven at `proven_s` (the
+/// source's clock, [`source_clock_s`]), or `None` when every file is younger. A
+/// snapshot's `ctime` is the second its save began on the source, so only a `ctime`
+/// after that second proves the save began after capture did.
+fn predates_capture(files: &[SourceFile<'_>], proven_s: Option<i64>) -> Option<String> {
+    for f in files {
+        let ctime = rdb_parser::aux::AuxInfo::read(&f.rdb)
+            .ok()
+            .and_then(|a| a.ctime);
+        let unknown = "whether it was taken after change capture began is unknown: \
+                       every key is compared and copied again";
+        match (ctime, proven_s) {
+            (Some(c), Some(p)) if c > p => {}
+            (Some(c), Some(p)) => {
+                return Some(format!(
+                    "snapshot {} was taken at {}, before change capture was proven at {}: \
+                     writes in between are unknown, every key is compared and copied again",
+                    f.name,
+                    crate::units::utc_ms(c.saturating_mul(1000)),
+                    crate::units::utc_ms(p.saturating_mul(1000)),
+                ))
+            }
+            (None, _) => return Some(format!("snapshot {} has no ctime: {unknown}", f.name)),
+            (Some(_), None) => {
+                return Some(format!(
+                    "the source's clock (TIME) was not readable, so for snapshot {} {unknown}",
+                    f.name
+                ))
+            }
+        }
+    }
+    None
+}
+
 /// Waits for every snapshot file to exist and stop growing.
 fn wait_for_files(
     files: &[PathBuf],
@@ -881,6 +934,7 @@ pub fn sync(
         capture::probe(&mut src, &addr, &c)?;
         captures.push(c);
     }
+    let capture_proven_s = source_clock_s(&mut src)?;
     let (dirty, resumed_keys) = DirtySet::open(&options.journal, options.max_dirty_in_memory)?;
     let state_file = options.journal.join("state");
     let bulk_done_before = std::fs::read_to_string(&state_file)
@@ -1026,6 +1080,11 @@ pub fn sync(
             ));
         }
         snapshot = Some(report);
+        // A snapshot taken before capture began misses the writes in between: the
+        // files already there when sync started, for one. Repaired by a re-scan.
+        if let Some(why) = predates_capture(&files, capture_proven_s) {
+            run.gap(why)?;
+        }
         bulk_done = true;
         write_state(&state_file)?;
     } else {
