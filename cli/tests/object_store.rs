@@ -6,7 +6,8 @@
 //! - baseline of two shard objects named by a glob equals baseline of the two files;
 //! - `convert` from S3 straight to Azure Blob equals a local convert of the same files;
 //! - missing object, bad credentials, not an RDB: their messages, exit 2, and nothing
-//!   written by a refused convert.
+//!   written by a refused convert;
+//! - `sync --snapshot s3://...` waits for a backup object uploaded after it started.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 #[path = "../../restore/tests/support/mod.rs"]
@@ -17,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{free_port, temp_dir, venv_dir, versions_dir};
+use support::{free_port, temp_dir, venv_dir, versions_dir, Server};
 
 /// Azurite's well-known development account (its README): not a secret.
 const AZURITE_KEY: &str =
@@ -591,4 +592,105 @@ fn uploads_appear_only_when_finished() {
     let downloaded = clouds.dir.join("done.bin");
     clouds.azure_get("uploads", "done.bin", &downloaded);
     assert!(std::fs::read(&downloaded).unwrap() == data);
+}
+
+/// The sync runbook with the backup in S3: sync starts first (capture running), the
+/// backup object does not exist yet and is waited for; it is uploaded after writes
+/// that only the capture sees. Sync restores the object, catches up and converges:
+/// the target equals the source, with no re-scan (the backup is newer than capture).
+#[test]
+fn sync_waits_for_a_snapshot_object_uploaded_after_it_started() {
+    let Some(clouds) = Clouds::start("sync-object") else {
+        return;
+    };
+    clouds.s3_put("backups", &[]);
+    let source = Server::start(&["--notify-keyspace-events", "KEA"]);
+    let target = Server::start(&[]);
+    for i in 0..500 {
+        source.cli(&["SET", &format!("before:{i}"), &i.to_string()]);
+    }
+    let journal = clouds.dir.join("journal");
+    let mut cmd = Command::new(bin());
+    cmd.args(["sync", "--source", &source.url(), "--target", &target.url()])
+        .args(["--snapshot", "s3://backups/backup.rdb", "--journal"])
+        .arg(&journal)
+        .args(["--quiet-for", "2", "--interval", "0.5", "--format", "jsonl"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in clouds.env() {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("run rdbkit sync");
+    let stdout = child.stdout.take().unwrap();
+    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let reader = {
+        let lines = std::sync::Arc::clone(&lines);
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for l in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                lines.lock().unwrap().push(l);
+            }
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !lines
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|l| l.contains("\"waiting-for-snapshot\""))
+    {
+        assert!(
+            Instant::now() < deadline,
+            "sync never waited for the snapshot"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // The backup's ctime must fall in a later second than the capture.
+    std::thread::sleep(Duration::from_millis(1100));
+    for i in 0..100 {
+        source.cli(&["SET", &format!("during:{i}"), &i.to_string()]);
+    }
+    let backup = clouds.dir.join("backup.rdb");
+    std::fs::write(&backup, source.save()).unwrap();
+    for i in 0..100 {
+        source.cli(&["SET", &format!("after:{i}"), &i.to_string()]);
+    }
+    source.cli(&["DEL", "before:0", "before:1"]);
+    clouds.s3_put("backups", &[(&backup, "backup.rdb")]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("sync did not end: {:?}", lines.lock().unwrap().last());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    reader.join().unwrap();
+    let mut err = String::new();
+    use std::io::Read;
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    let last: serde_json::Value =
+        serde_json::from_str(lines.lock().unwrap().last().expect("a last line")).unwrap();
+    assert!(status.success(), "stderr: {err}\nlast: {last}");
+    assert_eq!(last["verdict"], "converged", "{last}");
+    assert_eq!(last["snapshot"]["restored"], 600, "{last}");
+    assert_eq!(last["repairs_list"], serde_json::json!([]), "{last}");
+    let reply = |server: &Server, args: &[&str]| server.cli(args).trim().to_string();
+    assert_eq!(reply(&source, &["DBSIZE"]), "698");
+    assert_eq!(reply(&target, &["DBSIZE"]), "698");
+    assert_eq!(reply(&target, &["GET", "after:99"]), "99");
+    assert_eq!(reply(&target, &["GET", "during:99"]), "99");
+    assert_eq!(reply(&target, &["EXISTS", "before:0"]), "0");
 }

@@ -59,9 +59,9 @@ pub struct SyncArgs {
     #[command(flatten)]
     conn: ConnectionArgs,
     /// Snapshot files (an ElastiCache backup, one per shard) restored first; a file
-    /// that does not exist yet is waited for (start the backup after sync starts).
-    /// `-`, `s3://`/`az://` objects and gzip files are copied to $TMPDIR at start (an
-    /// object must exist by then).
+    /// or `s3://`/`az://` object that does not exist yet is waited for (start the
+    /// backup after sync starts). `-`, gzip files and objects already there are
+    /// copied to $TMPDIR at start.
     #[arg(long, value_name = "FILE", num_args = 1..)]
     snapshot: Vec<PathBuf>,
     /// Journal directory: the dirty keys survive a restart (rerun with the same one).
@@ -231,13 +231,13 @@ fn sync(args: &SyncArgs, quiet: bool) -> Result<SyncReport> {
         HashFieldTtl::Fail => FieldTtlPolicy::Fail,
         HashFieldTtl::Drop => FieldTtlPolicy::Drop,
     };
-    // Standard input, objects and gzip files are copied to $TMPDIR first (they must
-    // exist when sync starts; only local files are waited for).
+    // Standard input, gzip files and objects already there are copied to $TMPDIR
+    // first; files and (plain, not glob) objects not there yet are waited for by sync.
     let mut copies = Vec::new();
     options.snapshots = Vec::with_capacity(args.snapshot.len());
     for path in &args.snapshot {
         let text = path.to_string_lossy();
-        let exists_or_streamed = text == "-" || crate::input::is_object(&text) || path.exists();
+        let exists_or_streamed = text == "-" || path.exists() || object_exists(&text)?;
         match exists_or_streamed
             .then(|| crate::input::local_copy(&text))
             .transpose()?
@@ -300,4 +300,18 @@ fn sync(args: &SyncArgs, quiet: bool) -> Result<SyncReport> {
         crate::output::print(&final_text(&report))?;
     }
     Ok(report)
+}
+
+/// Whether `text` names an object that exists now (a glob must match already: sync
+/// cannot tell how many shards to wait for). Not an object URL: `false`.
+fn object_exists(text: &str) -> Result<bool> {
+    if !crate::input::is_object(text) {
+        return Ok(false);
+    }
+    let pattern = rdb_restore::storage::ObjectUrl::parse(text).is_ok_and(|u| u.is_pattern());
+    match rdb_restore::storage::list(text) {
+        Ok(_) => Ok(true),
+        Err(rdb_restore::storage::StorageError::NotFound { .. }) if !pattern => Ok(false),
+        Err(e) => Err(e.into()),
+    }
 }

@@ -121,7 +121,9 @@ pub struct SyncOptions {
     /// and how values are written (`mode`, `field_ttls`: the payload stage's
     /// options, as for restore); the others are not used by sync.
     pub plan: PlanOptions,
-    /// Snapshot files (one per shard) restored first; waited for when missing.
+    /// Snapshot files (one per shard) restored first; waited for when missing. With
+    /// the `object-store` feature an entry may be an object URL (`s3://`, `az://`),
+    /// waited for the same way and read whole.
     pub snapshots: Vec<PathBuf>,
     /// Options of the snapshot restore (its plan is [`SyncOptions::plan`] with
     /// `REPLACE`).
@@ -830,19 +832,62 @@ fn predates_capture(files: &[SourceFile<'_>], proven_s: Option<i64>) -> Option<S
     None
 }
 
-/// Waits for every snapshot file to exist and stop growing.
+/// How often an object snapshot is looked for: each look is a request to the store.
+const OBJECT_POLL: Duration = Duration::from_secs(5);
+
+/// `path` as an object URL (`s3://`, `az://`, `https://ACCOUNT.blob...`), when it is
+/// one and the `object-store` feature reads it.
+fn object_url(path: &Path) -> Option<&str> {
+    #[cfg(feature = "object-store")]
+    if let Some(text) = path.to_str().filter(|t| crate::storage::is_object_url(t)) {
+        return Some(text);
+    }
+    let _ = path;
+    None
+}
+
+/// Whether the object at `url` exists (an upload becomes visible only when complete).
+#[cfg(feature = "object-store")]
+fn object_exists(url: &str) -> Result<bool> {
+    match crate::storage::list(url) {
+        Ok(_) => Ok(true),
+        Err(crate::storage::StorageError::NotFound { .. }) => Ok(false),
+        Err(e) => Err(Error::Io {
+            context: format!("looking for snapshot {url}"),
+            source: e.into(),
+        }),
+    }
+}
+
+#[cfg(not(feature = "object-store"))]
+fn object_exists(_url: &str) -> Result<bool> {
+    Ok(false)
+}
+
+/// Waits for every snapshot to exist and be complete: a local file once its size has
+/// not changed for 2 s, an object once it exists (looked for every [`OBJECT_POLL`]).
 fn wait_for_files(
     files: &[PathBuf],
     progress: &Progress,
     tick: &mut dyn FnMut() -> Result<()>,
 ) -> Result<bool> {
     let mut sizes: HashMap<&Path, (u64, Instant)> = HashMap::new();
+    let mut objects: HashMap<&Path, (bool, Option<Instant>)> = HashMap::new();
     loop {
         if progress.is_cancelled() {
             return Ok(false);
         }
         let mut all = true;
         for f in files {
+            if let Some(url) = object_url(f) {
+                let (found, looked) = objects.entry(f.as_path()).or_insert((false, None));
+                if !*found && looked.is_none_or(|t| t.elapsed() >= OBJECT_POLL) {
+                    *looked = Some(Instant::now());
+                    *found = object_exists(url)?;
+                }
+                all &= *found;
+                continue;
+            }
             match std::fs::metadata(f) {
                 Ok(m) if m.is_file() => {
                     let e = sizes
@@ -866,6 +911,23 @@ fn wait_for_files(
         tick()?;
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// The bytes of snapshot `path`: a local file, or an object read whole.
+fn read_snapshot(path: &Path) -> Result<Vec<u8>> {
+    let io = |source: std::io::Error| Error::Io {
+        context: format!("reading {}", path.display()),
+        source,
+    };
+    #[cfg(feature = "object-store")]
+    if let Some(url) = object_url(path) {
+        use std::io::Read;
+        let mut reader = crate::storage::open(url).map_err(|e| io(e.into()))?;
+        let mut data = Vec::new();
+        reader.read_to_end(&mut data).map_err(io)?;
+        return Ok(data);
+    }
+    std::fs::read(path).map_err(io)
 }
 
 /// Runs a sync from `source` to `target`; `on_status` is called once per interval
@@ -1029,12 +1091,7 @@ pub fn sync(
         let data: Vec<Vec<u8>> = options
             .snapshots
             .iter()
-            .map(|p| {
-                std::fs::read(p).map_err(|e| Error::Io {
-                    context: format!("reading {}", p.display()),
-                    source: e,
-                })
-            })
+            .map(|p| read_snapshot(p))
             .collect::<Result<_>>()?;
         let names: Vec<String> = options
             .snapshots
