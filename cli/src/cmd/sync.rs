@@ -237,7 +237,10 @@ fn sync(args: &SyncArgs, quiet: bool) -> Result<SyncReport> {
     options.snapshots = Vec::with_capacity(args.snapshot.len());
     for path in &args.snapshot {
         let text = path.to_string_lossy();
-        let exists_or_streamed = text == "-" || path.exists() || object_exists(&text)?;
+        let exists_or_streamed = text == "-"
+            || path.exists()
+            // A glob must match already: sync cannot tell how many shards to wait for.
+            || (crate::input::is_object(&text) && rdb_restore::storage::exists(&text)?);
         match exists_or_streamed
             .then(|| crate::input::local_copy(&text))
             .transpose()?
@@ -300,18 +303,4 @@ fn sync(args: &SyncArgs, quiet: bool) -> Result<SyncReport> {
         crate::output::print(&final_text(&report))?;
     }
     Ok(report)
-}
-
-/// Whether `text` names an object that exists now (a glob must match already: sync
-/// cannot tell how many shards to wait for). Not an object URL: `false`.
-fn object_exists(text: &str) -> Result<bool> {
-    if !crate::input::is_object(text) {
-        return Ok(false);
-    }
-    let pattern = rdb_restore::storage::ObjectUrl::parse(text).is_ok_and(|u| u.is_pattern());
-    match rdb_restore::storage::list(text) {
-        Ok(_) => Ok(true),
-        Err(rdb_restore::storage::StorageError::NotFound { .. }) if !pattern => Ok(false),
-        Err(e) => Err(e.into()),
-    }
 }

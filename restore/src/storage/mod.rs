@@ -546,6 +546,17 @@ pub struct ObjectInfo {
     pub size: u64,
 }
 
+/// Whether the object `url` names exists now (an upload becomes visible only when
+/// complete). A glob or prefix matching nothing is [`StorageError::NoMatch`], as for
+/// [`list`].
+pub fn exists(url: &str) -> Result<bool, StorageError> {
+    match list(url) {
+        Ok(_) => Ok(true),
+        Err(StorageError::NotFound { .. }) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 /// The objects `url` names, sorted by key: itself (checked to exist), or for a glob
 /// (`mybackup-*.rdb`, Redis glob syntax) or a prefix ending in `/` every matching
 /// object. Matching nothing is [`StorageError::NoMatch`].

@@ -846,17 +846,13 @@ fn object_url(path: &Path) -> Option<&str> {
     None
 }
 
-/// Whether the object at `url` exists (an upload becomes visible only when complete).
+/// Whether the object at `url` exists ([`crate::storage::exists`]).
 #[cfg(feature = "object-store")]
 fn object_exists(url: &str) -> Result<bool> {
-    match crate::storage::list(url) {
-        Ok(_) => Ok(true),
-        Err(crate::storage::StorageError::NotFound { .. }) => Ok(false),
-        Err(e) => Err(Error::Io {
-            context: format!("looking for snapshot {url}"),
-            source: e.into(),
-        }),
-    }
+    crate::storage::exists(url).map_err(|e| Error::Io {
+        context: format!("looking for snapshot {url}"),
+        source: e.into(),
+    })
 }
 
 #[cfg(not(feature = "object-store"))]
