@@ -994,7 +994,9 @@ impl Target {
         let named = self.url_user.as_deref();
         let mut issued = creds.for_connection(named).map_err(fetch_error)?;
         let mut pause = Duration::from_millis(200);
-        for attempt in 1.. {
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
             let user = self.url_user.clone().or_else(|| issued.user.clone());
             let mut settings = self
                 .info
@@ -1046,7 +1048,6 @@ impl Target {
                 Err((e, _)) => return Err(e),
             }
         }
-        unreachable!("the loop returns")
     }
 
     /// Opens and authenticates one connection with `info`'s credentials.

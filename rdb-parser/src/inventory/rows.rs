@@ -847,7 +847,7 @@ mod parquet_rows {
         levels: Option<Vec<i16>>,
     }
 
-    impl<T: Clone> Column<T> {
+    impl<T> Column<T> {
         fn optional() -> Column<T> {
             Column {
                 values: Vec::new(),

@@ -784,7 +784,7 @@ impl Run<'_> {
 /// The source's clock (`TIME`, Unix seconds), the latest over its masters; `None`
 /// when a master does not answer it.
 fn source_clock_s(src: &mut Nodes) -> Result<Option<i64>> {
-    let mut latest = Some(i64::MIN);
+    let mut latest = i64::MIN;
     for addr in src.masters() {
         let secs = match src.query(&addr, &redis::cmd("TIME"))? {
             Ok(redis::Value::Array(parts)) => parts
@@ -793,9 +793,12 @@ fn source_clock_s(src: &mut Nodes) -> Result<Option<i64>> {
                 .and_then(|t| t.parse::<i64>().ok()),
             _ => None,
         };
-        latest = latest.zip(secs).map(|(a, b)| a.max(b));
+        match secs {
+            Some(secs) => latest = latest.max(secs),
+            None => return Ok(None),
+        }
     }
-    Ok(latest)
+    Ok(Some(latest))
 }
 
 /// Why `files` may miss changes made before capture was proven at `proven_s` (the
@@ -833,17 +836,14 @@ fn predates_capture(files: &[SourceFile<'_>], proven_s: Option<i64>) -> Option<S
 }
 
 /// How often an object snapshot is looked for: each look is a request to the store.
+#[cfg(feature = "object-store")]
 const OBJECT_POLL: Duration = Duration::from_secs(5);
 
 /// `path` as an object URL (`s3://`, `az://`, `https://ACCOUNT.blob...`), when it is
-/// one and the `object-store` feature reads it.
+/// one.
+#[cfg(feature = "object-store")]
 fn object_url(path: &Path) -> Option<&str> {
-    #[cfg(feature = "object-store")]
-    if let Some(text) = path.to_str().filter(|t| crate::storage::is_object_url(t)) {
-        return Some(text);
-    }
-    let _ = path;
-    None
+    path.to_str().filter(|t| crate::storage::is_object_url(t))
 }
 
 /// Whether the object at `url` exists ([`crate::storage::exists`]).
@@ -855,11 +855,6 @@ fn object_exists(url: &str) -> Result<bool> {
     })
 }
 
-#[cfg(not(feature = "object-store"))]
-fn object_exists(_url: &str) -> Result<bool> {
-    Ok(false)
-}
-
 /// Waits for every snapshot to exist and be complete: a local file once its size has
 /// not changed for 2 s, an object once it exists (looked for every [`OBJECT_POLL`]).
 fn wait_for_files(
@@ -868,6 +863,7 @@ fn wait_for_files(
     tick: &mut dyn FnMut() -> Result<()>,
 ) -> Result<bool> {
     let mut sizes: HashMap<&Path, (u64, Instant)> = HashMap::new();
+    #[cfg(feature = "object-store")]
     let mut objects: HashMap<&Path, (bool, Option<Instant>)> = HashMap::new();
     loop {
         if progress.is_cancelled() {
@@ -875,6 +871,7 @@ fn wait_for_files(
         }
         let mut all = true;
         for f in files {
+            #[cfg(feature = "object-store")]
             if let Some(url) = object_url(f) {
                 let (found, looked) = objects.entry(f.as_path()).or_insert((false, None));
                 if !*found && looked.is_none_or(|t| t.elapsed() >= OBJECT_POLL) {
