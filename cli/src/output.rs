@@ -52,3 +52,81 @@ pub fn upload(url: &str, mut data: impl std::io::Read) -> Result<u64> {
     std::io::copy(&mut data, &mut object).with_context(|| format!("writing {}", shown(url)))?;
     Ok(object.finish()?)
 }
+
+/// A local output file that takes its name only when complete: written under a
+/// hidden temporary name next to it (`.NAME.rdbkit-tmp-PID`), synced and renamed by
+/// [`LocalOutput::commit`], removed when dropped uncommitted (an error, a panic).
+///
+/// A path that exists and is not a regular file (`/dev/null`, a FIFO, a terminal)
+/// is written directly: renaming over it would replace the device for everyone.
+pub struct LocalOutput {
+    file: std::fs::File,
+    path: std::path::PathBuf,
+    /// The temporary name, while the output is not committed (`None`: written directly).
+    temp: Option<std::path::PathBuf>,
+}
+
+impl LocalOutput {
+    /// Creates the output for `path` (its temporary file, or the device itself).
+    pub fn create(path: impl Into<std::path::PathBuf>) -> Result<Self> {
+        let path = path.into();
+        let special = std::fs::metadata(&path).is_ok_and(|m| !m.is_file() && !m.is_dir());
+        if special {
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .open(&path)
+                .with_context(|| format!("opening {}", path.display()))?;
+            return Ok(LocalOutput {
+                file,
+                path,
+                temp: None,
+            });
+        }
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let temp = path.with_file_name(format!(".{name}.rdbkit-tmp-{}", std::process::id()));
+        let file = std::fs::File::create(&temp)
+            .with_context(|| format!("creating {} (for {})", temp.display(), path.display()))?;
+        Ok(LocalOutput {
+            file,
+            path,
+            temp: Some(temp),
+        })
+    }
+
+    /// Makes the output durable and gives it its name; returns the name.
+    pub fn commit(mut self) -> Result<std::path::PathBuf> {
+        if let Some(temp) = &self.temp {
+            self.file
+                .sync_all()
+                .with_context(|| format!("syncing {}", temp.display()))?;
+            std::fs::rename(temp, &self.path).with_context(|| {
+                format!("renaming {} to {}", temp.display(), self.path.display())
+            })?;
+            self.temp = None;
+        }
+        Ok(std::mem::take(&mut self.path))
+    }
+}
+
+impl Write for LocalOutput {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.file.write(buf)
+    }
+    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.file.write_all(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
+    }
+}
+
+impl Drop for LocalOutput {
+    fn drop(&mut self) {
+        if let Some(temp) = &self.temp {
+            let _ = std::fs::remove_file(temp);
+        }
+    }
+}

@@ -33,6 +33,15 @@ fn corpus_files() -> Vec<String> {
     files
 }
 
+/// Temporary output files left in `dir` (`LocalOutput`'s `.NAME.rdbkit-tmp-PID`).
+fn temporaries(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.contains(".rdbkit-tmp-"))
+        .collect()
+}
+
 fn out_dir(name: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
     let _ = std::fs::remove_dir_all(&dir);
@@ -101,7 +110,7 @@ fn three_formats_read_by_duckdb_add_up_to_baseline() {
         let out = run_rdbkit(&args, None).unwrap();
         assert_eq!(out.code(), Some(0), "{format}: {}", out.stderr_text());
         assert!(out.stdout.is_empty(), "results go to the file");
-        assert!(!dir.join(format!("keys.{format}.partial")).exists());
+        assert_eq!(temporaries(&dir), Vec::<String>::new());
         let src = reader(format, &path);
         let rows = duckdb(&format!(
             "select count(*), sum(memory)::bigint, count(distinct (file, db, key)), \
@@ -204,6 +213,7 @@ fn corrupt_snapshot_leaves_no_output() {
         let err = out.stderr_text();
         assert!(err.contains("bad.rdb") && err.contains("offset"), "{err}");
         assert!(err.contains("no output written"), "{err}");
-        assert!(!out_path.exists() && !dir.join(format!("keys.{format}.partial")).exists());
+        assert!(!out_path.exists());
+        assert_eq!(temporaries(&dir), Vec::<String>::new());
     }
 }

@@ -124,3 +124,70 @@ fn keys_from_stdin_and_gzip_equal_keys_from_the_file() {
     assert_eq!(c.status.code(), Some(0), "{}", text(&c.stderr));
     assert_eq!(std::fs::read_to_string(&out_gz).unwrap(), rows_b);
 }
+
+/// `-o` naming something that is not a regular file (`/dev/null`, a named pipe) is
+/// written through, never replaced: `keys`, `report` and `convert` write a regular
+/// output under a temporary name and rename it into place, and renaming over
+/// `/dev/null` (as root) once replaced the device with a file.
+#[test]
+fn outputs_that_are_not_regular_files_are_written_through() {
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+    /// `O_NONBLOCK` on Linux (x86-64 and arm64).
+    const O_NONBLOCK: i32 = 0o4000;
+
+    let file = fixture("redis-7.0.15.rdb");
+    let file = file.to_str().unwrap();
+    let dir = temp_dir("fifo-outputs");
+    let cases: [(&str, &[&str], &[u8]); 3] = [
+        ("keys", &["--format", "csv"], b"file,db,key,"),
+        ("report", &[], b"<!doctype html>"),
+        ("convert", &["--target-rdb-version", "10"], b"REDIS0010"),
+    ];
+    for (command, flags, starts) in cases {
+        let fifo = dir.join(format!("{command}.fifo"));
+        let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+        assert!(made.success(), "mkfifo {}", fifo.display());
+        let reading = fifo.clone();
+        let (sent, read) = std::sync::mpsc::channel();
+        std::thread::spawn(move || sent.send(std::fs::read(reading)));
+        let mut args = vec![command, "-q", file, "-o", fifo.to_str().unwrap()];
+        args.extend_from_slice(flags);
+        let out = rdbkit(&args, None);
+        // A run that never opened the pipe leaves the reader waiting in open(2):
+        // opening the write end (without blocking) and closing it releases it.
+        let _ = std::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(O_NONBLOCK)
+            .open(&fifo);
+        // A pipe replaced by a file is never opened for writing: its reader waits
+        // forever, so it is given up on.
+        let got = read
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("{command}: nothing was written through the pipe"))
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{command}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let head = &got[..got.len().min(starts.len())];
+        assert!(
+            head.eq_ignore_ascii_case(starts),
+            "{command} wrote {} bytes through the pipe, starting {:?}",
+            got.len(),
+            String::from_utf8_lossy(head)
+        );
+        let kind = std::fs::symlink_metadata(&fifo).unwrap().file_type();
+        assert!(kind.is_fifo(), "{command} replaced the pipe: {kind:?}");
+    }
+    let mut left: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(
+        left,
+        ["convert.fifo", "keys.fifo", "report.fifo"],
+        "no temporary file is left"
+    );
+}

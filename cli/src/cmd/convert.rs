@@ -1,9 +1,8 @@
 //! `rdbkit convert`: rewrite snapshots as RDB files of another version (merge, split
 //! by hash slot, fold databases, pad), for imports such as Azure's.
 
-use std::fs::File;
 use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
@@ -19,7 +18,7 @@ use rdb_restore::target::rdb_version_for;
 use rdb_restore::PlanOptions;
 
 use crate::connect::ConnectionArgs;
-use crate::output::{self, Format};
+use crate::output::{self, Format, LocalOutput};
 use crate::source::SnapshotArgs;
 
 /// `-o`'s help. Clap prints `{n}` in help text as a line break, so the placeholder
@@ -111,10 +110,7 @@ enum DuplicateArg {
 /// An output being written: a temporary file renamed when complete, an object
 /// upload completed at the end (aborted when dropped), or stdout.
 enum Out {
-    File {
-        file: BufWriter<File>,
-        temp: PathBuf,
-    },
+    File(BufWriter<LocalOutput>),
     Object(ObjectWriter),
     Stdout(BufWriter<std::io::Stdout>),
 }
@@ -122,34 +118,23 @@ enum Out {
 impl Write for Out {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         match self {
-            Out::File { file, .. } => file.write(buf),
+            Out::File(file) => file.write(buf),
             Out::Object(o) => o.write(buf),
             Out::Stdout(s) => s.write(buf),
         }
     }
     fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
         match self {
-            Out::File { file, .. } => file.write_all(buf),
+            Out::File(file) => file.write_all(buf),
             Out::Object(o) => o.write_all(buf),
             Out::Stdout(s) => s.write_all(buf),
         }
     }
     fn flush(&mut self) -> std::io::Result<()> {
         match self {
-            Out::File { file, .. } => file.flush(),
+            Out::File(file) => file.flush(),
             Out::Object(o) => o.flush(),
             Out::Stdout(s) => s.flush(),
-        }
-    }
-}
-
-/// Temporary files created so far, removed on drop unless kept.
-struct Temps(Vec<PathBuf>);
-
-impl Drop for Temps {
-    fn drop(&mut self) {
-        for p in &self.0 {
-            let _ = std::fs::remove_file(p);
         }
     }
 }
@@ -228,14 +213,6 @@ fn output_path(pattern: &str, n: usize) -> PathBuf {
     PathBuf::from(pattern.replace("{n}", &n.to_string()))
 }
 
-fn temp_path(path: &Path) -> PathBuf {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    path.with_file_name(format!(".{name}.rdbkit-tmp-{}", std::process::id()))
-}
-
 /// Runs `rdbkit convert`.
 pub fn run(args: &ConvertArgs, quiet: bool) -> ExitCode {
     match convert_files(args, quiet) {
@@ -300,7 +277,6 @@ fn convert_files(args: &ConvertArgs, quiet: bool) -> Result<()> {
     };
     let inputs = args.snapshot.open()?;
     let sources = args.snapshot.sources(&inputs)?;
-    let mut temps = Temps(Vec::new());
     let converted = crate::source::with_progress_line(
         quiet,
         |secs| format!("converting ... {secs:.0}s"),
@@ -318,24 +294,21 @@ fn convert_files(args: &ConvertArgs, quiet: bool) -> Result<()> {
                         rdb_restore::storage::create(&url).map_err(std::io::Error::from)?;
                     return Ok(Out::Object(object));
                 }
-                let temp = temp_path(&output_path(&args.output, n));
-                let file = File::create(&temp)?;
-                temps.0.push(temp.clone());
-                Ok(Out::File {
-                    file: BufWriter::with_capacity(1 << 20, file),
-                    temp,
-                })
+                let file = LocalOutput::create(output_path(&args.output, n))
+                    .map_err(std::io::Error::other)?;
+                Ok(Out::File(BufWriter::with_capacity(1 << 20, file)))
             })
         },
     )?;
     // Every output is complete: make them durable, then give them their names.
     let mut written = Vec::new();
     let mut objects = Vec::new();
-    let mut outputs = Vec::new();
+    let mut files = Vec::new();
     for (n, out) in converted.outputs.into_iter().enumerate() {
         match out {
             Out::Object(object) => objects.push((n, object)),
-            other => outputs.push((n, other)),
+            Out::File(file) => files.push(file),
+            Out::Stdout(mut stdout) => stdout.flush().context("writing to stdout")?,
         }
     }
     // Uploads complete only now that every output is known good (a failure before
@@ -346,18 +319,10 @@ fn convert_files(args: &ConvertArgs, quiet: bool) -> Result<()> {
             &args.output.replace("{n}", &n.to_string()),
         )));
     }
-    for (n, out) in outputs {
-        if let Out::File { file, temp } = out {
-            let file = file.into_inner().map_err(|e| e.into_error())?;
-            file.sync_all()
-                .with_context(|| format!("syncing {}", temp.display()))?;
-            let path = output_path(&args.output, n);
-            std::fs::rename(&temp, &path)
-                .with_context(|| format!("renaming {} to {}", temp.display(), path.display()))?;
-            written.push(path);
-        }
+    for file in files {
+        let file = file.into_inner().map_err(|e| e.into_error())?;
+        written.push(file.commit()?);
     }
-    temps.0.clear();
     let saved = save_functions(&args.output, &converted.dropped_functions)?;
     let report = &converted.report;
     let text = match args.format {

@@ -3,11 +3,10 @@
 //!
 //! The rows and their formats are `rdb_parser::inventory::rows` (columns and the
 //! key rule documented there); this module opens the files and writes the output
-//! to `OUT.partial`, renamed to `OUT` only when every file was read to its end and
+//! under a temporary name ([`LocalOutput`]), renamed to `OUT` only when every file was read to its end and
 //! its CRC-64 trailer matched: a corrupt snapshot leaves no output file.
 
 use std::cell::RefCell;
-use std::fs::File;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
@@ -16,7 +15,7 @@ use rdb_parser::inventory::rows::{self, write_rows};
 use rdb_restore::storage::ObjectWriter;
 
 use super::baseline::{which_file, ModelArgs, Opened};
-use crate::output;
+use crate::output::{self, LocalOutput};
 use crate::progress::Progress;
 
 /// Arguments of `rdbkit keys`.
@@ -28,7 +27,7 @@ pub struct KeysArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "csv")]
     format: RowFormat,
-    /// Output file (written as OUT.partial, renamed when complete).
+    /// Output file (written under a temporary name, renamed when complete).
     #[arg(short, long, value_name = "OUT")]
     output: String,
     /// Replace key names by a keyed hash (random key per run, the same name gives the
@@ -79,11 +78,10 @@ fn keys(args: &KeysArgs, quiet: bool) -> Result<u64> {
     // An object is uploaded as it is written and completed only at the end (a failure
     // drops the writer: the upload is aborted).
     let to_object = output::is_object(&args.output);
-    let partial = format!("{}.partial", args.output);
     let out = if to_object {
         Sink::Object(Box::new(rdb_restore::storage::create(&args.output)?))
     } else {
-        Sink::File(File::create(&partial).with_context(|| format!("creating {partial}"))?)
+        Sink::File(LocalOutput::create(&args.output)?)
     };
     let total: u64 = files.iter().map(|f| f.data.len() as u64).sum();
     let progress = RefCell::new(Progress::new("keys", total, quiet));
@@ -98,24 +96,16 @@ fn keys(args: &KeysArgs, quiet: bool) -> Result<u64> {
         Ok(rows)
     });
     progress.borrow_mut().finish();
-    match result {
-        Ok(rows) if to_object => Ok(rows),
-        Err(e) if to_object => Err(e.context("no output written (the upload was aborted)")),
-        Ok(rows) => {
-            std::fs::rename(&partial, &args.output)
-                .with_context(|| format!("renaming {partial} to {}", args.output))?;
-            Ok(rows)
-        }
-        Err(e) => {
-            let _ = std::fs::remove_file(&partial);
-            Err(e.context(format!("no output written ({} removed)", partial)))
-        }
-    }
+    // A failure dropped the output: the temporary file removed, the upload aborted.
+    result.map_err(|e| match to_object {
+        true => e.context("no output written (the upload was aborted)"),
+        false => e.context("no output written"),
+    })
 }
 
 /// Where rows go: a local file (renamed into place at the end) or an object upload.
 enum Sink {
-    File(File),
+    File(LocalOutput),
     Object(Box<ObjectWriter>),
 }
 
@@ -136,10 +126,11 @@ impl std::io::Write for Sink {
 }
 
 impl Sink {
-    /// Makes the output durable: the file synced, or the upload completed.
+    /// Makes the output durable and visible: the file synced and renamed, or the upload
+    /// completed.
     fn complete(self) -> Result<()> {
         match self {
-            Sink::File(f) => f.sync_all().context("writing output"),
+            Sink::File(f) => f.commit().map(|_| ()),
             Sink::Object(o) => o.finish().map(|_| ()).context("completing the upload"),
         }
     }

@@ -1,8 +1,9 @@
 //! `rdbkit report`: one self-contained HTML file about a backup. The page is
 //! `rdb_restore::html_report` (no network fetch of any kind: CSP `default-src
-//! 'none'`); this module opens the files and writes `OUT.partial`, renamed to `OUT`
+//! 'none'`); this module opens the files and writes `OUT` under a temporary name, renamed
 //! when complete.
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
@@ -12,7 +13,7 @@ use rdb_restore::html_report::{html_report, ReportOptions};
 use rdb_restore::platform::Platform;
 
 use super::baseline::{which_file, ModelArgs, Opened};
-use crate::output;
+use crate::output::{self, LocalOutput};
 use crate::progress::Progress;
 use crate::units::parse_size;
 
@@ -23,7 +24,7 @@ pub struct ReportArgs {
     /// `s3://...`, `az://...` read objects (globs name shard sets); standard input, objects and gzip files are first copied to a temporary file in $TMPDIR.
     #[arg(required = true)]
     files: Vec<String>,
-    /// Output HTML file (written as OUT.partial, renamed when complete); an `s3://` or
+    /// Output HTML file (written under a temporary name, renamed when complete); an `s3://` or
     /// `az://` URL uploads it.
     #[arg(short, long, value_name = "OUT")]
     output: String,
@@ -108,8 +109,8 @@ fn report(args: &ReportArgs, quiet: bool) -> Result<()> {
     if output::is_object(&args.output) {
         return output::upload(&args.output, html.as_bytes()).map(|_| ());
     }
-    let partial = format!("{}.partial", args.output);
-    std::fs::write(&partial, html).with_context(|| format!("writing {partial}"))?;
-    std::fs::rename(&partial, &args.output)
-        .with_context(|| format!("renaming {partial} to {}", args.output))
+    let mut out = LocalOutput::create(&args.output)?;
+    out.write_all(html.as_bytes())
+        .with_context(|| format!("writing {}", args.output))?;
+    out.commit().map(|_| ())
 }
