@@ -54,8 +54,11 @@ pub fn upload(url: &str, mut data: impl std::io::Read) -> Result<u64> {
 }
 
 /// A local output file that takes its name only when complete: written under a
-/// hidden temporary name next to it (`.NAME.rdbkit-tmp-PID`), synced and renamed by
+/// hidden temporary name next to it (`.NAME.rdbkit-tmp-PID`), renamed by
 /// [`LocalOutput::commit`], removed when dropped uncommitted (an error, a panic).
+/// Files that leave the machine (`convert`'s snapshots) are made durable first with
+/// [`LocalOutput::sync`]; reports and key lists are not (a rename is atomic, and
+/// they are made again from the snapshot).
 ///
 /// A path that exists and is not a regular file (`/dev/null`, a FIFO, a terminal)
 /// is written directly: renaming over it would replace the device for everyone.
@@ -96,12 +99,19 @@ impl LocalOutput {
         })
     }
 
-    /// Makes the output durable and gives it its name; returns the name.
-    pub fn commit(mut self) -> Result<std::path::PathBuf> {
+    /// Writes the output through to the disk (not for a device or a pipe).
+    pub fn sync(&self) -> Result<()> {
         if let Some(temp) = &self.temp {
             self.file
                 .sync_all()
                 .with_context(|| format!("syncing {}", temp.display()))?;
+        }
+        Ok(())
+    }
+
+    /// Gives the output its name; returns the name.
+    pub fn commit(mut self) -> Result<std::path::PathBuf> {
+        if let Some(temp) = &self.temp {
             std::fs::rename(temp, &self.path).with_context(|| {
                 format!("renaming {} to {}", temp.display(), self.path.display())
             })?;

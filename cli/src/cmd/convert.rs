@@ -321,6 +321,7 @@ fn convert_files(args: &ConvertArgs, quiet: bool) -> Result<()> {
     }
     for file in files {
         let file = file.into_inner().map_err(|e| e.into_error())?;
+        file.sync()?;
         written.push(file.commit()?);
     }
     let saved = save_functions(&args.output, &converted.dropped_functions)?;

@@ -126,8 +126,7 @@ impl std::io::Write for Sink {
 }
 
 impl Sink {
-    /// Makes the output durable and visible: the file synced and renamed, or the upload
-    /// completed.
+    /// Makes the output visible: the file renamed, or the upload completed.
     fn complete(self) -> Result<()> {
         match self {
             Sink::File(f) => f.commit().map(|_| ()),

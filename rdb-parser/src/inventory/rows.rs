@@ -358,7 +358,7 @@ pub fn write_rows<W: Write + Send>(
                 .par_chunks(task)
                 .map(|keys| {
                     let chunk = Chunk::estimate(model, keys)?;
-                    let mut formatted = Formatted::new(format, keys.len());
+                    let mut formatted = Formatted::new(format, name(file), keys.len());
                     for row in chunk.rows(file, keys, options) {
                         formatted.push(&Resolved::new(name(file), &row, redactor));
                     }
@@ -384,6 +384,8 @@ enum Formatted {
     Lines {
         rows: u64,
         json: bool,
+        /// The rows' [`file_field`].
+        file: Vec<u8>,
         text: Vec<u8>,
     },
     /// Parquet column values.
@@ -392,8 +394,8 @@ enum Formatted {
 }
 
 impl Formatted {
-    /// Room for `rows` rows of `format`.
-    fn new(format: RowFormat, rows: usize) -> Formatted {
+    /// Room for `rows` rows of `format` from the file named `file`.
+    fn new(format: RowFormat, file: &str, rows: usize) -> Formatted {
         let json = match format {
             RowFormat::Csv => false,
             RowFormat::Jsonl => true,
@@ -405,14 +407,20 @@ impl Formatted {
         Formatted::Lines {
             rows: 0,
             json,
-            text: Vec::with_capacity(rows * 128),
+            file: file_field(json, file),
+            text: Vec::with_capacity(rows * if json { 256 } else { 128 }),
         }
     }
 
     fn push(&mut self, r: &Resolved<'_>) {
         match self {
-            Formatted::Lines { rows, json, text } => {
-                delimited_line(*json, r, text);
+            Formatted::Lines {
+                rows,
+                json,
+                file,
+                text,
+            } => {
+                delimited_line(*json, file, r, text);
                 *rows += 1;
             }
             #[cfg(feature = "parquet")]
@@ -429,30 +437,57 @@ impl Formatted {
     }
 }
 
-/// A row with its text columns resolved (the key rule, redaction); borrowed from
-/// the row unless redacted, hex or lossy.
+/// A row with its text columns resolved (the key rule, redaction): valid UTF-8,
+/// borrowed from the row unless redacted, hex or lossy.
 struct Resolved<'r> {
     file: &'r str,
     row: &'r KeyRow<'r>,
-    key: Cow<'r, str>,
+    key: Cow<'r, [u8]>,
     key_hex: bool,
-    prefix: Option<Cow<'r, str>>,
-    pattern: Cow<'r, str>,
+    prefix: Option<Cow<'r, [u8]>>,
+    pattern: Cow<'r, [u8]>,
+    /// Key, prefix and pattern need neither CSV quoting nor JSON escapes
+    /// ([`plain`]): written as they are, without a look at each byte.
+    plain: bool,
+}
+
+/// Whether `key` is printable ASCII without `,` `"` `\`. Then the key, its prefix (a
+/// part of it) and its pattern (its bytes and ASCII placeholders, `{…}` when cut)
+/// are valid UTF-8 that CSV quoting and JSON escaping leave as they are: most keys
+/// are, and their rows skip three UTF-8 checks and three scans.
+fn plain(key: &[u8]) -> bool {
+    key.iter()
+        .all(|&b| matches!(b, 0x20..=0x7e) && !matches!(b, b',' | b'"' | b'\\'))
 }
 
 impl<'r> Resolved<'r> {
     fn new(file: &'r str, row: &'r KeyRow<'r>, redactor: Option<&Redactor>) -> Resolved<'r> {
+        if redactor.is_none() && plain(row.key) {
+            return Resolved {
+                file,
+                row,
+                key: Cow::Borrowed(row.key),
+                key_hex: false,
+                prefix: row.prefix.map(Cow::Borrowed),
+                pattern: Cow::Borrowed(row.pattern),
+                plain: true,
+            };
+        }
+        let bytes = |s: Cow<'r, str>| match s {
+            Cow::Borrowed(s) => Cow::Borrowed(s.as_bytes()),
+            Cow::Owned(s) => Cow::Owned(s.into_bytes()),
+        };
         let (key, key_hex) = match (redactor, std::str::from_utf8(row.key)) {
-            (Some(r), _) => (Cow::Owned(r.key(row.key)), false),
-            (None, Ok(s)) => (Cow::Borrowed(s), false),
-            (None, Err(_)) => (Cow::Owned(crate::export::hex(row.key)), true),
+            (Some(r), _) => (Cow::Owned(r.key(row.key).into_bytes()), false),
+            (None, Ok(_)) => (Cow::Borrowed(row.key), false),
+            (None, Err(_)) => (Cow::Owned(crate::export::hex(row.key).into_bytes()), true),
         };
         // `from_utf8` first: its check is faster than the lossy one's, and nearly
         // every name is valid.
         let text = |b: &'r [u8]| match (redactor, std::str::from_utf8(b)) {
-            (Some(r), _) => Cow::Owned(r.structure(b)),
-            (None, Ok(s)) => Cow::Borrowed(s),
-            (None, Err(_)) => String::from_utf8_lossy(b),
+            (Some(r), _) => Cow::Owned(r.structure(b).into_bytes()),
+            (None, Ok(_)) => Cow::Borrowed(b),
+            (None, Err(_)) => bytes(String::from_utf8_lossy(b)),
         };
         Resolved {
             file,
@@ -461,6 +496,7 @@ impl<'r> Resolved<'r> {
             key_hex,
             prefix: row.prefix.map(text),
             pattern: text(row.pattern),
+            plain: false,
         }
     }
 }
@@ -487,6 +523,8 @@ enum Sink<W: Write + Send> {
         out: BufWriter<W>,
         json: bool,
         line: Vec<u8>,
+        /// The last file name written and its [`file_field`].
+        file: (String, Vec<u8>),
     },
     #[cfg(feature = "parquet")]
     Parquet(Box<parquet_rows::ParquetRows<W>>),
@@ -521,6 +559,7 @@ impl<'r, W: Write + Send> RowWriter<'r, W> {
             out,
             json,
             line: Vec::new(),
+            file: (String::new(), file_field(json, "")),
         };
         Ok(RowWriter {
             sink,
@@ -533,9 +572,17 @@ impl<'r, W: Write + Send> RowWriter<'r, W> {
     pub fn write(&mut self, file: &str, row: &KeyRow<'_>) -> Result<(), RowsError> {
         let r = Resolved::new(file, row, self.redactor);
         match &mut self.sink {
-            Sink::Delimited { out, json, line } => {
+            Sink::Delimited {
+                out,
+                json,
+                line,
+                file: field,
+            } => {
+                if field.0 != file {
+                    *field = (file.to_string(), file_field(*json, file));
+                }
                 line.clear();
-                delimited_line(*json, &r, line);
+                delimited_line(*json, &field.1, &r, line);
                 out.write_all(line)?;
             }
             #[cfg(feature = "parquet")]
@@ -581,18 +628,39 @@ impl<'r, W: Write + Send> RowWriter<'r, W> {
 }
 
 /// A CSV field, quoted when it holds a comma, quote or line break (RFC 4180).
-fn csv_field(s: &str, line: &mut Vec<u8>) {
-    if s.bytes().any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r')) {
+fn csv_field(s: &[u8], line: &mut Vec<u8>) {
+    if s.iter().any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r')) {
         line.push(b'"');
-        line.extend_from_slice(s.replace('"', "\"\"").as_bytes());
+        for &b in s {
+            if b == b'"' {
+                line.push(b'"');
+            }
+            line.push(b);
+        }
         line.push(b'"');
     } else {
-        line.extend_from_slice(s.as_bytes());
+        line.extend_from_slice(s);
     }
 }
 
-/// `r` as one CSV or JSON line, appended to `line`.
-fn delimited_line(json: bool, r: &Resolved<'_>, line: &mut Vec<u8>) {
+/// The `file` column of `name` as it appears in every line of its rows (quoted or
+/// escaped, with its separator): made once per file, not per row.
+fn file_field(json: bool, name: &str) -> Vec<u8> {
+    let mut field = Vec::new();
+    if json {
+        field.extend_from_slice(b"{\"file\":");
+        crate::export::write_bytes(&mut field, name.as_bytes());
+    } else {
+        csv_field(name.as_bytes(), &mut field);
+    }
+    field.push(b',');
+    field
+}
+
+/// `r` as one CSV or JSON line, appended to `line`; `file` is its
+/// [`file_field`].
+fn delimited_line(json: bool, file: &[u8], r: &Resolved<'_>, line: &mut Vec<u8>) {
+    line.extend_from_slice(file);
     if json {
         json_line(r, line);
     } else {
@@ -619,18 +687,21 @@ fn boolean(line: &mut Vec<u8>, v: bool) {
     line.extend_from_slice(if v { b"true" } else { b"false" });
 }
 
+/// The CSV columns after `file`.
 fn csv_line(r: &Resolved<'_>, line: &mut Vec<u8>) {
+    let text = |line: &mut Vec<u8>, s: &[u8]| match r.plain {
+        true => line.extend_from_slice(s),
+        false => csv_field(s, line),
+    };
     let k = r.row;
-    csv_field(r.file, line);
-    line.push(b',');
     number(line, k.db);
     line.push(b',');
-    csv_field(&r.key, line);
+    text(line, &r.key);
     line.push(b',');
     boolean(line, r.key_hex);
-    for text in [k.type_name, k.encoding] {
+    for name in [k.type_name, k.encoding] {
         line.push(b',');
-        line.extend_from_slice(text.as_bytes());
+        line.extend_from_slice(name.as_bytes());
     }
     for n in [k.elements, k.bytes, k.memory] {
         line.push(b',');
@@ -646,25 +717,33 @@ fn csv_line(r: &Resolved<'_>, line: &mut Vec<u8>) {
     number(line, k.slot);
     line.push(b',');
     if let Some(p) = &r.prefix {
-        csv_field(p, line);
+        text(line, p);
     }
     line.push(b',');
-    csv_field(&r.pattern, line);
+    text(line, &r.pattern);
     line.push(b'\n');
 }
 
+/// The JSON members after `file`, and the closing brace.
 fn json_line(r: &Resolved<'_>, line: &mut Vec<u8>) {
-    use crate::export::write_bytes;
     let k = r.row;
     let name = |line: &mut Vec<u8>, name: &str| {
         line.push(b'"');
         line.extend_from_slice(name.as_bytes());
         line.extend_from_slice(b"\":");
     };
-    // Strings are valid UTF-8, so `write_bytes` writes them as JSON strings.
-    let text = |line: &mut Vec<u8>, field: &str, s: &str| {
+    // The strings are valid UTF-8, so `write_bytes` writes them as JSON strings.
+    let string = |line: &mut Vec<u8>, s: &[u8], plain: bool| match plain {
+        true => {
+            line.push(b'"');
+            line.extend_from_slice(s);
+            line.push(b'"');
+        }
+        false => crate::export::write_bytes(line, s),
+    };
+    let text = |line: &mut Vec<u8>, field: &str, s: &[u8], plain: bool| {
         name(line, field);
-        write_bytes(line, s.as_bytes());
+        string(line, s, plain);
         line.push(b',');
     };
     let int = |line: &mut Vec<u8>, field: &str, v: Option<i64>| {
@@ -677,15 +756,13 @@ fn json_line(r: &Resolved<'_>, line: &mut Vec<u8>) {
         opt_number(line, v, "null");
         line.push(b',');
     };
-    line.push(b'{');
-    text(line, "file", r.file);
     uint(line, "db", Some(k.db));
-    text(line, "key", &r.key);
+    text(line, "key", &r.key, r.plain);
     name(line, "key_hex");
     boolean(line, r.key_hex);
     line.push(b',');
-    text(line, "type", k.type_name);
-    text(line, "encoding", k.encoding);
+    text(line, "type", k.type_name.as_bytes(), true);
+    text(line, "encoding", k.encoding.as_bytes(), true);
     uint(line, "elements", Some(k.elements));
     uint(line, "bytes", Some(k.bytes));
     uint(line, "memory", Some(k.memory));
@@ -694,11 +771,11 @@ fn json_line(r: &Resolved<'_>, line: &mut Vec<u8>) {
     uint(line, "freq", k.freq.map(u64::from));
     uint(line, "slot", Some(u64::from(k.slot)));
     match &r.prefix {
-        Some(p) => text(line, "prefix", p),
+        Some(p) => text(line, "prefix", p, r.plain),
         None => uint(line, "prefix", None),
     }
     name(line, "pattern");
-    write_bytes(line, r.pattern.as_bytes());
+    string(line, &r.pattern, r.plain);
     line.extend_from_slice(b"}\n");
 }
 
@@ -751,13 +828,13 @@ mod parquet_rows {
         required binary pattern (STRING);
     }";
 
-    /// Distinct values [`Repeated`] keeps at most (file names, type and encoding names
-    /// are far fewer); past that a value gets its own allocation.
+    /// Distinct file names [`Repeated`] keeps at most; past that a value gets its own
+    /// allocation.
     const REPEATED_MAX: usize = 64;
 
-    /// A column whose values repeat on most rows (file, type, encoding): one shared
-    /// `ByteArray` per distinct value, since a clone bumps a reference count where a
-    /// new one allocates on every row. The last value found is tried first.
+    /// The file column's values: one shared `ByteArray` per file name, since a clone
+    /// bumps a reference count where a new one allocates on every row. The last
+    /// value found is tried first.
     #[derive(Default)]
     struct Repeated {
         values: Vec<(String, ByteArray)>,
@@ -784,6 +861,13 @@ mod parquet_rows {
         }
     }
 
+    /// A `&'static` name (type, encoding) as a value: it borrows the static bytes,
+    /// so making and dropping it count no references (atomic operations on every
+    /// row, a tenth of the CPU with the clones of shared values).
+    fn name(s: &'static str) -> ByteArray {
+        ByteArray::from(Bytes::from_static(s.as_bytes()))
+    }
+
     /// A column of short, mostly distinct strings (key, prefix, pattern). Their bytes
     /// go end to end into one buffer, which [`Text::seal`] turns into one shared
     /// `Bytes` and the values into slices of it: an allocation per chunk of rows
@@ -805,9 +889,9 @@ mod parquet_rows {
             }
         }
 
-        fn push(&mut self, v: Option<&str>) {
+        fn push(&mut self, v: Option<&[u8]>) {
             self.ends.push(v.map(|v| {
-                self.buf.extend_from_slice(v.as_bytes());
+                self.buf.extend_from_slice(v);
                 self.buf.len()
             }));
         }
@@ -825,18 +909,6 @@ mod parquet_rows {
                     v
                 }));
             }
-        }
-
-        fn append(&mut self, other: &mut Text) {
-            self.seal();
-            other.seal();
-            self.sealed.append(&mut other.sealed);
-        }
-
-        fn clear(&mut self) {
-            self.sealed.clear();
-            self.buf.clear();
-            self.ends.clear();
         }
     }
 
@@ -870,20 +942,6 @@ mod parquet_rows {
             }
         }
 
-        fn append(&mut self, other: &mut Column<T>) {
-            self.values.append(&mut other.values);
-            if let (Some(l), Some(o)) = (&mut self.levels, &mut other.levels) {
-                l.append(o);
-            }
-        }
-
-        fn clear(&mut self) {
-            self.values.clear();
-            if let Some(l) = &mut self.levels {
-                l.clear();
-            }
-        }
-
         /// Encodes the values with `writer`, one column chunk.
         fn write_to<D>(&self, writer: &mut ColumnWriter<'_>) -> Result<(), ParquetError>
         where
@@ -907,8 +965,6 @@ mod parquet_rows {
     pub(super) struct Columns {
         rows: usize,
         files: Repeated,
-        types: Repeated,
-        encodings: Repeated,
         file: Column<ByteArray>,
         db: Column<i64>,
         key: Text,
@@ -931,8 +987,6 @@ mod parquet_rows {
             Columns {
                 rows: 0,
                 files: Repeated::default(),
-                types: Repeated::default(),
-                encodings: Repeated::default(),
                 file: Column::default(),
                 db: Column::default(),
                 key: Text::default(),
@@ -957,8 +1011,8 @@ mod parquet_rows {
             self.db.push(clamp(k.db));
             self.key.push(Some(&r.key));
             self.key_hex.push(r.key_hex);
-            self.type_name.push(self.types.get(k.type_name));
-            self.encoding.push(self.encodings.get(k.encoding));
+            self.type_name.push(name(k.type_name));
+            self.encoding.push(name(k.encoding));
             self.elements.push(clamp(k.elements));
             self.bytes.push(clamp(k.bytes));
             self.memory.push(clamp(k.memory));
@@ -981,45 +1035,6 @@ mod parquet_rows {
             self.key.seal();
             self.prefix.seal();
             self.pattern.seal();
-        }
-
-        /// Moves `other`'s rows to the end of these.
-        fn append(&mut self, other: &mut Columns) {
-            self.file.append(&mut other.file);
-            self.db.append(&mut other.db);
-            self.key.append(&mut other.key);
-            self.key_hex.append(&mut other.key_hex);
-            self.type_name.append(&mut other.type_name);
-            self.encoding.append(&mut other.encoding);
-            self.elements.append(&mut other.elements);
-            self.bytes.append(&mut other.bytes);
-            self.memory.append(&mut other.memory);
-            self.expire_at_ms.append(&mut other.expire_at_ms);
-            self.idle_s.append(&mut other.idle_s);
-            self.freq.append(&mut other.freq);
-            self.slot.append(&mut other.slot);
-            self.prefix.append(&mut other.prefix);
-            self.pattern.append(&mut other.pattern);
-            self.rows += std::mem::take(&mut other.rows);
-        }
-
-        fn clear(&mut self) {
-            self.file.clear();
-            self.db.clear();
-            self.key.clear();
-            self.key_hex.clear();
-            self.type_name.clear();
-            self.encoding.clear();
-            self.elements.clear();
-            self.bytes.clear();
-            self.memory.clear();
-            self.expire_at_ms.clear();
-            self.idle_s.clear();
-            self.freq.clear();
-            self.slot.clear();
-            self.prefix.clear();
-            self.pattern.clear();
-            self.rows = 0;
         }
 
         /// Encodes column `index` (schema order) into `writer`.
@@ -1048,9 +1063,10 @@ mod parquet_rows {
         }
     }
 
-    /// One column chunk encoded on its own, ready to splice into a row group.
+    /// One column chunk of `chunks` (a row group's rows, in order) encoded on its
+    /// own, ready to splice into the row group.
     fn encode_column(
-        columns: &Columns,
+        chunks: &[Columns],
         index: usize,
         descr: ColumnDescPtr,
         props: WriterPropertiesPtr,
@@ -1059,71 +1075,100 @@ mod parquet_rows {
         let close = {
             let pages = Box::new(SerializedPageWriter::new(&mut out));
             let mut writer = get_column_writer(descr, props, pages);
-            columns.write_column(index, &mut writer)?;
+            for chunk in chunks {
+                chunk.write_column(index, &mut writer)?;
+            }
             writer.close()?
         };
         Ok((Bytes::from(out.into_inner()?), close))
     }
 
-    /// Rows buffered per column, one row group per [`ROW_GROUP`] rows.
+    /// Rows buffered as the workers' chunks (encoded from there: copying them into
+    /// one set of columns first moved ~250 bytes a row), one row group per
+    /// [`ROW_GROUP`] rows.
     pub(super) struct ParquetRows<W: Write + Send> {
         writer: SerializedFileWriter<W>,
-        group: Columns,
+        chunks: Vec<Columns>,
+        /// Rows written one at a time ([`ParquetRows::write`]), after `chunks`.
+        single: Columns,
+        rows: usize,
     }
 
     impl<W: Write + Send> ParquetRows<W> {
         pub(super) fn new(out: W) -> Result<ParquetRows<W>, RowsError> {
             let schema = Arc::new(parse_message_type(SCHEMA)?);
-            // `key` is unique per row: a dictionary never pays off and min/max
-            // statistics of key names prune nothing, while both cost per row.
+            // `key` is unique per row: a dictionary never pays off. Min/max statistics
+            // are kept for the numbers and `file` (row groups follow the files):
+            // those of names (key, type, encoding, prefix, pattern) prune nothing,
+            // as every row group has a spread of them, and cost two comparisons a
+            // value.
             let key = ColumnPath::from("key");
-            let props = WriterProperties::builder()
+            let mut props = WriterProperties::builder()
                 .set_compression(Compression::SNAPPY)
-                .set_column_dictionary_enabled(key.clone(), false)
-                .set_column_statistics_enabled(key, EnabledStatistics::None)
-                .set_created_by(format!("rdbkit {}", env!("CARGO_PKG_VERSION")))
-                .build();
+                .set_column_dictionary_enabled(key, false)
+                .set_created_by(format!("rdbkit {}", env!("CARGO_PKG_VERSION")));
+            for name in ["key", "type", "encoding", "prefix", "pattern"] {
+                props = props
+                    .set_column_statistics_enabled(ColumnPath::from(name), EnabledStatistics::None);
+            }
             Ok(ParquetRows {
-                writer: SerializedFileWriter::new(out, schema, Arc::new(props))?,
-                group: Columns::new(),
+                writer: SerializedFileWriter::new(out, schema, Arc::new(props.build()))?,
+                chunks: Vec::new(),
+                single: Columns::new(),
+                rows: 0,
             })
         }
 
         pub(super) fn write(&mut self, r: &Resolved<'_>) -> Result<(), RowsError> {
-            self.group.push(r);
+            self.single.push(r);
+            self.rows += 1;
             self.flush_if_full()
         }
 
         /// Appends a worker's rows.
-        pub(super) fn append(&mut self, mut rows: Columns) -> Result<(), RowsError> {
-            self.group.append(&mut rows);
+        pub(super) fn append(&mut self, rows: Columns) -> Result<(), RowsError> {
+            self.take_single();
+            self.rows += rows.rows();
+            self.chunks.push(rows);
             self.flush_if_full()
         }
 
+        /// Moves the rows written one at a time into `chunks`, where they keep their
+        /// order with rows appended after them.
+        fn take_single(&mut self) {
+            if self.single.rows() > 0 {
+                let mut single = std::mem::replace(&mut self.single, Columns::new());
+                single.seal();
+                self.chunks.push(single);
+            }
+        }
+
         fn flush_if_full(&mut self) -> Result<(), RowsError> {
-            if self.group.rows >= ROW_GROUP {
+            if self.rows >= ROW_GROUP {
                 self.flush_group()?;
             }
             Ok(())
         }
 
         fn flush_group(&mut self) -> Result<(), ParquetError> {
-            if self.group.rows == 0 {
+            self.take_single();
+            if self.rows == 0 {
                 return Ok(());
             }
-            self.group.seal();
             let schema = self.writer.schema_descr();
             let props = self.writer.properties();
+            let chunks = &self.chunks;
             let encoded = (0..schema.num_columns())
                 .into_par_iter()
-                .map(|i| encode_column(&self.group, i, schema.column(i), props.clone()))
+                .map(|i| encode_column(chunks, i, schema.column(i), props.clone()))
                 .collect::<Result<Vec<_>, _>>()?;
             let mut group = self.writer.next_row_group()?;
             for (chunk, close) in encoded {
                 group.append_column(&chunk, close)?;
             }
             group.close()?;
-            self.group.clear();
+            self.chunks.clear();
+            self.rows = 0;
             Ok(())
         }
 
@@ -1144,7 +1189,7 @@ mod tests {
     fn csv_fields_are_quoted_when_needed() {
         let mut line = Vec::new();
         for field in ["plain", "a,b", "say \"hi\"", "two\nlines", ""] {
-            csv_field(field, &mut line);
+            csv_field(field.as_bytes(), &mut line);
             line.push(b'|');
         }
         assert_eq!(line, b"plain|\"a,b\"|\"say \"\"hi\"\"\"|\"two\nlines\"||");
@@ -1202,6 +1247,41 @@ mod tests {
         let v: serde_json::Value = serde_json::from_str(&json).unwrap();
         assert_eq!(v["key"], "a\"\n\\");
         assert_eq!(v["prefix"], "a\"");
+    }
+
+    /// Every printable ASCII key, alone and around each byte that needs quoting or
+    /// escaping: the lines written without a look (`plain`) are the ones the
+    /// quoting and escaping code writes.
+    #[test]
+    fn plain_keys_are_written_as_quoting_and_escaping_would() {
+        let mut keys: Vec<Vec<u8>> = (0x20u8..=0x7e).map(|b| vec![b'k', b, b'1']).collect();
+        keys.extend([b"user:42:cart".to_vec(), b"a b".to_vec(), Vec::new()]);
+        for key in &keys {
+            let mut pattern = Vec::new();
+            pattern::pattern_of(key, &mut pattern);
+            let mut r = row(key, Some(key.get(..2).unwrap_or_default()));
+            r.pattern = &pattern;
+            let fast = Resolved::new("f.rdb", &r, None);
+            let mut slow = Resolved::new("f.rdb", &r, None);
+            slow.plain = false;
+            for json in [false, true] {
+                let file = file_field(json, "f.rdb");
+                let (mut a, mut b) = (Vec::new(), Vec::new());
+                delimited_line(json, &file, &fast, &mut a);
+                delimited_line(json, &file, &slow, &mut b);
+                assert_eq!(
+                    String::from_utf8_lossy(&a),
+                    String::from_utf8_lossy(&b),
+                    "{key:?}"
+                );
+            }
+        }
+        let plain_count = keys.iter().filter(|k| plain(k)).count();
+        assert_eq!(
+            plain_count,
+            keys.len() - 3,
+            "all but `,` `\"` `\\` are plain"
+        );
     }
 
     #[test]
