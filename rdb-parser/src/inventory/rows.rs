@@ -1097,7 +1097,8 @@ mod parquet_rows {
     impl<W: Write + Send> ParquetRows<W> {
         pub(super) fn new(out: W) -> Result<ParquetRows<W>, RowsError> {
             let schema = Arc::new(parse_message_type(SCHEMA)?);
-            // `key` is unique per row: a dictionary never pays off. Min/max statistics
+            // `key` is unique per row and `expire_at_ms` nearly so (absolute
+            // milliseconds): a dictionary never pays off. Min/max statistics
             // are kept for the numbers and `file` (row groups follow the files):
             // those of names (key, type, encoding, prefix, pattern) prune nothing,
             // as every row group has a spread of them, and cost two comparisons a
@@ -1106,6 +1107,7 @@ mod parquet_rows {
             let mut props = WriterProperties::builder()
                 .set_compression(Compression::SNAPPY)
                 .set_column_dictionary_enabled(key, false)
+                .set_column_dictionary_enabled(ColumnPath::from("expire_at_ms"), false)
                 .set_created_by(format!("rdbkit {}", env!("CARGO_PKG_VERSION")));
             for name in ["key", "type", "encoding", "prefix", "pattern"] {
                 props = props
