@@ -902,7 +902,8 @@ mod parquet_rows {
             }
             let all = Bytes::from(std::mem::take(&mut self.buf));
             let mut start = 0;
-            for end in self.ends.drain(..) {
+            // `take`: a sealed chunk waits for its row group, so its `ends` are freed now.
+            for end in std::mem::take(&mut self.ends) {
                 self.sealed.push_opt(end.map(|end| {
                     let v = ByteArray::from(all.slice(start..end));
                     start = end;
