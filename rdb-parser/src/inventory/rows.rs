@@ -668,14 +668,41 @@ fn delimited_line(json: bool, file: &[u8], r: &Resolved<'_>, line: &mut Vec<u8>)
     }
 }
 
-/// A number in decimal (`itoa`: `write!` costs a formatter call per digit run, and
-/// a row has up to eight numbers).
-fn number<T: itoa::Integer>(line: &mut Vec<u8>, v: T) {
-    line.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
+/// A number in decimal. A row has up to eight, most of them short (db, slot, sizes):
+/// those are pushed a digit at a time, since copying `itoa`'s text costs a call to
+/// `memcpy` each; longer ones go through `itoa` (`write!` costs a formatter call per
+/// digit run).
+fn number<T: itoa::Integer + Copy + TryInto<u32>>(line: &mut Vec<u8>, v: T) {
+    match v.try_into() {
+        Ok(n) if n < 100_000 => short_number(line, n),
+        _ => line.extend_from_slice(itoa::Buffer::new().format(v).as_bytes()),
+    }
+}
+
+/// `n` (below 100 000) in decimal, without leading zeros.
+fn short_number(line: &mut Vec<u8>, n: u32) {
+    let digit = |d: u32| b'0' + (d % 10) as u8;
+    if n >= 10_000 {
+        line.push(digit(n / 10_000));
+    }
+    if n >= 1_000 {
+        line.push(digit(n / 1_000));
+    }
+    if n >= 100 {
+        line.push(digit(n / 100));
+    }
+    if n >= 10 {
+        line.push(digit(n / 10));
+    }
+    line.push(digit(n));
 }
 
 /// An optional number, written as `none` when absent.
-fn opt_number<T: itoa::Integer>(line: &mut Vec<u8>, v: Option<T>, none: &str) {
+fn opt_number<T: itoa::Integer + Copy + TryInto<u32>>(
+    line: &mut Vec<u8>,
+    v: Option<T>,
+    none: &str,
+) {
     match v {
         Some(v) => number(line, v),
         None => line.extend_from_slice(none.as_bytes()),
@@ -1285,6 +1312,22 @@ mod tests {
             keys.len() - 3,
             "all but `,` `\"` `\\` are plain"
         );
+    }
+
+    /// Short numbers pushed a digit at a time read as `itoa` writes them.
+    #[test]
+    fn numbers_are_written_as_itoa_writes_them() {
+        let mut line = Vec::new();
+        for v in (0u64..120_000).chain([999_999, u64::MAX]) {
+            line.clear();
+            number(&mut line, v);
+            assert_eq!(line, itoa::Buffer::new().format(v).as_bytes());
+        }
+        for v in [-1i64, -99_999, 0, 99_999, 1_700_000_000_000] {
+            line.clear();
+            number(&mut line, v);
+            assert_eq!(line, v.to_string().as_bytes());
+        }
     }
 
     #[test]
