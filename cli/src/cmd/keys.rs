@@ -3,8 +3,9 @@
 //!
 //! The rows and their formats are `rdb_parser::inventory::rows` (columns and the
 //! key rule documented there); this module opens the files and writes the output
-//! under a temporary name ([`LocalOutput`]), renamed to `OUT` only when every file was read to its end and
-//! its CRC-64 trailer matched: a corrupt snapshot leaves no output file.
+//! under a temporary name ([`LocalOutput`]), renamed to `OUT` only when every file
+//! was read to its end and its CRC-64 trailer matched: a corrupt snapshot leaves no
+//! output file.
 
 use std::cell::RefCell;
 use std::process::ExitCode;

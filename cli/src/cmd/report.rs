@@ -1,7 +1,7 @@
 //! `rdbkit report`: one self-contained HTML file about a backup. The page is
 //! `rdb_restore::html_report` (no network fetch of any kind: CSP `default-src
-//! 'none'`); this module opens the files and writes `OUT` under a temporary name, renamed
-//! when complete.
+//! 'none'`); this module opens the files and writes `OUT` under a temporary name,
+//! renamed when complete.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -24,8 +24,8 @@ pub struct ReportArgs {
     /// `s3://...`, `az://...` read objects (globs name shard sets); standard input, objects and gzip files are first copied to a temporary file in $TMPDIR.
     #[arg(required = true)]
     files: Vec<String>,
-    /// Output HTML file (written under a temporary name, renamed when complete); an `s3://` or
-    /// `az://` URL uploads it.
+    /// Output HTML file (written under a temporary name, renamed when complete); an
+    /// `s3://` or `az://` URL uploads it.
     #[arg(short, long, value_name = "OUT")]
     output: String,
     /// Target profile whose memory is estimated (headline, capacity).
