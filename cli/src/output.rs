@@ -53,6 +53,51 @@ pub fn upload(url: &str, mut data: impl std::io::Read) -> Result<u64> {
     Ok(object.finish()?)
 }
 
+/// A command's output (`-o`): a local file renamed into place when complete
+/// ([`LocalOutput`]), or an object uploaded as it is written and completed only at
+/// the end. Dropped without [`Output::complete`] (an error), nothing is left: the
+/// temporary file is removed, the upload aborted.
+pub enum Output {
+    /// A local path.
+    File(LocalOutput),
+    /// An `s3://`/`az://` object.
+    Object(Box<rdb_restore::storage::ObjectWriter>),
+}
+
+impl Output {
+    /// Starts the output `-o OUT` names.
+    pub fn create(out: &str) -> Result<Self> {
+        Ok(if is_object(out) {
+            Output::Object(Box::new(rdb_restore::storage::create(out)?))
+        } else {
+            Output::File(LocalOutput::create(out)?)
+        })
+    }
+
+    /// Makes the output visible: the file renamed, or the upload completed.
+    pub fn complete(self) -> Result<()> {
+        match self {
+            Output::File(f) => f.commit().map(|_| ()),
+            Output::Object(o) => o.finish().map(|_| ()).context("completing the upload"),
+        }
+    }
+}
+
+impl Write for Output {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Output::File(f) => f.write(buf),
+            Output::Object(o) => o.write(buf),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Output::File(f) => f.flush(),
+            Output::Object(o) => o.flush(),
+        }
+    }
+}
+
 /// A local output file that takes its name only when complete: written under a
 /// hidden temporary name next to it (`.NAME.rdbkit-tmp-PID`), renamed by
 /// [`LocalOutput::commit`], removed when dropped uncommitted (an error, a panic).

@@ -3,7 +3,7 @@
 //!
 //! The rows and their formats are `rdb_parser::inventory::rows` (columns and the
 //! key rule documented there); this module opens the files and writes the output
-//! under a temporary name ([`LocalOutput`]), renamed to `OUT` only when every file
+//! under a temporary name ([`Output`]), renamed to `OUT` only when every file
 //! was read to its end and its CRC-64 trailer matched: a corrupt snapshot leaves no
 //! output file.
 
@@ -13,10 +13,9 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use rdb_parser::inventory::redact::Redactor;
 use rdb_parser::inventory::rows::{self, write_rows};
-use rdb_restore::storage::ObjectWriter;
 
 use super::baseline::{which_file, ModelArgs, Opened};
-use crate::output::{self, LocalOutput};
+use crate::output::{self, Output};
 use crate::progress::Progress;
 
 /// Arguments of `rdbkit keys`.
@@ -76,14 +75,8 @@ fn keys(args: &KeysArgs, quiet: bool) -> Result<u64> {
         RowFormat::Jsonl => rows::RowFormat::Jsonl,
         RowFormat::Parquet => rows::RowFormat::Parquet,
     };
-    // An object is uploaded as it is written and completed only at the end (a failure
-    // drops the writer: the upload is aborted).
     let to_object = output::is_object(&args.output);
-    let out = if to_object {
-        Sink::Object(Box::new(rdb_restore::storage::create(&args.output)?))
-    } else {
-        Sink::File(LocalOutput::create(&args.output)?)
-    };
+    let out = Output::create(&args.output)?;
     let total: u64 = files.iter().map(|f| f.data.len() as u64).sum();
     let progress = RefCell::new(Progress::new("keys", total, quiet));
     let result = write_rows(&files, &options, format, redactor.as_ref(), out, &|pos| {
@@ -102,36 +95,4 @@ fn keys(args: &KeysArgs, quiet: bool) -> Result<u64> {
         true => e.context("no output written (the upload was aborted)"),
         false => e.context("no output written"),
     })
-}
-
-/// Where rows go: a local file (renamed into place at the end) or an object upload.
-enum Sink {
-    File(LocalOutput),
-    Object(Box<ObjectWriter>),
-}
-
-impl std::io::Write for Sink {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        match self {
-            Sink::File(f) => f.write(buf),
-            Sink::Object(o) => o.write(buf),
-        }
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        match self {
-            Sink::File(f) => f.flush(),
-            Sink::Object(o) => o.flush(),
-        }
-    }
-}
-
-impl Sink {
-    /// Makes the output visible: the file renamed, or the upload completed.
-    fn complete(self) -> Result<()> {
-        match self {
-            Sink::File(f) => f.commit().map(|_| ()),
-            Sink::Object(o) => o.finish().map(|_| ()).context("completing the upload"),
-        }
-    }
 }

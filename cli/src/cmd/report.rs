@@ -13,7 +13,7 @@ use rdb_restore::html_report::{html_report, ReportOptions};
 use rdb_restore::platform::Platform;
 
 use super::baseline::{which_file, ModelArgs, Opened};
-use crate::output::{self, LocalOutput};
+use crate::output::{self, Output};
 use crate::progress::Progress;
 use crate::units::parse_size;
 
@@ -106,11 +106,8 @@ fn report(args: &ReportArgs, quiet: bool) -> Result<()> {
     if let Ok(mut p) = progress.lock() {
         p.finish();
     }
-    if output::is_object(&args.output) {
-        return output::upload(&args.output, html.as_bytes()).map(|_| ());
-    }
-    let mut out = LocalOutput::create(&args.output)?;
+    let mut out = Output::create(&args.output)?;
     out.write_all(html.as_bytes())
-        .with_context(|| format!("writing {}", args.output))?;
-    out.commit().map(|_| ())
+        .with_context(|| format!("writing {}", output::shown(&args.output)))?;
+    out.complete()
 }

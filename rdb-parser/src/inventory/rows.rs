@@ -644,7 +644,7 @@ fn csv_field(s: &[u8], line: &mut Vec<u8>) {
 }
 
 /// The `file` column of `name` as it appears in every line of its rows (quoted or
-/// escaped, with its separator): made once per file, not per row.
+/// escaped, with its separator): made once per chunk of rows, not per row.
 fn file_field(json: bool, name: &str) -> Vec<u8> {
     let mut field = Vec::new();
     if json {
@@ -1119,7 +1119,6 @@ mod parquet_rows {
         chunks: Vec<Columns>,
         /// Rows written one at a time ([`ParquetRows::write`]), after `chunks`.
         single: Columns,
-        rows: usize,
     }
 
     impl<W: Write + Send> ParquetRows<W> {
@@ -1145,20 +1144,17 @@ mod parquet_rows {
                 writer: SerializedFileWriter::new(out, schema, Arc::new(props.build()))?,
                 chunks: Vec::new(),
                 single: Columns::new(),
-                rows: 0,
             })
         }
 
         pub(super) fn write(&mut self, r: &Resolved<'_>) -> Result<(), RowsError> {
             self.single.push(r);
-            self.rows += 1;
             self.flush_if_full()
         }
 
         /// Appends a worker's rows.
         pub(super) fn append(&mut self, rows: Columns) -> Result<(), RowsError> {
             self.take_single();
-            self.rows += rows.rows();
             self.chunks.push(rows);
             self.flush_if_full()
         }
@@ -1173,8 +1169,13 @@ mod parquet_rows {
             }
         }
 
+        /// Rows buffered for the row group.
+        fn rows(&self) -> usize {
+            self.chunks.iter().map(Columns::rows).sum::<usize>() + self.single.rows()
+        }
+
         fn flush_if_full(&mut self) -> Result<(), RowsError> {
-            if self.rows >= ROW_GROUP {
+            if self.rows() >= ROW_GROUP {
                 self.flush_group()?;
             }
             Ok(())
@@ -1182,7 +1183,7 @@ mod parquet_rows {
 
         fn flush_group(&mut self) -> Result<(), ParquetError> {
             self.take_single();
-            if self.rows == 0 {
+            if self.chunks.is_empty() {
                 return Ok(());
             }
             let schema = self.writer.schema_descr();
@@ -1198,7 +1199,6 @@ mod parquet_rows {
             }
             group.close()?;
             self.chunks.clear();
-            self.rows = 0;
             Ok(())
         }
 
