@@ -7,6 +7,7 @@ mod corpus;
 use std::path::PathBuf;
 
 use rdb_parser::inventory::check::{check, check_inputs};
+use rdb_parser::inventory::rows::key_rows;
 use rdb_parser::inventory::{
     inventory, inventory_of, FileInput, Input, Inventory, InventoryOptions, Source,
 };
@@ -138,6 +139,34 @@ fn shard_files_add_up() {
     assert_eq!(both.files[1].keys, ib.keys());
     let types_sum: u64 = both.types.values().map(|t| t.keys).sum();
     assert_eq!(types_sum, both.keys());
+}
+
+/// One row per key, whose memory adds up to the inventory's key memory: what
+/// `examples/key_rows.rs` prints and `rdbkit keys` writes.
+#[test]
+fn key_rows_add_up_to_the_inventory() {
+    for (rdb, _) in manifests() {
+        let data = std::fs::read(&rdb).unwrap();
+        let files = [FileInput {
+            name: "a.rdb",
+            data: &data,
+            mtime_ms: None,
+        }];
+        let options = InventoryOptions::default();
+        let inv = inventory(&files, &options, &|_| {}).unwrap();
+        let (mut rows, mut memory, mut expires) = (0u64, 0u64, 0u64);
+        key_rows(&files, &options, &|_| {}, &mut |row| {
+            rows += 1;
+            memory += row.memory;
+            expires += u64::from(row.expire_at_ms.is_some());
+            Ok::<(), rdb_parser::Error>(())
+        })
+        .unwrap();
+        let name = rdb.display();
+        assert_eq!(rows, inv.keys(), "{name}");
+        assert_eq!(memory, inv.memory_keys, "{name}");
+        assert_eq!(expires, inv.expires(), "{name}");
+    }
 }
 
 #[test]

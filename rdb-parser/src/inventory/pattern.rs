@@ -56,22 +56,19 @@ pub fn pattern_of(key: &[u8], out: &mut Vec<u8>) {
                     continue;
                 }
             }
-            let run = rest
-                .iter()
-                .position(|c| !c.is_ascii_alphanumeric())
-                .unwrap_or(rest.len());
-            let whole = rest.get(..run).unwrap_or_default();
-            match (whole_token(whole), glued_hex(whole)) {
+            let run = Run::at(rest);
+            let whole = rest.get(..run.len).unwrap_or_default();
+            match (run.whole_token(whole), run.glued_hex()) {
                 (_, Some(word_len)) => {
                     out.extend_from_slice(whole.get(..word_len).unwrap_or_default());
                     out.extend_from_slice(b"{hex}");
-                    i += run;
+                    i += run.len;
                 }
                 (Some(placeholder), _) if iso_date_len(rest).is_none() => {
                     out.extend_from_slice(placeholder);
-                    i += run;
+                    i += run.len;
                 }
-                _ => i = word(key, i, i + run, out),
+                _ => i = word(key, i, i + run.len, out),
             }
         } else if !(0x20..0x7f).contains(&b) {
             let n = opaque_len(rest);
@@ -92,39 +89,71 @@ pub fn pattern_of(key: &[u8], out: &mut Vec<u8>) {
     }
 }
 
-/// The placeholder of a whole run of ASCII letters and digits, when the run is one
-/// variable part: digits only (`{id}`, or `{date}` for `YYYYMMDD`), hex of 8+ with
-/// digits and letters (`{hex}`), or a 16+ mix of letters and digits (`{token}`).
-fn whole_token(run: &[u8]) -> Option<&'static [u8]> {
-    let digits = run.iter().filter(|c| c.is_ascii_digit()).count();
-    if digits == run.len() {
-        return Some(if run.len() == 8 && is_date(run, 0, 4, 6) {
-            b"{date}"
-        } else {
-            b"{id}"
-        });
-    }
-    if digits > 0 && run.len() >= 8 && run.iter().all(u8::is_ascii_hexdigit) {
-        return Some(b"{hex}");
-    }
-    (digits > 0 && run.len() >= 16).then_some(b"{token}")
+/// The run of ASCII letters and digits at the start of a name's rest, measured in
+/// one pass: a pattern is made for every key, and scanning the run once per
+/// question (its end, its digits, all hex?, its leading letters) took a sixth more
+/// instructions.
+struct Run {
+    len: usize,
+    digits: usize,
+    /// Letters before the first digit.
+    letters: usize,
+    /// Index of the last byte that is not a hex digit.
+    last_non_hex: Option<usize>,
 }
 
-/// A word glued to a hex id (`sess9f86d081884c7d65`): the length of the word when
-/// `run` is letters ending in one that is not a hex digit (`s`), then 8 or more hex
-/// digits with at least one digit.
-fn glued_hex(run: &[u8]) -> Option<usize> {
-    let letters = run.iter().take_while(|c| c.is_ascii_alphabetic()).count();
-    let word_len = run
-        .get(..letters)?
-        .iter()
-        .rposition(|c| !c.is_ascii_hexdigit())?
-        + 1;
-    let tail = run.get(word_len..)?;
-    (tail.len() >= 8
-        && tail.iter().all(u8::is_ascii_hexdigit)
-        && tail.iter().any(u8::is_ascii_digit))
-    .then_some(word_len)
+impl Run {
+    fn at(rest: &[u8]) -> Run {
+        let mut run = Run {
+            len: 0,
+            digits: 0,
+            letters: 0,
+            last_non_hex: None,
+        };
+        for (i, &c) in rest.iter().enumerate() {
+            if c.is_ascii_digit() {
+                run.digits += 1;
+            } else if c.is_ascii_alphabetic() {
+                if run.digits == 0 {
+                    run.letters += 1;
+                }
+                if !c.is_ascii_hexdigit() {
+                    run.last_non_hex = Some(i);
+                }
+            } else {
+                break;
+            }
+            run.len += 1;
+        }
+        run
+    }
+
+    /// The placeholder of the whole run (`whole`, its bytes) when it is one variable
+    /// part: digits only (`{id}`, or `{date}` for `YYYYMMDD`), hex of 8+ with digits
+    /// and letters (`{hex}`), or a 16+ mix of letters and digits (`{token}`).
+    fn whole_token(&self, whole: &[u8]) -> Option<&'static [u8]> {
+        if self.digits == self.len {
+            return Some(if self.len == 8 && is_date(whole, 0, 4, 6) {
+                b"{date}"
+            } else {
+                b"{id}"
+            });
+        }
+        if self.digits > 0 && self.len >= 8 && self.last_non_hex.is_none() {
+            return Some(b"{hex}");
+        }
+        (self.digits > 0 && self.len >= 16).then_some(b"{token}")
+    }
+
+    /// A word glued to a hex id (`sess9f86d081884c7d65`): the length of the word when
+    /// the run is letters ending in one that is not a hex digit (`s`), then 8 or more
+    /// hex digits with at least one digit. (The digits all follow the leading letters,
+    /// so the tail has one when the run has any.)
+    fn glued_hex(&self) -> Option<usize> {
+        // `word_len <= letters <= len`.
+        let word_len = self.last_non_hex.filter(|&i| i < self.letters)? + 1;
+        (self.len - word_len >= 8 && self.digits > 0).then_some(word_len)
+    }
 }
 
 /// A word of letters and digits in `key[start..end]`: letters are kept, each digit
