@@ -91,8 +91,8 @@ pub fn pattern_of(key: &[u8], out: &mut Vec<u8>) {
 
 /// The run of ASCII letters and digits at the start of a name's rest, measured in
 /// one pass: a pattern is made for every key, and scanning the run once per
-/// question (its end, its digits, all hex?, its leading letters) took a sixth more
-/// instructions.
+/// question (its end, its digits, all hex?, its leading letters) took about 15 %
+/// more instructions (callgrind).
 struct Run {
     len: usize,
     digits: usize,
