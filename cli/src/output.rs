@@ -170,9 +170,6 @@ impl Write for LocalOutput {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         self.file.write(buf)
     }
-    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
-        self.file.write_all(buf)
-    }
     fn flush(&mut self) -> std::io::Result<()> {
         self.file.flush()
     }
